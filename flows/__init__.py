@@ -1,0 +1,1 @@
+"""newsflow flows: the Prefect entry points (ingest, summarize, run) and the CLI."""

@@ -1,0 +1,1 @@
+"""newsflow tasks: one module per pipeline stage, plain functions plus thin Prefect task wrappers."""

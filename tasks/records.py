@@ -1,0 +1,96 @@
+"""The plain records that flow between pipeline stages: sources, work items, fetches, documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+SourceKind = Literal["urls", "feed", "sitemap", "path"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A configured place to find articles: a URL list, a feed, a sitemap or files on disk."""
+
+    name: str
+    kind: SourceKind
+    location: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeedEntry:
+    """One entry of an RSS, Atom or JSON feed, kept even when its page cannot be fetched."""
+
+    feed_url: str
+    entry_key: str  # guid/id, else the link, else a hash of title+summary
+    source_name: str
+    link: str | None
+    title: str | None
+    summary: str | None
+    author: str | None
+    published_at: datetime | None  # UTC
+
+
+@dataclass
+class WorkItem:
+    """One page to get: an http(s) URL to fetch or a file:// URI to read, plus what its source said."""
+
+    url: str
+    source_name: str
+    feed_entry: FeedEntry | None = None
+    sitemap_lastmod: datetime | None = None
+
+
+@dataclass
+class FetchResult:
+    """What happened when one URL was tried; every tried URL gets one, success or not.
+
+    `outcome` is "ok", "not_modified", or an error kind such as "timeout", "http_404",
+    "too_large", "content_type", "robots", "private_host", "bad_scheme", "connection",
+    "redirect_loop", "too_many_redirects", "decode".
+    """
+
+    url: str
+    source_name: str
+    outcome: str
+    final_url: str | None = None
+    status: int | None = None
+    error: str | None = None
+    bytes: int = 0
+    elapsed_ms: float = 0.0
+    attempts: int = 1
+    fetched_at: datetime | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    html: str | None = None  # decoded body, only when outcome == "ok"
+    item: WorkItem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass
+class Document:
+    """A cleaned page: main text and metadata, or a rejection with its reason."""
+
+    url: str  # final URL fetched (or file:// URI)
+    source_name: str
+    canonical_url: str | None
+    title: str | None
+    author: str | None
+    site_name: str | None
+    language: str | None
+    published_at: datetime | None  # UTC
+    published_offset: str | None  # the original UTC offset, e.g. "+04:30", when known
+    text: str
+    rejected_reason: str | None = None  # None when the document is usable
+    fetch: FetchResult | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.rejected_reason is not None

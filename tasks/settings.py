@@ -1,0 +1,128 @@
+"""One typed home for configuration: defaults, env vars, the sources file; passed down as plain values."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tasks.records import Source
+
+DEFAULT_DB = "warehouse/news.duckdb"
+DEFAULT_SOURCES = "deployments/sources.toml"
+USER_AGENT = "newsflow/0.1 (+https://github.com/newsflow/newsflow; news research crawler)"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class FetchSettings(BaseModel):
+    """How politely and defensively pages are fetched."""
+
+    user_agent: str = USER_AGENT
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect")
+    read_timeout: float = Field(20.0, gt=0, description="Seconds between bytes of the response")
+    total_timeout: float = Field(60.0, gt=0, description="Seconds for one whole attempt")
+    max_bytes: int = Field(5_000_000, gt=0, description="Byte cap, enforced while streaming")
+    max_redirects: int = Field(5, ge=0)
+    max_retries: int = Field(3, ge=0, description="Retries after the first attempt")
+    backoff_base: float = Field(
+        0.5, ge=0, description="First backoff in seconds, doubled each retry"
+    )
+    backoff_max: float = Field(30.0, ge=0, description="Cap on one backoff, Retry-After included")
+    max_workers: int = Field(16, ge=1, description="Concurrent requests over all hosts")
+    per_host_concurrency: int = Field(2, ge=1, description="Concurrent requests to one host")
+    per_host_delay: float = Field(
+        0.25, ge=0, description="Minimum seconds between request starts per host"
+    )
+    respect_robots: bool = True
+    allow_private_hosts: bool = False
+
+
+class Settings(BaseModel):
+    """Everything a run needs, as plain values."""
+
+    db: str = DEFAULT_DB
+    batch_size: int = Field(200, ge=1, le=5000, description="Pages per fetch/clean/load batch")
+    clean_workers: int = Field(0, ge=0, description="Extraction processes; 0 means one per core")
+    lock_wait_seconds: float = Field(
+        60.0, ge=0, description="How long a writer waits for the file lock"
+    )
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+
+    def source_list(self) -> list[Source]:
+        return [
+            Source(
+                name=s["name"], kind=s["kind"], location=s["location"], options=s.get("options", {})
+            )
+            for s in self.sources
+        ]
+
+
+def _env_overrides() -> dict[str, Any]:
+    """Settings that env vars set: NEWSFLOW_DB and NEWSFLOW_ALLOW_PRIVATE_HOSTS."""
+    overrides: dict[str, Any] = {}
+    if os.environ.get("NEWSFLOW_DB"):
+        overrides["db"] = os.environ["NEWSFLOW_DB"]
+    if os.environ.get("NEWSFLOW_ALLOW_PRIVATE_HOSTS", "").lower() in _TRUE:
+        overrides["allow_private_hosts"] = True
+    return overrides
+
+
+def read_sources_file(path: str | Path) -> dict[str, Any]:
+    """Read a sources TOML file: a [settings] table and [[source]] entries (name, kind, location)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"sources file {path} does not exist; pass --sources FILE or create it"
+        )
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    base = path.resolve().parent
+    sources = []
+    for raw in data.get("source", []):
+        missing = {"name", "kind", "location"} - raw.keys()
+        if missing:
+            raise ValueError(f"source {raw!r} in {path} lacks {', '.join(sorted(missing))}")
+        if raw.get("enabled", True) is False:
+            continue
+        options = {k: v for k, v in raw.items() if k not in {"name", "kind", "location", "enabled"}}
+        location = raw["location"]
+        if raw["kind"] == "path" or (raw["kind"] == "urls" and "://" not in location):
+            location = (
+                str((base / location).resolve()) if not Path(location).is_absolute() else location
+            )
+        sources.append(
+            {"name": raw["name"], "kind": raw["kind"], "location": location, "options": options}
+        )
+    return {"settings": data.get("settings", {}), "sources": sources}
+
+
+def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings: defaults < sources file [settings] < env vars < explicit overrides (CLI flags)."""
+    values: dict[str, Any] = {}
+    fetch_values: dict[str, Any] = {}
+    if sources_file:
+        data = read_sources_file(sources_file)
+        values["sources"] = data["sources"]
+        _split(data["settings"], values, fetch_values)
+    _split(_env_overrides(), values, fetch_values)
+    _split({k: v for k, v in overrides.items() if v is not None}, values, fetch_values)
+    return Settings(**values, fetch=FetchSettings(**fetch_values))
+
+
+def _split(flat: dict[str, Any], values: dict[str, Any], fetch_values: dict[str, Any]) -> None:
+    """Route flat keys to Settings or FetchSettings by name."""
+    for key, value in flat.items():
+        if key in FetchSettings.model_fields:
+            fetch_values[key] = value
+        elif key in Settings.model_fields:
+            values[key] = value
+        else:
+            raise ValueError(f"unknown setting {key!r}; known: {sorted(_known_keys())}")
+
+
+def _known_keys() -> set[str]:
+    return (set(Settings.model_fields) | set(FetchSettings.model_fields)) - {"fetch", "sources"}

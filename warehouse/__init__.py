@@ -1,0 +1,1 @@
+"""newsflow warehouse: the DuckDB schema (migrations), connections and every SQL statement."""
