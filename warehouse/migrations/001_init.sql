@@ -61,6 +61,7 @@ CREATE TABLE articles (
     url_key          VARCHAR NOT NULL UNIQUE,
     url              VARCHAR NOT NULL,
     canonical_url    VARCHAR,
+    canonical_key    VARCHAR,               -- url_key of canonical_url, for same-canonical duplicates
     source_name      VARCHAR,
     title            VARCHAR,
     author           VARCHAR,

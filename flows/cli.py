@@ -1,0 +1,306 @@
+"""`newsflow …`: a thin typer layer over the flows and warehouse queries, for people and scripts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from flows import progress
+from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES
+from warehouse.db import WarehouseError
+
+app = typer.Typer(
+    help="newsflow: fetch, clean, deduplicate and load news into DuckDB, then summarize it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+DbOption = Annotated[
+    str,
+    typer.Option("--db", envvar="NEWSFLOW_DB", help="Warehouse file (or set NEWSFLOW_DB)."),
+]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Known problems become one line naming the thing and the fix, and exit 1; no traceback."""
+    try:
+        yield
+    except (WarehouseError, FileNotFoundError, ValueError, PermissionError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
+
+
+@contextmanager
+def _progress_display() -> Iterator[None]:
+    """A live count of pages per stage on a terminal; nothing when output is piped."""
+    if not console.is_terminal:
+        yield
+        return
+    stages = ("discovered", "fetched", "extracted", "loaded")
+    with Progress(
+        TextColumn("[bold]{task.description:>10}"),
+        BarColumn(),
+        TextColumn("{task.completed:>6.0f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        ids = {stage: bar.add_task(stage, total=0) for stage in stages}
+
+        def listen(stage: str, count: int) -> None:
+            if stage == "discovered":
+                for name in stages[1:]:
+                    bar.update(ids[name], total=bar.tasks[ids[name]].total + count)
+                bar.update(ids[stage], total=count, completed=count)
+            elif stage in ids:
+                bar.advance(ids[stage], count)
+
+        unsubscribe = progress.subscribe(listen)
+        try:
+            yield
+        finally:
+            unsubscribe()
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str | None = None) -> None:
+    columns = list(rows[0]) if rows else []
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(rows, default=str, indent=2) + "\n")
+    elif fmt is OutputFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table(title=title, show_lines=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        console.print(table)
+
+
+def _print_ingest(report: Any) -> None:
+    _print_rows(report.rows(), OutputFormat.table, title=f"ingest into {report.db}")
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        Path | None, typer.Option("--sources", help="Sources TOML file (name, kind, location).")
+    ] = None,
+    url: Annotated[list[str] | None, typer.Option("--url", help="A page URL (repeatable).")] = None,
+    urls_file: Annotated[
+        list[str] | None, typer.Option("--urls-file", help="A file of URLs, one a line.")
+    ] = None,
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="An RSS/Atom/JSON feed URL.")
+    ] = None,
+    sitemap: Annotated[list[str] | None, typer.Option("--sitemap", help="A sitemap URL.")] = None,
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="A saved page, text scrape or folder.")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, max=5000, help="Pages per batch.")
+    ] = None,
+    allow_private_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-hosts",
+            envvar="NEWSFLOW_ALLOW_PRIVATE_HOSTS",
+            help="Also fetch loopback and private addresses.",
+        ),
+    ] = False,
+    ignore_robots: Annotated[
+        bool, typer.Option("--ignore-robots", help="Skip robots.txt.")
+    ] = False,
+) -> None:
+    """Fetch, clean, deduplicate and load articles.
+
+    Example: newsflow ingest --feed https://example.com/rss.xml --path samples/
+    """
+    from flows.ingest import ingest as ingest_flow
+
+    if not any([sources, url, urls_file, feed, sitemap, path]):
+        _fail(
+            "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
+        )
+    with _user_errors(), _progress_display():
+        report = ingest_flow(
+            sources_file=str(sources) if sources else None,
+            urls=url,
+            urls_files=urls_file,
+            feeds=feed,
+            sitemaps=sitemap,
+            paths=path,
+            db=db,
+            batch_size=batch_size,
+            allow_private_hosts=allow_private_hosts or None,
+            respect_robots=False if ignore_robots else None,
+        )
+    _print_ingest(report)
+
+
+@app.command()
+def run(
+    sources: Annotated[Path, typer.Option("--sources", help="Sources TOML file.")] = Path(
+        DEFAULT_SOURCES
+    ),
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """The main job: ingest the configured sources, then compute the daily summaries.
+
+    Example: newsflow run --sources deployments/sources.toml
+    """
+    from flows.run import run as run_flow
+
+    with _user_errors(), _progress_display():
+        report = run_flow(sources_file=str(sources), db=db)
+    _print_ingest(report.ingest)
+    _print_summary(report.summary, db)
+
+
+def _print_summary(summary: Any, db: str) -> None:
+    from tasks.summaries import daily_captures_table
+
+    rows = daily_captures_table(db, None, None)
+    if rows:
+        _print_rows(rows, OutputFormat.table, title="capitals reported captured, by day")
+    console.print(summary.headline() if hasattr(summary, "headline") else str(summary))
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
+    db: DbOption = DEFAULT_DB,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """Run read-only SQL against the warehouse (writes are refused).
+
+    Example: newsflow query "SELECT site_name, count(*) FROM articles GROUP BY 1" -f csv
+    """
+    from warehouse.queries import read_only_query
+
+    with _user_errors():
+        columns, rows = read_only_query(db, sql)
+    _print_rows([dict(zip(columns, row, strict=True)) for row in rows], format)
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="Words to look for in titles and texts.")],
+    since: Annotated[datetime | None, typer.Option(help="Only articles published since.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    db: DbOption = DEFAULT_DB,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """Full-text (BM25) search, one line per story, duplicates folded into their copies count.
+
+    Example: newsflow search "Kandahar airport" --since 2021-08-01 --limit 10
+    """
+    from warehouse.queries import search_articles
+
+    with _user_errors():
+        rows = search_articles(db, text, since=since, limit=limit)
+    if not rows and format is OutputFormat.table:
+        console.print(f"no stories match {text!r}")
+        return
+    _print_rows(rows, format)
+
+
+@app.command()
+def summarize(
+    start: Annotated[datetime | None, typer.Option(help="First day (default: everything).")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Last day (default: everything).")] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Extract capture events and recompute the daily summaries for a date range.
+
+    Example: newsflow summarize --start 2021-08-06 --end 2021-08-16
+    """
+    from flows.summarize import summarize as summarize_flow
+
+    with _user_errors():
+        report = summarize_flow(start=_day(start), end=_day(end), db=db)
+    _print_summary(report, db)
+
+
+@app.command()
+def captures(
+    start: Annotated[datetime | None, typer.Option(help="First day.")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Last day.")] = None,
+    db: DbOption = DEFAULT_DB,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """Print the daily table of provincial capitals reported captured.
+
+    Example: newsflow captures --start 2021-08-06 --end 2021-08-16
+    """
+    from tasks.summaries import daily_captures_table
+
+    with _user_errors():
+        rows = daily_captures_table(db, _day(start), _day(end))
+    if not rows and format is OutputFormat.table:
+        console.print("no captures in that range (run `newsflow summarize` first?)")
+        return
+    _print_rows(rows, format, title="capitals reported captured, by day")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = Path("output"),
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Write the summary tables as CSV or Parquet files.
+
+    Example: newsflow export --out reports/ --format parquet
+    """
+    from tasks.summaries import export_summaries
+
+    with _user_errors():
+        paths = export_summaries(db, out, format.value)
+    for written in paths:
+        console.print(f"wrote {written}")
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,166 @@
+"""The ingest flow: sources → fetch → clean → dedupe → load, in batches, into DuckDB."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Annotated
+
+from prefect import flow, get_run_logger, runtime
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel, Field
+from tasks.clean import clean_batch
+from tasks.dedupe import dedupe_batch
+from tasks.fetch import fetch_batch
+
+from flows import progress
+from tasks.load import index_articles, load_batch, load_discovery, read_validators
+from tasks.records import WorkItem
+from tasks.settings import DEFAULT_DB, load_settings
+from tasks.sources import discover_items, sources_from_cli
+from warehouse.store import LoadCounts
+
+
+class IngestReport(BaseModel):
+    """What one ingest run did, for the CLI summary and the run artifact."""
+
+    db: str
+    sources: int = 0
+    discovered: int = 0
+    feed_entries: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    failed: dict[str, int] = Field(default_factory=dict)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def from_counts(
+        cls, db: str, sources: int, discovered: int, counts: LoadCounts
+    ) -> IngestReport:
+        return cls(
+            db=db,
+            sources=sources,
+            discovered=discovered,
+            feed_entries=counts.feed_entries,
+            fetched=counts.fetched,
+            not_modified=counts.not_modified,
+            failed=dict(counts.failed),
+            new=counts.new,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            duplicates=dict(counts.duplicates),
+            rejected=dict(counts.rejected),
+        )
+
+    def rows(self) -> list[dict[str, object]]:
+        """The report as (measure, value) rows for a table artifact or the terminal."""
+        rows: list[dict[str, object]] = [
+            {"measure": name, "value": getattr(self, name)}
+            for name in ("sources", "discovered", "feed_entries", "fetched", "not_modified")
+        ]
+        rows += [{"measure": f"failed: {k}", "value": v} for k, v in sorted(self.failed.items())]
+        rows += [{"measure": n, "value": getattr(self, n)} for n in ("new", "updated", "unchanged")]
+        rows += [
+            {"measure": f"duplicate: {k}", "value": v} for k, v in sorted(self.duplicates.items())
+        ]
+        rows += [
+            {"measure": f"rejected: {k}", "value": v} for k, v in sorted(self.rejected.items())
+        ]
+        return rows
+
+
+def _batches(items: list[WorkItem], size: int) -> list[list[WorkItem]]:
+    iterator = iter(items)
+    return [batch for batch in iter(lambda: list(islice(iterator, size)), [])]
+
+
+def _publish(report: IngestReport) -> None:
+    """A table artifact and a markdown summary of the run, visible in the Prefect UI."""
+    create_table_artifact(key="ingest-report", table=report.rows(), description="newsflow ingest")
+    lines = [f"| {row['measure']} | {row['value']} |" for row in report.rows()]
+    create_markdown_artifact(
+        key="ingest-summary",
+        markdown="\n".join(
+            [f"# Ingest into `{report.db}`", "", "| measure | value |", "| --- | --- |", *lines]
+        ),
+        description="newsflow ingest summary",
+    )
+
+
+@flow(name="ingest", log_prints=False, validate_parameters=True)
+def ingest(
+    sources_file: str | None = None,
+    urls: list[str] | None = None,
+    urls_files: list[str] | None = None,
+    feeds: list[str] | None = None,
+    sitemaps: list[str] | None = None,
+    paths: list[str] | None = None,
+    db: str | None = None,
+    batch_size: Annotated[int, Field(ge=1, le=5000)] | None = None,
+    allow_private_hosts: bool | None = None,
+    respect_robots: bool | None = None,
+) -> IngestReport:
+    """Fetch, clean, deduplicate and load articles from configured and one-off sources.
+
+    Args:
+        sources_file: a sources TOML file (deployments/sources.toml); its [settings] apply too.
+        urls, urls_files, feeds, sitemaps, paths: one-off sources, added to the file's.
+        db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
+        batch_size: pages per fetch/clean/load batch.
+        allow_private_hosts: fetch loopback and private addresses (off by default).
+        respect_robots: obey robots.txt (on by default).
+
+    Returns:
+        The run's counts: fetched, failed by reason, new, updated, duplicates, rejected.
+    """
+    logger = get_run_logger()
+    settings = load_settings(
+        sources_file,
+        db=db,
+        batch_size=batch_size,
+        allow_private_hosts=allow_private_hosts,
+        respect_robots=respect_robots,
+    )
+    sources = settings.source_list() + sources_from_cli(
+        urls or [], urls_files or [], feeds or [], sitemaps or [], paths or []
+    )
+    if not sources:
+        raise ValueError("nothing to ingest: pass a sources file or --url/--feed/--sitemap/--path")
+    run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
+    db_path = settings.db or DEFAULT_DB
+
+    discovery = discover_items(sources, settings.fetch)
+    progress.report("discovered", len(discovery.items))
+    totals = load_discovery(
+        db_path,
+        run_id,
+        sources,
+        discovery.fetches,
+        discovery.feed_entries,
+        settings.lock_wait_seconds,
+    )
+    validators = read_validators(db_path, [item.url for item in discovery.items])
+
+    for batch in _batches(discovery.items, settings.batch_size):
+        fetched = fetch_batch(batch, settings.fetch, validators)
+        progress.report("fetched", len(fetched))
+        documents = clean_batch(fetched, settings.clean_workers)
+        progress.report("extracted", len(documents))
+        prints = dedupe_batch(documents)
+        counts = load_batch(db_path, run_id, fetched, documents, prints, settings.lock_wait_seconds)
+        progress.report("loaded", len(batch))
+        totals.add(counts)
+
+    if totals.new or totals.updated:
+        index_articles(db_path, settings.lock_wait_seconds)
+    report = IngestReport.from_counts(db_path, len(sources), len(discovery.items), totals)
+    _publish(report)
+    logger.info("ingest into %s: %s", db_path, report.model_dump_json())
+    return report
+
+
+if __name__ == "__main__":
+    print(ingest(paths=["samples"], db="warehouse/news.duckdb").model_dump_json(indent=2))

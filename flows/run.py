@@ -1,0 +1,34 @@
+"""The main job: ingest the configured sources, then recompute the daily summaries."""
+
+from __future__ import annotations
+
+from prefect import flow
+from pydantic import BaseModel
+
+from flows.ingest import IngestReport, ingest
+from flows.summarize import SummaryReport, summarize
+from tasks.settings import DEFAULT_SOURCES
+
+
+class RunReport(BaseModel):
+    """The two halves of a run, for the CLI summary."""
+
+    ingest: IngestReport
+    summary: SummaryReport
+
+
+@flow(name="run", validate_parameters=True)
+def run(sources_file: str = DEFAULT_SOURCES, db: str | None = None) -> RunReport:
+    """Ingest every configured source, then summarize everything in the warehouse.
+
+    Args:
+        sources_file: the sources TOML file (default deployments/sources.toml).
+        db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
+    """
+    ingested = ingest(sources_file=sources_file, db=db)
+    summary = summarize(db=ingested.db)
+    return RunReport(ingest=ingested, summary=summary)
+
+
+if __name__ == "__main__":
+    print(run().model_dump_json(indent=2))

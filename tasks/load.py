@@ -1,0 +1,126 @@
+"""Load stage: each batch in one short warehouse transaction, then the search index."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from tasks.dedupe import Fingerprint
+from tasks.records import Document, FeedEntry, FetchResult, Source
+from warehouse.db import WarehouseLocked, writer
+from warehouse.queries import known_validators, refresh_search_index
+from warehouse.store import LoadCounts, load_batch_rows
+
+
+def _locked(task, task_run, state) -> bool:
+    """Retry a load only when the warehouse stayed locked; anything else fails loudly."""
+    try:
+        state.result()
+    except WarehouseLocked:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def write_batch(
+    db: str,
+    *,
+    run_id: str | None = None,
+    sources: list[Source] | None = None,
+    fetches: list[FetchResult] | None = None,
+    documents: list[Document] | None = None,
+    prints: list[Fingerprint] | None = None,
+    feed_entries: list[FeedEntry] | None = None,
+    lock_wait_seconds: float = 60.0,
+) -> LoadCounts:
+    """Open the warehouse, write one batch atomically, close: the file is held only meanwhile."""
+    with writer(db, wait_seconds=lock_wait_seconds) as conn:
+        return load_batch_rows(
+            conn,
+            run_id=run_id,
+            sources=sources or [],
+            fetches=fetches or [],
+            documents=documents or [],
+            prints=prints or [],
+            feed_entries=feed_entries or [],
+        )
+
+
+@task(
+    name="load_batch",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_locked,
+    cache_policy=NO_CACHE,
+)
+def load_batch(
+    db: str,
+    run_id: str | None,
+    fetches: list[FetchResult],
+    documents: list[Document],
+    prints: list[Fingerprint],
+    lock_wait_seconds: float = 60.0,
+) -> LoadCounts:
+    """Write one batch's fetch log, pages, rejects and articles (new, versions, duplicates)."""
+    counts = write_batch(
+        db,
+        run_id=run_id,
+        fetches=fetches,
+        documents=documents,
+        prints=prints,
+        lock_wait_seconds=lock_wait_seconds,
+    )
+    get_run_logger().info(
+        "loaded %d new (%d duplicates), %d updated, %d unchanged, %d rejected, %d failed fetches",
+        counts.new,
+        sum(counts.duplicates.values()),
+        counts.updated,
+        counts.unchanged,
+        sum(counts.rejected.values()),
+        sum(counts.failed.values()),
+    )
+    return counts
+
+
+@task(
+    name="load_discovery",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_condition_fn=_locked,
+    cache_policy=NO_CACHE,
+)
+def load_discovery(
+    db: str,
+    run_id: str | None,
+    sources: list[Source],
+    fetches: list[FetchResult],
+    feed_entries: list[FeedEntry],
+    lock_wait_seconds: float = 60.0,
+) -> LoadCounts:
+    """Record the run's sources, the fetches of feeds and sitemaps, and every feed entry."""
+    return write_batch(
+        db,
+        run_id=run_id,
+        sources=sources,
+        fetches=fetches,
+        feed_entries=feed_entries,
+        lock_wait_seconds=lock_wait_seconds,
+    )
+
+
+@task(name="read_validators", cache_policy=NO_CACHE)
+def read_validators(
+    db: str, urls: list[str], lock_wait_seconds: float = 60.0
+) -> dict[str, tuple[str | None, str | None]]:
+    """Validators from earlier fetches, so unchanged pages answer 304 and are skipped."""
+    with writer(db, wait_seconds=lock_wait_seconds) as conn:
+        return known_validators(conn, urls)
+
+
+@task(name="refresh_search_index", cache_policy=NO_CACHE)
+def index_articles(db: str, lock_wait_seconds: float = 60.0) -> None:
+    """Rebuild the full-text index once per run that changed articles."""
+    refresh_search_index(db, wait_seconds=lock_wait_seconds)

@@ -1,0 +1,82 @@
+"""Read-side questions of the warehouse: validators, search, counts, guarded ad-hoc SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from warehouse.db import WarehouseError, load_extension, reader, sql, writer
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+def known_validators(
+    conn: duckdb.DuckDBPyConnection, urls: list[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """ETag and Last-Modified of each URL's latest successful fetch."""
+    if not urls:
+        return {}
+    conn.register("wanted_urls", pa.table({"url": urls}))
+    rows = conn.execute(sql("known_validators")).fetchall()
+    conn.unregister("wanted_urls")
+    return {url: (etag, modified) for url, etag, modified in rows if etag or modified}
+
+
+def refresh_search_index(db: str, *, wait_seconds: float = 60.0) -> None:
+    """Rebuild the BM25 index over articles in one short write."""
+    with writer(db, wait_seconds=wait_seconds) as conn:
+        load_extension(conn, "fts")
+        conn.execute(sql("refresh_search_index"))
+
+
+def warehouse_counts(db: str) -> dict[str, int]:
+    with reader(db) as conn:
+        cursor = conn.execute(sql("warehouse_counts"))
+        names = [d[0] for d in cursor.description]
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def search_articles(
+    db: str, query: str, *, since: datetime | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """BM25 search over titles and texts, one row per story, best first, newest first on ties."""
+    with reader(db) as conn:
+        load_extension(conn, "fts")
+        try:
+            cursor = conn.execute(
+                sql("search_articles"), {"query": query, "since": since, "limit": limit}
+            )
+        except duckdb.CatalogException as exc:
+            raise WarehouseError(
+                f"warehouse {db} has no search index yet; run `newsflow ingest` once ({exc})"
+            ) from None
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
+    """Run a user's SQL on a read-only connection; statements that could write are refused."""
+    with reader(db) as conn:
+        try:
+            statements = conn.extract_statements(query)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+        if not statements:
+            raise WarehouseError("the query is empty; pass one SELECT statement")
+        for statement in statements:
+            kind = statement.type.name
+            if kind not in READ_ONLY_STATEMENTS:
+                raise WarehouseError(
+                    f"newsflow query is read-only: {kind} statements are refused "
+                    "(use SELECT; the flows are the only writers)"
+                )
+        try:
+            cursor = conn.execute(query)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from None
+        if cursor.description is None:
+            return [], []
+        return [d[0] for d in cursor.description], cursor.fetchall()

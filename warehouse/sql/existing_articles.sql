@@ -1,0 +1,2 @@
+SELECT a.id, a.text_hash, a.version
+FROM articles a JOIN (SELECT DISTINCT id FROM incoming_ids) i ON a.id = i.id;

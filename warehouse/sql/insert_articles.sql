@@ -1,0 +1,1 @@
+INSERT INTO articles BY NAME SELECT * FROM incoming_articles;

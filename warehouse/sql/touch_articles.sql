@@ -1,0 +1,1 @@
+UPDATE articles SET last_seen_at = ? WHERE id IN (SELECT id FROM touched_ids);

@@ -1,0 +1,532 @@
+"""Bulk, idempotent writes of one ingest batch in one short transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from tasks.dedupe import Fingerprint, group_batch, near_duplicate_of, url_key
+
+from tasks.records import Document, FeedEntry, FetchResult, Source
+from warehouse.db import sql
+
+ARTICLE_COLUMNS = [
+    "id", "url_key", "url", "canonical_url", "canonical_key", "source_name", "title", "author",
+    "site_name", "language", "published_at", "published_offset", "text", "text_hash", "version",
+    "cluster_id", "duplicate_of", "duplicate_kind", "similarity", "fetch_id", "first_seen_at",
+    "last_seen_at",
+]  # fmt: skip
+_TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass
+class LoadCounts:
+    """What one load changed: the numbers the run report adds up."""
+
+    fetched: int = 0
+    not_modified: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    feed_entries: int = 0
+
+    def add(self, other: LoadCounts) -> None:
+        for name in ("fetched", "not_modified", "new", "updated", "unchanged", "feed_entries"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed.update(other.failed)
+        self.duplicates.update(other.duplicates)
+        self.rejected.update(other.rejected)
+
+
+@dataclass
+class _Match:
+    """Where an incoming article belongs: its cluster and how we know."""
+
+    cluster_id: str
+    kind: str
+    similarity: float | None = None
+
+
+def load_batch_rows(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str | None,
+    sources: list[Source],
+    fetches: list[FetchResult],
+    documents: list[Document],
+    prints: list[Fingerprint],
+    feed_entries: list[FeedEntry],
+) -> LoadCounts:
+    """Write one batch atomically; re-loading the same batch changes no article counts."""
+    now = datetime.now(UTC)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        counts = LoadCounts()
+        _upsert_sources(conn, sources, now)
+        fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
+        counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
+        usable = [d for d in documents if not d.rejected]
+        _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
+        _load_articles(conn, usable, prints, fetch_ids, now, counts)
+        _touch_not_modified(conn, fetches, now)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def _upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[Source], now: datetime) -> None:
+    if not sources:
+        return
+    table = pa.table(
+        {
+            "name": [s.name for s in sources],
+            "kind": [s.kind for s in sources],
+            "location": [s.location for s in sources],
+            "options": [json.dumps(s.options, sort_keys=True, default=str) for s in sources],
+            "seen_at": pa.array([now] * len(sources), type=_TS),
+        }
+    )
+    conn.register("incoming_sources", table)
+    conn.execute(sql("upsert_sources"))
+    conn.unregister("incoming_sources")
+
+
+def _insert_fetches(
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str | None,
+    fetches: list[FetchResult],
+    counts: LoadCounts,
+) -> dict[str, int]:
+    """Log every fetch (and keep each distinct body once); returns url -> fetch_id."""
+    if not fetches:
+        return {}
+    ids = [row[0] for row in conn.execute(sql("reserve_fetch_ids"), [len(fetches)]).fetchall()]
+    pages: dict[str, tuple[FetchResult, bytes]] = {}
+    hashes: list[str | None] = []
+    for fetch in fetches:
+        body = fetch.html.encode("utf-8") if fetch.ok and fetch.html is not None else None
+        digest = hashlib.sha1(body).hexdigest() if body is not None else None
+        if digest is not None and digest not in pages:
+            pages[digest] = (fetch, body)
+        hashes.append(digest)
+        _count_outcome(fetch, counts)
+    _insert_pages(conn, pages)
+    table = pa.table(
+        {
+            "fetch_id": pa.array(ids, type=pa.int64()),
+            "run_id": [run_id] * len(fetches),
+            "source_name": [f.source_name for f in fetches],
+            "url": [f.url for f in fetches],
+            "final_url": [f.final_url for f in fetches],
+            "status": pa.array([f.status for f in fetches], type=pa.int32()),
+            "outcome": [f.outcome for f in fetches],
+            "error": [f.error for f in fetches],
+            "bytes": pa.array([f.bytes for f in fetches], type=pa.int64()),
+            "elapsed_ms": pa.array([float(f.elapsed_ms) for f in fetches], type=pa.float64()),
+            "attempts": pa.array([f.attempts for f in fetches], type=pa.int32()),
+            "content_type": [f.content_type for f in fetches],
+            "etag": [f.etag for f in fetches],
+            "last_modified": [f.last_modified for f in fetches],
+            "content_hash": hashes,
+            "fetched_at": pa.array([f.fetched_at or datetime.now(UTC) for f in fetches], type=_TS),
+        }
+    )
+    conn.register("incoming_fetches", table)
+    conn.execute(sql("insert_fetches"))
+    conn.unregister("incoming_fetches")
+    return {f.url: fetch_id for f, fetch_id in zip(fetches, ids, strict=True)}
+
+
+def _count_outcome(fetch: FetchResult, counts: LoadCounts) -> None:
+    if fetch.ok:
+        counts.fetched += 1
+    elif fetch.outcome == "not_modified":
+        counts.not_modified += 1
+    else:
+        counts.failed[fetch.outcome] += 1
+
+
+def _insert_pages(
+    conn: duckdb.DuckDBPyConnection, pages: dict[str, tuple[FetchResult, bytes]]
+) -> None:
+    if not pages:
+        return
+    items = list(pages.items())
+    table = pa.table(
+        {
+            "content_hash": [digest for digest, _ in items],
+            "url": [f.final_url or f.url for _, (f, _) in items],
+            "encoding": [f.encoding for _, (f, _) in items],
+            "body_zlib": pa.array(
+                [zlib.compress(body, 6) for _, (_, body) in items], type=pa.binary()
+            ),
+            "bytes": pa.array([len(body) for _, (_, body) in items], type=pa.int64()),
+            "fetched_at": pa.array(
+                [f.fetched_at or datetime.now(UTC) for _, (f, _) in items], type=_TS
+            ),
+        }
+    )
+    conn.register("incoming_pages", table)
+    conn.execute(sql("insert_pages"))
+    conn.unregister("incoming_pages")
+
+
+def _insert_feed_entries(
+    conn: duckdb.DuckDBPyConnection, entries: list[FeedEntry], now: datetime
+) -> int:
+    """Keep each feed entry once (first sighting wins); returns how many were new."""
+    unique = list({(e.feed_url, e.entry_key): e for e in reversed(entries)}.values())
+    if not unique:
+        return 0
+    table = pa.table(
+        {
+            "feed_url": [e.feed_url for e in unique],
+            "entry_key": [e.entry_key for e in unique],
+            "source_name": [e.source_name for e in unique],
+            "link": [e.link for e in unique],
+            "title": [e.title for e in unique],
+            "summary": [e.summary for e in unique],
+            "author": [e.author for e in unique],
+            "published_at": pa.array([e.published_at for e in unique], type=_TS),
+            "seen_at": pa.array([now] * len(unique), type=_TS),
+        }
+    )
+    conn.register("incoming_entries", table)
+    before = conn.execute("SELECT count(*) FROM feed_entries").fetchone()[0]
+    conn.execute(sql("insert_feed_entries"))
+    after = conn.execute("SELECT count(*) FROM feed_entries").fetchone()[0]
+    conn.unregister("incoming_entries")
+    return after - before
+
+
+def _upsert_rejected(
+    conn: duckdb.DuckDBPyConnection,
+    docs: list[Document],
+    fetch_ids: dict[str, int],
+    now: datetime,
+    counts: LoadCounts,
+) -> None:
+    unique = {url_key(d.url): d for d in docs}
+    for doc in unique.values():
+        counts.rejected[doc.rejected_reason or "unknown"] += 1
+    if not unique:
+        return
+    table = pa.table(
+        {
+            "url_key": list(unique),
+            "url": [d.url for d in unique.values()],
+            "source_name": [d.source_name for d in unique.values()],
+            "reason": [d.rejected_reason for d in unique.values()],
+            "title": [d.title for d in unique.values()],
+            "fetch_id": pa.array(
+                [_fetch_id(d, fetch_ids) for d in unique.values()], type=pa.int64()
+            ),
+            "seen_at": pa.array([now] * len(unique), type=_TS),
+        }
+    )
+    conn.register("incoming_rejected", table)
+    conn.execute(sql("upsert_rejected"))
+    conn.unregister("incoming_rejected")
+
+
+def _fetch_id(doc: Document, fetch_ids: dict[str, int]) -> int | None:
+    return fetch_ids.get(doc.fetch.url) if doc.fetch is not None else None
+
+
+def _load_articles(
+    conn: duckdb.DuckDBPyConnection,
+    docs: list[Document],
+    prints: list[Fingerprint],
+    fetch_ids: dict[str, int],
+    now: datetime,
+    counts: LoadCounts,
+) -> None:
+    """Decide new / new version / unchanged / duplicate for each document, then write in bulk."""
+    if not docs:
+        return
+    if len(docs) != len(prints):
+        raise ValueError(f"{len(docs)} documents but {len(prints)} fingerprints: they must align")
+    known = _existing_articles(conn, prints)
+    db_matches = _warehouse_matches(conn, prints)
+    in_batch = group_batch(prints)
+    plan = _ArticlePlan(now=now, fetch_ids=fetch_ids)
+    batch_clusters: dict[int, str] = {}
+    seen_ids: dict[str, tuple[str, int]] = {}  # id -> (text_hash, version) as of this batch
+    for index, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
+        state = seen_ids.get(fp.article_id) or known.get(fp.article_id)
+        if state is not None:
+            text_hash, version = state
+            if text_hash == fp.text_hash:
+                plan.touch(fp.article_id)
+                counts.unchanged += 1
+            else:
+                plan.new_version(doc, fp, version + 1)
+                seen_ids[fp.article_id] = (fp.text_hash, version + 1)
+                counts.updated += 1
+            continue
+        match = db_matches.get(index) or _batch_match(
+            in_batch[index], prints, index, batch_clusters
+        )
+        cluster = match.cluster_id if match else fp.article_id
+        batch_clusters[index] = cluster
+        seen_ids[fp.article_id] = (fp.text_hash, 1)
+        plan.new_article(doc, fp, match)
+        counts.new += 1
+        if match:
+            counts.duplicates[match.kind] += 1
+    plan.write(conn)
+
+
+def _batch_match(
+    earlier: int | None, prints: list[Fingerprint], index: int, clusters: dict[int, str]
+) -> _Match | None:
+    """A duplicate of an earlier document in this same batch, named by how it matched."""
+    if earlier is None or earlier not in clusters:
+        return None
+    this, that = prints[index], prints[earlier]
+    if this.canonical_key and this.canonical_key in (that.canonical_key, that.url_key):
+        return _Match(clusters[earlier], "canonical_url")
+    if this.text_hash == that.text_hash:
+        return _Match(clusters[earlier], "exact")
+    return _Match(clusters[earlier], "near", _similarity(this.signature, that.signature))
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.asarray(a) == np.asarray(b)))
+
+
+def _incoming_table(prints: list[Fingerprint]) -> pa.Table:
+    return pa.table(
+        {
+            "idx": pa.array(range(len(prints)), type=pa.int32()),
+            "id": [fp.article_id for fp in prints],
+            "url_key": [fp.url_key for fp in prints],
+            "canonical_key": [fp.canonical_key for fp in prints],
+            "text_hash": [fp.text_hash for fp in prints],
+        }
+    )
+
+
+def _existing_articles(
+    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
+) -> dict[str, tuple[str, int]]:
+    conn.register("incoming_ids", _incoming_table(prints))
+    rows = conn.execute(sql("existing_articles")).fetchall()
+    conn.unregister("incoming_ids")
+    return {article_id: (text_hash, version) for article_id, text_hash, version in rows}
+
+
+def _warehouse_matches(
+    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
+) -> dict[int, _Match]:
+    """For each incoming index, the stored story it duplicates: canonical URL, text, near."""
+    conn.register("incoming_ids", _incoming_table(prints))
+    matches: dict[int, _Match] = {}
+    for idx, cluster in conn.execute(sql("match_canonical")).fetchall():
+        matches[idx] = _Match(cluster, "canonical_url")
+    for idx, cluster in conn.execute(sql("match_exact")).fetchall():
+        matches.setdefault(idx, _Match(cluster, "exact"))
+    conn.unregister("incoming_ids")
+    pending = [i for i in range(len(prints)) if i not in matches]
+    for idx, match in _near_matches(conn, prints, pending).items():
+        matches[idx] = match
+    return matches
+
+
+def _near_matches(
+    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint], pending: list[int]
+) -> dict[int, _Match]:
+    """LSH candidates by an equality join on (band, bucket), verified on the stored signatures."""
+    if not pending:
+        return {}
+    bands = pa.table(
+        {
+            "idx": pa.array([i for i in pending for _ in prints[i].buckets], type=pa.int32()),
+            "id": [prints[i].article_id for i in pending for _ in prints[i].buckets],
+            "band": pa.array(
+                [b for i in pending for b in range(len(prints[i].buckets))], type=pa.uint16()
+            ),
+            "bucket": pa.array(
+                [int(x) for i in pending for x in prints[i].buckets], type=pa.uint64()
+            ),
+        }
+    )
+    conn.register("incoming_bands", bands)
+    rows = conn.execute(sql("near_candidates")).fetchall()
+    conn.unregister("incoming_bands")
+    candidates: dict[int, dict[str, np.ndarray]] = {}
+    clusters: dict[str, str] = {}
+    for idx, article_id, cluster_id, signature in rows:
+        candidates.setdefault(idx, {})[article_id] = np.asarray(signature, dtype=np.uint32)
+        clusters[article_id] = cluster_id
+    matches = {}
+    for idx, found in candidates.items():
+        best = near_duplicate_of(prints[idx].signature, found)
+        if best is not None:
+            matches[idx] = _Match(clusters[best[0]], "near", best[1])
+    return matches
+
+
+def _touch_not_modified(
+    conn: duckdb.DuckDBPyConnection, fetches: list[FetchResult], now: datetime
+) -> None:
+    """A 304 is still a sighting: the article was there, unchanged."""
+    keys = [url_key(f.url) for f in fetches if f.outcome == "not_modified"]
+    if not keys:
+        return
+    conn.register("touched_keys", pa.table({"url_key": keys}))
+    conn.execute(sql("touch_by_url_key"), [now])
+    conn.unregister("touched_keys")
+
+
+class _ArticlePlan:
+    """The rows one batch adds or changes, written in bulk at the end of the transaction."""
+
+    def __init__(self, *, now: datetime, fetch_ids: dict[str, int]) -> None:
+        self.now = now
+        self.fetch_ids = fetch_ids
+        self.inserts: list[dict] = []
+        self.updates: list[dict] = []
+        self.versions: list[dict] = []
+        self.touched: list[str] = []
+        self.signatures: list[tuple[str, np.ndarray, list[int], bool]] = []
+
+    def _row(self, doc: Document, fp: Fingerprint, version: int) -> dict:
+        return {
+            "id": fp.article_id,
+            "url_key": fp.url_key,
+            "url": doc.url,
+            "canonical_url": doc.canonical_url,
+            "canonical_key": fp.canonical_key,
+            "source_name": doc.source_name,
+            "title": doc.title,
+            "author": doc.author,
+            "site_name": doc.site_name,
+            "language": doc.language,
+            "published_at": doc.published_at,
+            "published_offset": doc.published_offset,
+            "text": doc.text,
+            "text_hash": fp.text_hash,
+            "version": version,
+            "fetch_id": _fetch_id(doc, self.fetch_ids),
+            "last_seen_at": self.now,
+        }
+
+    def new_article(self, doc: Document, fp: Fingerprint, match: _Match | None) -> None:
+        row = self._row(doc, fp, 1)
+        row.update(
+            cluster_id=match.cluster_id if match else fp.article_id,
+            duplicate_of=match.cluster_id if match else None,
+            duplicate_kind=match.kind if match else None,
+            similarity=match.similarity if match else None,
+            first_seen_at=self.now,
+        )
+        self.inserts.append(row)
+        self.versions.append(row)
+        if match is None or match.kind != "exact":
+            self.signatures.append((fp.article_id, fp.signature, fp.buckets, False))
+
+    def new_version(self, doc: Document, fp: Fingerprint, version: int) -> None:
+        row = self._row(doc, fp, version)
+        self.updates = [u for u in self.updates if u["id"] != fp.article_id] + [row]
+        self.versions.append(row)
+        self.signatures.append((fp.article_id, fp.signature, fp.buckets, True))
+
+    def touch(self, article_id: str) -> None:
+        self.touched.append(article_id)
+
+    def write(self, conn: duckdb.DuckDBPyConnection) -> None:
+        if self.inserts:
+            _run_with(conn, "insert_articles", "incoming_articles", _articles_table(self.inserts))
+        if self.updates:
+            _run_with(
+                conn, "update_articles", "incoming_articles", _articles_table(self.updates, True)
+            )
+        if self.versions:
+            _run_with(
+                conn,
+                "insert_versions",
+                "incoming_versions",
+                _versions_table(self.versions, self.now),
+            )
+        if self.touched:
+            table = pa.table({"id": self.touched})
+            conn.register("touched_ids", table)
+            conn.execute(sql("touch_articles"), [self.now])
+            conn.unregister("touched_ids")
+        self._write_signatures(conn)
+
+    def _write_signatures(self, conn: duckdb.DuckDBPyConnection) -> None:
+        latest = {
+            article_id: (sig, buckets, is_update)
+            for article_id, sig, buckets, is_update in self.signatures
+        }
+        if not latest:
+            return
+        ids = list(latest)
+        table = pa.table(
+            {
+                "article_id": ids,
+                "signature": pa.array(
+                    [np.asarray(latest[i][0], dtype=np.uint32) for i in ids],
+                    type=pa.list_(pa.uint32()),
+                ),
+            }
+        )
+        bands = pa.table(
+            {
+                "band": pa.array(
+                    [b for i in ids for b in range(len(latest[i][1]))], type=pa.uint16()
+                ),
+                "bucket": pa.array([int(x) for i in ids for x in latest[i][1]], type=pa.uint64()),
+                "article_id": [i for i in ids for _ in latest[i][1]],
+            }
+        )
+        conn.register("incoming_signatures", table)
+        conn.register("incoming_buckets", bands)
+        conn.execute(sql("replace_signatures"))
+        conn.unregister("incoming_signatures")
+        conn.unregister("incoming_buckets")
+
+
+def _articles_table(rows: list[dict], for_update: bool = False) -> pa.Table:
+    columns = [c for c in ARTICLE_COLUMNS if not for_update or c in rows[0]]
+    types = {
+        "published_at": _TS, "first_seen_at": _TS, "last_seen_at": _TS,
+        "version": pa.int32(), "fetch_id": pa.int64(), "similarity": pa.float64(),
+    }  # fmt: skip
+    return pa.table(
+        {c: pa.array([r.get(c) for r in rows], type=types.get(c, pa.string())) for c in columns}
+    )
+
+
+def _versions_table(rows: list[dict], now: datetime) -> pa.Table:
+    return pa.table(
+        {
+            "article_id": [r["id"] for r in rows],
+            "version": pa.array([r["version"] for r in rows], type=pa.int32()),
+            "text_hash": [r["text_hash"] for r in rows],
+            "title": [r["title"] for r in rows],
+            "text": [r["text"] for r in rows],
+            "fetch_id": pa.array([r["fetch_id"] for r in rows], type=pa.int64()),
+            "seen_at": pa.array([now] * len(rows), type=_TS),
+        }
+    )
+
+
+def _run_with(conn: duckdb.DuckDBPyConnection, statement: str, name: str, table: pa.Table) -> None:
+    conn.register(name, table)
+    conn.execute(sql(statement))
+    conn.unregister(name)
