@@ -1,0 +1,177 @@
+"""Loads are atomic and idempotent; duplicates are linked to their story, versions kept, nothing lost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tasks.dedupe import fingerprints
+from tasks.load import write_batch
+from tasks.records import Document, FetchResult
+from warehouse.db import reader
+
+REPORT = """Taliban fighters entered the western city of Qala-i-Naw on Friday after government forces
+withdrew overnight, residents said, making it the latest provincial capital to fall in a week of rapid
+advances across the north and west of the country. A member of the provincial council said security
+forces had pulled back to a military base outside the city and that officials had left by helicopter.
+Shops stayed closed and streets were largely empty as fighters drove through the main bazaar in
+captured police pickups, according to two residents reached by telephone. The interior ministry in
+Kabul said troops were regrouping and promised a counter-offensive, but gave no details. Aid groups
+warned that thousands of families had fled toward Herat in recent days and that food prices in the
+city had doubled since the fighting began. The fall of the city leaves government forces holding only
+a handful of district centres in Badghis province, where the insurgents have long controlled much of
+the countryside. Analysts said the speed of the collapse reflected low morale among troops who had not
+been paid for months and who felt abandoned as foreign forces completed their withdrawal."""
+
+OTHER = """Officials in Kandahar said on Tuesday that the city's airport had come under rocket fire for a
+second night, damaging the runway and forcing the suspension of all civilian flights. A spokesman for
+the airport authority said repairs would take several days. Government forces said they had pushed
+back attackers on the western edge of the city, where fighting has displaced tens of thousands of
+people since July. Hospitals reported dozens of wounded civilians and appealed for blood donations,
+while the United Nations called on all sides to protect civilians and allow aid deliveries into the
+besieged districts. Traders said the main road to the border crossing at Spin Boldak remained closed."""
+
+
+def _syndicated(text: str) -> str:
+    """Another outlet's copy: one paragraph-length sentence rewritten, the rest untouched."""
+    return text.replace(
+        "The interior ministry in\nKabul said troops were regrouping and promised a counter-offensive, "
+        "but gave no details.",
+        "A defence ministry spokesman in Kabul insisted that troops were regrouping for a major "
+        "counter-offensive and would retake the city within days.",
+    )
+
+
+def _doc(url: str, text: str, *, title: str = "Qala-i-Naw falls", canonical: str | None = None):
+    fetch = FetchResult(
+        url=url,
+        source_name="test",
+        outcome="ok",
+        final_url=url,
+        status=200,
+        bytes=len(text),
+        fetched_at=datetime(2021, 8, 13, 9, tzinfo=UTC),
+        content_type="text/html",
+        html=f"<html><body><p>{text}</p></body></html>",
+    )
+    return Document(
+        url=url,
+        source_name="test",
+        canonical_url=canonical,
+        title=title,
+        author=None,
+        site_name="Example News",
+        language="en",
+        published_at=datetime(2021, 8, 13, 6, 30, tzinfo=UTC),
+        published_offset="+04:30",
+        text=text,
+        fetch=fetch,
+    )
+
+
+def _load(db_path: str, docs: list[Document], extra_fetches: list[FetchResult] = ()):
+    usable = [d for d in docs if not d.rejected]
+    return write_batch(
+        db_path,
+        fetches=[d.fetch for d in docs] + list(extra_fetches),
+        documents=docs,
+        prints=fingerprints(usable),
+    )
+
+
+def _rows(db_path: str, query: str) -> list[tuple]:
+    with reader(db_path) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_reloading_the_same_batch_changes_no_counts(db_path):
+    docs = [_doc("https://a.example/news/1", REPORT), _doc("https://b.example/k", OTHER)]
+    first = _load(db_path, docs)
+    assert (first.new, first.unchanged) == (2, 0)
+    second = _load(db_path, docs)
+    assert (second.new, second.updated, second.unchanged) == (0, 0, 2)
+    assert _rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
+    assert _rows(db_path, "SELECT count(*) FROM article_versions") == [(2,)]
+    assert _rows(db_path, "SELECT count(*) FROM pages") == [(2,)]
+    assert _rows(db_path, "SELECT count(*) FROM fetches") == [(4,)]  # every attempt is logged
+
+
+def test_changed_text_at_the_same_url_is_a_new_version(db_path):
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    counts = _load(db_path, [_doc("https://a.example/news/1?utm_source=x", REPORT + " Updated.")])
+    assert (counts.new, counts.updated) == (0, 1)
+    assert _rows(db_path, "SELECT version, text LIKE '%Updated.' FROM articles") == [(2, True)]
+    assert _rows(db_path, "SELECT version FROM article_versions ORDER BY 1") == [(1,), (2,)]
+
+
+def test_same_text_elsewhere_is_an_exact_duplicate_of_the_first(db_path):
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    counts = _load(db_path, [_doc("https://mirror.example/copy", REPORT.upper())])
+    assert counts.duplicates == {"exact": 1}
+    (original,) = _rows(db_path, "SELECT id FROM articles WHERE url LIKE '%a.example%'")[0]
+    assert _rows(db_path, "SELECT duplicate_of, cluster_id, duplicate_kind FROM articles "
+                 "WHERE url LIKE '%mirror%'") == [(original, original, "exact")]  # fmt: skip
+
+
+def test_syndicated_copy_in_a_later_run_is_a_near_duplicate(db_path):
+    _load(db_path, [_doc("https://a.example/news/1", REPORT), _doc("https://b.example/k", OTHER)])
+    copy = _doc("https://wire.example/story", _syndicated(REPORT), title="Another headline")
+    counts = _load(db_path, [copy])
+    assert counts.duplicates == {"near": 1}
+    rows = _rows(
+        db_path,
+        "SELECT d.duplicate_of = o.id, d.similarity FROM articles d, articles o "
+        "WHERE d.url LIKE '%wire%' AND o.url LIKE '%a.example%'",
+    )
+    assert rows[0][0] is True and 0.5 < rows[0][1] < 1.0
+    assert _rows(db_path, "SELECT count(DISTINCT cluster_id) FROM articles") == [(2,)]
+
+
+def test_duplicates_within_one_batch_point_at_the_earliest(db_path):
+    docs = [
+        _doc("https://a.example/news/1", REPORT),
+        _doc("https://wire.example/story", _syndicated(REPORT)),
+        _doc("https://c.example/amp/x", OTHER, canonical="https://c.example/x"),
+        _doc(
+            "https://c.example/print/x", OTHER + " Print edition.", canonical="https://c.example/x"
+        ),
+    ]
+    counts = _load(db_path, docs)
+    assert counts.new == 4
+    assert counts.duplicates == {"near": 1, "canonical_url": 1}
+    assert _rows(db_path, "SELECT count(DISTINCT cluster_id) FROM articles") == [(2,)]
+
+
+def test_rejected_items_are_kept_with_their_reason(db_path):
+    empty = _doc("https://a.example/cookie-wall", "")
+    empty.rejected_reason = "no_text"
+    counts = _load(db_path, [empty, _doc("https://b.example/k", OTHER)])
+    assert counts.rejected == {"no_text": 1}
+    assert _rows(db_path, "SELECT url, reason FROM rejected") == [
+        ("https://a.example/cookie-wall", "no_text")
+    ]
+
+
+def test_failed_fetches_are_logged_with_their_reason(db_path):
+    failed = FetchResult(
+        url="https://a.example/gone",
+        source_name="test",
+        outcome="http_404",
+        status=404,
+        error="HTTP 404 Not Found",
+        fetched_at=datetime.now(UTC),
+    )
+    counts = _load(db_path, [_doc("https://b.example/k", OTHER)], [failed])
+    assert counts.failed == {"http_404": 1}
+    assert _rows(db_path, "SELECT outcome, status, error FROM fetches WHERE outcome <> 'ok'") == [
+        ("http_404", 404, "HTTP 404 Not Found")
+    ]
+
+
+def test_a_failing_load_leaves_nothing_behind(db_path):
+    docs = [_doc("https://a.example/news/1", REPORT), _doc("https://b.example/k", OTHER)]
+    with pytest.raises(ValueError, match="must align"):
+        write_batch(db_path, fetches=[d.fetch for d in docs], documents=docs, prints=[])
+    assert _rows(db_path, "SELECT count(*) FROM fetches") == [(0,)]
+    assert _rows(db_path, "SELECT count(*) FROM articles") == [(0,)]
