@@ -1,4 +1,4 @@
-"""Open the DuckDB warehouse: one short-lived writer at a time, read-only readers, versioned migrations."""
+"""Open the DuckDB warehouse: one short-lived writer at a time, read-only readers, migrations."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def sql(name: str) -> str:
 
 
 def load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Load a DuckDB extension from its PyPI package (duckdb-extension-NAME): nothing is downloaded."""
+    """Load a DuckDB extension from its PyPI package (duckdb-extension-NAME), never downloading."""
     package = importlib.import_module(f"duckdb_extension_{name}")
     base = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"
     files = list(base.rglob(f"{name}.duckdb_extension"))
@@ -125,8 +125,8 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: str = "warehouse") -> int:
         conn.execute("BEGIN TRANSACTION")
         try:
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
             )
             conn.execute(text)
             conn.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, name])
