@@ -1,0 +1,850 @@
+"""Turn configured sources (URL lists, feeds, sitemaps, saved pages on disk) into work items."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import logging
+import os
+import re
+import zlib
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import feedparser
+import lxml.etree
+import lxml.html
+import requests
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
+
+from tasks.fetch import fetch_url, open_session
+from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
+from tasks.settings import FetchSettings
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_SITEMAP_DEPTH = 3  # the root sitemap is depth 0; children deeper than this are not fetched
+MAX_SITEMAPS_PER_SOURCE = 100
+MAX_UNCOMPRESSED_BYTES = 50_000_000  # the sitemap protocol's own cap; also guards gzip bombs
+PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".txt")
+_GZIP_MAGIC = b"\x1f\x8b"
+_HTTP_SCHEMES = {"http", "https"}
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
+    re.I | re.S,
+)
+_JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.1)?/?$")
+_W3C_YEAR = re.compile(r"^\d{4}$")
+_W3C_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_WHITESPACE = re.compile(r"\s+")
+# feedparser reads the base URL for relative links from these; a declared XML type keeps it from
+# flagging every document as "no Content-type specified".
+_FEED_HEADERS = {"content-type": "application/xml"}
+_TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)
+
+
+class SourceError(ValueError):
+    """A source document that cannot be used; `kind` is the outcome recorded in the fetch log."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class ParsedFeed:
+    """The entries of one feed plus, for malformed feeds that were salvaged, what was wrong."""
+
+    entries: list[FeedEntry]
+    problem: str | None = None
+
+
+@dataclass
+class ParsedSitemap:
+    """Page URLs with lastmod, child sitemaps, and what was wrong if malformed XML was salvaged."""
+
+    pages: list[tuple[str, datetime | None]]
+    children: list[str]
+    problem: str | None = None
+
+
+@dataclass
+class Discovery:
+    """What the sources yielded: pages to get, feed entries, and the source documents' fetches."""
+
+    items: list[WorkItem] = field(default_factory=list)
+    feed_entries: list[FeedEntry] = field(default_factory=list)
+    fetches: list[FetchResult] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _gunzip(body: bytes, what: str) -> bytes:
+    """Decompress gzip bytes, capped so a small bomb cannot fill memory."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_UNCOMPRESSED_BYTES + 1)
+    except zlib.error as exc:
+        raise SourceError("parse_error", f"{what}: gzip data is corrupt ({exc})") from exc
+    if len(data) > MAX_UNCOMPRESSED_BYTES:
+        raise SourceError(
+            "too_large", f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed"
+        )
+    if not inflater.eof:
+        raise SourceError("parse_error", f"{what}: gzip data is truncated")
+    return data
+
+
+def _maybe_gunzip(body: bytes, what: str) -> bytes:
+    return _gunzip(body, what) if body[:2] == _GZIP_MAGIC else body
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.netloc)
+
+
+def _absolute_http_url(raw: str, base_url: str | None) -> str | None:
+    """Resolve a possibly relative link; None unless the result is an http(s) URL."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    url = urljoin(base_url, raw) if base_url and _is_http_url(base_url) else raw
+    return url if _is_http_url(url) else None
+
+
+def parse_w3c_datetime(text: str | None) -> datetime | None:
+    """Parse a W3C/ISO 8601 date or datetime (sitemap lastmod, JSON Feed dates) to UTC."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if _W3C_YEAR.match(text):
+        text += "-01-01"
+    elif _W3C_MONTH.match(text):
+        text += "-01"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        LOGGER.debug("unparseable date %r", text)
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, whitespace collapsed."""
+    if "<" not in fragment:
+        return _WHITESPACE.sub(" ", fragment).strip()
+    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    for hidden in root.xpath(".//script | .//style"):
+        hidden.drop_tree()
+    return _WHITESPACE.sub(" ", root.text_content()).strip()
+
+
+def _entry_key(guid: str | None, link: str | None, title: str | None, summary: str | None) -> str:
+    """guid/id, else the link, else a stable hash of title+summary."""
+    if guid and guid.strip():
+        return guid.strip()
+    if link:
+        return link
+    digest = hashlib.sha1(f"{title or ''}\n{summary or ''}".encode()).hexdigest()
+    return f"sha1:{digest}"
+
+
+def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Collapse entries that share a key (duplicate GUIDs); the first one wins."""
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.entry_key not in seen:
+            seen.add(entry.entry_key)
+            unique.append(entry)
+    if len(unique) < len(entries):
+        LOGGER.info("collapsed %d duplicate feed entries", len(entries) - len(unique))
+    return unique
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds
+
+
+def _struct_time_to_utc(value: Any) -> datetime | None:
+    """feedparser's *_parsed values are UTC struct_times."""
+    if not value:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+
+
+def _feedparser_summary(entry: Any) -> str | None:
+    detail = entry.get("summary_detail") or {}
+    summary = entry.get("summary")
+    if not summary and entry.get("content"):
+        detail = entry["content"][0]
+        summary = detail.get("value")
+    if not summary:
+        return None
+    text = _html_to_text(summary) if "html" in (detail.get("type") or "html") else summary.strip()
+    return text or None
+
+
+def _link_base(feed_url: str, *declared: str | None) -> str | None:
+    """Where relative links resolve: the feed URL, else (read from disk) its self or home link."""
+    for candidate in (feed_url, *declared):
+        if candidate and _is_http_url(candidate):
+            return candidate
+    return None
+
+
+def _feedparser_entry(
+    entry: Any, feed_url: str, base_url: str | None, source_name: str
+) -> FeedEntry:
+    link = _absolute_http_url(entry.get("link") or "", base_url)
+    title = (entry.get("title") or "").strip() or None
+    summary = _feedparser_summary(entry)
+    published = entry.get("published_parsed") or entry.get("updated_parsed")
+    return FeedEntry(
+        feed_url=feed_url,
+        entry_key=_entry_key(entry.get("id"), link, title, summary),
+        source_name=source_name,
+        link=link,
+        title=title,
+        summary=summary,
+        author=(entry.get("author") or "").strip() or None,
+        published_at=_struct_time_to_utc(published),
+    )
+
+
+def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) -> None:
+    """Raise SourceError unless feedparser found a feed: a format it knows, or some entry.
+
+    A malformed document of a known format with no entry recovered is a parse error too.
+    """
+    if recovered or (parsed.get("version") and not parsed.bozo):
+        return
+    if _HTML_START.match(body[:4096]):
+        raise SourceError(
+            "not_a_feed",
+            f"{feed_url} is an HTML page, not a feed; use the page's RSS/Atom link or kind 'urls'",
+        )
+    if parsed.bozo:
+        raise SourceError(
+            "parse_error", f"{feed_url} could not be parsed as a feed: {parsed.bozo_exception}"
+        )
+    raise SourceError("not_a_feed", f"{feed_url} is not an RSS, Atom or JSON feed")
+
+
+def _parse_xml_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
+    headers = dict(_FEED_HEADERS)
+    if _is_http_url(feed_url):
+        headers["content-location"] = feed_url
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    self_link = next(
+        (link.get("href") for link in parsed.feed.get("links", []) if link.get("rel") == "self"),
+        None,
+    )
+    base_url = _link_base(feed_url, self_link, parsed.feed.get("link"))
+    entries = [
+        _feedparser_entry(e, feed_url, base_url, source_name)
+        for e in parsed.entries
+        if any(e.get(key) for key in ("id", "link", "title", "summary", "content"))
+    ]  # empty shells come from illegally nested items
+    _refuse_non_feed(body, parsed, feed_url, len(entries))
+    problem = None
+    if parsed.bozo:
+        problem = f"malformed feed, kept {len(entries)} recovered entries: {parsed.bozo_exception}"
+        LOGGER.warning("%s: %s", feed_url, problem)
+    return ParsedFeed(_unique_entries(entries), problem)
+
+
+def _json_feed_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
+    """JSON Feed 1.1 `authors` list, else 1.0 `author`, falling back to the feed's."""
+    for holder in (item, feed):
+        authors = holder.get("authors") or ([holder["author"]] if holder.get("author") else [])
+        names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
+        if names:
+            return ", ".join(names)
+    return None
+
+
+def _json_feed_entry(
+    item: dict[str, Any], feed: dict[str, Any], feed_url: str, source_name: str
+) -> FeedEntry:
+    base_url = _link_base(feed_url, feed.get("feed_url"), feed.get("home_page_url"))
+    link = _absolute_http_url(str(item.get("url") or item.get("external_url") or ""), base_url)
+    title = str(item.get("title") or "").strip() or None
+    summary = item.get("summary") or item.get("content_text")
+    if not summary and item.get("content_html"):
+        summary = _html_to_text(str(item["content_html"]))
+    summary = str(summary).strip() if summary else None
+    published = item.get("date_published") or item.get("date_modified")
+    guid = item.get("id")
+    return FeedEntry(
+        feed_url=feed_url,
+        entry_key=_entry_key(str(guid) if guid is not None else None, link, title, summary),
+        source_name=source_name,
+        link=link,
+        title=title,
+        summary=summary or None,
+        author=_json_feed_author(item, feed),
+        published_at=parse_w3c_datetime(str(published)) if published else None,
+    )
+
+
+def _parse_json_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
+    """JSON Feed 1 / 1.1 (https://jsonfeed.org); feedparser 6 does not read it."""
+    try:
+        feed = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SourceError("parse_error", f"{feed_url} is not valid JSON: {exc}") from exc
+    if not isinstance(feed, dict) or not _JSON_FEED_VERSION.match(str(feed.get("version", ""))):
+        raise SourceError(
+            "not_a_feed", f"{feed_url} is JSON but not a JSON Feed (no jsonfeed.org version)"
+        )
+    items = feed.get("items")
+    if not isinstance(items, list):
+        raise SourceError("parse_error", f"{feed_url}: JSON Feed 'items' is not a list")
+    entries = [
+        _json_feed_entry(item, feed, feed_url, source_name)
+        for item in items
+        if isinstance(item, dict)
+    ]
+    problem = None
+    if len(entries) < len(items):
+        problem = f"skipped {len(items) - len(entries)} JSON Feed items that are not objects"
+    return ParsedFeed(_unique_entries(entries), problem)
+
+
+def read_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
+    """Parse an RSS, Atom or JSON feed, and say what was wrong when a malformed one was salvaged.
+
+    Args:
+        body: the raw document (gzip bytes are decompressed here too).
+        feed_url: where it came from; relative links resolve against it (and any xml:base).
+        source_name: the configured source, copied into every entry.
+
+    Returns:
+        The unique entries (duplicate GUIDs collapsed) and a problem note or None.
+    """
+    body = _maybe_gunzip(body, feed_url).lstrip(b" \t\r\n")
+    if not body:
+        raise SourceError("parse_error", f"{feed_url} is empty")
+    if body.lstrip(b"\xef\xbb\xbf")[:1] in (b"{", b"["):
+        return _parse_json_feed(body, feed_url, source_name)
+    return _parse_xml_feed(body, feed_url, source_name)
+
+
+def parse_feed(body: bytes, feed_url: str, source_name: str) -> list[FeedEntry]:
+    """Parse an RSS, Atom or JSON feed into entries; raise SourceError for non-feeds."""
+    return read_feed(body, feed_url, source_name).entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Sitemaps and URL lists
+
+
+def _local_name(tag: Any) -> str:
+    return lxml.etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child_text(element: Any, name: str) -> str | None:
+    for child in element:
+        if _local_name(child.tag) == name:
+            return (child.text or "").strip() or None
+    return None
+
+
+def _sitemap_root(body: bytes, sitemap_url: str) -> tuple[Any, str | None]:
+    """The root element (recovering from malformed XML) and the first error, if any."""
+    parser = lxml.etree.XMLParser(
+        resolve_entities=False, no_network=True, recover=True, huge_tree=False
+    )
+    root = lxml.etree.fromstring(body, parser=parser)
+    if root is None:
+        raise SourceError("parse_error", f"{sitemap_url} is not well-formed XML")
+    errors = parser.error_log.filter_from_errors()
+    problem = None
+    if errors:
+        first = errors[0]
+        problem = (
+            f"malformed XML ({len(errors)} errors, first at line {first.line}: {first.message})"
+        )
+    return root, problem
+
+
+def _parse_xml_sitemap(body: bytes, sitemap_url: str) -> ParsedSitemap:
+    root, problem = _sitemap_root(body, sitemap_url)
+    kind = _local_name(root.tag)
+    if kind not in {"urlset", "sitemapindex"}:
+        hint = "; for RSS/Atom use kind 'feed'" if kind in {"rss", "feed", "RDF"} else ""
+        raise SourceError(
+            "not_a_sitemap",
+            f"{sitemap_url} has root <{kind}>, not <urlset> or <sitemapindex>{hint}",
+        )
+    found = ParsedSitemap([], [], problem)
+    for element in root:
+        loc = _absolute_http_url(_child_text(element, "loc") or "", sitemap_url)
+        if loc is None:
+            continue
+        if kind == "sitemapindex" and _local_name(element.tag) == "sitemap":
+            found.children.append(loc)
+        elif kind == "urlset" and _local_name(element.tag) == "url":
+            found.pages.append((loc, parse_w3c_datetime(_child_text(element, "lastmod"))))
+    if problem:
+        LOGGER.warning("%s: %s; kept %d URLs", sitemap_url, problem, len(found.pages))
+    return found
+
+
+def read_sitemap(body: bytes, sitemap_url: str) -> ParsedSitemap:
+    """Read an XML sitemap, a sitemap index or a text sitemap (gzipped or not).
+
+    Args:
+        body: the raw document; gzip bytes are decompressed here too.
+        sitemap_url: where it came from, for messages and relative locations.
+
+    Returns:
+        Page URLs with lastmod (UTC or None), child sitemap URLs, and a problem note or None.
+    """
+    body = _maybe_gunzip(body, sitemap_url).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not body:
+        raise SourceError("parse_error", f"sitemap {sitemap_url} is empty")
+    if body[:1] == b"<":
+        return _parse_xml_sitemap(body, sitemap_url)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError("decode", f"text sitemap {sitemap_url} is not UTF-8: {exc}") from exc
+    urls = read_url_list(text)  # text sitemaps hold absolute URLs only
+    if not urls:
+        raise SourceError("not_a_sitemap", f"{sitemap_url} holds no absolute http(s) URLs")
+    return ParsedSitemap([(url, None) for url in urls], [])
+
+
+def parse_sitemap(
+    body: bytes, sitemap_url: str
+) -> tuple[list[tuple[str, datetime | None]], list[str]]:
+    """Page URLs with their lastmod, and child sitemap URLs, of a sitemap document."""
+    parsed = read_sitemap(body, sitemap_url)
+    return parsed.pages, parsed.children
+
+
+def _url_list_line(line: str, base_url: str | None) -> str | None:
+    """The URL a list line holds: absolute, or a /path, ./path or ../path when a base is known."""
+    url, _, rest = line.partition(" ")
+    url, rest = url.split("\t")[0], rest.strip()
+    if rest and not rest.startswith("#"):
+        return None
+    if _is_http_url(url):
+        return url
+    if base_url and url.startswith(("/", "./", "../")):
+        return _absolute_http_url(url, base_url)
+    return None
+
+
+def read_url_list(text: str, base_url: str | None = None) -> list[str]:
+    """URLs from a list, one per line; blank lines and # comments skipped, duplicates dropped.
+
+    A trailing `# note` after a URL is ignored; /paths resolve against base_url when given; lines
+    that are not URLs are logged with their line number and skipped.
+    """
+    urls: list[str] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        url = _url_list_line(line, base_url)
+        if url is None:
+            LOGGER.warning("URL list line %d skipped: %r is not an http(s) URL", number, line)
+        elif url not in seen:
+            seen.add(url)
+            urls.append(url)
+    return urls
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved pages on disk
+
+
+def _is_page_file(path: Path) -> bool:
+    return path.name.lower().endswith(PAGE_SUFFIXES)
+
+
+def _walk_files(root: Path) -> list[Path]:
+    """Every file under root, symlinked directories not followed, in sorted order."""
+    files = []
+    for directory, subdirs, names in os.walk(root, followlinks=False):
+        subdirs.sort()
+        files.extend(Path(directory, name) for name in names)
+    return sorted(files)
+
+
+def discover_files(path: str, source_name: str) -> list[WorkItem]:
+    """Saved pages (.html, .htm, gzipped or not, and .txt scrapes) in a file or directory tree.
+
+    Each becomes a WorkItem with the file's absolute file:// URI; other files are counted and
+    skipped.
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise SourceError(
+            "not_found", f"path source {source_name!r}: {root} does not exist; fix its location"
+        )
+    if root.is_file():
+        if not _is_page_file(root):
+            raise SourceError(
+                "unsupported_file",
+                f"path source {source_name!r}: {root} is not one of {', '.join(PAGE_SUFFIXES)}",
+            )
+        return [WorkItem(url=root.resolve().as_uri(), source_name=source_name)]
+    files = _walk_files(root)
+    pages = [f for f in files if _is_page_file(f)]
+    LOGGER.info(
+        "path source %r: %d page files, %d other files ignored under %s",
+        source_name,
+        len(pages),
+        len(files) - len(pages),
+        root,
+    )
+    return [WorkItem(url=f.resolve().as_uri(), source_name=source_name) for f in pages]
+
+
+# ---------------------------------------------------------------------------------------------
+# Getting source documents
+
+
+def _document_url(location: str) -> str:
+    """http(s) and file:// URLs as they are; a plain path becomes its absolute file:// URI."""
+    scheme = urlsplit(location).scheme.lower()
+    if scheme in _HTTP_SCHEMES or scheme == "file":
+        return location
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def _get_document(
+    location: str,
+    source: Source,
+    settings: FetchSettings,
+    session: requests.Session,
+    accept: Literal["page", "feed"],
+) -> FetchResult:
+    """Fetch a source document from the web, or read it from disk for file locations."""
+    return fetch_url(
+        _document_url(location), settings, session=session, accept=accept, source_name=source.name
+    )
+
+
+def _failure(url: str, source: Source, outcome: str, error: str) -> FetchResult:
+    """A fetch-log record for a source document that was not (or could not be) fetched."""
+    return FetchResult(
+        url=url, source_name=source.name, outcome=outcome, error=error, fetched_at=datetime.now(UTC)
+    )
+
+
+def _mark_failed(result: FetchResult, error: SourceError) -> None:
+    """A fetched document that could not be used: record why, drop the body."""
+    result.outcome, result.error = error.kind, str(error)
+    result.html = None
+    result.body = None
+    LOGGER.warning("source document %s: %s", result.url, error)
+
+
+# ---------------------------------------------------------------------------------------------
+# Expanding each kind of source
+
+
+def _expand_urls(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+    """A URL list: inline (from the command line), a file, or an http(s) URL of a list."""
+    if "inline" in source.options:
+        urls = read_url_list("\n".join(source.options["inline"]))
+        return Discovery(items=[WorkItem(url=u, source_name=source.name) for u in urls])
+    result = _get_document(source.location, source, settings, session, "page")
+    found = Discovery(fetches=[result])
+    if not result.ok:
+        return found
+    base = result.final_url or source.location
+    urls = read_url_list(result.html or "", base if _is_http_url(base) else None)
+    found.items = [WorkItem(url=u, source_name=source.name) for u in urls]
+    return found
+
+
+def _expand_feed(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+    """A feed: every entry is kept; each entry with a link becomes a work item."""
+    result = _get_document(source.location, source, settings, session, "feed")
+    found = Discovery(fetches=[result])
+    if not result.ok:
+        return found
+    try:
+        parsed = read_feed(result.body or b"", result.final_url or source.location, source.name)
+    except SourceError as error:
+        _mark_failed(result, error)
+        return found
+    result.error, result.body = parsed.problem, None  # parsed: the text (html) stays for the log
+    found.feed_entries = _limited(parsed.entries, source)
+    found.items = [
+        WorkItem(url=e.link, source_name=source.name, feed_entry=e)
+        for e in found.feed_entries
+        if e.link
+    ]
+    return found
+
+
+def _fetch_sitemap(
+    url: str, source: Source, settings: FetchSettings, session: requests.Session
+) -> tuple[FetchResult, ParsedSitemap]:
+    result = _get_document(url, source, settings, session, "feed")
+    if not result.ok:
+        return result, ParsedSitemap([], [])
+    try:
+        parsed = read_sitemap(result.body or b"", result.final_url or url)
+    except SourceError as error:
+        _mark_failed(result, error)
+        return result, ParsedSitemap([], [])
+    result.error, result.body = parsed.problem, None  # parsed: the text (html) stays for the log
+    return result, parsed
+
+
+def _skipped_sitemap(url: str, source: Source, reason: str) -> FetchResult:
+    LOGGER.warning("sitemap source %r: not visiting %s: %s", source.name, url, reason)
+    return _failure(url, source, "sitemap_limit", reason)
+
+
+def _expand_sitemap(
+    source: Source, settings: FetchSettings, session: requests.Session
+) -> Discovery:
+    """A sitemap or sitemap index, breadth first; bounded in depth and count, loops visited once.
+
+    With a `limit`, no further sitemaps are fetched once enough page URLs were found.
+    """
+    found, limit = Discovery(), _source_limit(source)
+    queue: deque[tuple[str, int]] = deque([(source.location, 0)])
+    visited: set[str] = {urldefrag(source.location).url}
+    while queue and (limit is None or len(found.items) < limit):
+        url, depth = queue.popleft()
+        if len(found.fetches) >= MAX_SITEMAPS_PER_SOURCE:
+            reason = f"more than {MAX_SITEMAPS_PER_SOURCE} sitemaps in one source"
+            found.fetches.append(_skipped_sitemap(url, source, reason))
+            continue
+        result, parsed = _fetch_sitemap(url, source, settings, session)
+        found.fetches.append(result)
+        visited.add(urldefrag(result.final_url or url).url)
+        found.items.extend(
+            WorkItem(url=u, source_name=source.name, sitemap_lastmod=lastmod)
+            for u, lastmod in parsed.pages
+        )
+        for child in parsed.children:
+            if urldefrag(child).url in visited:
+                continue
+            visited.add(urldefrag(child).url)
+            if depth + 1 > MAX_SITEMAP_DEPTH:
+                reason = f"nested deeper than {MAX_SITEMAP_DEPTH} sitemap levels"
+                found.fetches.append(_skipped_sitemap(child, source, reason))
+            else:
+                queue.append((child, depth + 1))
+    return found
+
+
+def _expand_path(source: Source) -> Discovery:
+    try:
+        return Discovery(items=discover_files(source.location, source.name))
+    except SourceError as error:
+        LOGGER.warning("%s", error)
+        uri = Path(source.location).expanduser().absolute().as_uri()
+        return Discovery(fetches=[_failure(uri, source, error.kind, str(error))])
+
+
+def _source_limit(source: Source) -> int | None:
+    limit = source.options.get("limit")
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise SourceError(
+            "bad_option",
+            f"source {source.name!r}: limit must be a whole number >= 0, not {limit!r}",
+        )
+    return limit
+
+
+def _limited(values: list[Any], source: Source) -> list[Any]:
+    limit = _source_limit(source)
+    return values if limit is None else values[:limit]
+
+
+def expand_source(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+    """Everything one source yields, its `limit` option applied to the items (and feed entries)."""
+    _source_limit(source)  # refuse a bad option before any fetching
+    if source.kind == "urls":
+        found = _expand_urls(source, settings, session)
+    elif source.kind == "feed":
+        found = _expand_feed(source, settings, session)
+    elif source.kind == "sitemap":
+        found = _expand_sitemap(source, settings, session)
+    elif source.kind == "path":
+        found = _expand_path(source)
+    else:
+        raise SourceError(
+            "bad_kind",
+            f"source {source.name!r} has kind {source.kind!r}; use urls, feed, sitemap or path",
+        )
+    found.items = _unique_items(_limited(found.items, source))
+    return found
+
+
+def _unique_items(items: list[WorkItem]) -> list[WorkItem]:
+    """Items with distinct URLs; the first one wins."""
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        if item.url not in seen:
+            seen.add(item.url)
+            unique.append(item)
+    return unique
+
+
+def _bad_source(source: Source, error: SourceError) -> FetchResult:
+    LOGGER.warning("%s", error)
+    return _failure(source.location, source, error.kind, str(error))
+
+
+def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
+    """Expand every source into work items; a bad source is recorded and never stops the others.
+
+    Args:
+        sources: configured and command-line sources, in priority order.
+        settings: fetch settings for feed, sitemap and URL-list documents.
+
+    Returns:
+        A Discovery: items de-duplicated by URL across sources (the first source wins), every
+        feed entry (also those without a fetchable page), and the source documents' fetches.
+    """
+    combined = Discovery()
+    seen_entries: set[tuple[str, str]] = set()
+    with open_session(settings) as session:
+        for source in sources:
+            try:
+                found = expand_source(source, settings, session)
+            except SourceError as error:
+                combined.fetches.append(_bad_source(source, error))
+                continue
+            combined.items.extend(found.items)
+            combined.fetches.extend(found.fetches)
+            for entry in found.feed_entries:
+                if (entry.feed_url, entry.entry_key) not in seen_entries:
+                    seen_entries.add((entry.feed_url, entry.entry_key))
+                    combined.feed_entries.append(entry)
+    combined.items = _unique_items(combined.items)
+    return combined
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line sources and the Prefect task
+
+
+def _cli_location(value: str) -> str:
+    """URLs stay as they are; local paths become absolute so runs record where they read."""
+    if urlsplit(value).scheme.lower() in _HTTP_SCHEMES | {"file"}:
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
+def sources_from_cli(
+    urls: list[str],
+    urls_files: list[str],
+    feeds: list[str],
+    sitemaps: list[str],
+    paths: list[str],
+) -> list[Source]:
+    """One-off inputs from the command line as named sources, so their runs are recorded too.
+
+    Raises:
+        ValueError: a --url that is not an absolute http(s) URL (refused before any work).
+    """
+    bad = [url for url in urls if not _is_http_url(url)]
+    if bad:
+        raise ValueError(f"--url {bad[0]!r} is not an http(s) URL; write it as https://host/path")
+    found: list[Source] = []
+    if urls:
+        found.append(
+            Source(name="cli:url", kind="urls", location="<command line>", options={"inline": urls})
+        )
+    kinds: list[tuple[SourceKind, list[str]]] = [
+        ("urls", urls_files),
+        ("feed", feeds),
+        ("sitemap", sitemaps),
+        ("path", paths),
+    ]
+    for kind, values in kinds:
+        for value in values:
+            location = _cli_location(value)
+            found.append(Source(name=f"cli:{kind}:{location}", kind=kind, location=location))
+    return found
+
+
+def summarize_discovery(discovery: Discovery) -> str:
+    """One log line: items per source, feed entries, failed source documents."""
+    per_source = Counter(item.source_name for item in discovery.items)
+    failures = [f for f in discovery.fetches if not f.ok]
+    parts = [f"{name}: {count}" for name, count in per_source.items()]
+    text = (
+        f"{len(discovery.items)} items ({'; '.join(parts) or 'none'}), "
+        f"{len(discovery.feed_entries)} feed entries, "
+        f"{len(discovery.fetches)} source documents, {len(failures)} failed"
+    )
+    if failures:
+        text += " (" + "; ".join(f"{f.url}: {f.outcome}" for f in failures[:10]) + ")"
+    return text
+
+
+def _task_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The Prefect run logger inside a run; the module logger when called through .fn()."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return LOGGER
+
+
+def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
+    """Retry only network hiccups that escaped the fetcher; anything else fails at once."""
+    try:
+        state.result()
+    except _TRANSIENT_ERRORS:
+        return True
+    except BaseException:  # noqa: BLE001 - any other failure is permanent: do not retry
+        return False
+    return False
+
+
+@task(
+    name="discover_items",
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=_retry_transient,
+    cache_policy=NO_CACHE,
+)
+def discover_items(sources: list[Source], settings: FetchSettings) -> Discovery:
+    """Expand the sources into work items and log what each source yielded.
+
+    Args:
+        sources: the sources to expand.
+        settings: fetch settings for the source documents.
+
+    Returns:
+        The Discovery from expand_sources.
+    """
+    logger = _task_logger()
+    discovery = expand_sources(sources, settings)
+    logger.info("sources: %s", summarize_discovery(discovery))
+    for failed in (f for f in discovery.fetches if not f.ok):
+        logger.warning(
+            "source %s: %s %s: %s", failed.source_name, failed.url, failed.outcome, failed.error
+        )
+    return discovery

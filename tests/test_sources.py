@@ -1,0 +1,655 @@
+"""Sources become work items: feeds, sitemaps, URL lists and saved pages, parsed and expanded."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from prefect.states import Failed
+
+from tasks import sources
+from tasks.fetch import fetch_url
+from tasks.records import Source
+from tasks.sources import (
+    Discovery,
+    SourceError,
+    discover_files,
+    discover_items,
+    expand_sources,
+    parse_feed,
+    parse_sitemap,
+    read_feed,
+    read_sitemap,
+    read_url_list,
+    sources_from_cli,
+)
+
+NODE = Path("feeds/node-feedparser/test/feeds")
+FEEDJIRA = Path("feeds/feedjira/spec/sample_feeds")
+SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+
+
+def corpus_bytes(corpus: Path, relative: Path | str) -> bytes:
+    return (corpus / relative).read_bytes()
+
+
+def rss(items: list[dict[str, str]], channel_extra: str = "") -> bytes:
+    """A small RSS 2.0 document; each item dict maps element name to text."""
+    body = "".join(
+        "<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>" for item in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>http://example.org/</link>{channel_extra}{body}</channel></rss>"
+    ).encode()
+
+
+def urlset(entries: list[tuple[str, str | None]]) -> bytes:
+    rows = "".join(
+        f"<url><loc>{loc}</loc>" + (f"<lastmod>{mod}</lastmod>" if mod else "") + "</url>"
+        for loc, mod in entries
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset {SITEMAP_NS}>{rows}</urlset>'.encode()
+
+
+def sitemap_index(children: list[str]) -> bytes:
+    rows = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
+    return f"<sitemapindex {SITEMAP_NS}>{rows}</sitemapindex>".encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds from the shared corpus
+
+
+def test_rss_news_feed_keeps_title_link_time_author(corpus):
+    entries = parse_feed(
+        corpus_bytes(corpus, NODE / "wapowellness.xml"), "http://feeds.washingtonpost.com/w", "wapo"
+    )
+    assert len(entries) == 29
+    first = entries[0]
+    assert first.title.startswith("Schools minister to")
+    assert (
+        first.link
+        == "http://feeds.washingtonpost.com/click.phdo?i=cc0c5fb09865354bbec8415210a554da"
+    )
+    assert first.entry_key.endswith(
+        "0ca90d46-e6eb-11e1-936a-b801f1abab19_story.html?wprss=rss_wellness"
+    )
+    assert first.author == "Lenny Bernstein"
+    assert first.published_at == datetime(2012, 8, 21, 15, 33, tzinfo=UTC)
+    assert first.summary and "<" not in first.summary
+    assert {e.source_name for e in entries} == {"wapo"}
+    assert {e.feed_url for e in entries} == {"http://feeds.washingtonpost.com/w"}
+
+
+def test_atom_feed_times_are_utc_and_relative_links_resolve_against_feed_url(corpus):
+    feed_url = "http://talkingpointsmemo.com/feed/all"
+    for name in ("tpm.atom", "tpm-with-empty-base.atom", "tpm-with-fragment-base.atom"):
+        entries = parse_feed(corpus_bytes(corpus, NODE / name), feed_url, "tpm")
+        assert len(entries) == 20, name
+        first = entries[0]
+        assert first.entry_key == "tag:talkingpointsmemo.com,2005:ArticleDecorator/270060"
+        assert first.link == (
+            "http://talkingpointsmemo.com/livewire/"
+            "hannity-announces-fox-hired-sebastian-gorka-national-security-strategist"
+        ), name
+        # <published>2017-11-08T18:15:58-05:00</published>
+        assert first.published_at == datetime(2017, 11, 8, 23, 15, 58, tzinfo=UTC)
+        assert first.published_at.tzinfo == UTC
+        assert first.author == "Esme Cribb"
+
+
+def test_rss_relative_links_and_item_scoped_xml_base(corpus):
+    entries = parse_feed(
+        corpus_bytes(corpus, NODE / "rss-with-relative-urls.xml"),
+        "http://www.arcgames.com/en/games/neverwinter/news/rss",
+        "arc",
+    )
+    assert [e.link.split("/detail/")[0] for e in entries] == [
+        "http://www.arcgames.com/en/games/neverwinter/news"
+    ] * 2
+    scoped = parse_feed(
+        corpus_bytes(corpus, NODE / "rss-with-item-scoped-html-base.xml"),
+        "https://feeds.example.com/dir/feed.xml",
+        "scoped",
+    )
+    assert [e.link for e in scoped] == [
+        "https://example.com/first/first",  # the item's own xml:base wins
+        "https://feeds.example.com/dir/second",  # otherwise the feed URL
+    ]
+
+
+def test_feed_read_from_disk_resolves_links_against_its_self_link(corpus):
+    path = corpus / NODE / "rss-with-relative-urls-with-absolute-xmlurl.xml"
+    entries = parse_feed(path.read_bytes(), path.as_uri(), "saved")
+    assert entries[0].link.startswith("http://www.arcgames.com/en/games/neverwinter/news/detail/")
+    relative_self = corpus / NODE / "rss-with-relative-urls.xml"  # self link relative: no base
+    assert all(e.link is None for e in parse_feed(relative_self.read_bytes(), "", "saved"))
+
+
+def test_json_feeds_are_parsed_without_feedparser(corpus):
+    entries = parse_feed(
+        corpus_bytes(corpus, FEEDJIRA / "json_feed.json"), "http://inessential.com/feed.json", "j"
+    )
+    assert len(entries) == 20
+    first = entries[0]
+    assert first.title == "James Dempsey and the Breakpoints Benefit App Camp for Girls"
+    assert (
+        first.link == "http://inessential.com/2017/06/02/james_dempsey_and_the_breakpoints_benefi"
+    )
+    assert first.entry_key == first.link
+    assert first.author == "Brent Simmons"  # from the feed-level author
+    assert first.published_at is not None and first.published_at.tzinfo == UTC
+    assert first.summary.startswith("On Wednesday night I know where I’ll be")
+    v11 = parse_feed(
+        corpus_bytes(corpus, FEEDJIRA / "json_feed_with_escaped_uris.json"),
+        "https://lukedorny.com/feed",
+        "j11",
+    )
+    assert len(v11) == 30
+    assert v11[0].link == "https://lukedorny.com/updates/new-font"
+    assert v11[0].summary == "A Journey with links"
+
+
+def test_gzip_bytes_named_xml_and_non_utf8_encoding(corpus):
+    compressed = corpus_bytes(corpus, NODE / "compressed.xml")
+    assert compressed[:2] == b"\x1f\x8b"
+    zipped = parse_feed(compressed, "http://www.oren.ru/rss.xml", "oren")
+    plain = parse_feed(
+        corpus_bytes(corpus, NODE / "iconv.xml"), "http://www.oren.ru/rss.xml", "oren"
+    )
+    assert len(plain) == 10
+    assert [e.title for e in zipped] == [e.title for e in plain]
+    assert plain[0].title.startswith("В Бузулуке главные стройплощадки")  # windows-1251 source
+    assert plain[0].published_at == datetime(2014, 1, 22, 14, 31, 31, tzinfo=UTC)
+
+
+def test_malformed_feed_keeps_recovered_entries_and_names_the_problem(corpus):
+    parsed = read_feed(corpus_bytes(corpus, NODE / "saxerror.xml"), "http://example.com/f", "sax")
+    assert [e.link for e in parsed.entries][:2] == [
+        "http://example.com/good",
+        "http://example.com/bad?foo=1&bar=2",
+    ]
+    assert parsed.problem and "not well-formed" in parsed.problem
+    clean = read_feed(corpus_bytes(corpus, NODE / "rss2sample.xml"), "http://example.com/f", "s")
+    assert clean.problem is None and len(clean.entries) == 4
+
+
+def test_duplicate_guids_collapse_to_one_entry(corpus):
+    entries = parse_feed(corpus_bytes(corpus, NODE / "guid-dupes.xml"), "http://b.com/f", "b")
+    assert [e.entry_key for e in entries] == ["http://www.braingle.com/50366.html"]
+    twice = rss(
+        [
+            {"guid": "urn:g-1", "title": "First telling", "link": "http://example.org/a"},
+            {"guid": "urn:g-1", "title": "Second telling", "link": "http://example.org/a?x"},
+            {"guid": "urn:g-2", "title": "Other", "link": "http://example.org/b"},
+        ]
+    )
+    entries = parse_feed(twice, "http://example.org/feed", "s")
+    assert [(e.entry_key, e.title) for e in entries] == [
+        ("urn:g-1", "First telling"),
+        ("urn:g-2", "Other"),
+    ]
+
+
+def test_html_page_is_not_a_feed(corpus):
+    with pytest.raises(SourceError, match="is an HTML page, not a feed") as caught:
+        parse_feed(corpus_bytes(corpus, NODE / "notafeed.html"), "http://example.com/", "s")
+    assert caught.value.kind == "not_a_feed"
+
+
+def test_empty_shells_of_illegally_nested_items_are_dropped(corpus):
+    entries = parse_feed(
+        corpus_bytes(corpus, NODE / "illegally-nested.xml"), "http://pcmag.com/f", "pc"
+    )
+    assert len(entries) == 10
+    assert all(e.link and e.title for e in entries)
+
+
+def test_tag_uri_link_is_kept_off_the_work_list(corpus):
+    (entry,) = parse_feed(
+        corpus_bytes(corpus, NODE / "atom-with-tag-uri-links.xml"), "http://e.com/f", "s"
+    )
+    assert entry.link is None
+    assert entry.entry_key == "tag:mefi.social,2024-01-26:objectId=20368395"
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds: synthetic edge cases
+
+
+def test_entry_key_falls_back_to_link_then_a_hash_of_title_and_summary():
+    body = rss(
+        [
+            {"title": "Linked", "link": "/news/1"},
+            {"title": "No link", "description": "Only words"},
+            {"title": "No link", "description": "Only words"},
+        ]
+    )
+    entries = parse_feed(body, "https://news.example.org/rss.xml", "s")
+    assert entries[0].entry_key == "https://news.example.org/news/1"
+    assert entries[1].entry_key.startswith("sha1:") and len(entries) == 2
+    assert entries[1].link is None and entries[1].summary == "Only words"
+
+
+def test_not_feeds_and_broken_documents_raise_with_their_kind():
+    cases = [
+        (b"", "parse_error", "is empty"),
+        (b'{"hello": "world"}', "not_a_feed", "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1", "items": ', "parse_error", "valid JSON"),
+        (b"<catalog><book/></catalog>", "not_a_feed", "not an RSS, Atom or JSON feed"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 20, "parse_error", "corrupt"),
+        (gzip.compress(rss([]))[:30], "parse_error", "gzip data is truncated"),
+        (b"<rss version='2.0'><channel><item><title>x</ti", "parse_error", "could not be parsed"),
+    ]
+    for body, kind, message in cases:
+        with pytest.raises(SourceError, match=message) as caught:
+            parse_feed(body, "http://example.org/feed", "s")
+        assert caught.value.kind == kind, body
+
+
+def test_empty_but_valid_feed_has_no_entries():
+    assert parse_feed(rss([]), "http://example.org/feed", "s") == []
+
+
+def test_json_feed_11_authors_and_dates_with_offsets():
+    item = {
+        "id": 7,
+        "url": "story/7",
+        "title": "Kabul",
+        "content_html": "<p>Taliban <b>enter</b></p>",
+        "date_published": "2021-08-15T14:30:00+04:30",
+        "authors": [{"name": "A"}, {"name": "B"}],
+    }
+    body = json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "K", "items": [item]}
+    ).encode()
+    (entry,) = parse_feed(body, "https://news.example.org/feeds/feed.json", "k")
+    assert entry.entry_key == "7"
+    assert entry.link == "https://news.example.org/feeds/story/7"
+    assert entry.summary == "Taliban enter"
+    assert entry.published_at == datetime(2021, 8, 15, 10, 0, tzinfo=UTC)
+    assert entry.author == "A, B"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sitemaps and URL lists
+
+
+def test_urlset_with_lastmod_in_every_w3c_precision():
+    body = urlset(
+        [
+            ("https://n.org/a", "2021-08-12"),
+            ("https://n.org/b", "2021-08-13T10:30:00+04:30"),
+            ("https://n.org/c", "2021-08"),
+            ("https://n.org/d", "not a date"),
+            ("https://n.org/e", None),
+            ("ftp://n.org/f", None),
+        ]
+    )
+    pages, children = parse_sitemap(body, "https://n.org/sitemap.xml")
+    assert children == []
+    assert pages == [
+        ("https://n.org/a", datetime(2021, 8, 12, tzinfo=UTC)),
+        ("https://n.org/b", datetime(2021, 8, 13, 6, 0, tzinfo=UTC)),
+        ("https://n.org/c", datetime(2021, 8, 1, tzinfo=UTC)),
+        ("https://n.org/d", None),
+        ("https://n.org/e", None),
+    ]
+
+
+def test_sitemap_index_gzip_and_text_sitemaps():
+    index = sitemap_index(["https://n.org/s1.xml.gz", "https://n.org/s2.txt"])
+    assert parse_sitemap(index, "https://n.org/index.xml") == (
+        [],
+        ["https://n.org/s1.xml.gz", "https://n.org/s2.txt"],
+    )
+    body = urlset([("https://n.org/a", "2021-08-12")])
+    assert parse_sitemap(gzip.compress(body), "https://n.org/s1.xml.gz") == parse_sitemap(
+        body, "https://n.org/s1.xml"
+    )
+    text = b"https://n.org/x\n\nhttps://n.org/y\n"
+    assert parse_sitemap(text, "https://n.org/s2.txt") == (
+        [("https://n.org/x", None), ("https://n.org/y", None)],
+        [],
+    )
+
+
+def test_sitemap_errors_name_the_problem():
+    cases = [
+        (b"<html><body>hi</body></html>", "not_a_sitemap", "root <html>"),
+        (rss([]), "not_a_sitemap", "use kind 'feed'"),
+        (b"just words here", "not_a_sitemap", "no absolute http"),
+        (b"  ", "parse_error", "is empty"),
+    ]
+    for body, kind, message in cases:
+        with pytest.raises(SourceError, match=message) as caught:
+            parse_sitemap(body, "https://n.org/s")
+        assert caught.value.kind == kind
+
+
+def test_malformed_sitemap_keeps_what_it_can_and_says_so():
+    body = b"<urlset><url><loc>https://n.org/ok</loc></url><url><loc>https://n.org/?a=1&b</loc>"
+    parsed = read_sitemap(body, "https://n.org/s")
+    assert parsed.pages[0] == ("https://n.org/ok", None)
+    assert parsed.problem and "malformed XML" in parsed.problem
+
+
+def test_url_list_skips_comments_blanks_duplicates_and_junk():
+    text = (
+        "\ufeff# analyst picks\n"
+        "https://a.org/1   # the first one\n"
+        "\n"
+        "https://a.org/1\n"
+        "/relative/2\n"
+        "not a url\n"
+        "ftp://a.org/3\n"
+        "  https://b.org/4\t\n"
+    )
+    assert read_url_list(text) == ["https://a.org/1", "https://b.org/4"]
+    assert read_url_list(text, "https://lists.org/dir/picks.txt") == [
+        "https://a.org/1",
+        "https://lists.org/relative/2",
+        "https://b.org/4",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved pages on disk
+
+
+def test_discover_files_finds_pages_recursively_sorted_as_file_uris(tmp_path: Path):
+    names = ["b.html", "a.htm", "sub/c.html.gz", "sub/deep/d.htm.gz", "scrape.txt", "UP.HTML"]
+    ignored = ["image.png", "notes.md", "sub/data.json", "page.html.bak"]
+    for name in names + ignored:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"<p>x</p>")
+    items = discover_files(str(tmp_path), "disk")
+    assert [item.url for item in items] == [
+        (tmp_path / n).resolve().as_uri()
+        for n in sorted(
+            ["UP.HTML", "a.htm", "b.html", "scrape.txt", "sub/c.html.gz", "sub/deep/d.htm.gz"]
+        )
+    ]
+    assert all(item.url.startswith("file:///") for item in items)
+    assert {item.source_name for item in items} == {"disk"}
+
+
+def test_discover_files_single_file_missing_path_and_wrong_type(tmp_path: Path):
+    page = tmp_path / "one.html"
+    page.write_text("<p>x</p>")
+    assert [i.url for i in discover_files(str(page), "one")] == [page.resolve().as_uri()]
+    with pytest.raises(SourceError, match="does not exist") as missing:
+        discover_files(str(tmp_path / "nope"), "gone")
+    assert missing.value.kind == "not_found"
+    other = tmp_path / "a.pdf"
+    other.write_bytes(b"%PDF")
+    with pytest.raises(SourceError, match="is not one of") as wrong:
+        discover_files(str(other), "pdf")
+    assert wrong.value.kind == "unsupported_file"
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line sources
+
+
+def test_sources_from_cli_names_every_input(tmp_path: Path):
+    listing = tmp_path / "urls.txt"
+    found = sources_from_cli(
+        urls=["https://a.org/1", "https://a.org/2"],
+        urls_files=[str(listing)],
+        feeds=["https://a.org/rss"],
+        sitemaps=["https://a.org/sitemap.xml"],
+        paths=[str(tmp_path)],
+    )
+    assert [(s.name, s.kind) for s in found] == [
+        ("cli:url", "urls"),
+        (f"cli:urls:{listing.resolve()}", "urls"),
+        ("cli:feed:https://a.org/rss", "feed"),
+        ("cli:sitemap:https://a.org/sitemap.xml", "sitemap"),
+        (f"cli:path:{tmp_path.resolve()}", "path"),
+    ]
+    assert found[0].options["inline"] == ["https://a.org/1", "https://a.org/2"]
+    assert sources_from_cli([], [], [], [], []) == []
+    with pytest.raises(ValueError, match="--url 'www.bbc.com/news' is not an http"):
+        sources_from_cli(["www.bbc.com/news"], [], [], [], [])
+
+
+# ---------------------------------------------------------------------------------------------
+# expand_sources against a loopback server
+
+
+@pytest.fixture
+def site(httpserver):
+    """A loopback news site with robots.txt absent (everything allowed)."""
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    return httpserver
+
+
+def serve(httpserver, path: str, body: bytes, content_type: str, status: int = 200) -> str:
+    httpserver.expect_request(path).respond_with_data(
+        body, status=status, content_type=content_type
+    )
+    return httpserver.url_for(path)
+
+
+def requests_for(httpserver, path: str) -> int:
+    return sum(1 for request, _ in httpserver.log if request.path == path)
+
+
+def test_feed_entries_survive_when_their_pages_404(site, fetch_settings):
+    feed = rss(
+        [
+            {
+                "guid": "k-1",
+                "title": "Ghazni falls",
+                "link": "/2021/08/12/ghazni",
+                "description": "x",
+            },
+            {"guid": "k-2", "title": "Herat falls", "link": "/2021/08/13/herat"},
+        ]
+    )
+    feed_url = serve(site, "/feed.xml", feed, "application/rss+xml")
+    for path in ("/2021/08/12/ghazni", "/2021/08/13/herat"):
+        serve(site, path, b"gone", "text/html", status=404)
+    found = expand_sources([Source("news", "feed", feed_url)], fetch_settings)
+    assert [f.outcome for f in found.fetches] == ["ok"]
+    assert [e.title for e in found.feed_entries] == ["Ghazni falls", "Herat falls"]
+    assert [i.url for i in found.items] == [
+        site.url_for("/2021/08/12/ghazni"),
+        site.url_for("/2021/08/13/herat"),
+    ]
+    assert all(i.feed_entry is not None and i.feed_entry.link == i.url for i in found.items)
+    pages = [fetch_url(i.url, fetch_settings, source_name="news") for i in found.items]
+    assert [p.outcome for p in pages] == ["http_404", "http_404"]
+    assert [e.title for e in found.feed_entries] == ["Ghazni falls", "Herat falls"]
+
+
+def test_sitemap_index_recursion_is_bounded_and_loops_are_visited_once(site, fetch_settings):
+    index_url = site.url_for("/sitemap_index.xml")
+    child_gz = site.url_for("/sitemap-1.xml.gz")
+    child_txt = site.url_for("/sitemap-2.txt")
+    serve(
+        site,
+        "/sitemap_index.xml",
+        sitemap_index([child_gz, index_url, child_txt, child_gz + "#again"]),
+        "application/xml",
+    )
+    serve(
+        site,
+        "/sitemap-1.xml.gz",
+        gzip.compress(urlset([(site.url_for("/a"), "2021-08-14"), (site.url_for("/b"), None)])),
+        "application/gzip",
+    )
+    serve(
+        site,
+        "/sitemap-2.txt",
+        f"{site.url_for('/c')}\n{site.url_for('/a')}\n".encode(),
+        "text/plain",
+    )
+    found = expand_sources([Source("map", "sitemap", index_url)], fetch_settings)
+    assert [f.outcome for f in found.fetches] == ["ok", "ok", "ok"]
+    assert [(i.url, i.sitemap_lastmod) for i in found.items] == [
+        (site.url_for("/a"), datetime(2021, 8, 14, tzinfo=UTC)),
+        (site.url_for("/b"), None),
+        (site.url_for("/c"), None),
+    ]
+    for path in ("/sitemap_index.xml", "/sitemap-1.xml.gz", "/sitemap-2.txt"):
+        assert requests_for(site, path) == 1, path
+
+
+def test_sitemap_depth_and_count_limits_are_recorded(site, fetch_settings, monkeypatch):
+    # a chain index-0 → index-1 → … → index-5: depths 0..3 are fetched, index-4 is recorded
+    for level in range(6):
+        child = site.url_for(f"/index-{level + 1}.xml")
+        serve(site, f"/index-{level}.xml", sitemap_index([child]), "application/xml")
+    found = expand_sources(
+        [Source("deep", "sitemap", site.url_for("/index-0.xml"))], fetch_settings
+    )
+    assert [f.outcome for f in found.fetches] == ["ok"] * 4 + ["sitemap_limit"]
+    assert found.fetches[-1].url == site.url_for("/index-4.xml")
+    assert requests_for(site, "/index-4.xml") == 0
+
+    monkeypatch.setattr(sources, "MAX_SITEMAPS_PER_SOURCE", 3)
+    wide = [site.url_for(f"/wide-{n}.xml") for n in range(5)]
+    serve(site, "/wide.xml", sitemap_index(wide), "application/xml")
+    for n in range(5):
+        serve(site, f"/wide-{n}.xml", urlset([(site.url_for(f"/w{n}"), None)]), "application/xml")
+    found = expand_sources([Source("wide", "sitemap", site.url_for("/wide.xml"))], fetch_settings)
+    assert [f.outcome for f in found.fetches] == ["ok"] * 3 + ["sitemap_limit"] * 3
+    assert len(found.items) == 2
+
+
+def test_bad_sources_are_recorded_and_never_stop_the_others(site, fetch_settings, tmp_path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "saved.html").write_text("<p>saved</p>")
+    listing = tmp_path / "picks.txt"
+    listing.write_text(f"# picks\n{site.url_for('/p1')}\n{site.url_for('/shared')}\n")
+    feed = rss(
+        [{"guid": "urn:s", "title": "Shared", "link": "/shared"}, {"guid": "urn:o", "link": "/own"}]
+    )
+    serve(site, "/feed.xml", feed, "application/rss+xml")
+    serve(site, "/page.html", b"<!DOCTYPE html><html><body>news</body></html>", "text/html")
+    serve(site, "/missing.xml", b"no", "text/plain", status=404)
+    configured = [
+        Source("picks", "urls", str(listing)),
+        Source("html-not-feed", "feed", site.url_for("/page.html")),
+        Source("gone", "feed", site.url_for("/missing.xml")),
+        Source("nowhere", "path", str(tmp_path / "absent")),
+        Source("bad-limit", "feed", site.url_for("/feed.xml"), {"limit": "ten"}),
+        Source("news", "feed", site.url_for("/feed.xml"), {"limit": 5}),
+        Source("disk", "path", str(tmp_path / "pages")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    outcomes = {f.source_name: f.outcome for f in found.fetches}
+    assert outcomes["picks"] == "ok"
+    assert outcomes["html-not-feed"] in {"not_a_feed", "content_type"}
+    assert outcomes["gone"] == "http_404"
+    assert outcomes["nowhere"] == "not_found"
+    assert outcomes["bad-limit"] == "bad_option"
+    assert outcomes["news"] == "ok"
+    assert all(f.fetched_at is not None for f in found.fetches)
+    assert all(f.error for f in found.fetches if f.outcome != "ok")
+    by_url = {i.url: i for i in found.items}
+    assert list(by_url) == [
+        site.url_for("/p1"),
+        site.url_for("/shared"),
+        site.url_for("/own"),
+        (tmp_path / "pages" / "saved.html").resolve().as_uri(),
+    ]
+    assert by_url[site.url_for("/shared")].source_name == "picks"  # the first source wins
+    assert by_url[site.url_for("/shared")].feed_entry is None
+    assert by_url[site.url_for("/own")].feed_entry.entry_key == "urn:o"
+    assert [e.entry_key for e in found.feed_entries] == ["urn:s", "urn:o"]
+
+
+def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_settings):
+    serve(site, "/fake.xml", b"<!DOCTYPE html><html><body>x</body></html>", "application/xml")
+    found = expand_sources([Source("fake", "feed", site.url_for("/fake.xml"))], fetch_settings)
+    (fetch,) = found.fetches
+    assert fetch.outcome == "not_a_feed"
+    assert "is an HTML page, not a feed" in fetch.error
+    assert found.items == [] and found.feed_entries == []
+
+
+def test_limit_and_remote_url_list(site, fetch_settings):
+    lines = "\n".join(site.url_for(f"/story/{n}") for n in range(10)) + "\n/story/relative\n"
+    serve(site, "/list.txt", lines.encode(), "text/plain; charset=utf-8")
+    found = expand_sources(
+        [Source("remote", "urls", site.url_for("/list.txt"), {"limit": 3})], fetch_settings
+    )
+    assert [i.url for i in found.items] == [site.url_for(f"/story/{n}") for n in range(3)]
+    found = expand_sources([Source("remote", "urls", site.url_for("/list.txt"))], fetch_settings)
+    assert found.items[-1].url == site.url_for("/story/relative")
+
+
+def test_sitemap_limit_stops_fetching_more_sitemaps(site, fetch_settings):
+    children = [site.url_for(f"/part-{n}.xml") for n in range(3)]
+    serve(site, "/index.xml", sitemap_index(children), "application/xml")
+    for n in range(3):
+        pages = [(site.url_for(f"/p{n}-{k}"), None) for k in range(2)]
+        serve(site, f"/part-{n}.xml", urlset(pages), "application/xml")
+    limited = Source("map", "sitemap", site.url_for("/index.xml"), {"limit": 3})
+    found = expand_sources([limited], fetch_settings)
+    assert [i.url for i in found.items] == [
+        site.url_for("/p0-0"),
+        site.url_for("/p0-1"),
+        site.url_for("/p1-0"),
+    ]
+    assert requests_for(site, "/part-2.xml") == 0
+
+
+def test_corpus_gzip_feed_served_over_http(site, fetch_settings, corpus):
+    body = corpus_bytes(corpus, NODE / "compressed.xml")
+    url = serve(site, "/compressed.xml", body, "application/xml")
+    found = expand_sources([Source("oren", "feed", url)], fetch_settings)
+    assert found.fetches[0].outcome == "ok"
+    assert len(found.feed_entries) == 10
+    assert found.feed_entries[0].title.startswith("В Бузулуке")
+
+
+def test_discover_items_logs_a_summary_per_source(tmp_path, fetch_settings, caplog):
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    configured = [
+        Source("disk", "path", str(tmp_path)),
+        Source("gone", "path", str(tmp_path / "x")),
+    ]
+    with caplog.at_level(logging.INFO, logger="tasks.sources"):
+        found = discover_items.fn(configured, fetch_settings)
+    assert isinstance(found, Discovery)
+    assert [i.url for i in found.items] == [(tmp_path / "a.html").resolve().as_uri()]
+    summary = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("sources:"))
+    assert "1 items (disk: 1)" in summary and "1 failed" in summary and "not_found" in summary
+
+
+def test_task_retries_only_transient_failures():
+    assert sources._retry_transient(None, None, Failed(data=requests.ConnectionError("reset")))
+    assert sources._retry_transient(None, None, Failed(data=requests.Timeout("slow")))
+    assert not sources._retry_transient(None, None, Failed(data=KeyError("bug")))
+    assert not sources._retry_transient(None, None, Failed(data=SourceError("bad_kind", "x")))
+
+
+def test_feed_and_sitemap_files_on_disk(corpus, tmp_path, fetch_settings):
+    sitemap = tmp_path / "sitemap.xml.gz"
+    sitemap.write_bytes(gzip.compress(urlset([("https://n.org/a", "2021-08-15")])))
+    configured = [
+        Source("saved-feed", "feed", str(corpus / NODE / "tpm.atom")),
+        Source("saved-map", "sitemap", sitemap.as_uri()),
+        Source("missing-feed", "feed", str(tmp_path / "gone.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [
+        ("saved-feed", "ok"),
+        ("saved-map", "ok"),
+        ("missing-feed", "not_found"),
+    ]
+    assert found.fetches[0].url == (corpus / NODE / "tpm.atom").resolve().as_uri()
+    assert len(found.feed_entries) == 20
+    assert found.items[0].url.startswith("http://talkingpointsmemo.com/livewire/hannity-")
+    assert found.items[-1].url == "https://n.org/a"
+    assert found.items[-1].sitemap_lastmod == datetime(2021, 8, 15, tzinfo=UTC)
