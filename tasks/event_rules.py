@@ -1,0 +1,364 @@
+"""The capture-event rules as data: named trigger patterns, cue lists, count and date patterns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+RULES_VERSION = "capture-rules-1"
+
+Status = Literal["confirmed", "claimed", "contested", "denied", "retaken"]
+Kind = Literal["capture", "contested", "retaken", "held"]
+Side = Literal["after", "before"]
+# Within one sentence the strongest kind of match wins.
+KIND_PRECEDENCE: tuple[Kind, ...] = ("retaken", "capture", "held", "contested")
+# Per article and capital the strongest status wins (used by the summaries too).
+STATUS_PRECEDENCE: tuple[Status, ...] = ("confirmed", "claimed", "denied", "contested", "retaken")
+
+# ---------------------------------------------------------------------------------------------
+# The event rules: one place, as named patterns. A rule's trigger is found in a sentence, then
+# the place it applies to is looked for on one side of it (the object after an active verb, the
+# subject before an intransitive or passive one), at most `max_gap` words away.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One trigger phrase, what kind of report it makes, and where its place stands."""
+
+    name: str
+    kind: Kind
+    trigger: re.Pattern[str]
+    side: Side
+    max_gap: int = 6
+    preps: frozenset[str] | None = None  # the word right before the place must be one of these
+    then: re.Pattern[str] | None = None  # text that must follow the place
+
+
+def _rule(name: str, kind: Kind, trigger: str, side: Side, **options: object) -> Rule:
+    return Rule(name, kind, re.compile(trigger, re.I), side, **options)  # type: ignore[arg-type]
+
+
+_NEAR = frozenset({"in", "on", "for", "around", "inside", "into", "near", "outside", "at", "of"})
+_TALIBAN_HANDS = (
+    r"(?:the\s+)?(?:Taliban|militants|insurgents|group|militant\s+group)(?:['’]s?)?\s+hands"
+)
+_GOVERNMENT_HANDS = (
+    r"(?:the\s+)?(?:control\s+of\s+(?:the\s+)?(?:government|Afghan(?:\s+security)?\s+forces|"
+    r"security\s+forces)|government(?:['’]s)?\s+(?:control|hands)|"
+    r"(?:Afghan|security|government)\s+forces['’]?\s+control)"
+)
+
+CAPTURE_RULES: tuple[Rule, ...] = (
+    _rule("captured", "capture", r"\bcaptur(?:e|es|ed|ing)\b(?!\s+of\b)", "after"),
+    _rule("seized", "capture", r"\bseiz(?:e|es|ed|ing)\b(?!\s+control)", "after"),
+    _rule(
+        "took control of",
+        "capture",
+        r"\b(?:took|take|takes|taking|taken|gained?|gains|seiz(?:ed|es?)|wrested|assumed|"
+        r"establish(?:ed)?)\s+(?:full\s+|complete\s+|total\s+)?control\s+(?:of|over)\b",
+        "after",
+    ),
+    _rule("took over", "capture", r"\b(?:took|take|takes|taking|taken)\s+over\b", "after"),
+    _rule("took", "capture", r"\b(?:took|takes|take)\b(?!\s+(?:over|control|part|place))", "after"),
+    _rule("overran", "capture", r"\boverr(?:an|un|uns|unning)\b", "after"),
+    _rule("conquered", "capture", r"\bconquer(?:ed|s|ing)?\b", "after"),
+    _rule(
+        "lost", "capture", r"\b(?:lost|loses|lose)\b(?!\s+(?:control|ground))", "after", max_gap=3
+    ),
+    _rule("handed over", "capture", r"\bhand(?:ed|s|ing)?\s+over\b", "after"),
+    _rule("surrendered", "capture", r"\bsurrender(?:ed|s)?\b(?!\s+to\b)", "after", max_gap=3),
+    _rule(
+        "entered and took",
+        "capture",
+        r"\b(?:entered|enters|entering|swept\s+into|rolled\s+into|marched\s+into)\b",
+        "after",
+        max_gap=4,
+        then=re.compile(
+            r"^(?:\s+city)?(?:\s+[\w’']+){0,3}?,?\s+and\s+(?:\w+\s+){0,2}?"
+            r"(?:took|seized|captured|raised|hoisted)\b",
+            re.I,
+        ),
+    ),
+    _rule(
+        "the fall of",
+        "capture",
+        r"\b(?:fall|capture|seizure|loss|takeover|take-over|surrender|handover|conquest|collapse)"
+        r"\s+of\b",
+        "after",
+        max_gap=4,
+    ),
+    _rule(
+        "fell",
+        "capture",
+        r"\bf(?:ell|allen|alls|all|alling)\b(?!\s+(?:of|back|silent|apart))",
+        "before",
+        max_gap=10,
+    ),
+    _rule(
+        "was captured",
+        "capture",
+        r"\b(?:was|were|is|are|has\s+been|have\s+been|had\s+been|been|being|got)\s+(?:\w+\s+)?"
+        r"(?:captured|seized|taken|overrun|overran|conquered|lost|handed\s+over|surrendered)\b",
+        "before",
+        max_gap=10,
+    ),
+    _rule(
+        "came under Taliban control",
+        "capture",
+        r"\b(?:came|comes|come|coming|is|was|are|were|now|fell|has\s+fallen)\s+(?:now\s+)?"
+        r"(?:in(?:to)?\s+" + _TALIBAN_HANDS + r"|under\s+(?:full\s+|complete\s+)?"
+        r"(?:the\s+)?(?:control\s+of\s+the\s+(?:Taliban|militants|insurgents)|Taliban\s+control))",
+        "before",
+        max_gap=10,
+    ),
+    _rule("surrendered to", "capture", r"\bsurrender(?:ed|s)?\s+to\b", "before", max_gap=8),
+)
+
+CONTESTED_RULES: tuple[Rule, ...] = (
+    _rule(
+        "fighting in",
+        "contested",
+        r"\b(?:fighting|fights?|fought|clash(?:es|ed)?|battles?|battled|battling|assaults?|"
+        r"attacks?|offensive|advances?|advanced|advancing|push(?:ed|ing)?|gains|clos(?:ing|ed|es)"
+        r"\s+in|converg(?:ed|ing)|shelling|siege|gunfire|raids?|pressed|encroach(?:ed|ing))\b",
+        "after",
+        max_gap=7,
+        preps=_NEAR,
+    ),
+    _rule(
+        "besieged",
+        "contested",
+        r"\b(?:besieg(?:ed|ing|es?)|surround(?:ed|ing|s)?|encircl(?:ed|ing|es?)|storm(?:ed|ing|s)?|"
+        r"enter(?:ed|ing|s)?|infiltrat(?:ed|ing|es?)|attack(?:ed|ing)|shell(?:ed|ing)|"
+        r"reach(?:ed|ing|es)?|laid\s+siege\s+to|lay\s+siege\s+to)\b",
+        "after",
+        max_gap=4,
+    ),
+    _rule(
+        "under siege",
+        "contested",
+        r"\b(?:is|was|were|are|remains?|remained|came|come|has\s+been|had\s+been)\s+"
+        r"(?:now\s+|still\s+|largely\s+)?(?:under\s+(?:siege|attack|heavy\s+attack|pressure|fire)|"
+        r"besieged|surrounded|encircled|cut\s+off)\b",
+        "before",
+        max_gap=8,
+    ),
+)
+
+RETAKEN_RULES: tuple[Rule, ...] = (
+    _rule(
+        "retook",
+        "retaken",
+        r"\b(?:retook|retake|retakes|retaken|retaking|recaptur(?:ed|e|es|ing)|reclaim(?:ed|s)?|"
+        r"liberat(?:ed|es?)|won\s+back|regain(?:ed|s)?(?:\s+control\s+of)?|"
+        r"(?:drove|pushed|drive|push)\s+(?:the\s+)?(?:Taliban|militants|insurgents)\s+out\s+of)\b",
+        "after",
+        max_gap=5,
+    ),
+    _rule(
+        "was retaken",
+        "retaken",
+        r"\b(?:was|were|has\s+been|had\s+been|is)\s+(?:\w+\s+)?(?:retaken|recaptured|liberated)\b"
+        r"|\bback\s+(?:in|under|to)\s+government\s+(?:control|hands)\b",
+        "before",
+        max_gap=8,
+    ),
+)
+
+HELD_RULES: tuple[Rule, ...] = (
+    _rule(
+        "remains in government hands",
+        "held",
+        r"\b(?:remains?|remained|is\s+still|was\s+still|still|is|was)\s+(?:firmly\s+|fully\s+|"
+        r"securely\s+)?(?:in|under)\s+" + _GOVERNMENT_HANDS,
+        "before",
+        max_gap=6,
+    ),
+)
+
+RULES: tuple[Rule, ...] = CAPTURE_RULES + CONTESTED_RULES + RETAKEN_RULES + HELD_RULES
+
+# Words that end a clause: a place is never looked for across them.
+CLAUSE_BREAK = re.compile(
+    r"[;:()\[\]—]|\s[–-]\s|\b(?:as|while|but|after|before|when|whereas|although|though|said|says|"
+    r"told|according|because|since|until|then)\b",
+    re.I,
+)
+# A place right after one of these is where something happened, not what was taken.
+LOCATIVE_PREPS = frozenset(
+    {
+        "in",
+        "at",
+        "near",
+        "from",
+        "to",
+        "towards",
+        "toward",
+        "outside",
+        "into",
+        "inside",
+        "around",
+        "on",
+        "beyond",
+        "between",
+        "via",
+        "through",
+        "across",
+        "within",
+    }
+)
+# Taking one of these is fighting for the city, not the city.
+PART_OF_CITY = re.compile(
+    r"\b(?:jail|jails|prison|prisons|police\s+(?:headquarters|HQ|station|compound|chief['’]s\s+"
+    r"office)|headquarters|HQ|airport|air\s?base|(?:army\s+|military\s+)?bases?|garrison|outposts?|"
+    r"checkpoints?|governor['’]?s?\s+(?:office|compound|house|residence)|compound|outskirts|"
+    r"suburbs?|parts?\s+of|areas?\s+of|neighbou?rhoods?|gates?|edges?\s+of|bazaar|square|"
+    r"most\s+of|much\s+of|half\s+of|cent(?:re|er)\s+of|city\s+cent(?:re|er))\b",
+    re.I,
+)
+PART_AFTER_PLACE = re.compile(
+    r"^(?:['’]s)?\s+(?:(?:main|central|city|international|provincial|military|old|new)\s+)?"
+    r"(?:jail|prison|police|airport|air\s?base|base|garrison|governor|outskirts|suburbs?|gates?)\b",
+    re.I,
+)
+DISTRICTS = re.compile(r"\bdistricts?\b", re.I)
+COORDINATION = re.compile(
+    r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*,?\s*as\s+well\s+as\s+|\s+then\s+)"
+    r"(?:(?:the\s+)?(?:cities|provincial\s+capitals|capitals)\s+of\s+)?\s*$",
+    re.I,
+)
+
+# Cues read from the sentence (or the clause) around a match.
+NEGATION = re.compile(
+    r"\b(?:not|never|no|nor|neither|without|cannot)\b|n['’]t\b|\bfail(?:ed|s)?\s+to\b|"
+    r"\bunable\s+to\b|\bfoiled\b|\brepel(?:led|s)?\b|\brepuls(?:ed|es)\b",
+    re.I,
+)
+NOT_A_NEGATION = re.compile(r"\bno\s+longer\b", re.I)
+FORECAST = re.compile(
+    r"\b(?:could|may|might|will|would|shall|can|must|wo?n['’]t|"
+    r"(?:set|about|poised|likely|unlikely|expected|due|going|bound|ready|able)\s+to|"
+    r"threat(?:en(?:s|ed|ing)?)?|fears?|feared|fearing|warn(?:s|ed|ing)?|risks?|risked|verge|"
+    r"danger|bid\s+to|aim(?:s|ed|ing)?\s+to|attempt(?:s|ed|ing)?\s+to|tr(?:y|ies|ied|ying)\s+to|"
+    r"seek(?:s|ing)?\s+to|sought\s+to|plan(?:s|ned|ning)?\s+to|vow(?:s|ed|ing)?\s+to|"
+    r"prepar(?:e|es|ed|ing)\s+to|close\s+to|if|unless|whether|imminent|soon|predict(?:s|ed)?)\b",
+    re.I,
+)
+DENIAL = re.compile(
+    r"\b(?:den(?:y|ied|ies|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:ed|es|ing))\b"
+    r"(?:\W+\w+){0,4}?\W+(?:claims?|reports?|that|rumou?rs?)\b|"
+    r"\b(?:false|untrue|not\s+true|baseless|propaganda)\b",
+    re.I,
+)
+UNVERIFIED = re.compile(
+    r"\b(?:not|yet\s+to)\s+(?:yet\s+)?(?:been\s+|be\s+)?(?:independently\s+)?(?:confirmed|verified)\b|"
+    r"\bunconfirmed\b|\bunverified\b|\bcould\s+not\s+(?:be\s+)?(?:independently\s+)?"
+    r"(?:confirm|verif)\w*|\bno\s+(?:official\s+|independent\s+)?confirmation\b",
+    re.I,
+)
+TALIBAN_SOURCE = re.compile(
+    r"\bclaim(?:s|ed|ing)?\b|\bTaliban\s+(?:spokesm[ae]n|spokesperson|statement|said|says|say|"
+    r"announced|tweeted|posted|insisted|declared|boasted)\b|\b(?:the\s+)?(?:militant\s+group|"
+    r"militants|insurgents|insurgent\s+group|group)\s+(?:said|says|announced|declared)\b|"
+    r"\baccording\s+to\s+(?:the\s+)?Taliban\b|\bMujahid\b|\bYousuf\s+Ahmadi\b|\bSuhail\s+Shaheen\b",
+    re.I,
+)
+OFFICIAL_SOURCE = re.compile(
+    r"\bofficials?\b|\bgovernor\b|\bprovincial\s+council\b|\bcouncil\s+(?:member|head|chief)\b|"
+    r"\bpolice\s+(?:chief|spokesm[ae]n|official)\b|\bministry\b|\blawmakers?\b|\bMPs?\b|"
+    r"\bmembers?\s+of\s+parliament\b|\bresidents?\b|\blocal\s+(?:sources?|journalists?|elders?)\b|"
+    r"\bsecurity\s+sources?\b|\b(?:army|military)\s+(?:spokesm[ae]n|commanders?|officers?)\b",
+    re.I,
+)
+CONFIRMS = re.compile(r"\b(?:confirm(?:ed|s|ing)?|acknowledg(?:ed|es)|admitted|conceded)\b", re.I)
+PAST_YEAR = re.compile(
+    r"\b(?:in|since|during|until|till|from|by|of|early|late|mid|back|summer|spring|autumn|winter|"
+    r"January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?,?\s+(?:\d{1,2},?\s+)?"
+    r"(?P<year>19[5-9]\d|20\d\d)\b",
+    re.I,
+)
+
+# Running counts: "the 10th provincial capital", "some 10 provincial capitals", "nine of 34".
+_UNIT_NAMES = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+)
+_ORDINAL_NAMES = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth"
+)
+_UNITS = _UNIT_NAMES.split()
+_ORDINAL_UNITS = _ORDINAL_NAMES.split()
+NUMBER_WORDS: dict[str, int] = {w: i + 1 for i, w in enumerate(_UNITS)}
+ORDINAL_WORDS: dict[str, int] = {w: i + 1 for i, w in enumerate(_ORDINAL_UNITS)}
+for _tens, _value in (("twenty", 20), ("thirty", 30)):
+    NUMBER_WORDS[_tens] = _value
+    ORDINAL_WORDS[_tens[:-1] + "ieth"] = _value
+    for _unit in range(1, 10):
+        NUMBER_WORDS[f"{_tens}-{_UNITS[_unit - 1]}"] = _value + _unit
+        ORDINAL_WORDS[f"{_tens}-{_ORDINAL_UNITS[_unit - 1]}"] = _value + _unit
+_NUMBER = r"\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+_ORDINAL = r"\d{1,2}(?:st|nd|rd|th)|" + "|".join(sorted(ORDINAL_WORDS, key=len, reverse=True))
+_CAPITALS_NOUN = (
+    r"(?:provincial\s+(?:capital|city|centre|center)s?|province\s+capitals?|capital\s+cit(?:y|ies))"
+)
+ORDINAL_COUNT = re.compile(
+    rf"\b(?P<n>{_ORDINAL})\b(?:[\s-]+(?!provincial|province|capital)[\w’'-]+){{0,2}}?\s+{_CAPITALS_NOUN}\b",
+    re.I,
+)
+CARDINAL_COUNT = re.compile(
+    rf"\b(?P<n>{_NUMBER})\s+(?:(?P<adj>[\w’'-]+)\s+){{0,2}}?{_CAPITALS_NOUN}\b|"
+    rf"\b(?P<m>{_NUMBER})\s+of\s+(?:the\s+country['’]s\s+|Afghanistan['’]s\s+|its\s+|the\s+)?34\b",
+    re.I,
+)
+COUNT_CONTEXT = re.compile(
+    r"\b(?:captur\w*|seiz\w*|took|taken|take[sn]?|f[ae]ll(?:en|s)?|lost|los(?:e|es|ing)|control\w*|"
+    r"overr\w+|conquer\w*|hands|hold|holds|held|latest|surrender\w*)\b",
+    re.I,
+)
+COUNT_DENOMINATOR = re.compile(
+    r"\b(?:of|all)\s+(?:the\s+|its\s+|the\s+country['’]s\s+|Afghanistan['’]s\s+)?$", re.I
+)
+COUNT_INCREMENT = re.compile(r"^(?:more|other|another|further|additional|new)$", re.I)
+# "Three provincial capitals fell on Sunday" is that day's tally, not the running total.
+COUNT_FELL_THAT_DAY = re.compile(r"\s+(?:\w+\s+){0,2}?(?:fell|were|have\s+fallen)\b", re.I)
+COUNT_RATE = re.compile(
+    r"\b(?:in|within)\s+(?:the\s+(?:past|last)\s+)?(?:24|48|72|\d+)\s+hours\b|"
+    r"\bin\s+(?:a|one|a\s+single)\s+day\b|\bon\s+(?:a\s+single|one)\s+day\b",
+    re.I,
+)
+
+# Dates a sentence can give its event, resolved against the publication date.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for m in names
+}
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+DAY_WORDS = re.compile(
+    rf"\b(?:(?P<weekday>{'|'.join(WEEKDAYS)})|(?P<before>overnight|last\s+night|yesterday)|"
+    rf"(?P<same>today|this\s+(?:morning|afternoon|evening)|tonight)|"
+    rf"(?P<ago>{_NUMBER})\s+days\s+ago|"
+    rf"(?P<dm>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm_month>{_MONTH})\.?|"
+    rf"(?P<md_month>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?)\b",
+    re.I,
+)

@@ -1,0 +1,771 @@
+"""Find reports that provincial capitals were captured, and running counts of them, in articles."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+from prefect import get_run_logger, task
+
+from tasks.event_rules import (
+    CARDINAL_COUNT,
+    CLAUSE_BREAK,
+    CONFIRMS,
+    COORDINATION,
+    COUNT_CONTEXT,
+    COUNT_DENOMINATOR,
+    COUNT_FELL_THAT_DAY,
+    COUNT_INCREMENT,
+    COUNT_RATE,
+    DAY_WORDS,
+    DENIAL,
+    DISTRICTS,
+    FORECAST,
+    KIND_PRECEDENCE,
+    LOCATIVE_PREPS,
+    MONTHS,
+    NEGATION,
+    NOT_A_NEGATION,
+    NUMBER_WORDS,
+    OFFICIAL_SOURCE,
+    ORDINAL_COUNT,
+    ORDINAL_WORDS,
+    PART_AFTER_PLACE,
+    PART_OF_CITY,
+    PAST_YEAR,
+    RULES,
+    RULES_VERSION,
+    TALIBAN_SOURCE,
+    UNVERIFIED,
+    WEEKDAYS,
+    Kind,
+    Rule,
+    Status,
+)
+from warehouse.summaries import pending_article_ids, read_article_texts, replace_article_events
+
+GAZETTEER_DIR = Path(__file__).resolve().parents[1] / "warehouse" / "gazetteer"
+DEFAULT_GAZETTEER = GAZETTEER_DIR / "afghanistan.csv"
+# Bump when the rules below change meaning: every article is then read again.
+MAX_EVIDENCE_CHARS = 1000
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREVIATION = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Gen|Lt|Col|Maj|Capt|Sgt|Sen|Rep|Gov|St|Jr|No|U\.S|U\.N|U\.K|Jan|Feb|Mar|"
+    r"Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|[A-Z])\.$"
+)
+_SEPARATOR = r"[\s\-‐‑–]?"
+_WORD = re.compile(r"[\w’'-]+")
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """A province and its capital, with the spellings the news uses for each."""
+
+    province: str
+    capital: str
+    capital_kind: Literal["provincial", "national"]
+    shares_name: bool
+    capital_spellings: tuple[str, ...]
+    province_spellings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Where a sentence names a capital (directly, or as "the capital of <province>")."""
+
+    start: int
+    end: int
+    text: str
+    place: Place
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """The places one story is about, with the compiled patterns that find them in text."""
+
+    places: tuple[Place, ...]
+    digest: str
+    names: re.Pattern[str]
+    capitals_of: re.Pattern[str]
+    by_name: dict[str, Place]
+    by_province: dict[str, Place]
+
+    def find_mentions(self, sentence: str) -> list[Mention]:
+        """Every capital a sentence names, in order; "capital of X" and the "X" in it count once."""
+        found = [
+            Mention(m.start(), m.end(), m.group(0), self.by_province[_key(m.group("province"))])
+            for m in self.capitals_of.finditer(sentence)
+        ]
+        for m in self.names.finditer(sentence):
+            if not any(f.start <= m.start() < f.end for f in found):
+                found.append(
+                    Mention(m.start(), m.end(), m.group(0), self.by_name[_key(m.group(0))])
+                )
+        return sorted(found, key=lambda mention: mention.start)
+
+    def place(self, capital: str) -> Place:
+        """The place whose capital has this (canonical or variant) name."""
+        return self.by_name[_key(capital)]
+
+
+@dataclass(frozen=True)
+class CaptureFinding:
+    """One sentence's report about one capital."""
+
+    capital: str
+    province: str
+    capital_kind: str
+    status: Status
+    attributed_to: str | None
+    rule: str
+    mention: str
+    sentence_index: int
+    event_date: date
+    date_basis: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class CountFinding:
+    """A running count of capitals taken, as one sentence reports it."""
+
+    count: int
+    phrase: str
+    kind: Literal["ordinal", "cardinal"]
+    sentence_index: int
+    evidence: str
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """What the extractor reads of one article version."""
+
+    article_id: str
+    text_hash: str
+    version: int
+    title: str | None
+    text: str
+    published_on: date
+    cluster_id: str | None
+    site_name: str
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """A rule matched a place in a sentence, before the status is decided."""
+
+    rule: Rule
+    trigger: re.Match[str]
+    mention: Mention
+    is_part: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Gazetteer
+# ---------------------------------------------------------------------------------------------
+
+
+def _key(name: str) -> str:
+    """A spelling reduced to its letters, so Pul-e Khumri, Pule Khumri and pul e khumri meet."""
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+def _spelling_pattern(spelling: str) -> str:
+    """A regex for one spelling: capitalised first letter, any case after, flexible hyphens."""
+    tokens = [t for t in re.split(r"[\s\-‐‑–]+", spelling) if t]
+    first, rest = tokens[0], tokens[1:]
+    parts = [re.escape(first[0]) + (f"(?i:{re.escape(first[1:])})" if len(first) > 1 else "")]
+    parts += [f"(?i:{re.escape(token)})" for token in rest]
+    return _SEPARATOR.join(parts)
+
+
+def _alternation(spellings: Iterable[str]) -> str:
+    unique = sorted(set(spellings), key=lambda s: (-len(s), s))
+    return "|".join(_spelling_pattern(s) for s in unique)
+
+
+def _read_places(path: Path) -> list[Place]:
+    """Rows of the gazetteer CSV as places; a malformed row is an error naming the file and row."""
+    places = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for line, row in enumerate(csv.DictReader(fh), start=2):
+            if row.get("capital_kind") not in ("provincial", "national"):
+                raise ValueError(f"{path}:{line}: capital_kind must be provincial or national")
+            places.append(
+                Place(
+                    province=row["province"].strip(),
+                    capital=row["capital"].strip(),
+                    capital_kind=row["capital_kind"],  # type: ignore[arg-type]
+                    shares_name=row["shares_name"].strip().lower() == "true",
+                    capital_spellings=tuple(s.strip() for s in row["capital_spellings"].split("|")),
+                    province_spellings=tuple(
+                        s.strip() for s in row["province_spellings"].split("|")
+                    ),
+                )
+            )
+    return places
+
+
+def load_gazetteer(path: Path | str = DEFAULT_GAZETTEER) -> Gazetteer:
+    """Read a gazetteer CSV (province, capital, kind, shares_name, spellings) and compile it.
+
+    A province's name stands for its capital only where the two share the name (Ghazni, Kunduz…);
+    elsewhere only "the capital of <province>" does, so Baghlan (the town) is never Pul-e Khumri.
+    """
+    path = Path(path)
+    places = _read_places(path)
+    by_name: dict[str, Place] = {}
+    for place in places:
+        spellings = place.capital_spellings + (
+            place.province_spellings if place.shares_name else ()
+        )
+        for spelling in spellings:
+            by_name[_key(spelling)] = place
+    by_province = {_key(s): p for p in places for s in p.province_spellings}
+    names = (
+        _alternation(s for p in places for s in p.capital_spellings)
+        + "|"
+        + _alternation(s for p in places if p.shares_name for s in p.province_spellings)
+    )
+    provinces = _alternation(s for p in places for s in p.province_spellings)
+    capitals_of = (
+        rf"(?:(?:the\s+)?(?:provincial\s+)?capital\s+of\s+(?:the\s+)?(?:\w+ern\s+)?"
+        rf"(?P<province>{provinces})(?:\s+province)?)(?![\w])"
+    )
+    return Gazetteer(
+        places=tuple(places),
+        digest=hashlib.sha1(path.read_bytes()).hexdigest()[:12],
+        names=re.compile(rf"(?<![\w])(?:{names})(?![\w]|-based)"),
+        capitals_of=re.compile(capitals_of, re.I),
+        by_name=by_name,
+        by_province=by_province,
+    )
+
+
+def rules_version(gazetteer: Gazetteer) -> str:
+    """The version stamp of an extraction: the rules and the gazetteer file they ran with."""
+    return f"{RULES_VERSION}+{gazetteer.digest}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences and dates
+# ---------------------------------------------------------------------------------------------
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text: paragraphs split at sentence ends; abbreviations (U.S., Gen.) stay."""
+    sentences: list[str] = []
+    for paragraph in re.split(r"\n\s*", text):
+        start = 0
+        for boundary in _SENTENCE_END.finditer(paragraph):
+            if _ABBREVIATION.search(paragraph[start : boundary.start()]):
+                continue
+            sentences.append(paragraph[start : boundary.start()].strip())
+            start = boundary.end()
+        sentences.append(paragraph[start:].strip())
+    return [s for s in sentences if s]
+
+
+def _resolve_day(match: re.Match[str], published_on: date) -> date | None:
+    """The date a day expression names, or None when it points after publication."""
+    groups = match.groupdict()
+    if groups["weekday"]:
+        back = (published_on.weekday() - WEEKDAYS.index(groups["weekday"].lower())) % 7
+        return published_on - timedelta(days=back)
+    if groups["before"]:
+        return published_on - timedelta(days=1)
+    if groups["same"]:
+        return published_on
+    if groups["ago"]:
+        ago = groups["ago"].lower()
+        return published_on - timedelta(days=int(ago) if ago.isdigit() else NUMBER_WORDS[ago])
+    month = MONTHS[(groups["dm_month"] or groups["md_month"]).lower()]
+    day = int(groups["dm"] or groups["md"])
+    try:
+        named = date(published_on.year, month, day)
+    except ValueError:
+        return None
+    return named if named <= published_on else None
+
+
+def event_date(sentence: str, near: int, published_on: date) -> tuple[date, str]:
+    """The date a sentence gives its event (the day words nearest `near`), else publication day."""
+    best: tuple[int, date, str] | None = None
+    for match in DAY_WORDS.finditer(sentence):
+        resolved = _resolve_day(match, published_on)
+        if resolved is None:
+            continue
+        distance = min(abs(match.start() - near), abs(match.end() - near))
+        if best is None or distance < best[0]:
+            best = (distance, resolved, match.group(0))
+    if best is None:
+        return published_on, "published"
+    return best[1], best[2]
+
+
+def mentions_earlier_year(sentence: str, year: int) -> bool:
+    """True when the sentence dates itself in an earlier year ("in 2015"): a past episode."""
+    return any(int(m.group("year")) < year for m in PAST_YEAR.finditer(sentence))
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching rules to places
+# ---------------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _last_word(text: str) -> str:
+    words = _words(text)
+    return words[-1].lower() if words else ""
+
+
+def _without_asides(gap: str) -> str:
+    """A gap with its comma-enclosed asides removed ("Ghazni, a city near Kabul, fell")."""
+    return re.sub(r",[^,]*,", " ", gap)
+
+
+def _object_gap_ok(gap: str, rule: Rule) -> bool:
+    """Can the words between a trigger and a place after it join them into one phrase?"""
+    core = gap[:-2] if gap.endswith(", ") else gap
+    if "," in core or CLAUSE_BREAK.search(core):
+        return False
+    return len(_words(gap)) <= rule.max_gap
+
+
+def _subject_gap_ok(gap: str, rule: Rule) -> bool:
+    """Can the words between a place and a trigger after it make the place the subject?"""
+    core = _without_asides(gap)
+    if CLAUSE_BREAK.search(core) or "," in core.strip().rstrip(","):
+        return False
+    return len(_words(core)) <= rule.max_gap
+
+
+def _coordinated(sentence: str, mentions: Sequence[Mention], first: int, step: int) -> list[int]:
+    """Indexes of mentions listed with mentions[first] ("Kunduz, Sar-e Pul and Taloqan")."""
+    chain = [first]
+    nxt = first + step
+    while 0 <= nxt < len(mentions):
+        a, b = (
+            (mentions[chain[-1]], mentions[nxt])
+            if step > 0
+            else (mentions[nxt], mentions[chain[-1]])
+        )
+        if not COORDINATION.match(sentence[a.end : b.start]):
+            break
+        chain.append(nxt)
+        nxt += step
+    return chain
+
+
+def _is_part(sentence: str, mention: Mention, before: str) -> bool:
+    """Does the text say a part of the city (its jail, airport, outskirts) rather than the city?"""
+    return bool(PART_OF_CITY.search(before) or PART_AFTER_PLACE.match(sentence[mention.end :]))
+
+
+def _hits_after(
+    sentence: str, rule: Rule, trigger: re.Match[str], mentions: Sequence[Mention]
+) -> list[_Hit]:
+    """Places a trigger acts on: the first place after it, and those listed with it."""
+    following = [i for i, m in enumerate(mentions) if m.start >= trigger.end()]
+    if not following:
+        return []
+    first = following[0]
+    gap = sentence[trigger.end() : mentions[first].start]
+    if not _object_gap_ok(gap, rule) or DISTRICTS.search(gap):
+        return []
+    before = _last_word(gap)
+    part = _is_part(sentence, mentions[first], gap)
+    if rule.preps is not None and before not in rule.preps:
+        return []
+    if rule.preps is None and before in LOCATIVE_PREPS and not part:
+        return []
+    chain = _coordinated(sentence, mentions, first, +1)
+    if rule.then is not None and not rule.then.match(sentence[mentions[chain[-1]].end :]):
+        return []
+    return [
+        _Hit(rule, trigger, mentions[i], part or _is_part(sentence, mentions[i], "")) for i in chain
+    ]
+
+
+def _hits_before(
+    sentence: str, rule: Rule, trigger: re.Match[str], mentions: Sequence[Mention]
+) -> list[_Hit]:
+    """Places that are the subject of a trigger: the nearest one before it (not 'from Kabul')."""
+    for i in range(len(mentions) - 1, -1, -1):
+        mention = mentions[i]
+        if mention.end > trigger.start():
+            continue
+        lead = sentence[max(0, mention.start - 40) : mention.start]
+        if _last_word(lead) in LOCATIVE_PREPS and not PART_OF_CITY.search(lead):
+            continue
+        gap = sentence[mention.end : trigger.start()]
+        if not _subject_gap_ok(gap, rule) or DISTRICTS.search(gap + lead[-25:]):
+            return []
+        part = _is_part(sentence, mention, lead[-30:] if _last_word(lead) in LOCATIVE_PREPS else "")
+        chain = _coordinated(sentence, mentions, i, -1)
+        return [_Hit(rule, trigger, mentions[j], part) for j in chain]
+    return []
+
+
+def _clause(sentence: str, lo: int, hi: int) -> str:
+    """The clause around a match: from the last comma/semicolon/dash before it to its end."""
+    head = sentence[:lo]
+    cut = max(head.rfind(c) for c in (",", ";", ":", "–", "—", "(", "“", '"'))
+    return sentence[cut + 1 : hi]
+
+
+def _is_hedged(sentence: str, hit: _Hit) -> bool:
+    """Is the match negated ("did not fall") or a forecast or fear ("could fall", "threaten")?"""
+    lo = min(hit.trigger.start(), hit.mention.start)
+    hi = max(hit.trigger.end(), hit.mention.end)
+    clause = NOT_A_NEGATION.sub(" ", _clause(sentence, lo, hi))
+    return bool(NEGATION.search(clause) or FORECAST.search(clause))
+
+
+def find_hits(sentence: str, mentions: Sequence[Mention]) -> list[_Hit]:
+    """Every rule match in a sentence tied to a place, negations and forecasts dropped."""
+    hits: list[_Hit] = []
+    for rule in RULES:
+        for trigger in rule.trigger.finditer(sentence):
+            finder = _hits_after if rule.side == "after" else _hits_before
+            hits.extend(
+                h for h in finder(sentence, rule, trigger, mentions) if not _is_hedged(sentence, h)
+            )
+    return hits
+
+
+# ---------------------------------------------------------------------------------------------
+# Deciding the status
+# ---------------------------------------------------------------------------------------------
+
+
+def attribute_capture(sentence: str) -> tuple[Status, str]:
+    """Who says a capital was taken: the Taliban (claimed), officials or the outlet (confirmed).
+
+    Unverified reports are claims; a Taliban claim that officials confirm is confirmed.
+    """
+    if UNVERIFIED.search(sentence):
+        return "claimed", "unverified"
+    taliban = bool(TALIBAN_SOURCE.search(sentence))
+    official = bool(OFFICIAL_SOURCE.search(sentence))
+    if taliban and not (official and CONFIRMS.search(sentence)):
+        return "claimed", "taliban"
+    if official:
+        return "confirmed", "officials"
+    return "confirmed", "outlet"
+
+
+def decide_status(sentence: str, kind: Kind, *, is_part: bool) -> tuple[Status, str | None]:
+    """A status from the kind of match and the sentence's cues (denial, attribution)."""
+    if kind == "retaken":
+        return "retaken", None
+    if kind == "held" or (kind in ("capture", "contested") and DENIAL.search(sentence)):
+        return "denied", "officials" if OFFICIAL_SOURCE.search(sentence) else None
+    if kind == "contested" or is_part:
+        return "contested", None
+    return attribute_capture(sentence)
+
+
+def _strongest(hits: Iterable[_Hit]) -> dict[Place, _Hit]:
+    """One hit per capital: the strongest kind; the whole city beats a part of it."""
+    best: dict[Place, _Hit] = {}
+    for hit in hits:
+        rank = (KIND_PRECEDENCE.index(hit.rule.kind), hit.is_part)
+        current = best.get(hit.mention.place)
+        if current is None or rank < (KIND_PRECEDENCE.index(current.rule.kind), current.is_part):
+            best[hit.mention.place] = hit
+    return best
+
+
+def extract_sentence_events(
+    sentence: str, index: int, published_on: date, gazetteer: Gazetteer
+) -> list[CaptureFinding]:
+    """The capture reports in one sentence, one per capital it is about."""
+    mentions = gazetteer.find_mentions(sentence)
+    if not mentions or mentions_earlier_year(sentence, published_on.year):
+        return []
+    findings = []
+    for place, hit in _strongest(find_hits(sentence, mentions)).items():
+        status, source = decide_status(sentence, hit.rule.kind, is_part=hit.is_part)
+        when, basis = event_date(sentence, hit.trigger.start(), published_on)
+        findings.append(
+            CaptureFinding(
+                capital=place.capital,
+                province=place.province,
+                capital_kind=place.capital_kind,
+                status=status,
+                attributed_to=source,
+                rule=hit.rule.name,
+                mention=hit.mention.text,
+                sentence_index=index,
+                event_date=when,
+                date_basis=basis,
+                evidence=sentence[:MAX_EVIDENCE_CHARS],
+            )
+        )
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Running counts
+# ---------------------------------------------------------------------------------------------
+
+
+def _number(token: str) -> int:
+    token = token.lower()
+    if token[:1].isdigit():
+        return int(re.match(r"\d+", token).group(0))  # type: ignore[union-attr]
+    return NUMBER_WORDS.get(token) or ORDINAL_WORDS[token]
+
+
+def _count_is_reported(sentence: str, match: re.Match[str], kind: str) -> bool:
+    """A count reports capitals taken so far: capture words near it, no forecast, no daily rate."""
+    clause = NOT_A_NEGATION.sub(" ", _clause(sentence, match.start(), match.end()))
+    after = sentence[match.end() : match.end() + 80]
+    if not COUNT_CONTEXT.search(sentence) or COUNT_RATE.search(clause + after):
+        return False
+    if kind == "cardinal" and COUNT_FELL_THAT_DAY.match(after) and DAY_WORDS.search(sentence):
+        return False
+    return not (NEGATION.search(clause) or FORECAST.search(clause))
+
+
+def extract_sentence_counts(sentence: str, index: int, total: int) -> list[CountFinding]:
+    """Running counts in one sentence ("the 10th provincial capital", "nine of 34")."""
+    found: list[CountFinding] = []
+    for kind, pattern in (("ordinal", ORDINAL_COUNT), ("cardinal", CARDINAL_COUNT)):
+        for match in pattern.finditer(sentence):
+            token = match.group("n") if match.groupdict().get("n") else match.group("m")
+            if kind == "cardinal" and COUNT_DENOMINATOR.search(sentence[: match.start()]):
+                continue
+            if match.groupdict().get("adj") and COUNT_INCREMENT.match(match.group("adj")):
+                continue
+            count = _number(token)
+            if not 0 < count < total or not _count_is_reported(sentence, match, kind):
+                continue
+            found.append(
+                CountFinding(count, match.group(0), kind, index, sentence[:MAX_EVIDENCE_CHARS])
+            )  # type: ignore[arg-type]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Articles and batches
+# ---------------------------------------------------------------------------------------------
+
+
+def article_sentences(title: str | None, text: str) -> list[str]:
+    """The title, then the text's sentences, each distinct sentence once (titles often repeat)."""
+    seen: set[str] = set()
+    unique = []
+    for sentence in split_sentences(f"{title or ''}\n{text}"):
+        key = " ".join(sentence.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(sentence)
+    return unique
+
+
+def extract_article(
+    article: ArticleText, gazetteer: Gazetteer
+) -> tuple[list[CaptureFinding], list[CountFinding]]:
+    """All capture reports and running counts in one article version."""
+    total = len(gazetteer.places)
+    events: list[CaptureFinding] = []
+    counts: list[CountFinding] = []
+    for index, sentence in enumerate(article_sentences(article.title, article.text)):
+        events.extend(extract_sentence_events(sentence, index, article.published_on, gazetteer))
+        counts.extend(extract_sentence_counts(sentence, index, total))
+    return events, counts
+
+
+EXTRACTION_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("text_hash", pa.string()),
+        ("version", pa.int32()),
+        ("rules_version", pa.string()),
+        ("sentences", pa.int32()),
+        ("events", pa.int32()),
+        ("counts", pa.int32()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+EVENT_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("text_hash", pa.string()),
+        ("sentence_index", pa.int32()),
+        ("capital", pa.string()),
+        ("province", pa.string()),
+        ("capital_kind", pa.string()),
+        ("status", pa.string()),
+        ("attributed_to", pa.string()),
+        ("rule", pa.string()),
+        ("mention", pa.string()),
+        ("event_date", pa.date32()),
+        ("date_basis", pa.string()),
+        ("published_on", pa.date32()),
+        ("cluster_id", pa.string()),
+        ("site_name", pa.string()),
+        ("evidence", pa.string()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+COUNT_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("text_hash", pa.string()),
+        ("sentence_index", pa.int32()),
+        ("count", pa.int32()),
+        ("phrase", pa.string()),
+        ("kind", pa.string()),
+        ("published_on", pa.date32()),
+        ("cluster_id", pa.string()),
+        ("site_name", pa.string()),
+        ("evidence", pa.string()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ExtractedBatch:
+    """A batch's extraction as Arrow tables, ready for one bulk replace in the warehouse."""
+
+    extractions: pa.Table
+    events: pa.Table
+    counts: pa.Table
+
+
+@dataclass(frozen=True)
+class ExtractionStats:
+    """How much one extraction run read and found."""
+
+    articles: int = 0
+    events: int = 0
+    counts: int = 0
+
+    def __add__(self, other: ExtractionStats) -> ExtractionStats:
+        return ExtractionStats(
+            self.articles + other.articles, self.events + other.events, self.counts + other.counts
+        )
+
+
+def _article_columns(article: ArticleText, extracted_at: datetime) -> dict[str, object]:
+    return {
+        "article_id": article.article_id,
+        "text_hash": article.text_hash,
+        "published_on": article.published_on,
+        "cluster_id": article.cluster_id,
+        "site_name": article.site_name,
+        "extracted_at": extracted_at,
+    }
+
+
+def extract_batch(
+    articles: Sequence[ArticleText], gazetteer: Gazetteer, extracted_at: datetime
+) -> ExtractedBatch:
+    """Extract every article of a batch into three Arrow tables (records, events, counts)."""
+    stamp = rules_version(gazetteer)
+    records, events, counts = [], [], []
+    for article in articles:
+        found, reported = extract_article(article, gazetteer)
+        shared = _article_columns(article, extracted_at)
+        events += [{**shared, **_event_row(f)} for f in found]
+        counts += [{**shared, **_count_row(c)} for c in reported]
+        records.append(
+            {
+                "article_id": article.article_id,
+                "text_hash": article.text_hash,
+                "version": article.version,
+                "rules_version": stamp,
+                "sentences": len(article_sentences(article.title, article.text)),
+                "events": len(found),
+                "counts": len(reported),
+                "extracted_at": extracted_at,
+            }
+        )
+    return ExtractedBatch(
+        extractions=pa.Table.from_pylist(records, schema=EXTRACTION_SCHEMA),
+        events=pa.Table.from_pylist(events, schema=EVENT_SCHEMA),
+        counts=pa.Table.from_pylist(counts, schema=COUNT_SCHEMA),
+    )
+
+
+def _event_row(finding: CaptureFinding) -> dict[str, object]:
+    return {
+        "sentence_index": finding.sentence_index,
+        "capital": finding.capital,
+        "province": finding.province,
+        "capital_kind": finding.capital_kind,
+        "status": finding.status,
+        "attributed_to": finding.attributed_to,
+        "rule": finding.rule,
+        "mention": finding.mention,
+        "event_date": finding.event_date,
+        "date_basis": finding.date_basis,
+        "evidence": finding.evidence,
+    }
+
+
+def _count_row(finding: CountFinding) -> dict[str, object]:
+    return {
+        "sentence_index": finding.sentence_index,
+        "count": finding.count,
+        "phrase": finding.phrase,
+        "kind": finding.kind,
+        "evidence": finding.evidence,
+    }
+
+
+def extract_events(
+    db: str, article_ids: Sequence[str], gazetteer: Gazetteer | None = None
+) -> ExtractionStats:
+    """Read some articles, extract their events and counts, and replace theirs in the warehouse."""
+    gazetteer = gazetteer or load_gazetteer()
+    articles = [ArticleText(**row) for row in read_article_texts(db, article_ids)]
+    batch = extract_batch(articles, gazetteer, datetime.now(UTC))
+    replace_article_events(db, batch.extractions, batch.events, batch.counts)
+    return ExtractionStats(len(articles), batch.events.num_rows, batch.counts.num_rows)
+
+
+def pending_articles(db: str, gazetteer: Gazetteer | None = None) -> list[str]:
+    """Ids of new and changed articles (or all, when the rules or gazetteer changed)."""
+    return pending_article_ids(db, rules_version(gazetteer or load_gazetteer()))
+
+
+@task(name="find-pending-articles")
+def find_pending_articles(db: str) -> list[str]:
+    """Task: the articles whose current version has not been read by the current rules."""
+    ids = pending_articles(db)
+    get_run_logger().info("%d new or changed articles to read for capture events", len(ids))
+    return ids
+
+
+@task(name="extract-events")
+def extract_events_batch(db: str, article_ids: list[str]) -> ExtractionStats:
+    """Task: extract one batch of articles and store its events, counts and records."""
+    stats = extract_events(db, article_ids)
+    get_run_logger().info(
+        "read %d articles: %d capture events, %d running counts",
+        stats.articles,
+        stats.events,
+        stats.counts,
+    )
+    return stats

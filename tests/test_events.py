@@ -1,0 +1,378 @@
+"""Capture events: the gazetteer, each status, spellings, hedges, dates, counts, and the founding article."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tasks import events
+from tasks.events import (
+    ArticleText,
+    extract_article,
+    extract_events,
+    extract_sentence_counts,
+    extract_sentence_events,
+    load_gazetteer,
+    pending_articles,
+    split_sentences,
+)
+from warehouse import db
+
+FOUNDING = "seed/000_cf0c220304eb5a48.txt"
+FRIDAY = date(2021, 8, 13)  # publication day for the short reports below
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> events.Gazetteer:
+    return load_gazetteer()
+
+
+def insert_articles(db_path: str, articles: list[dict[str, Any]]) -> list[str]:
+    """Bulk-insert article rows as the load stage leaves them; returns their ids.
+
+    Each dict needs url, text and published_at; title, site_name, cluster_id, duplicate_of,
+    published_offset and version are optional.
+    """
+    seen = datetime(2021, 8, 20, tzinfo=UTC)
+    rows = []
+    for article in articles:
+        article_id = hashlib.sha1(article["url"].encode()).hexdigest()[:16]
+        rows.append(
+            {
+                "id": article_id,
+                "url_key": article["url"],
+                "url": article["url"],
+                "source_name": "tests",
+                "title": article.get("title"),
+                "site_name": article.get("site_name"),
+                "published_at": article["published_at"],
+                "published_offset": article.get("published_offset"),
+                "text": article["text"],
+                "text_hash": hashlib.sha1(article["text"].encode()).hexdigest(),
+                "version": article.get("version", 1),
+                "cluster_id": article.get("cluster_id", article_id),
+                "duplicate_of": article.get("duplicate_of"),
+                "first_seen_at": seen,
+                "last_seen_at": seen,
+            }
+        )
+    with db.writer(db_path) as conn:
+        conn.register("new_articles", pa.Table.from_pylist(rows))
+        conn.execute("INSERT INTO articles BY NAME SELECT * FROM new_articles")
+    return [row["id"] for row in rows]
+
+
+def _events(sentence: str, gazetteer: events.Gazetteer, published_on: date = FRIDAY):
+    return {
+        f.capital: f.status for f in extract_sentence_events(sentence, 1, published_on, gazetteer)
+    }
+
+
+# --- gazetteer ----------------------------------------------------------------------------------
+
+
+def test_gazetteer_has_34_provinces_nine_sharing_names_and_kabul_apart(gazetteer):
+    assert len(gazetteer.places) == 34
+    shared = {p.capital for p in gazetteer.places if p.shares_name}
+    assert shared == {
+        "Bamyan", "Farah", "Ghazni", "Herat", "Kabul", "Kandahar", "Khost", "Kunduz", "Sar-e Pul"
+    }  # fmt: skip
+    national = [p for p in gazetteer.places if p.capital_kind == "national"]
+    assert [p.capital for p in national] == ["Kabul"]
+    assert gazetteer.place("Pul-e Khumri").province == "Baghlan"
+
+
+def test_a_bad_gazetteer_row_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "province,capital,capital_kind,shares_name,capital_spellings,province_spellings,notes\n"
+        "Nimroz,Zaranj,city,false,Zaranj,Nimroz,\n"
+    )
+    with pytest.raises(ValueError, match=r"bad\.csv:2: capital_kind"):
+        load_gazetteer(path)
+
+
+SPELLING_FAMILIES = {
+    "Sheberghan": ["Sheberghan", "Shebergan", "Shibirghan"],
+    "Pul-e Khumri": ["Pul-e Khumri", "Pul-i-Khumri", "Puli Khumri"],
+    "Sar-e Pul": ["Sar-e Pul", "Sar-i-Pul", "Sari Pul"],
+    "Lashkar Gah": ["Lashkar Gah", "Lashkargah"],
+    "Qala-i-Naw": ["Qala-i-Naw", "Qala-e-Naw"],
+    "Taloqan": ["Taloqan", "Taluqan"],
+    "Tarinkot": ["Tarinkot", "Tirin Kot", "Tarin Kowt"],
+    "Chaghcharan": ["Chaghcharan", "Firozkoh", "Feroz Koh"],
+    "Mehtarlam": ["Mehtarlam", "Mihtarlam"],
+    "Pul-e Alam": ["Pul-e Alam", "Pul-i-Alam"],
+    "Maymana": ["Maymana", "Maimana"],
+    "Fayzabad": ["Fayzabad", "Faizabad"],
+    "Mazar-i-Sharif": ["Mazar-i-Sharif", "Mazar-e-Sharif"],
+    "Gardez": ["Gardez", "Gardiz"],
+    "Zaranj": ["Zaranj", "Zarang"],
+}
+
+
+@pytest.mark.parametrize(
+    ("capital", "spelling"),
+    [(capital, s) for capital, spellings in SPELLING_FAMILIES.items() for s in spellings],
+)
+def test_every_spelling_family_names_its_capital(gazetteer, capital, spelling):
+    assert _events(f"Taliban fighters captured {spelling} on Sunday.", gazetteer) == {
+        capital: "confirmed"
+    }
+
+
+# --- statuses -----------------------------------------------------------------------------------
+
+STATUS_CASES = [
+    ("A Taliban spokesman said the group had captured Sheberghan.", "Sheberghan", "claimed"),
+    ("The Taliban claimed the capture of Chaghcharan but officials said fighting continued.",
+     "Chaghcharan", "claimed"),
+    ("Taliban say they took Farah, a claim that could not be independently verified.",
+     "Farah", "claimed"),
+    ("A provincial council member confirmed that Zaranj had fallen to the Taliban.",
+     "Zaranj", "confirmed"),
+    ("Officials confirmed Taliban claims that Aybak had been captured.", "Aybak", "confirmed"),
+    ("Maimana is now in Taliban hands, residents said.", "Maymana", "confirmed"),
+    ("The Taliban captured Kunduz, Sar-e Pul and Taloqan on Sunday.", "Taloqan", "confirmed"),
+    ("Heavy fighting raged in Lashkar Gah overnight.", "Lashkar Gah", "contested"),
+    ("The Taliban besieged Lashkargah.", "Lashkar Gah", "contested"),
+    ("The insurgents seized the police headquarters in Herat.", "Herat", "contested"),
+    ("The Taliban took Kandahar's central prison.", "Kandahar", "contested"),
+    ("Taliban fighters captured the jail in Kandahar.", "Kandahar", "contested"),
+    ("Officials denied Taliban claims that Lashkar Gah had fallen.", "Lashkar Gah", "denied"),
+    ("Lashkar Gah remains under government control, a spokesman for the governor said.",
+     "Lashkar Gah", "denied"),
+    ("Afghan commandos retook Pul-e Khumri on Monday.", "Pul-e Khumri", "retaken"),
+    ("Government forces said Lashkar Gah was retaken.", "Lashkar Gah", "retaken"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("sentence", "capital", "status"), STATUS_CASES)
+def test_each_status(gazetteer, sentence, capital, status):
+    assert _events(sentence, gazetteer)[capital] == status
+
+
+def test_several_capitals_listed_together_are_each_reported(gazetteer):
+    found = _events("Kunduz, Sar-i-Pul and Taluqan fell on Sunday.", gazetteer)
+    assert found == {"Kunduz": "confirmed", "Sar-e Pul": "confirmed", "Taloqan": "confirmed"}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The Taliban captured Ghazni province on Thursday.", {"Ghazni": "confirmed"}),
+        ("Kunduz province fell to the Taliban.", {"Kunduz": "confirmed"}),
+        ("The Taliban captured the capital of Baghlan province.", {"Pul-e Khumri": "confirmed"}),
+        ("Taliban fighters captured Baghlan city after clashes.", {}),
+        ("The Taliban overran Helmand province.", {}),
+        ("The Taliban captured several districts in Ghazni province.", {}),
+    ],
+)
+def test_a_province_name_stands_for_its_capital_only_where_they_share_it(
+    gazetteer, sentence, expected
+):
+    assert _events(sentence, gazetteer) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Mazar-i-Sharif has not fallen, officials insisted.",
+        "The Taliban did not capture Kandahar.",
+        "Kabul could fall within 90 days, US intelligence officials warned.",
+        "The Taliban threaten to seize Kandahar.",
+        "Residents fear Herat will fall.",
+        "The militants are poised to take Jalalabad.",
+        "Kunduz fell briefly to the Taliban in 2015.",
+        "The Taliban captured Kunduz in September 2015 and held it for two weeks.",
+        "The city is located just 150 kilometers (95 miles) from Kabul.",
+    ],
+)
+def test_negations_forecasts_past_years_and_mere_mentions_are_ignored(gazetteer, sentence):
+    assert _events(sentence, gazetteer) == {}
+
+
+def test_kabul_is_the_national_capital_and_a_neighbour_is_not_it(gazetteer):
+    near = extract_sentence_events(
+        "Ghazni, a strategic city 150 km from Kabul, fell on Thursday.", 1, FRIDAY, gazetteer
+    )
+    assert [(f.capital, f.status) for f in near] == [("Ghazni", "confirmed")]
+    taken = extract_sentence_events(
+        "Taliban fighters entered Kabul on Sunday and took control of the presidential palace.",
+        1,
+        date(2021, 8, 16),
+        gazetteer,
+    )
+    assert [(f.capital, f.capital_kind, f.event_date) for f in taken] == [
+        ("Kabul", "national", date(2021, 8, 15))
+    ]
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "published_on", "expected", "basis"),
+    [
+        ("Taliban fighters captured Kunduz on Thursday.", FRIDAY, date(2021, 8, 12), "Thursday"),
+        ("Taliban fighters captured Kunduz on Friday.", FRIDAY, FRIDAY, "Friday"),
+        ("The Taliban overran Pul-i-Khumri overnight.", FRIDAY, date(2021, 8, 12), "overnight"),
+        ("Mazar-e-Sharif fell late Saturday.", date(2021, 8, 15), date(2021, 8, 14), "Saturday"),
+        ("Zaranj fell to the Taliban yesterday.", FRIDAY, date(2021, 8, 12), "yesterday"),
+        ("Taliban captured Zaranj on Aug. 6.", FRIDAY, date(2021, 8, 6), "Aug. 6"),
+        ("Taliban captured Zaranj on 6 August.", FRIDAY, date(2021, 8, 6), "6 August"),
+        ("Taliban captured Zaranj.", FRIDAY, FRIDAY, "published"),
+        ("Taliban captured Zaranj, officials said on Aug. 20.", FRIDAY, FRIDAY, "published"),
+    ],
+)
+def test_day_words_date_the_event_against_the_publication_day(
+    gazetteer, sentence, published_on, expected, basis
+):
+    [finding] = extract_sentence_events(sentence, 1, published_on, gazetteer)
+    assert finding.event_date == expected
+    assert basis in finding.date_basis
+
+
+# --- running counts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "counts"),
+    [
+        ("It was the 10th provincial capital to fall.", [10]),
+        ("Taliban capture 10th Afghan provincial city, Ghazni.", [10]),
+        ("Zaranj was the first provincial capital to fall.", [1]),
+        ("Pul-e Khumri became the eighth provincial capital captured in less than a week.", [8]),
+        ("The militants have already seized some 10 provincial capitals.", [10]),
+        ("The Taliban now hold nine of 34 provincial capitals.", [9]),
+        ("The insurgents have taken at least 18 of Afghanistan's 34 provincial capitals.", [18]),
+        ("Three provincial capitals fell on Sunday.", []),
+        ("It was the third provincial capital to fall in 24 hours.", []),
+        ("The Taliban could take 20 provincial capitals within weeks.", []),
+        ("Afghanistan has 34 provincial capitals.", []),
+        ("Kandahar is Afghanistan's second-largest city and was captured.", []),
+    ],
+)
+def test_running_counts(sentence, counts):
+    assert [c.count for c in extract_sentence_counts(sentence, 1, 34)] == counts
+
+
+# --- articles -----------------------------------------------------------------------------------
+
+
+def test_sentences_split_at_ends_but_not_after_abbreviations():
+    text = "Gen. Miller left. The U.S. embassy in Kabul urged citizens to leave.\nNew line here"
+    assert split_sentences(text) == [
+        "Gen. Miller left.",
+        "The U.S. embassy in Kabul urged citizens to leave.",
+        "New line here",
+    ]
+
+
+def _founding_article(corpus) -> ArticleText:
+    from tasks.clean import clean_text_scrape
+
+    raw = (corpus / FOUNDING).read_text(encoding="utf-8")
+    doc = clean_text_scrape(raw, f"file://{corpus / FOUNDING}", "samples")
+    assert doc.published_at is not None and doc.published_at.date() == date(2021, 8, 12)
+    return ArticleText(
+        "founding", "h", 1, doc.title, doc.text, doc.published_at.date(), "founding", "rt.com"
+    )
+
+
+def test_founding_article_acceptance(corpus, gazetteer):
+    found, counts = extract_article(_founding_article(corpus), gazetteer)
+    statuses: dict[str, set[str]] = {}
+    for finding in found:
+        statuses.setdefault(finding.capital, set()).add(finding.status)
+    assert statuses["Ghazni"] == {"confirmed"}
+    assert "claimed" in statuses["Kandahar"] and "confirmed" not in statuses["Kandahar"]
+    assert statuses["Herat"] == {"contested"}
+    assert "Kabul" not in statuses
+    assert set(statuses) == {"Ghazni", "Kandahar", "Herat"}
+    assert {c.count for c in counts} == {10}
+    assert all(f.event_date == date(2021, 8, 12) for f in found)
+
+
+def test_founding_article_cross_promotion_lines_are_gone_after_cleaning(corpus):
+    article = _founding_article(corpus)
+    assert "Also on rt.com" not in article.text
+
+
+def test_a_jail_taken_in_kandahar_is_not_the_city(gazetteer):
+    sentence = "Late on Wednesday, the Taliban said it completely conquered Kandahar's jail."
+    [finding] = extract_sentence_events(sentence, 1, date(2021, 8, 12), gazetteer)
+    assert (finding.capital, finding.status) == ("Kandahar", "contested")
+    assert finding.event_date == date(2021, 8, 11)
+
+
+# --- the extraction task over the warehouse -----------------------------------------------------
+
+REPORT = (
+    "Taliban fighters captured Zaranj, the capital of Nimroz province, on Friday. "
+    "It was the first provincial capital to fall."
+)
+
+
+def _stored(db_path: str) -> list[tuple]:
+    with db.reader(db_path) as conn:
+        return conn.execute(
+            "SELECT article_id, text_hash, capital, status, event_date, evidence "
+            "FROM capture_events ORDER BY ALL"
+        ).fetchall()
+
+
+def test_extraction_reads_new_and_changed_articles_once(db_path, gazetteer):
+    [article_id] = insert_articles(
+        db_path,
+        [{"url": "https://a.example/zaranj", "text": REPORT, "site_name": "A",
+          "published_at": datetime(2021, 8, 6, 12, tzinfo=UTC)}],
+    )  # fmt: skip
+    assert pending_articles(db_path, gazetteer) == [article_id]
+    stats = extract_events(db_path, [article_id], gazetteer)
+    assert (stats.articles, stats.events, stats.counts) == (1, 1, 1)
+    first = _stored(db_path)
+    assert [(r[2], r[3], r[4]) for r in first] == [("Zaranj", "confirmed", date(2021, 8, 6))]
+    assert pending_articles(db_path, gazetteer) == []
+    extract_events(db_path, [article_id], gazetteer)  # reading it again changes nothing
+    assert _stored(db_path) == first
+
+    edited = REPORT.replace("captured Zaranj", "claimed to have captured Zaranj")
+    with db.writer(db_path) as conn:
+        conn.execute(
+            "UPDATE articles SET text = ?, text_hash = 'v2', version = 2 WHERE id = ?",
+            [edited, article_id],
+        )
+    assert pending_articles(db_path, gazetteer) == [article_id]
+    extract_events(db_path, [article_id], gazetteer)
+    assert [(r[1], r[3]) for r in _stored(db_path)] == [("v2", "claimed")]
+    with db.reader(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM reported_counts").fetchone()[0] == 1
+
+
+def test_changed_rules_or_gazetteer_read_everything_again(db_path, gazetteer, monkeypatch):
+    ids = insert_articles(
+        db_path,
+        [{"url": f"https://a.example/{i}", "text": REPORT, "site_name": "A",
+          "published_at": datetime(2021, 8, 6, 12, tzinfo=UTC)} for i in range(3)],
+    )  # fmt: skip
+    extract_events(db_path, ids, gazetteer)
+    assert pending_articles(db_path, gazetteer) == []
+    monkeypatch.setattr(events, "RULES_VERSION", "capture-rules-next")
+    assert pending_articles(db_path, gazetteer) == sorted(ids)
+
+
+def test_publication_day_follows_the_articles_own_utc_offset(db_path, gazetteer):
+    [article_id] = insert_articles(
+        db_path,
+        [{"url": "https://a.example/late", "text": REPORT, "site_name": "A",
+          "published_at": datetime(2021, 8, 6, 21, 0, tzinfo=UTC), "published_offset": "+04:30"}],
+    )  # fmt: skip
+    extract_events(db_path, [article_id], gazetteer)
+    with db.reader(db_path) as conn:
+        row = conn.execute("SELECT published_on, event_date FROM capture_events").fetchone()
+    assert row == (date(2021, 8, 7), date(2021, 8, 6))  # 01:30 in Kabul on Saturday; "on Friday"

@@ -1,0 +1,157 @@
+"""What the events and summaries flows ask of the warehouse: articles, events, daily tables."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from warehouse.db import WarehouseError, reader, sql, writer
+
+LOGGER = logging.getLogger(__name__)
+SUMMARY_TABLES = ("daily_captures", "daily_capture_sources", "daily_article_counts")
+_CLEAR_DAILY_CAPTURES = (
+    "DELETE FROM daily_captures "
+    "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')"
+)
+_CLEAR_DAILY_CAPTURE_SOURCES = (
+    "DELETE FROM daily_capture_sources "
+    "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')"
+)
+_CLEAR_DAILY_ARTICLE_COUNTS = (
+    "DELETE FROM daily_article_counts "
+    "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')"
+)
+_COUNT_ROWS = {
+    "daily_captures": "SELECT count(*) FROM daily_captures "
+    "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')",
+    "daily_capture_sources": "SELECT count(*) FROM daily_capture_sources "
+    "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')",
+    "daily_article_counts": "SELECT count(*) FROM daily_article_counts "
+    "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')",
+}
+_READ_TABLE = {
+    "daily_captures": "SELECT * EXCLUDE (computed_at) FROM daily_captures ORDER BY day",
+    "daily_capture_sources": (
+        "SELECT * EXCLUDE (computed_at) FROM daily_capture_sources ORDER BY day, capital"
+    ),
+    "daily_article_counts": (
+        "SELECT * EXCLUDE (computed_at) FROM daily_article_counts ORDER BY day, site"
+    ),
+}
+
+
+def _range(start: date | None, end: date | None) -> dict[str, date | None]:
+    """Bound parameters for a day range; a reversed range is refused with both dates named."""
+    if start and end and start > end:
+        raise ValueError(f"start {start} is after end {end}; swap them")
+    return {"start": start, "end": end}
+
+
+def pending_article_ids(db: str, rules_version: str, *, wait_seconds: float = 30.0) -> list[str]:
+    """Ids of articles whose current text (or the rules) changed since events were extracted."""
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        rows = conn.execute(sql("events_pending_articles"), {"rules_version": rules_version})
+        return [row[0] for row in rows.fetchall()]
+
+
+def read_article_texts(
+    db: str, article_ids: Sequence[str], *, wait_seconds: float = 30.0
+) -> list[dict[str, Any]]:
+    """The extractor's view of some articles: text, title, day published, cluster and site."""
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        result = conn.execute(sql("events_article_texts"), {"ids": list(article_ids)})
+        return result.to_arrow_table().to_pylist()
+
+
+def replace_article_events(
+    db: str,
+    extractions: pa.Table,
+    events: pa.Table,
+    counts: pa.Table,
+    *,
+    wait_seconds: float = 60.0,
+) -> None:
+    """Store a batch's extraction in one transaction, replacing what earlier versions produced."""
+    with writer(db, wait_seconds=wait_seconds) as conn:
+        conn.register("batch_extractions", extractions)
+        conn.register("batch_events", events)
+        conn.register("batch_counts", counts)
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(sql("events_replace_batch"))
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def recompute_daily_summaries(
+    db: str, start: date | None, end: date | None, *, wait_seconds: float = 60.0
+) -> dict[str, int]:
+    """Replace the daily tables' rows in [start, end] (None: open-ended) in one transaction.
+
+    Returns:
+        rows now in the range, per summary table.
+    """
+    params = _range(start, end)
+    with writer(db, wait_seconds=wait_seconds) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(sql("events_refresh_articles"))
+            conn.execute(_CLEAR_DAILY_ARTICLE_COUNTS, params)
+            conn.execute(sql("summaries_daily_article_counts"), params)
+            conn.execute(_CLEAR_DAILY_CAPTURES, params)
+            conn.execute(sql("summaries_daily_captures"), params)
+            conn.execute(_CLEAR_DAILY_CAPTURE_SOURCES, params)
+            conn.execute(sql("summaries_daily_capture_sources"), params)
+            written = {
+                t: conn.execute(_COUNT_ROWS[t], params).fetchone()[0] for t in SUMMARY_TABLES
+            }
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    return written
+
+
+def read_daily_captures(
+    db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
+) -> list[dict[str, Any]]:
+    """Daily captures in [start, end], each with its new capitals' statuses and source counts."""
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        result = conn.execute(sql("summaries_daily_captures_read"), _range(start, end))
+        return result.to_arrow_table().to_pylist()
+
+
+def read_summary_table(db: str, table: str, *, wait_seconds: float = 30.0) -> pa.Table:
+    """One whole summary table, by name (daily_captures, daily_capture_sources, …)."""
+    if table not in _READ_TABLE:
+        raise WarehouseError(f"no summary table {table!r}; known: {', '.join(SUMMARY_TABLES)}")
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        return conn.execute(_READ_TABLE[table]).to_arrow_table()
+
+
+def write_summary_tables(
+    db: str, out_dir: Path, fmt: Literal["csv", "parquet"], *, wait_seconds: float = 30.0
+) -> list[Path]:
+    """Write each summary table to <out_dir>/<table>.<fmt> with DuckDB's writers; list columns
+    become "[a, b]" text in CSV and stay lists in Parquet."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"unknown export format {fmt!r}; use csv or parquet")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        for table in SUMMARY_TABLES:
+            path = out_dir / f"{table}.{fmt}"
+            relation = conn.sql(_READ_TABLE[table])
+            if fmt == "csv":
+                relation.write_csv(str(path), header=True)
+            else:
+                relation.write_parquet(str(path))
+            written.append(path)
+    return written
