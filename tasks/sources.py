@@ -247,7 +247,9 @@ def _parse_xml_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
     headers = dict(_FEED_HEADERS)
     if _is_http_url(feed_url):
         headers["content-location"] = feed_url
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )  # links inside summaries are dropped with the markup: resolving them is wasted work
     self_link = next(
         (link.get("href") for link in parsed.feed.get("links", []) if link.get("rel") == "self"),
         None,
