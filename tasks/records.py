@@ -67,6 +67,7 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     html: str | None = None  # decoded body, only when outcome == "ok"
+    body: bytes | None = None  # raw (gunzipped) bytes, only for feeds and sitemaps when ok
     item: WorkItem | None = None
 
     @property

@@ -1,0 +1,977 @@
+"""Fetch pages, feeds and sitemaps over HTTP(S) or from disk, politely and defensively."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import http.client
+import ipaddress
+import logging
+import random
+import re
+import socket
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
+from urllib.request import url2pathname
+
+import charset_normalizer
+import requests
+import urllib3
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE as NO_CACHE
+from requests.adapters import HTTPAdapter
+
+from tasks.records import FetchResult, WorkItem
+from tasks.settings import FetchSettings
+
+LOGGER = logging.getLogger(__name__)
+
+Validators = dict[str, tuple[str | None, str | None]]
+Accept = Literal["page", "feed"]
+_Mode = Literal["page", "feed", "robots"]
+
+HTTP_SCHEMES = frozenset({"http", "https"})
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
+FEED_TYPES = frozenset(
+    {
+        "application/xml",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/json",
+        "application/feed+json",
+        "application/gzip",
+        "application/x-gzip",
+        "application/octet-stream",
+    }
+)
+ACCEPT_HEADERS: dict[str, str] = {
+    "page": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1",
+    "feed": "application/rss+xml,application/atom+xml,application/feed+json,application/xml;q=0.9,"
+    "text/xml;q=0.9,application/json;q=0.8,*/*;q=0.5",
+    "robots": "text/plain,*/*;q=0.5",
+}
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ROBOTS_MAX_BYTES = 512_000  # RFC 9309 2.5: parse at least the first 500 KiB
+CHUNK_BYTES = 65_536
+SNIFF_BYTES = 4096
+FILE_TYPES = {".html": "text/html", ".htm": "text/html", ".txt": "text/plain"}
+FEED_FILE_TYPES = {
+    ".xml": "application/xml",
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    ".rdf": "application/rdf+xml",
+    ".json": "application/json",
+}
+GZIP_MAGIC = b"\x1f\x8b"
+BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", GZIP_MAGIC, b"Rar!")
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# WHATWG Encoding Standard: these labels mean windows-1252 on the web.
+WEB_CHARSET_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}
+DETECTION_TIE = 0.1  # charset_normalizer "chaos" within which windows-1252 is preferred
+
+_CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([\w.:-]+)""", re.I)
+_ROBOTS_LINE = re.compile(r"^\s*([A-Za-z-]+)\s*:\s*(.*?)\s*$")
+_ROBOTS_SAFE = "/?=&;:@!$'()*+,~-._"
+
+
+class _FetchFailure(Exception):
+    """A known reason a URL could not be fetched; it becomes a FetchResult, never escapes."""
+
+    def __init__(
+        self,
+        outcome: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        response: _Response | None = None,
+        bytes_read: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.response = response
+        self.bytes_read = bytes_read
+        self.final_url: str | None = None
+
+
+@dataclass
+class _Response:
+    """One HTTP response (or file read), headers parsed, body decoded from its Content-Encoding."""
+
+    url: str
+    status: int | None
+    media_type: str | None = None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    location: str | None = None
+    body: bytes = b""
+
+
+class HostLimiter:
+    """Per-host politeness for one batch: N requests in flight at most, a gap between starts."""
+
+    def __init__(self, concurrency: int, delay: float) -> None:
+        self._concurrency = concurrency
+        self._delay = delay
+        self._lock = threading.Lock()
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        """Hold one of the host's request slots, starting no sooner than its next allowed start."""
+        with self._lock:
+            semaphore = self._semaphores.setdefault(
+                host, threading.BoundedSemaphore(self._concurrency)
+            )
+        with semaphore:
+            self._wait_turn(host)
+            yield
+
+    def _wait_turn(self, host: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, now))
+            self._next_start[host] = start + self._delay
+        if start > now:
+            time.sleep(start - now)
+
+
+@dataclass
+class RobotsRules:
+    """The robots.txt rules for one user agent (RFC 9309: longest match wins, allow on ties)."""
+
+    rules: list[tuple[bool, re.Pattern[str], int]]
+    source: str
+    blocked_reason: str | None = None  # set when robots.txt was unreachable: everything disallowed
+
+    @classmethod
+    def parse(cls, text: str, agent: str, source: str) -> RobotsRules:
+        """Parse robots.txt; keep the groups for `agent` (its product token), else for `*`."""
+        token = _product_token(agent)
+        groups = _robots_groups(text)
+        chosen = [rules for agents, rules in groups if token in agents]
+        if not chosen:
+            chosen = [rules for agents, rules in groups if "*" in agents]
+        compiled = [
+            (allow, _robots_pattern(path), len(path))
+            for rules in chosen
+            for allow, path in rules
+            if path
+        ]
+        return cls(rules=compiled, source=source)
+
+    def allows(self, url: str) -> bool:
+        """Whether `url` may be fetched under these rules."""
+        if self.blocked_reason is not None:
+            return False
+        parts = urlsplit(url)
+        path = _robots_path((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        if path == "/robots.txt":
+            return True
+        best: tuple[int, bool] | None = None
+        for allow, pattern, length in self.rules:
+            if pattern.match(path) and (best is None or (length, allow) > best):
+                best = (length, allow)
+        return best is None or best[1]
+
+
+class RobotsCache:
+    """robots.txt rules per origin for one batch: each file fetched once, by one thread."""
+
+    def __init__(self, agent: str, fetch_robots: Callable[[str], FetchResult]) -> None:
+        self._agent = agent
+        self._fetch_robots = fetch_robots
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._rules: dict[str, RobotsRules] = {}
+
+    def rules_for(self, url: str) -> RobotsRules:
+        """The rules for the origin of `url`, fetching its robots.txt on first use."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        with self._guard:
+            lock = self._locks.setdefault(origin, threading.Lock())
+        with lock:
+            if origin not in self._rules:
+                self._rules[origin] = self._load(origin + "/robots.txt")
+            return self._rules[origin]
+
+    def _load(self, robots_url: str) -> RobotsRules:
+        result = self._fetch_robots(robots_url)
+        if result.ok:
+            return RobotsRules.parse(result.html or "", self._agent, robots_url)
+        status = result.status or 0
+        unavailable = result.outcome in {
+            "empty",
+            "too_many_redirects",
+            "redirect_loop",
+            "bad_scheme",
+        }
+        if unavailable or (400 <= status < 500 and status != 429):
+            return RobotsRules(rules=[], source=robots_url)  # RFC 9309 2.3.1.3: allow all
+        reason = f"{robots_url} unreachable ({result.error}); RFC 9309 says disallow all"
+        LOGGER.info("robots: %s", reason)
+        return RobotsRules(rules=[], source=robots_url, blocked_reason=reason)
+
+
+@dataclass
+class _Batch:
+    """What the URLs of one batch share: settings, one session, politeness and the robots cache."""
+
+    settings: FetchSettings
+    session: requests.Session
+    limiter: HostLimiter
+    robots: RobotsCache | None = None
+
+
+def _product_token(agent: str) -> str:
+    """`newsflow/0.1 (+https://…)` -> `newsflow`: the token robots.txt groups name."""
+    return agent.split("/", 1)[0].split()[0].strip().lower() if agent.strip() else "*"
+
+
+def _robots_groups(text: str) -> list[tuple[set[str], list[tuple[bool, str]]]]:
+    """Group robots.txt lines: consecutive user-agent lines share the rules that follow them."""
+    groups: list[tuple[set[str], list[tuple[bool, str]]]] = []
+    in_rules = True
+    for raw_line in text.splitlines():
+        match = _ROBOTS_LINE.match(raw_line.split("#", 1)[0])
+        if not match:
+            continue
+        key, value = match[1].lower(), match[2]
+        if key == "user-agent":
+            if in_rules:
+                groups.append((set(), []))
+                in_rules = False
+            groups[-1][0].add(value.split("/", 1)[0].strip().lower())
+        elif key in {"allow", "disallow"} and groups:
+            groups[-1][1].append((key == "allow", value))
+            in_rules = True
+    return groups
+
+
+def _robots_path(path: str) -> str:
+    """Normalise percent-encoding so robots patterns and URL paths compare byte for byte."""
+    return quote(unquote(path), safe=_ROBOTS_SAFE)
+
+
+def _robots_pattern(path: str) -> re.Pattern[str]:
+    """A robots.txt path pattern (`*` any run, trailing `$` end) as an anchored regex."""
+    if not path.startswith(("/", "*")):
+        path = "/" + path
+    anchored = path.endswith("$")
+    body = _robots_path(path[:-1] if anchored else path)
+    regex = ".*".join(re.escape(piece) for piece in body.split("*"))
+    return re.compile(regex + (r"\Z" if anchored else ""))
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP is globally routable (not private, loopback, link-local or reserved)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    special = (
+        ip.is_private,
+        ip.is_loopback,
+        ip.is_link_local,
+        ip.is_reserved,
+        ip.is_multicast,
+        ip.is_unspecified,
+    )
+    return ip.is_global and not any(special)
+
+
+def _refuse_private_host(host: str, port: int) -> None:
+    """Resolve `host` and refuse it when any address it resolves to is not public."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        transient = exc.errno == socket.EAI_AGAIN
+        raise _FetchFailure(
+            "dns", f"cannot resolve host {host}: {exc.strerror}", retryable=transient
+        ) from exc
+    except UnicodeError as exc:
+        raise _FetchFailure("bad_url", f"host name {host!r} is not valid: {exc}") from exc
+    for *_, sockaddr in infos:
+        if not is_public_address(str(sockaddr[0])):
+            raise _FetchFailure(
+                "private_host",
+                f"host {host} resolves to non-public address {sockaddr[0]}; refused "
+                "(set allow_private_hosts to fetch private, loopback or link-local hosts)",
+            )
+
+
+def _check_target(url: str, batch: _Batch, mode: _Mode, via: str | None) -> None:
+    """Refuse a URL before any request: scheme, host, private addresses, robots.txt."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in HTTP_SCHEMES:
+        prefix = f"redirect from {via} to {url}" if via else f"URL {url}"
+        raise _FetchFailure("bad_scheme", f"{prefix} refused: only http and https are fetched")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise _FetchFailure("bad_url", f"URL {url} is not valid: {exc}") from exc
+    if not host:
+        raise _FetchFailure("bad_url", f"URL {url} has no host")
+    if not batch.settings.allow_private_hosts:
+        _refuse_private_host(host, port or (443 if parts.scheme.lower() == "https" else 80))
+    if mode != "robots" and batch.robots is not None:
+        rules = batch.robots.rules_for(url)
+        if not rules.allows(url):
+            reason = rules.blocked_reason or (
+                f"{url} is disallowed by {rules.source} for user agent "
+                f"{_product_token(batch.settings.user_agent)!r}"
+            )
+            raise _FetchFailure("robots", reason)
+
+
+def _parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    """`text/html; charset=UTF-8` -> ("text/html", "UTF-8")."""
+    if not value:
+        return None, None
+    media_type = value.split(";", 1)[0].strip().lower() or None
+    match = _CHARSET_PARAM.search(value)
+    return media_type, (match[1] if match else None)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, from delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _content_type_allowed(media_type: str | None, mode: _Mode) -> bool:
+    """Pages take HTML, XHTML, plain text; feeds take XML, JSON, gzip, text; robots anything."""
+    if mode == "robots" or media_type is None:
+        return True
+    if mode == "page":
+        return media_type in PAGE_TYPES
+    return (
+        media_type in FEED_TYPES
+        or media_type.startswith("text/")
+        or media_type.endswith(("+xml", "+json"))
+    )
+
+
+def _request_headers(
+    settings: FetchSettings, validators: tuple[str | None, str | None] | None, mode: _Mode
+) -> dict[str, str]:
+    headers = {
+        "User-Agent": settings.user_agent,
+        "Accept": ACCEPT_HEADERS[mode],
+        "Accept-Encoding": "gzip, deflate",
+    }
+    etag, last_modified = validators or (None, None)
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _failure_from_request_error(exc: requests.RequestException, s: FetchSettings) -> _FetchFailure:
+    """Map what requests raised before the headers arrived to an outcome, retryable or not."""
+    detail = str(exc)[:300]
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return _FetchFailure(
+            "timeout", f"no connection within {s.connect_timeout:g} s", retryable=True
+        )
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        message = f"no response within {s.read_timeout:g} s (read_timeout)"
+        return _FetchFailure("timeout", message, retryable=True)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _FetchFailure("tls", f"TLS handshake failed: {detail}")
+    bad_url = (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidHeader,
+    )
+    if isinstance(exc, bad_url):
+        return _FetchFailure("bad_url", f"URL refused by the HTTP client: {detail}")
+    if isinstance(
+        exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+    ):
+        return _FetchFailure("connection", f"connection failed: {detail}", retryable=True)
+    return _FetchFailure("request_error", f"request failed: {detail}")
+
+
+def _content_decoder(content_encoding: str | None) -> Any:
+    """A zlib decompressor for gzip/deflate bodies, None for identity; others are refused."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings:
+        return None
+    if codings in (["gzip"], ["x-gzip"]):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if codings == ["deflate"]:
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, auto-detected
+    raise _FetchFailure(
+        "content_encoding",
+        f"unsupported Content-Encoding {content_encoding!r} (only gzip and deflate are asked for)",
+    )
+
+
+def _decompress(decoder: Any, chunk: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` bytes of output, so a gzip bomb cannot outgrow the byte cap."""
+    try:
+        return decoder.decompress(chunk, limit) if chunk else decoder.flush()
+    except zlib.error as exc:
+        raise _FetchFailure("decode", f"corrupt compressed body: {exc}") from exc
+
+
+def _read_chunk(raw: urllib3.HTTPResponse, deadline: float, s: FetchSettings, got: int) -> bytes:
+    """One read of whatever bytes are available, never waiting past the attempt's deadline."""
+    remaining = deadline - time.monotonic()
+    total = f"total timeout {s.total_timeout:g} s exceeded after {got} bytes"
+    if remaining <= 0:
+        raise _FetchFailure("timeout", total, retryable=True, bytes_read=got)
+    sock = getattr(raw.connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(min(s.read_timeout, remaining))
+    try:
+        return raw.read1(CHUNK_BYTES, decode_content=False)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        if time.monotonic() >= deadline - 0.05:
+            raise _FetchFailure("timeout", total, retryable=True, bytes_read=got) from exc
+        message = f"no data for {s.read_timeout:g} s (read_timeout) after {got} bytes"
+        raise _FetchFailure("timeout", message, retryable=True, bytes_read=got) from exc
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        message = f"connection broke after {got} bytes of the body: {exc}"
+        raise _FetchFailure("connection", message, retryable=True, bytes_read=got) from exc
+
+
+def _read_body(
+    raw: urllib3.HTTPResponse,
+    content_encoding: str | None,
+    deadline: float,
+    s: FetchSettings,
+    cap: int,
+    *,
+    truncate: bool,
+) -> bytes:
+    """Stream the body, gunzipping as it comes; stop at `cap` decoded bytes or at the deadline."""
+    decoder = _content_decoder(content_encoding)
+    body = bytearray()
+    while True:
+        chunk = _read_chunk(raw, deadline, s, len(body))
+        room = cap + 1 - len(body)
+        body += chunk[:room] if decoder is None else _decompress(decoder, chunk, room)
+        if len(body) > cap:
+            if truncate:
+                return bytes(body[:cap])
+            message = f"body exceeds max_bytes {cap} (decoded bytes; stopped while streaming)"
+            raise _FetchFailure("too_large", message, bytes_read=len(body))
+        if not chunk:
+            return bytes(body)
+
+
+def _read_response(
+    url: str, response: requests.Response, deadline: float, s: FetchSettings, mode: _Mode
+) -> _Response:
+    """Turn one HTTP response into a _Response (a redirect, a 304 or a body) or a failure."""
+    headers = response.headers
+    media_type, charset = _parse_content_type(headers.get("Content-Type"))
+    result = _Response(url, response.status_code, media_type, charset)
+    result.etag, result.last_modified = headers.get("ETag"), headers.get("Last-Modified")
+    status = response.status_code
+    if status in REDIRECT_STATUSES and headers.get("Location"):
+        result.location = headers["Location"]
+        return result
+    if status == 304:
+        return result
+    if status == 429 or status >= 500:
+        retry_after = _parse_retry_after(headers.get("Retry-After"))
+        message = f"HTTP {status} {response.reason}"
+        raise _FetchFailure(
+            f"http_{status}", message, retryable=True, retry_after=retry_after, response=result
+        )
+    if not 200 <= status < 300:
+        message = f"HTTP {status} {response.reason} (not retried)"
+        raise _FetchFailure(f"http_{status}", message, response=result)
+    if not _content_type_allowed(media_type, mode):
+        message = f"content type {media_type} is not accepted for a {mode}"
+        raise _FetchFailure("content_type", message, response=result)
+    cap = ROBOTS_MAX_BYTES if mode == "robots" else s.max_bytes
+    length = headers.get("Content-Length", "")
+    if mode != "robots" and length.isdigit() and int(length) > cap:
+        message = f"Content-Length {length} exceeds max_bytes {cap}; not downloaded"
+        raise _FetchFailure("too_large", message, response=result)
+    encoding = headers.get("Content-Encoding")
+    try:
+        result.body = _read_body(
+            response.raw, encoding, deadline, s, cap, truncate=mode == "robots"
+        )
+    except _FetchFailure as failure:
+        failure.response = result
+        raise
+    return result
+
+
+def _request(
+    url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
+) -> _Response:
+    """One GET (redirects not followed) in the host's politeness slot, read within total_timeout."""
+    s = batch.settings
+    headers = _request_headers(s, validators, mode)
+    with batch.limiter.slot((urlsplit(url).hostname or "").lower()):
+        deadline = time.monotonic() + s.total_timeout
+        try:
+            response = batch.session.get(
+                url,
+                headers=headers,
+                stream=True,
+                allow_redirects=False,
+                timeout=(s.connect_timeout, s.read_timeout),
+            )
+        except requests.RequestException as exc:
+            raise _failure_from_request_error(exc, s) from exc
+        try:
+            return _read_response(url, response, deadline, s, mode)
+        finally:
+            response.close()
+
+
+def _resolve_url(base: str | None, link: str) -> str:
+    """`link` made absolute against `base`, fragment dropped; a malformed URL is refused."""
+    try:
+        absolute = urldefrag(urljoin(base, link) if base else link).url
+        urlsplit(absolute).port  # noqa: B018 - raises ValueError on a bad host or port
+        return absolute
+    except ValueError as exc:
+        where = f"redirect from {base} to {link!r}" if base else f"URL {link!r}"
+        raise _FetchFailure("bad_url", f"{where} is not a valid URL: {exc}") from exc
+
+
+def _follow_redirects(
+    url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
+) -> _Response:
+    """Request `url`, following up to max_redirects redirects by hand, each target checked."""
+    current, via = _resolve_url(None, url), None
+    seen: set[str] = set()
+    for _ in range(batch.settings.max_redirects + 1):
+        seen.add(current)
+        try:
+            _check_target(current, batch, mode, via)
+            response = _request(current, batch, validators, mode)
+            target = None if response.location is None else _resolve_url(current, response.location)
+        except _FetchFailure as failure:
+            failure.final_url = current
+            raise
+        if target is None:
+            return response
+        if target in seen:
+            failure = _FetchFailure(
+                "redirect_loop", f"redirect loop: {current} -> {target}", response=response
+            )
+            failure.final_url = current
+            raise failure
+        current, via = target, current
+    failure = _FetchFailure(
+        "too_many_redirects",
+        f"more than {batch.settings.max_redirects} redirects (max_redirects); next was {current}",
+        response=response,
+    )
+    failure.final_url = via
+    raise failure
+
+
+def _retry_delay(
+    failure: _FetchFailure, attempt: int, max_retries: int, s: FetchSettings
+) -> float | None:
+    """Seconds to wait before the next attempt, or None to give up (the reason added to failure)."""
+    if not failure.retryable:
+        return None
+    if attempt > max_retries:
+        failure.message += f" (gave up after {attempt} attempts)"
+        return None
+    if failure.retry_after is not None:
+        if failure.retry_after > s.backoff_max:
+            failure.message += (
+                f"; server asked to retry after {failure.retry_after:.0f} s (Retry-After), "
+                f"more than backoff_max {s.backoff_max:g} s: gave up"
+            )
+            return None
+        return failure.retry_after
+    ceiling = min(s.backoff_max, s.backoff_base * 2 ** (attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _looks_binary(body: bytes) -> bool:
+    """NUL bytes or a known binary signature near the start, unless a UTF-16 BOM explains them."""
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    head = body[:SNIFF_BYTES]
+    return head.startswith(BINARY_MAGIC) or b"\x00" in head
+
+
+def _charset_name(label: str | None) -> str | None:
+    """A Python codec name for a charset label, with the web's windows-1252 aliases applied."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return WEB_CHARSET_ALIASES.get(name, name)
+
+
+def _declared_charsets(body: bytes, header_charset: str | None) -> list[str]:
+    """Charsets to try in order: byte-order mark, HTTP header, <meta> or XML declaration."""
+    candidates = [name for bom, name in BOMS if body.startswith(bom)][:1]
+    candidates.append(_charset_name(header_charset) or "")
+    head = body[:SNIFF_BYTES]
+    for regex in (_META_CHARSET, _XML_ENCODING):
+        match = regex.search(head)
+        name = _charset_name(match[1].decode("ascii", "replace")) if match else None
+        # HTML: a <meta> that claims UTF-16 in an ASCII-compatible document means UTF-8.
+        candidates.append("utf-8" if name and name.startswith("utf-16") else name or "")
+    return [name for name in dict.fromkeys(candidates) if name]
+
+
+def decode_text(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
+    """Decode a document: BOM, header charset, <meta>/XML declaration, then UTF-8, then detection.
+
+    A declared charset that does not decode strictly is skipped. Returns (text, encoding used).
+    Raises ValueError when no charset fits (the caller records outcome "decode").
+    """
+    for name in [*_declared_charsets(body, header_charset), "utf-8"]:
+        try:
+            return body.decode(name), name
+        except (UnicodeError, LookupError):
+            continue
+    return _detect_charset(body)
+
+
+def _detect_charset(body: bytes) -> tuple[str, str]:
+    """charset_normalizer's best guess, but windows-1252 (the web's default) when nearly tied."""
+    matches = charset_normalizer.from_bytes(body)
+    best = matches.best()
+    if best is None:
+        raise ValueError(f"no character encoding fits these {len(body)} bytes")
+    for match in matches:
+        if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + DETECTION_TIE:
+            try:
+                return body.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                break
+    return str(best), _charset_name(best.encoding) or best.encoding
+
+
+def _gunzip_capped(body: bytes, cap: int) -> bytes:
+    """Gunzip a body that is gzip bytes (sitemap.xml.gz), refusing more than `cap` output bytes."""
+    try:
+        out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, cap + 1)
+    except zlib.error as exc:
+        raise _FetchFailure("decode", f"body looks gzipped but does not gunzip: {exc}") from exc
+    if len(out) > cap:
+        raise _FetchFailure("too_large", f"gunzipped body exceeds max_bytes {cap}", bytes_read=cap)
+    return out
+
+
+def _checked_body(response: _Response, mode: _Mode, cap: int) -> bytes:
+    """The body to decode: gunzipped for feeds, refused when binary or empty."""
+    body = response.body
+    if mode == "feed" and body.startswith(GZIP_MAGIC):
+        body = _gunzip_capped(body, cap)
+    if mode != "robots" and _looks_binary(body):
+        message = f"body of {response.url} is binary (NUL bytes or a binary signature), not text"
+        raise _FetchFailure("binary", message, bytes_read=len(body))
+    if not body.strip():
+        raise _FetchFailure("empty", f"{response.url} returned an empty body", bytes_read=len(body))
+    return body
+
+
+def _result_from_response(
+    response: _Response,
+    validators: tuple[str | None, str | None] | None,
+    mode: _Mode,
+    cap: int,
+) -> FetchResult:
+    """The FetchResult of a response that arrived: not modified, or a body to check and decode."""
+    known_etag, known_modified = validators or (None, None)
+    result = FetchResult(url=response.url, source_name="", outcome="ok", status=response.status)
+    result.final_url, result.content_type = response.url, response.media_type
+    result.etag = response.etag or (known_etag if response.status == 304 else None)
+    result.last_modified = response.last_modified or (
+        known_modified if response.status == 304 else None
+    )
+    if response.status == 304:
+        result.outcome = "not_modified"
+        return result
+    try:
+        body = _checked_body(response, mode, cap)
+        try:
+            result.html, result.encoding = decode_text(body, response.charset)
+        except ValueError as exc:
+            raise _FetchFailure("decode", f"{response.url}: {exc}", bytes_read=len(body)) from exc
+    except _FetchFailure as failure:
+        failure.response, failure.final_url = response, response.url
+        raise
+    result.bytes = len(body)
+    result.body = body if mode == "feed" else None
+    return result
+
+
+def _result_from_failure(url: str, failure: _FetchFailure) -> FetchResult:
+    """The FetchResult that records why `url` failed, with what the last response told."""
+    response = failure.response
+    result = FetchResult(url=url, source_name="", outcome=failure.outcome, error=failure.message)
+    result.final_url = failure.final_url or (response.url if response else None)
+    result.bytes = failure.bytes_read
+    if response is not None:
+        result.status, result.content_type = response.status, response.media_type
+        result.etag, result.last_modified = response.etag, response.last_modified
+    return result
+
+
+def _finish(result: FetchResult, url: str, started: float, attempts: int) -> FetchResult:
+    result.url, result.attempts = url, attempts
+    result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    result.fetched_at = datetime.now(UTC)
+    return result
+
+
+def _fetch_http(
+    url: str,
+    batch: _Batch,
+    validators: tuple[str | None, str | None] | None,
+    mode: _Mode,
+    max_retries: int,
+) -> FetchResult:
+    """Fetch one http(s) URL with retries and backoff; always returns a FetchResult."""
+    started, attempt = time.monotonic(), 0
+    cap = ROBOTS_MAX_BYTES if mode == "robots" else batch.settings.max_bytes
+    while True:
+        attempt += 1
+        try:
+            response = _follow_redirects(url, batch, validators, mode)
+            result = _result_from_response(response, validators, mode, cap)
+        except _FetchFailure as failure:
+            delay = _retry_delay(failure, attempt, max_retries, batch.settings)
+            if delay is None:
+                return _finish(_result_from_failure(url, failure), url, started, attempt)
+            LOGGER.debug("retrying %s in %.2f s after: %s", url, delay, failure.message)
+            time.sleep(delay)
+            continue
+        return _finish(result, url, started, attempt)
+
+
+def _file_path(url: str) -> Path:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise _FetchFailure("bad_url", f"file URI {url} names host {parts.netloc!r}; only local")
+    path = Path(url2pathname(parts.path))
+    if not path.is_absolute():
+        raise _FetchFailure("bad_url", f"file URI {url} is not an absolute path")
+    return path
+
+
+def _file_media_type(path: Path, mode: _Mode) -> str:
+    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    known = FILE_TYPES | (FEED_FILE_TYPES if mode == "feed" else {})
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in known:
+        expected = ", ".join(sorted(known))
+        raise _FetchFailure(
+            "content_type", f"{path} is not read: suffix must be {expected} (+ .gz)"
+        )
+    return known[suffix]
+
+
+def _read_file_bytes(path: Path, cap: int) -> bytes:
+    """Read (and gunzip) a file, never holding more than `cap` + 1 decoded bytes."""
+    try:
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rb") as fh:
+            data = fh.read(cap + 1)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+        raise _FetchFailure("not_found", f"file {path} does not exist or is not a file") from exc
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise _FetchFailure("decode", f"file {path} is not valid gzip: {exc}") from exc
+    except OSError as exc:
+        raise _FetchFailure("io_error", f"file {path} cannot be read: {exc}") from exc
+    if len(data) > cap:
+        raise _FetchFailure("too_large", f"file {path} exceeds max_bytes {cap}", bytes_read=cap)
+    return data
+
+
+def _read_file(url: str, settings: FetchSettings, mode: _Mode) -> FetchResult:
+    """Read a file:// URI from disk with the same checks and charset logic as HTTP bodies."""
+    started = time.monotonic()
+    try:
+        path = _file_path(url)
+        media_type = _file_media_type(path, mode)
+        response = _Response(url, None, media_type, body=_read_file_bytes(path, settings.max_bytes))
+        result = _result_from_response(response, None, mode, settings.max_bytes)
+    except _FetchFailure as failure:
+        failure.final_url = url
+        result = _result_from_failure(url, failure)
+    return _finish(result, url, started, 1)
+
+
+def open_session(settings: FetchSettings) -> requests.Session:
+    """A requests session for one batch, its connection pool sized for the batch's workers."""
+    session = requests.Session()
+    session.headers["User-Agent"] = settings.user_agent
+    adapter = HTTPAdapter(
+        pool_connections=settings.max_workers, pool_maxsize=settings.max_workers, max_retries=0
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _open_batch(settings: FetchSettings, session: requests.Session) -> _Batch:
+    batch = _Batch(
+        settings, session, HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
+    )
+    if settings.respect_robots:
+        batch.robots = RobotsCache(
+            settings.user_agent, lambda url: _fetch_http(url, batch, None, "robots", 0)
+        )
+    return batch
+
+
+def _fetch_in_batch(
+    url: str,
+    batch: _Batch,
+    validators: tuple[str | None, str | None] | None,
+    accept: Accept,
+    source_name: str,
+) -> FetchResult:
+    if url[:5].lower() == "file:":
+        result = _read_file(url, batch.settings, accept)
+    else:
+        result = _fetch_http(url, batch, validators, accept, batch.settings.max_retries)
+    result.source_name = source_name
+    return result
+
+
+def fetch_url(
+    url: str,
+    settings: FetchSettings,
+    *,
+    session: requests.Session | None = None,
+    validators: tuple[str | None, str | None] | None = None,
+    accept: Accept = "page",
+    source_name: str = "",
+) -> FetchResult:
+    """Fetch one URL (http(s) or file://) with retries, robots, private-host and politeness checks.
+
+    Args:
+        url: the URL to fetch; file:// URIs are read from disk.
+        settings: timeouts, caps, retries and politeness.
+        session: a requests session to reuse (one is opened and closed when None).
+        validators: (ETag, Last-Modified) known for this URL, sent as a conditional GET.
+        accept: "page" for HTML/text pages, "feed" for feeds and sitemaps (also fills `body`).
+        source_name: copied to the result.
+
+    Returns:
+        One FetchResult; per-URL problems are recorded in it, never raised.
+    """
+    own_session = session is None
+    active = session if session is not None else open_session(settings)
+    try:
+        batch = _open_batch(settings, active)
+        return _fetch_in_batch(url, batch, validators, accept, source_name)
+    finally:
+        if own_session:
+            active.close()
+
+
+def fetch_pages(
+    items: list[WorkItem], settings: FetchSettings, validators: Validators | None = None
+) -> list[FetchResult]:
+    """Fetch a batch of pages: one session, a thread pool, per-host limits, robots cached per batch.
+
+    Args:
+        items: the pages to get (http(s) URLs or file:// URIs).
+        settings: timeouts, caps, retries and politeness.
+        validators: url -> (ETag, Last-Modified) from earlier fetches, for conditional GETs.
+
+    Returns:
+        One FetchResult per item, in the order of `items`, each with `.item` set.
+    """
+    known = validators or {}
+    if not items:
+        return []
+    with open_session(settings) as session:
+        batch = _open_batch(settings, session)
+
+        def fetch_item(item: WorkItem) -> FetchResult:
+            result = _fetch_in_batch(item.url, batch, known.get(item.url), "page", item.source_name)
+            result.item = item
+            return result
+
+        with ThreadPoolExecutor(max_workers=min(settings.max_workers, len(items))) as pool:
+            return list(pool.map(fetch_item, items))
+
+
+def summarize_outcomes(results: list[FetchResult]) -> str:
+    """One line for the log: how many URLs and how many of each outcome."""
+    counts = Counter(result.outcome for result in results)
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0]))
+    parts = ", ".join(f"{outcome}={count}" for outcome, count in ordered)
+    return f"fetched {len(results)} URLs: {parts or 'nothing'}"
+
+
+def _is_transient_batch_failure(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a whole batch only when the OS or network stack failed it, never for a bug."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, OSError)
+
+
+@task(
+    name="fetch-batch",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_is_transient_batch_failure,
+    cache_policy=NO_CACHE,
+)
+def fetch_batch(
+    items: list[WorkItem], settings: FetchSettings, validators: Validators | None = None
+) -> list[FetchResult]:
+    """Prefect task: fetch a batch (see fetch_pages) and log a one-line summary of the outcomes."""
+    started = time.monotonic()
+    results = fetch_pages(items, settings, validators)
+    logger = get_run_logger()
+    logger.info("%s in %.1f s", summarize_outcomes(results), time.monotonic() - started)
+    return results

@@ -1,0 +1,582 @@
+"""Tests for tasks/fetch.py against real loopback servers: pytest-httpserver and a rogue one."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prefect.logging import disable_run_logger
+from prefect.states import Completed, Failed
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tasks.fetch import (
+    RobotsRules,
+    _is_transient_batch_failure,
+    decode_text,
+    fetch_batch,
+    fetch_pages,
+    fetch_url,
+    is_public_address,
+    summarize_outcomes,
+)
+from tasks.records import WorkItem
+from tasks.settings import FetchSettings
+
+HTML = "<html><head><title>Kabul</title></head><body><p>Kabul fell.</p></body></html>"
+FRENCH = (
+    "<html><body><p>Le café était fermé — « naïve » “quoted” résumé, déjà vu, où est la "
+    "fenêtre? Ça coûte 5 €.</p></body></html>"
+)
+MB = 1_000_000
+
+
+class RogueHandler(BaseHTTPRequestHandler):
+    """Routes that pytest-httpserver cannot play: slow, dripping, endless, concurrency-counting."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        return
+
+    def do_GET(self) -> None:
+        route = self.path.split("?", 1)[0]
+        getattr(self, "route_" + route.strip("/").replace("-", "_"), self.route_missing)()
+
+    def route_missing(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def route_slow_headers(self) -> None:
+        time.sleep(3)
+        self.route_missing()
+
+    def route_drip(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        for _ in range(100):  # at most 10 s, long after the client gave up
+            try:
+                self.wfile.write(b"a")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    def route_endless(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = b"<p>" + b"x" * 65_000 + b"</p>"
+        for _ in range(100):  # 6.5 MB at most
+            try:
+                self.wfile.write(chunk)
+            except OSError:
+                return
+        self.close_connection = True
+
+    def route_slow_page(self) -> None:
+        server = self.server
+        with server.lock:  # type: ignore[attr-defined]
+            server.active += 1  # type: ignore[attr-defined]
+            server.max_active = max(server.max_active, server.active)  # type: ignore[attr-defined]
+            server.starts.append(time.monotonic())  # type: ignore[attr-defined]
+        time.sleep(0.3)
+        with server.lock:  # type: ignore[attr-defined]
+            server.active -= 1  # type: ignore[attr-defined]
+        body = HTML.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def rogue() -> Iterator[ThreadingHTTPServer]:
+    """A threaded loopback server with misbehaving routes; counts concurrent /slow-page requests."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RogueHandler)
+    server.daemon_threads = True
+    server.lock, server.active, server.max_active, server.starts = threading.Lock(), 0, 0, []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def rogue_url(server: ThreadingHTTPServer, path: str) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> HTTPServer:
+    """pytest-httpserver with a permanent 404 robots.txt (robots tests add one-shot handlers)."""
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    return httpserver
+
+
+def hits(server: HTTPServer, path: str) -> int:
+    return sum(1 for request, _ in server.log if request.path == path)
+
+
+def tuned(settings: FetchSettings, **changes: object) -> FetchSettings:
+    return settings.model_copy(update=changes)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- success, redirects, schemes ---------------------------------------------------------------
+
+
+def test_ok_page_after_redirect_chain(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/a").respond_with_data("", status=301, headers={"Location": "/b"})
+    site.expect_request("/b").respond_with_data(
+        "", status=302, headers={"Location": site.url_for("/c#frag")}
+    )
+    site.expect_request("/c").respond_with_data(
+        HTML, content_type="text/html; charset=utf-8", headers={"ETag": '"v1"'}
+    )
+    result = fetch_url(site.url_for("/a"), fetch_settings, source_name="wire")
+    assert result.outcome == "ok", result.error
+    assert (result.url, result.final_url) == (site.url_for("/a"), site.url_for("/c"))
+    assert (result.status, result.content_type, result.encoding) == (200, "text/html", "utf-8")
+    assert result.html == HTML and result.bytes == len(HTML) and result.body is None
+    assert result.etag == '"v1"' and result.attempts == 1 and result.source_name == "wire"
+    assert result.fetched_at is not None and result.fetched_at.tzinfo == UTC
+    agents = {request.headers["User-Agent"] for request, _ in site.log}
+    assert agents == {fetch_settings.user_agent}
+
+
+def test_redirect_loop_and_too_many_redirects(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    site.expect_request("/loop1").respond_with_data("", status=302, headers={"Location": "/loop2"})
+    site.expect_request("/loop2").respond_with_data("", status=302, headers={"Location": "/loop1"})
+    for hop in range(4):
+        site.expect_request(f"/hop{hop}").respond_with_data(
+            "", status=307, headers={"Location": f"/hop{hop + 1}"}
+        )
+    loop = fetch_url(site.url_for("/loop1"), fetch_settings)
+    assert loop.outcome == "redirect_loop" and "loop" in (loop.error or "")
+    assert loop.attempts == 1
+    chain = fetch_url(site.url_for("/hop0"), tuned(fetch_settings, max_redirects=2))
+    assert chain.outcome == "too_many_redirects" and "max_redirects" in (chain.error or "")
+    assert hits(site, "/hop3") == 0
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x.html"])
+def test_redirect_to_other_scheme_refused(
+    site: HTTPServer, fetch_settings: FetchSettings, target: str
+) -> None:
+    site.expect_request("/jump").respond_with_data("", status=302, headers={"Location": target})
+    result = fetch_url(site.url_for("/jump"), fetch_settings)
+    assert result.outcome == "bad_scheme" and result.html is None
+    assert target in (result.error or "") and "only http and https" in (result.error or "")
+
+
+def test_non_http_url_given_directly_refused(fetch_settings: FetchSettings) -> None:
+    result = fetch_url("ftp://example.org/a.html", fetch_settings)
+    assert result.outcome == "bad_scheme" and result.attempts == 1
+
+
+def test_private_host_refused_unless_allowed(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    site.expect_request("/").respond_with_data(HTML, content_type="text/html")
+    strict = tuned(fetch_settings, allow_private_hosts=False)
+    port = site.port
+    for url in (f"http://127.0.0.1:{port}/", f"http://localhost:{port}/"):
+        result = fetch_url(url, strict)
+        assert result.outcome == "private_host", result.error
+        assert "allow_private_hosts" in (result.error or "")
+    assert site.log == []  # refused before any request, robots.txt included
+    assert fetch_url(site.url_for("/"), fetch_settings).ok
+
+
+def test_is_public_address() -> None:
+    private = ["127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "::1", "fe80::1%eth0"]
+    private += ["::ffff:192.168.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1"]
+    assert not any(is_public_address(address) for address in private)
+    assert is_public_address("93.184.216.34") and is_public_address("2606:4700::1111")
+
+
+# --- retries -----------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_seconds_then_success(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    site.expect_oneshot_request("/busy").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "1"}
+    )
+    site.expect_request("/busy").respond_with_data(HTML, content_type="text/html")
+    result = fetch_url(site.url_for("/busy"), fetch_settings)
+    assert result.outcome == "ok" and result.attempts == 2
+    assert result.elapsed_ms >= 950
+
+
+def test_retry_after_http_date_honoured(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    site.expect_oneshot_request("/later").respond_with_data(
+        "", status=503, headers={"Retry-After": when}
+    )
+    site.expect_request("/later").respond_with_data(HTML, content_type="text/html")
+    result = fetch_url(site.url_for("/later"), fetch_settings)
+    assert result.outcome == "ok" and result.attempts == 2
+    assert result.elapsed_ms >= 900  # the date is whole seconds: between 1 and 2 s away
+
+
+def test_retry_after_beyond_cap_gives_up(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/closed").respond_with_data("", status=429, headers={"Retry-After": "120"})
+    result = fetch_url(site.url_for("/closed"), fetch_settings)
+    assert (result.outcome, result.status, result.attempts) == ("http_429", 429, 1)
+    assert "Retry-After" in (result.error or "") and "backoff_max" in (result.error or "")
+
+
+def test_500_then_success(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_oneshot_request("/flaky").respond_with_data("oops", status=500)
+    site.expect_request("/flaky").respond_with_data(HTML, content_type="text/html")
+    result = fetch_url(site.url_for("/flaky"), fetch_settings)
+    assert result.outcome == "ok" and result.attempts == 2 and hits(site, "/flaky") == 2
+
+
+def test_503_forever_is_bounded(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/down").respond_with_data("", status=503)
+    started = time.monotonic()
+    result = fetch_url(site.url_for("/down"), tuned(fetch_settings, max_retries=2))
+    assert (result.outcome, result.status, result.attempts) == ("http_503", 503, 3)
+    assert hits(site, "/down") == 3 and time.monotonic() - started < 2.0
+    assert "gave up after 3 attempts" in (result.error or "")
+
+
+def test_404_not_retried(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/gone").respond_with_data("no", status=404)
+    result = fetch_url(site.url_for("/gone"), fetch_settings)
+    assert (result.outcome, result.status, result.attempts) == ("http_404", 404, 1)
+    assert hits(site, "/gone") == 1 and result.html is None
+
+
+def test_connection_refused_retried_then_recorded(fetch_settings: FetchSettings) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/"
+    result = fetch_url(url, tuned(fetch_settings, max_retries=1, respect_robots=False))
+    assert (result.outcome, result.attempts) == ("connection", 2)
+    assert "refused" in (result.error or "").lower()
+
+
+# --- timeouts and byte caps --------------------------------------------------------------------
+
+
+def test_read_timeout(rogue: ThreadingHTTPServer, fetch_settings: FetchSettings) -> None:
+    settings = tuned(fetch_settings, read_timeout=0.5, max_retries=0)
+    started = time.monotonic()
+    result = fetch_url(rogue_url(rogue, "/slow-headers"), settings)
+    assert result.outcome == "timeout" and "read_timeout" in (result.error or "")
+    assert time.monotonic() - started < 1.5
+
+
+def test_dripping_body_stops_at_total_timeout(
+    rogue: ThreadingHTTPServer, fetch_settings: FetchSettings
+) -> None:
+    settings = tuned(fetch_settings, total_timeout=1.0, read_timeout=2.0, max_retries=0)
+    result = fetch_url(rogue_url(rogue, "/drip"), settings)
+    assert result.outcome == "timeout" and "total timeout" in (result.error or "")
+    assert 1000 <= result.elapsed_ms < 1800  # the drip would last 10 s
+    assert 3 <= result.bytes < 20  # some drops arrived before the deadline
+
+
+def test_oversize_with_content_length(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/big").respond_with_data("x" * (2 * MB), content_type="text/html")
+    result = fetch_url(site.url_for("/big"), tuned(fetch_settings, max_bytes=MB))
+    assert result.outcome == "too_large" and "Content-Length" in (result.error or "")
+
+
+def test_oversize_without_content_length(
+    rogue: ThreadingHTTPServer, fetch_settings: FetchSettings
+) -> None:
+    result = fetch_url(rogue_url(rogue, "/endless"), tuned(fetch_settings, max_bytes=MB))
+    assert result.outcome == "too_large" and "while streaming" in (result.error or "")
+    assert result.bytes == MB + 1 and result.attempts == 1
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    """50 MB of spaces in about 50 kB of gzip."""
+    return gzip.compress(b" " * (50 * MB), compresslevel=9)
+
+
+def test_gzip_bomb_stops_at_cap(
+    site: HTTPServer, fetch_settings: FetchSettings, gzip_bomb: bytes
+) -> None:
+    site.expect_request("/bomb").respond_with_data(
+        gzip_bomb, content_type="text/html", headers={"Content-Encoding": "gzip"}
+    )
+    site.expect_request("/bomb.xml.gz").respond_with_data(
+        gzip_bomb, content_type="application/octet-stream"
+    )
+    settings = tuned(fetch_settings, max_bytes=MB)
+    page = fetch_url(site.url_for("/bomb"), settings)
+    assert page.outcome == "too_large" and page.bytes == MB + 1
+    feed = fetch_url(site.url_for("/bomb.xml.gz"), settings, accept="feed")
+    assert feed.outcome == "too_large" and "gunzipped" in (feed.error or "")
+
+
+def test_gzip_content_encoding_decoded(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/gz").respond_with_data(
+        gzip.compress(HTML.encode()),
+        content_type="text/html; charset=utf-8",
+        headers={"Content-Encoding": "gzip"},
+    )
+    result = fetch_url(site.url_for("/gz"), fetch_settings)
+    assert result.outcome == "ok" and result.html == HTML and result.bytes == len(HTML)
+    assert "gzip" in site.log[-1][0].headers["Accept-Encoding"]
+
+
+# --- content types, bodies, charsets -----------------------------------------------------------
+
+
+def test_pdf_refused_and_binary_html_detected(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    site.expect_request("/doc.pdf").respond_with_data(
+        b"%PDF-1.7 ...", content_type="application/pdf"
+    )
+    site.expect_request("/fake.html").respond_with_data(
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", content_type="text/html"
+    )
+    pdf = fetch_url(site.url_for("/doc.pdf"), fetch_settings)
+    assert (pdf.outcome, pdf.content_type, pdf.status) == ("content_type", "application/pdf", 200)
+    assert "application/pdf" in (pdf.error or "")
+    fake = fetch_url(site.url_for("/fake.html"), fetch_settings)
+    assert fake.outcome == "binary" and fake.html is None
+
+
+def test_empty_200(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_request("/empty").respond_with_data("", content_type="text/html")
+    result = fetch_url(site.url_for("/empty"), fetch_settings)
+    assert (result.outcome, result.status, result.attempts) == ("empty", 200, 1)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "encoding"),
+    [
+        ("text/html; charset=utf-8", FRENCH.encode("cp1252"), "cp1252"),  # wrong header
+        ("text/html", FRENCH.encode("cp1252"), "cp1252"),  # nothing declared
+        ("text/html; charset=ISO-8859-1", FRENCH.encode("cp1252"), "cp1252"),  # web alias
+        (
+            "text/html; charset=utf-8",  # wrong header, right <meta>
+            FRENCH.replace("<html>", '<html><meta charset="windows-1252">').encode("cp1252"),
+            "cp1252",
+        ),
+        ("text/html; charset=koi8-r", "<p>Кабул пал</p>".encode("koi8-r"), "koi8-r"),
+    ],
+)
+def test_charset_decoding(
+    site: HTTPServer, fetch_settings: FetchSettings, content_type: str, body: bytes, encoding: str
+) -> None:
+    site.expect_request("/page").respond_with_data(body, content_type=content_type)
+    result = fetch_url(site.url_for("/page"), fetch_settings)
+    assert result.outcome == "ok" and result.encoding == encoding
+    assert result.html is not None and ("café" in result.html or "Кабул" in result.html)
+    assert "“quoted”" in result.html or "Кабул" in result.html
+
+
+def test_decode_text_prefers_bom_and_xml_declaration() -> None:
+    assert decode_text("\ufeffKabul".encode("utf-8"), "iso-8859-1") == ("Kabul", "utf-8-sig")
+    xml = '<?xml version="1.0" encoding="windows-1251"?><rss>Кабул</rss>'.encode("cp1251")
+    text, encoding = decode_text(xml)
+    assert encoding == "cp1251" and "Кабул" in text
+
+
+def test_feed_accepts_gzip_sitemaps_and_fills_body(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    xml = b'<?xml version="1.0"?><urlset><url><loc>https://x.org/a</loc></url></urlset>'
+    site.expect_request("/sitemap.xml.gz").respond_with_data(
+        gzip.compress(xml), content_type="application/octet-stream"
+    )
+    site.expect_request("/feed").respond_with_data(gzip.compress(xml), content_type="text/xml")
+    for path in ("/sitemap.xml.gz", "/feed"):
+        result = fetch_url(site.url_for(path), fetch_settings, accept="feed")
+        assert result.outcome == "ok" and result.body == xml and result.html == xml.decode()
+    page = fetch_url(site.url_for("/sitemap.xml.gz"), fetch_settings)
+    assert page.outcome == "content_type"
+
+
+# --- conditional GET ---------------------------------------------------------------------------
+
+
+def test_conditional_get_not_modified(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    stamp = "Thu, 12 Aug 2021 10:00:00 GMT"
+
+    def answer(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"' and (
+            request.headers.get("If-Modified-Since") == stamp
+        ):
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(HTML, content_type="text/html", headers={"ETag": '"v1"'})
+
+    site.expect_request("/cond").respond_with_handler(answer)
+    fresh = fetch_url(site.url_for("/cond"), fetch_settings)
+    assert fresh.outcome == "ok" and fresh.etag == '"v1"'
+    again = fetch_url(site.url_for("/cond"), fetch_settings, validators=('"v1"', stamp))
+    assert (again.outcome, again.status, again.html) == ("not_modified", 304, None)
+    assert (again.etag, again.last_modified) == ('"v1"', stamp)
+
+
+# --- robots.txt --------------------------------------------------------------------------------
+
+
+def test_robots_disallow_fetched_once_per_batch(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    robots = (
+        "User-agent: *\nDisallow: /\n\n"
+        "User-agent: newsflow\nDisallow: /secret\nAllow: /secret/open\n"
+    )
+    site.expect_oneshot_request("/robots.txt").respond_with_data(robots, content_type="text/plain")
+    for path in ("/secret/x", "/secret/open/y", "/public"):
+        site.expect_request(path).respond_with_data(HTML, content_type="text/html")
+    items = [WorkItem(site.url_for(p), "s") for p in ("/secret/x", "/secret/open/y", "/public")]
+    results = fetch_pages(items, fetch_settings)
+    assert [r.outcome for r in results] == ["robots", "ok", "ok"]
+    assert "robots.txt" in (results[0].error or "") and hits(site, "/secret/x") == 0
+    assert hits(site, "/robots.txt") == 1
+    ignoring = fetch_url(site.url_for("/secret/x"), tuned(fetch_settings, respect_robots=False))
+    assert ignoring.ok
+
+
+def test_robots_500_disallows_everything(site: HTTPServer, fetch_settings: FetchSettings) -> None:
+    site.expect_oneshot_request("/robots.txt").respond_with_data("", status=500)
+    site.expect_request("/page").respond_with_data(HTML, content_type="text/html")
+    result = fetch_url(site.url_for("/page"), fetch_settings)
+    assert result.outcome == "robots" and "unreachable" in (result.error or "")
+    assert hits(site, "/page") == 0
+
+
+def test_robots_rules_longest_match() -> None:
+    text = (
+        "User-agent: other\nDisallow: /\n\n"
+        "User-agent: NewsFlow\nUser-agent: bot2\nDisallow: /*.pdf$\nDisallow: /news\n"
+        "Allow: /news/kabul\nDisallow: /news/kabul/private\n# comment\n"
+    )
+    rules = RobotsRules.parse(text, "newsflow/0.1 (+https://x)", "http://h/robots.txt")
+    assert rules.allows("http://h/")
+    assert not rules.allows("http://h/news/herat")
+    assert rules.allows("http://h/news/kabul/2021")
+    assert not rules.allows("http://h/news/kabul/private/1")
+    assert not rules.allows("http://h/a/b.pdf") and rules.allows("http://h/a/b.pdf?x=1")
+    assert RobotsRules.parse(text, "someone-else", "r").allows("http://h/news/herat")
+
+
+# --- politeness and batches --------------------------------------------------------------------
+
+
+def test_per_host_concurrency_limit_holds(
+    rogue: ThreadingHTTPServer, fetch_settings: FetchSettings
+) -> None:
+    items = [WorkItem(rogue_url(rogue, f"/slow-page?i={i}"), "s") for i in range(8)]
+    settings = tuned(fetch_settings, per_host_concurrency=2, max_workers=8)
+    results = fetch_pages(items, settings)
+    assert all(r.ok for r in results)
+    assert rogue.max_active == 2  # type: ignore[attr-defined]
+
+
+def test_per_host_delay_spaces_request_starts(
+    rogue: ThreadingHTTPServer, fetch_settings: FetchSettings
+) -> None:
+    items = [WorkItem(rogue_url(rogue, f"/slow-page?i={i}"), "s") for i in range(3)]
+    settings = tuned(fetch_settings, per_host_delay=0.3, per_host_concurrency=3, max_workers=3)
+    assert all(r.ok for r in fetch_pages(items, settings))
+    starts = sorted(rogue.starts)  # type: ignore[attr-defined]
+    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.25
+
+
+def test_batch_keeps_order_and_every_failure(
+    site: HTTPServer, fetch_settings: FetchSettings, tmp_path: Path
+) -> None:
+    site.expect_request("/ok").respond_with_data(HTML, content_type="text/html")
+    site.expect_request("/missing").respond_with_data("", status=404)
+    urls = [
+        site.url_for("/missing"),
+        site.url_for("/ok"),
+        "ftp://127.0.0.1/a",
+        f"http://127.0.0.1:{closed_port()}/x",
+        (tmp_path / "nope.html").as_uri(),
+        "http://[::1/broken",
+    ]
+    items = [WorkItem(url, f"src{i}") for i, url in enumerate(urls)]
+    settings = tuned(fetch_settings, max_retries=0)
+    results = fetch_pages(items, settings, validators={site.url_for("/ok"): ('"x"', None)})
+    assert [r.outcome for r in results] == [
+        "http_404",
+        "ok",
+        "bad_scheme",
+        "robots",  # RFC 9309: an unreachable robots.txt disallows the whole host
+        "not_found",
+        "bad_url",
+    ]
+    assert "unreachable" in (results[3].error or "") and "refused" in (results[3].error or "")
+    assert [r.item for r in results] == items
+    assert [r.source_name for r in results] == [f"src{i}" for i in range(6)]
+    assert all(r.error for r in results if not r.ok) and all(r.fetched_at for r in results)
+    assert fetch_pages([], settings) == []
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def test_file_uris_read_from_disk(tmp_path: Path, fetch_settings: FetchSettings) -> None:
+    (tmp_path / "a.html").write_text(HTML, encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes("Kabul: “captured”, 15 août".encode("cp1252"))
+    (tmp_path / "c.html.gz").write_bytes(gzip.compress(FRENCH.encode("cp1252")))
+    (tmp_path / "d.pdf").write_bytes(b"%PDF-1.7")
+    (tmp_path / "big.htm").write_text("x" * 2000)
+    item = lambda name: WorkItem((tmp_path / name).as_uri(), "disk")  # noqa: E731
+    names = ["a.html", "b.txt", "c.html.gz", "d.pdf", "missing.html", "big.htm"]
+    results = fetch_pages([item(n) for n in names], tuned(fetch_settings, max_bytes=1000))
+    assert [r.outcome for r in results] == [
+        "ok",
+        "ok",
+        "ok",
+        "content_type",
+        "not_found",
+        "too_large",
+    ]
+    html, text, gz = results[:3]
+    assert (html.html, html.content_type, html.encoding) == (HTML, "text/html", "utf-8")
+    assert text.content_type == "text/plain" and text.html == "Kabul: “captured”, 15 août"
+    assert gz.html == FRENCH and gz.encoding == "cp1252" and gz.final_url == item(names[2]).url
+    assert all(r.status is None and r.attempts == 1 for r in results)
+
+
+# --- Prefect task ------------------------------------------------------------------------------
+
+
+def test_fetch_batch_task_and_retry_condition(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    site.expect_request("/ok").respond_with_data(HTML, content_type="text/html")
+    items = [WorkItem(site.url_for("/ok"), "s"), WorkItem("ftp://x/y", "s")]
+    with disable_run_logger():
+        results = fetch_batch.fn(items, fetch_settings)
+    assert summarize_outcomes(results) == "fetched 2 URLs: ok=1, bad_scheme=1"
+    assert fetch_batch.retries == 2
+    assert _is_transient_batch_failure(None, None, Failed(data=OSError("EMFILE")))
+    assert not _is_transient_batch_failure(None, None, Failed(data=ValueError("bug")))
+    assert not _is_transient_batch_failure(None, None, Completed(data=[]))
