@@ -1,4 +1,4 @@
-"""Shared fixtures: the shared corpus, a fresh DuckDB file per test, one Prefect harness per session."""
+"""Shared fixtures: the corpus, a DuckDB file per test, one Prefect harness, a loopback site."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def db_path(tmp_path: Path) -> str:
 
 @pytest.fixture
 def fetch_settings():
-    """Fetch settings for loopback tests: private hosts allowed, no politeness delay, quick retries."""
+    """Loopback fetch settings: private hosts allowed, no politeness delay, fast retries."""
     from tasks.settings import FetchSettings
 
     return FetchSettings(
@@ -60,3 +60,61 @@ def fetch_settings():
         read_timeout=2.0,
         total_timeout=10.0,
     )
+
+
+class Site:
+    """A small news site on 127.0.0.1: fixed routes, ETag/304 support, a hit counter per path."""
+
+    def __init__(self) -> None:
+        import threading
+        from collections import Counter
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.hits: Counter[str] = Counter()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                path = self.path.split("?")[0]
+                site.hits[path] += 1
+                status, headers, body = site.routes.get(path, (404, {}, b"not found"))
+                etag = headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:
+                    status, body = 304, b""
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def page(self, path: str, html: str | bytes, content_type: str = "text/html; charset=utf-8"):
+        import hashlib
+
+        body = html.encode("utf-8") if isinstance(html, str) else html
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        self.routes[path] = (200, {"Content-Type": content_type, "ETag": etag}, body)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site():
+    """A loopback news site the test fills with pages, feeds and sitemaps."""
+    server = Site()
+    yield server
+    server.close()

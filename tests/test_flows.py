@@ -1,0 +1,166 @@
+"""The ingest flow end to end: real Prefect, real HTTP on 127.0.0.1, real DuckDB files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from warehouse.db import reader
+
+PAGES = ["bbc-1", "cnn", "guardian-1", "nytimes-1", "wapo-1"]
+FOUNDING = "000_cf0c220304eb5a48.txt"
+
+
+def _page(corpus: Path, case: str) -> str:
+    raw = (corpus / "extraction" / "readability" / "pages" / case / "source.html.gz").read_bytes()
+    return gzip.decompress(raw).decode("utf-8")
+
+
+def _syndicate(html: str) -> str:
+    """Another outlet's copy of a page: its own URL, a new headline, one paragraph rewritten."""
+    html = re.sub(r"<link[^>]+canonical[^>]*>|<meta[^>]+og:url[^>]*>", "", html, flags=re.I)
+    html = re.sub(
+        r"<title>.*?</title>",
+        "<title>Wire copy: another headline</title>",
+        html,
+        count=1,
+        flags=re.S,
+    )
+    paragraphs = [m for m in re.finditer(r"<p[^>]*>(.{200,}?)</p>", html, re.S)]
+    target = paragraphs[len(paragraphs) // 2]
+    edited = "An editor at the syndicating outlet rewrote this paragraph entirely for its readers."
+    return html[: target.start(1)] + edited + html[target.end(1) :]
+
+
+def _rows(db_path: str, query: str) -> list[tuple]:
+    with reader(db_path) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.fixture
+def newsroom(site, corpus, tmp_path):
+    """A site with five real pages, a feed, a sitemap, a URL list, robots.txt and some failures."""
+    for case in PAGES:
+        site.page(f"/news/{case}", _page(corpus, case))
+    site.page("/wire/nytimes-1", _syndicate(_page(corpus, "nytimes-1")))
+    site.page("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+    site.page("/private/memo", "<html><body><p>internal</p></body></html>")
+    site.page("/files/report.pdf", b"%PDF-1.4 binary", "application/pdf")
+    site.page(
+        "/feed.xml",
+        f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Example</title>
+        <item><title>BBC item</title><link>{site.url("/news/bbc-1")}</link>
+              <guid>bbc-1</guid><pubDate>Fri, 24 Jul 2015 04:36:09 GMT</pubDate></item>
+        <item><title>Gone</title><link>{site.url("/news/gone")}</link><guid>gone</guid>
+              <description>Its page is missing, the entry is kept.</description></item>
+        </channel></rss>""",
+        "application/rss+xml",
+    )
+    site.page(
+        "/sitemap.xml",
+        f"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <url><loc>{site.url("/news/cnn")}</loc></url>
+        <url><loc>{site.url("/news/guardian-1")}</loc></url></urlset>""",
+        "application/xml",
+    )
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        "# one a line\n"
+        + "\n".join(
+            site.url(p)
+            for p in ["/news/nytimes-1", "/wire/nytimes-1", "/news/wapo-1", "/private/memo"]
+        )
+        + f"\n{site.url('/files/report.pdf')}\n"
+    )
+    scrapes = tmp_path / "scrapes"
+    scrapes.mkdir()
+    shutil.copy(corpus / "seed" / FOUNDING, scrapes / FOUNDING)
+    return {
+        "urls_files": [str(urls)],
+        "feeds": [site.url("/feed.xml")],
+        "sitemaps": [site.url("/sitemap.xml")],
+        "paths": [str(scrapes)],
+    }
+
+
+def test_ingest_every_source_kind_then_rerun_loads_nothing_new(
+    prefect_harness, newsroom, site, db_path
+):
+    from flows.ingest import ingest
+
+    first = ingest(**newsroom, db=db_path, allow_private_hosts=True)
+    # bbc-1 (feed), cnn, guardian-1 (sitemap), nytimes-1, its wire copy, wapo-1 (list), founding
+    assert first.new == 7
+    assert first.duplicates == {"near": 1}
+    assert first.failed == {"http_404": 1, "robots": 1, "content_type": 1}
+    assert first.feed_entries == 2
+    assert _rows(db_path, "SELECT count(*) FROM feed_entries WHERE title = 'Gone'") == [(1,)]
+    outcomes = dict(_rows(db_path, "SELECT regexp_extract(url, '/[^/]+$'), outcome FROM fetches"))
+    assert outcomes["/memo"] == "robots" and outcomes["/report.pdf"] == "content_type"
+    wire, original = _rows(
+        db_path,
+        "SELECT (SELECT duplicate_of FROM articles WHERE url LIKE '%/wire/%'),"
+        " (SELECT id FROM articles WHERE url LIKE '%/news/nytimes-1')",
+    )[0]
+    assert wire == original
+    founding = _rows(db_path, f"SELECT title, published_at::DATE, text FROM articles "
+                     f"WHERE url LIKE '%{FOUNDING}'")  # fmt: skip
+    title, published, text = founding[0]
+    assert title.startswith("Taliban claims capture of Afghanistan")
+    assert str(published) == "2021-08-12"
+    assert "bookmarkicon" not in text and "Also on rt.com" not in text
+
+    hits_before = dict(site.hits)
+    second = ingest(**newsroom, db=db_path, allow_private_hosts=True)
+    assert (second.new, second.updated) == (0, 0)
+    assert second.not_modified == 6  # every served page answered 304
+    assert _rows(db_path, "SELECT count(*), count(DISTINCT cluster_id) FROM articles") == [(7, 6)]
+    assert site.hits["/news/cnn"] == hits_before["/news/cnn"] + 1
+
+
+def test_a_second_process_writing_meanwhile_makes_the_load_wait_not_fail(
+    prefect_harness, newsroom, db_path, tmp_path
+):
+    """Another process holds the warehouse for a few seconds mid-run; our loads wait, then land."""
+    from flows.ingest import ingest
+    from warehouse.db import writer
+
+    with writer(db_path):
+        pass
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import time
+                from warehouse.db import writer
+                with writer({db_path!r}) as conn:
+                    conn.execute("CREATE TABLE notes AS SELECT 'held' AS note")
+                    print("holding", flush=True)
+                    time.sleep(4)
+                """
+            ),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        report = ingest(paths=newsroom["paths"], db=db_path)
+    finally:
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
+    assert report.new == 1
+    assert _rows(db_path, "SELECT note FROM notes") == [("held",)]
