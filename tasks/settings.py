@@ -1,4 +1,4 @@
-"""One typed home for configuration: defaults, env vars, the sources file; passed down as plain values."""
+"""One typed home for configuration: defaults, env vars, the sources file, as plain values."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _env_overrides() -> dict[str, Any]:
 
 
 def read_sources_file(path: str | Path) -> dict[str, Any]:
-    """Read a sources TOML file: a [settings] table and [[source]] entries (name, kind, location)."""
+    """Read a sources TOML file: a [settings] table and [[source]] (name, kind, location)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -90,10 +90,8 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
             continue
         options = {k: v for k, v in raw.items() if k not in {"name", "kind", "location", "enabled"}}
         location = raw["location"]
-        if raw["kind"] == "path" or (raw["kind"] == "urls" and "://" not in location):
-            location = (
-                str((base / location).resolve()) if not Path(location).is_absolute() else location
-            )
+        if "://" not in location and not Path(location).is_absolute():
+            location = str((base / location).resolve())  # files resolve against the sources file
         sources.append(
             {"name": raw["name"], "kind": raw["kind"], "location": location, "options": options}
         )
@@ -101,7 +99,7 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings: defaults < sources file [settings] < env vars < explicit overrides (CLI flags)."""
+    """Build Settings: defaults < sources file [settings] < env vars < overrides (CLI flags)."""
     values: dict[str, Any] = {}
     fetch_values: dict[str, Any] = {}
     if sources_file:
