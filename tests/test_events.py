@@ -1,4 +1,4 @@
-"""Capture events: the gazetteer, each status, spellings, hedges, dates, counts, and the founding article."""
+"""Capture events: gazetteer, statuses, spellings, hedges, dates, counts, the founding article."""
 
 from __future__ import annotations
 

@@ -1,0 +1,112 @@
+"""Downstream of ingest: capture events from new and changed articles, then daily summaries."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, Field
+
+from tasks.events import ExtractionStats, extract_events_batch, find_pending_articles
+from tasks.settings import DEFAULT_DB
+from tasks.summaries import (
+    compute_daily_summaries,
+    display_row,
+    publish_captures_artifacts,
+    render_captures_chart,
+    reports_dir,
+)
+from warehouse.summaries import read_daily_captures
+
+EXTRACT_BATCH_SIZE = 500
+
+
+class SummaryReport(BaseModel):
+    """What one summarize run read, found and wrote."""
+
+    db: str
+    start: date | None
+    end: date | None
+    articles_read: int = 0
+    events_found: int = 0
+    counts_found: int = 0
+    days: int = 0
+    capitals_reported: int = 0
+    claimed_only: int = 0
+    rows_written: dict[str, int] = Field(default_factory=dict)
+    chart_png: str | None = None
+    chart_html: str | None = None
+
+    def headline(self) -> str:
+        span = f"{self.start or 'first day'} … {self.end or 'last day'}"
+        return (
+            f"summarized {span}: read {self.articles_read} new or changed articles "
+            f"({self.events_found} capture events, {self.counts_found} running counts); "
+            f"{self.days} days, {self.capitals_reported} provincial capitals reported captured "
+            f"({self.claimed_only} only claimed); chart: {self.chart_html}"
+        )
+
+
+def _batches(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+@flow(name="summarize", validate_parameters=True)
+def summarize(
+    start: date | None = None,
+    end: date | None = None,
+    db: str = DEFAULT_DB,
+    last_days: Annotated[
+        int | None, Field(ge=1, le=366, description="Only the last N days")
+    ] = None,
+    batch_size: Annotated[int, Field(ge=1, le=10_000, description="Articles per batch")] = (
+        EXTRACT_BATCH_SIZE
+    ),
+) -> SummaryReport:
+    """Extract capture events from new and changed articles, then recompute the daily summaries.
+
+    Args:
+        start: first day to recompute (default: the first day with data).
+        end: last day to recompute (default: the last day with data).
+        db: the warehouse file.
+        last_days: on a schedule, recompute only the last N days up to `end` (or today).
+        batch_size: articles read, extracted and stored per extraction task run.
+
+    Returns:
+        counts of what was read and written, and where the chart went.
+    """
+    logger = get_run_logger()
+    if last_days and start is None:
+        start = (end or date.today()) - timedelta(days=last_days - 1)
+    pending = find_pending_articles(db)
+    found = ExtractionStats()
+    for batch in _batches(pending, batch_size):
+        found = found + extract_events_batch(db, batch)
+    written = compute_daily_summaries(db, start, end)
+    rows = read_daily_captures(db, start, end)
+    chart = render_captures_chart(rows, reports_dir(db))
+    publish_captures_artifacts([display_row(r) for r in rows], chart)
+    last = rows[-1] if rows else {}
+    report = SummaryReport(
+        db=db,
+        start=start,
+        end=end,
+        articles_read=found.articles,
+        events_found=found.events,
+        counts_found=found.counts,
+        days=len(rows),
+        capitals_reported=last.get("cumulative_capitals", 0),
+        claimed_only=last.get("claimed_only", 0),
+        rows_written=written,
+        chart_png=str(chart.png),
+        chart_html=str(chart.html),
+    )
+    logger.info(report.headline())
+    return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(summarize(db=sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DB).headline())

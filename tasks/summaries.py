@@ -1,0 +1,222 @@
+"""Daily summaries for people: recompute them; render the captures table, chart and artifacts."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from matplotlib.dates import DateFormatter, DayLocator
+from matplotlib.figure import Figure
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from warehouse.summaries import (
+    read_daily_captures,
+    recompute_daily_summaries,
+    write_summary_tables,
+)
+
+REPORTS_DIRNAME = "reports"
+CHART_STEM = "daily_captures"
+TABLE_ARTIFACT_KEY = "daily-captures"
+MARKDOWN_ARTIFACT_KEY = "daily-captures-report"
+COLUMNS = {
+    "day": "day",
+    "new_capitals": "new",
+    "capitals": "capitals reported captured (status, sources)",
+    "cumulative_capitals": "cumulative",
+    "claimed_only": "claimed only",
+    "max_reported_count": "max count reported",
+    "national_capital": "national capital",
+    "articles": "articles",
+    "stories": "stories",
+}
+_NAME_LINE_INCHES = 0.13  # one 7-point line of capital names on the chart
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9rem; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; }}
+svg {{ max-width: 100%; height: auto; }}
+</style></head>
+<body>
+<h1>{title}</h1>
+<p>{subtitle}</p>
+{svg}
+<h2>By day</h2>
+{table}
+</body></html>
+"""
+
+
+@dataclass(frozen=True)
+class ChartFiles:
+    """The chart of cumulative capitals, as a PNG and as a self-contained HTML page."""
+
+    png: Path
+    html: Path
+
+
+def reports_dir(db: str) -> Path:
+    """Where a warehouse's charts go: a reports/ folder beside the warehouse file."""
+    return Path(db).resolve().parent / REPORTS_DIRNAME
+
+
+def _capitals_cell(row: dict[str, Any]) -> str:
+    """Each new capital, its status when only claimed, and its sources: "Kandahar (claimed, 1)"."""
+    parts = []
+    for item in row.get("new_capital_sources") or []:
+        status = "" if item["status"] == "confirmed" else f"{item['status']}, "
+        parts.append(f"{item['capital']} ({status}{item['sources']})")
+    return ", ".join(parts)
+
+
+def display_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One daily_captures row as the CLI, the artifacts and the HTML page show it."""
+    national = row.get("national_capital")
+    return {
+        "day": row["day"].isoformat() if isinstance(row["day"], date) else row["day"],
+        "new_capitals": row["new_capitals"],
+        "capitals": _capitals_cell(row),
+        "cumulative_capitals": row["cumulative_capitals"],
+        "claimed_only": row["claimed_only"],
+        "max_reported_count": row["max_reported_count"],
+        "national_capital": f"{national}: {row['national_capital_status']}" if national else "",
+        "articles": row["articles"],
+        "stories": row["stories"],
+    }
+
+
+def daily_captures_table(db: str, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    """The daily captures in [start, end] as display rows (for `newsflow captures`)."""
+    return [display_row(row) for row in read_daily_captures(db, start, end)]
+
+
+def export_summaries(
+    db: str, out_dir: str | Path, fmt: Literal["csv", "parquet"] = "csv"
+) -> list[Path]:
+    """Write daily_captures, daily_capture_sources and daily_article_counts as CSV or Parquet.
+
+    Returns:
+        the files written, one per table, named <table>.<fmt> in out_dir.
+    """
+    return write_summary_tables(db, Path(out_dir), fmt)
+
+
+def captures_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
+    """The daily captures as a Markdown table under a heading."""
+    header = "| " + " | ".join(COLUMNS.values()) + " |"
+    rule = "|" + "---|" * len(COLUMNS)
+    lines = [f"# {title}", "", header, rule]
+    for row in rows:
+        cells = ("" if row[key] is None else str(row[key]) for key in COLUMNS)
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    if not rows:
+        lines.append("| " + " | ".join(["—"] * len(COLUMNS)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _html_table(rows: Sequence[dict[str, Any]]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in COLUMNS.values())
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if r[k] is None else str(r[k]))}</td>" for k in COLUMNS)
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
+    """Cumulative capitals by day (line), new ones (bars), each day's names above its point."""
+    figure = Figure(figsize=(12, 7), layout="constrained")
+    axes = figure.add_subplot()
+    days = [r["day"] for r in rows]
+    cumulative = [r["cumulative_capitals"] for r in rows]
+    axes.bar(days, [r["new_capitals"] for r in rows], color="#f0b27a", label="new that day")
+    axes.plot(days, cumulative, marker="o", color="#922b21", label="cumulative")
+    lines = max((len(r["new_capital_names"]) for r in rows), default=0)
+    spare = 1 - min(0.7, lines * _NAME_LINE_INCHES / 5.0)
+    axes.set_ylim(0, (max(cumulative, default=0) + 1) / spare + 1)
+    for row in rows:
+        if row["new_capital_names"]:
+            axes.annotate(
+                "\n".join(row["new_capital_names"]),
+                (row["day"], row["cumulative_capitals"]),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+    axes.xaxis.set_major_locator(DayLocator())
+    axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
+    axes.set_ylabel("provincial capitals reported captured")
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    return figure
+
+
+def draw_captures_chart(
+    rows: Sequence[dict[str, Any]],
+    out_dir: Path,
+    title: str = "Provincial capitals reported captured",
+) -> ChartFiles:
+    """Write the chart of daily_captures rows (as read_daily_captures returns them) as
+    <out_dir>/daily_captures.png and a self-contained daily_captures.html (inline SVG)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = _captures_figure(rows, title)
+    png = out_dir / f"{CHART_STEM}.png"
+    figure.savefig(png, dpi=110)
+    svg = io.StringIO()
+    figure.savefig(svg, format="svg")
+    page = out_dir / f"{CHART_STEM}.html"
+    subtitle = f"{len(rows)} days; generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by newsflow"
+    page.write_text(
+        _PAGE.format(
+            title=html.escape(title),
+            subtitle=html.escape(subtitle),
+            svg=svg.getvalue().split("?>", 1)[-1],
+            table=_html_table([display_row(r) for r in rows]),
+        ),
+        encoding="utf-8",
+    )
+    return ChartFiles(png=png, html=page)
+
+
+@task(name="compute-daily-summaries")
+def compute_daily_summaries(db: str, start: date | None, end: date | None) -> dict[str, int]:
+    """Task: replace the daily summary rows in [start, end]; returns rows per table."""
+    written = recompute_daily_summaries(db, start, end)
+    get_run_logger().info(
+        "daily summaries for %s … %s: %s", start or "start", end or "end", written
+    )
+    return written
+
+
+@task(name="render-captures-chart")
+def render_captures_chart(rows: list[dict[str, Any]], out_dir: Path) -> ChartFiles:
+    """Task: the PNG and HTML chart of cumulative capitals."""
+    files = draw_captures_chart(rows, out_dir)
+    get_run_logger().info("chart written to %s and %s", files.png, files.html)
+    return files
+
+
+@task(name="publish-captures-artifacts")
+def publish_captures_artifacts(rows: list[dict[str, Any]], chart: ChartFiles) -> None:
+    """Task: a table artifact and a Markdown artifact of the daily captures (display rows)."""
+    create_table_artifact(
+        table=rows,
+        key=TABLE_ARTIFACT_KEY,
+        description="Provincial capitals reported captured, by day",
+    )
+    markdown = captures_markdown(rows, "Provincial capitals reported captured, by day")
+    markdown += f"\nChart: `{chart.png}` and `{chart.html}`\n"
+    create_markdown_artifact(markdown=markdown, key=MARKDOWN_ARTIFACT_KEY)

@@ -1,0 +1,225 @@
+"""Daily summaries: sources and stories, the running total, range replacement, the flow, export."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.events import extract_events, load_gazetteer, pending_articles
+from tasks.summaries import daily_captures_table, export_summaries
+from tests.test_events import insert_articles
+from warehouse import db
+from warehouse.summaries import read_daily_captures, recompute_daily_summaries
+
+SYNDICATED = (
+    "Taliban fighters captured Sheberghan, the capital of Jowzjan province, on Saturday, "
+    "officials said. It was the second provincial capital to fall in two days."
+)
+TIMELINE = [
+    {
+        "url": "https://a.example/zaranj",
+        "site_name": "Site A",
+        "published_at": datetime(2021, 8, 6, 15, tzinfo=UTC),
+        "text": "Taliban fighters captured Zaranj on Friday, officials said. "
+        "It was the first provincial capital to fall.",
+    },
+    {
+        "url": "https://b.example/sheberghan",
+        "site_name": "Site B",
+        "published_at": datetime(2021, 8, 7, 15, tzinfo=UTC),
+        "text": "A Taliban spokesman said the group captured Shibirghan on Saturday.",
+    },
+    {
+        "url": "https://c.example/kunduz",
+        "site_name": "Site C",
+        "published_at": datetime(2021, 8, 8, 18, tzinfo=UTC),
+        "text": "Officials confirmed that Sheberghan had fallen. Kunduz, Sar-i-Pul and Taluqan "
+        "fell on Sunday. The Taliban now hold five of 34 provincial capitals.",
+    },
+    {
+        "url": "https://a.example/kabul",
+        "site_name": "Site A",
+        "published_at": datetime(2021, 8, 15, 18, tzinfo=UTC),
+        "text": "Taliban fighters entered Kabul on Sunday and took control of the palace.",
+    },
+]
+TABLE_SIZES = (
+    "SELECT (SELECT count(*) FROM daily_captures), (SELECT count(*) FROM daily_capture_sources), "
+    "(SELECT count(*) FROM daily_article_counts)"
+)
+
+
+def _extract_all(db_path: str) -> None:
+    gazetteer = load_gazetteer()
+    extract_events(db_path, pending_articles(db_path, gazetteer), gazetteer)
+
+
+def _rows(db_path: str, query: str, params: list | None = None) -> list[tuple]:
+    with db.reader(db_path) as conn:
+        return conn.execute(query, params or []).fetchall()
+
+
+@pytest.fixture
+def timeline_db(db_path: str) -> str:
+    insert_articles(db_path, TIMELINE)
+    _extract_all(db_path)
+    recompute_daily_summaries(db_path, None, None)
+    return db_path
+
+
+def test_one_report_syndicated_on_three_sites_is_three_sources_and_one_story(db_path):
+    copies = [
+        {"url": f"https://{site}.example/story", "site_name": f"Site {site.upper()}"}
+        for site in ("a", "b", "c")
+    ] + [{"url": "https://a.example/amp/story", "site_name": "Site A"}]  # a copy on the same site
+    [first, *others] = insert_articles(
+        db_path,
+        [
+            {**c, "text": SYNDICATED, "published_at": datetime(2021, 8, 7, 12, tzinfo=UTC)}
+            for c in copies[:1]
+        ],
+    )
+    insert_articles(
+        db_path,
+        [
+            {**c, "text": SYNDICATED, "cluster_id": first, "duplicate_of": first,
+             "published_at": datetime(2021, 8, 7, 13, tzinfo=UTC)}
+            for c in copies[1:]
+        ],
+    )  # fmt: skip
+    _extract_all(db_path)
+    recompute_daily_summaries(db_path, None, None)
+
+    assert _rows(
+        db_path, "SELECT day, capital, sources, stories, site_names FROM daily_capture_sources"
+    ) == [(date(2021, 8, 7), "Sheberghan", 3, 1, ["Site A", "Site B", "Site C"])]
+    assert _rows(
+        db_path, "SELECT site, articles, stories FROM daily_article_counts ORDER BY 1"
+    ) == [
+        ("Site A", 2, 1),
+        ("Site B", 1, 1),
+        ("Site C", 1, 1),
+    ]
+    [day] = read_daily_captures(db_path)
+    assert (day["new_capital_names"], day["articles"], day["stories"]) == (["Sheberghan"], 4, 1)
+    assert day["max_reported_count"] == 2
+
+
+def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
+    rows = {r["day"]: r for r in read_daily_captures(timeline_db)}
+    assert list(rows) == [date(2021, 8, d) for d in range(6, 16)]  # every day, quiet ones too
+    view = {
+        d.day: (r["new_capital_names"], r["cumulative_capitals"], r["claimed_only"])
+        for d, r in rows.items()
+        if d.day <= 9
+    }
+    assert view == {
+        6: (["Zaranj"], 1, 0),
+        7: (["Sheberghan"], 2, 1),  # only the Taliban said so that day
+        8: (["Kunduz", "Sar-e Pul", "Taloqan"], 5, 0),  # officials confirmed it on the 8th
+        9: ([], 5, 0),
+    }
+    assert rows[date(2021, 8, 6)]["max_reported_count"] == 1
+    assert rows[date(2021, 8, 8)]["max_reported_count"] == 5
+    kabul = rows[date(2021, 8, 15)]
+    assert (kabul["national_capital"], kabul["national_capital_status"]) == ("Kabul", "confirmed")
+    assert kabul["cumulative_capitals"] == 5  # never in the provincial count
+    assert rows[date(2021, 8, 7)]["new_capital_sources"] == [
+        {"capital": "Sheberghan", "status": "claimed", "sources": 1}
+    ]
+
+
+def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
+    before = dict(_rows(timeline_db, "SELECT day, computed_at FROM daily_captures"))
+    totals = _rows(timeline_db, TABLE_SIZES)
+    insert_articles(
+        timeline_db,
+        [{"url": "https://d.example/ghazni", "site_name": "Site D",
+          "published_at": datetime(2021, 8, 8, 9, tzinfo=UTC),
+          "text": "The Taliban captured Ghazni on Sunday, residents said."}],
+    )  # fmt: skip
+    _extract_all(timeline_db)
+    written = recompute_daily_summaries(timeline_db, date(2021, 8, 7), date(2021, 8, 8))
+    assert written == {"daily_captures": 2, "daily_capture_sources": 6, "daily_article_counts": 3}
+
+    after = dict(_rows(timeline_db, "SELECT day, computed_at FROM daily_captures"))
+    assert len(after) == len(before)
+    assert after[date(2021, 8, 6)] == before[date(2021, 8, 6)]
+    assert after[date(2021, 8, 8)] > before[date(2021, 8, 8)]
+    [eighth] = read_daily_captures(timeline_db, date(2021, 8, 8), date(2021, 8, 8))
+    assert eighth["new_capital_names"] == ["Ghazni", "Kunduz", "Sar-e Pul", "Taloqan"]
+    assert eighth["cumulative_capitals"] == 6
+    assert _rows(timeline_db, TABLE_SIZES) == [(totals[0][0], totals[0][1] + 1, totals[0][2] + 1)]
+
+
+def test_a_reversed_range_is_refused_naming_both_days(timeline_db):
+    with pytest.raises(ValueError, match="start 2021-08-09 is after end 2021-08-08"):
+        recompute_daily_summaries(timeline_db, date(2021, 8, 9), date(2021, 8, 8))
+
+
+def test_captures_table_rows_for_the_cli(timeline_db):
+    rows = daily_captures_table(timeline_db, date(2021, 8, 7), date(2021, 8, 8))
+    assert [(r["day"], r["capitals"], r["cumulative_capitals"]) for r in rows] == [
+        ("2021-08-07", "Sheberghan (claimed, 1)", 2),
+        ("2021-08-08", "Kunduz (1), Sar-e Pul (1), Taloqan (1)", 5),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_writes_each_summary_table(timeline_db, tmp_path, fmt):
+    paths = export_summaries(timeline_db, tmp_path / "out", fmt)
+    assert sorted(p.name for p in paths) == sorted(
+        f"{t}.{fmt}" for t in ("daily_captures", "daily_capture_sources", "daily_article_counts")
+    )
+    captures = tmp_path / "out" / f"daily_captures.{fmt}"
+    if fmt == "csv":
+        with captures.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows[2]["new_capital_names"] == "[Kunduz, Sar-e Pul, Taloqan]"
+    else:
+        rows = pq.read_table(captures).to_pylist()
+        assert rows[2]["new_capital_names"] == ["Kunduz", "Sar-e Pul", "Taloqan"]
+    assert len(rows) == 10
+
+
+def test_export_refuses_an_unknown_format(timeline_db, tmp_path):
+    with pytest.raises(ValueError, match="unknown export format 'xlsx'"):
+        export_summaries(timeline_db, tmp_path, "xlsx")  # type: ignore[arg-type]
+
+
+def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness, db_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.summarize import summarize
+
+    insert_articles(db_path, TIMELINE)
+    report = summarize(db=db_path, batch_size=2)
+    assert (report.articles_read, report.days, report.capitals_reported) == (4, 10, 5)
+    assert report.events_found == 7 and report.counts_found == 2
+    png = Path(report.chart_png).read_bytes()
+    page = Path(report.chart_html).read_text(encoding="utf-8")
+    assert png.startswith(b"\x89PNG")
+    assert "<svg" in page and "Sar-e Pul" in page and "<script" not in page
+    with get_client(sync_client=True) as client:
+        keys = {
+            a.key
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["daily-captures", "daily-captures-report"])
+                )
+            )
+        }
+    assert keys == {"daily-captures", "daily-captures-report"}
+
+    again = summarize(start=date(2021, 8, 7), end=date(2021, 8, 8), db=db_path)
+    assert (again.articles_read, again.days) == (0, 2)
+    assert (
+        _rows(db_path, "SELECT day, count(*) FROM daily_captures GROUP BY day HAVING count(*) > 1")
+        == []
+    )
+    assert _rows(db_path, "SELECT count(*) FROM daily_captures") == [(10,)]

@@ -1,0 +1,87 @@
+-- One row per day in [$start, $end] (within the data's span): provincial capitals first reported
+-- captured (confirmed or claimed) that day, the running total, how many rest on claims alone,
+-- the highest running count articles reported, the national capital apart, and article volume.
+INSERT INTO daily_captures
+WITH reports AS (
+    SELECT capital, status, event_date AS day
+    FROM capture_events
+    WHERE capital_kind = 'provincial' AND status IN ('confirmed', 'claimed')
+),
+firsts AS (
+    SELECT
+        capital,
+        min(day) AS first_day,
+        min(day) FILTER (WHERE status = 'confirmed') AS confirmed_day
+    FROM reports
+    GROUP BY capital
+),
+volume AS (
+    SELECT day, count(*) AS articles, count(DISTINCT cluster_id) AS stories
+    FROM (
+        SELECT local_day(published_at, published_offset, first_seen_at) AS day, cluster_id
+        FROM articles
+    )
+    GROUP BY day
+),
+counts AS (
+    SELECT published_on AS day, max(count) AS max_reported_count
+    FROM reported_counts
+    GROUP BY published_on
+),
+national AS (
+    SELECT
+        event_date AS day,
+        any_value(capital) AS capital,
+        arg_min(status, CASE status
+            WHEN 'confirmed' THEN 1 WHEN 'claimed' THEN 2 WHEN 'denied' THEN 3
+            WHEN 'contested' THEN 4 ELSE 5 END) AS status
+    FROM capture_events
+    WHERE capital_kind = 'national'
+    GROUP BY event_date
+),
+span AS (
+    SELECT
+        greatest(coalesce($start, min(day)), min(day)) AS first_day,
+        least(coalesce($end, max(day)), max(day)) AS last_day
+    FROM (
+        SELECT day FROM volume
+        UNION ALL SELECT day FROM reports
+        UNION ALL SELECT day FROM national
+    )
+),
+days AS (
+    SELECT CAST(unnest(generate_series(first_day, last_day, INTERVAL 1 DAY)) AS DATE) AS day
+    FROM span
+    WHERE first_day <= last_day
+),
+captured AS (
+    SELECT
+        d.day,
+        count(f.capital) FILTER (WHERE f.first_day = d.day) AS new_capitals,
+        coalesce(
+            list(f.capital ORDER BY f.capital) FILTER (WHERE f.first_day = d.day),
+            []::VARCHAR[]) AS new_capital_names,
+        count(f.capital) AS cumulative_capitals,
+        count(f.capital) FILTER (
+            WHERE f.confirmed_day IS NULL OR f.confirmed_day > d.day) AS claimed_only
+    FROM days AS d
+    LEFT JOIN firsts AS f ON f.first_day <= d.day
+    GROUP BY d.day
+)
+SELECT
+    c.day,
+    c.new_capitals,
+    c.new_capital_names,
+    c.cumulative_capitals,
+    c.claimed_only,
+    n.max_reported_count,
+    nat.capital AS national_capital,
+    nat.status AS national_capital_status,
+    coalesce(v.articles, 0) AS articles,
+    coalesce(v.stories, 0) AS stories,
+    now() AS computed_at
+FROM captured AS c
+LEFT JOIN counts AS n USING (day)
+LEFT JOIN national AS nat USING (day)
+LEFT JOIN volume AS v USING (day)
+ORDER BY c.day

@@ -1,0 +1,19 @@
+-- The daily captures in [$start, $end], each day's new capitals with their sources that day.
+SELECT
+    c.day,
+    c.new_capitals,
+    c.new_capital_names,
+    list({'capital': s.capital, 'status': s.status, 'sources': s.sources} ORDER BY s.capital)
+        FILTER (WHERE s.is_new AND s.capital_kind = 'provincial') AS new_capital_sources,
+    c.cumulative_capitals,
+    c.claimed_only,
+    c.max_reported_count,
+    c.national_capital,
+    c.national_capital_status,
+    c.articles,
+    c.stories
+FROM daily_captures AS c
+LEFT JOIN daily_capture_sources AS s ON s.day = c.day
+WHERE c.day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
+GROUP BY ALL
+ORDER BY c.day
