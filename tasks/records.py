@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -35,7 +36,7 @@ class FeedEntry:
 
 @dataclass
 class WorkItem:
-    """One page to get: an http(s) URL to fetch or a file:// URI to read, plus what its source said."""
+    """One page to get: an http(s) URL or a file:// URI, plus what its source said of it."""
 
     url: str
     source_name: str
@@ -67,7 +68,7 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     html: str | None = None  # decoded body, only when outcome == "ok"
-    body: bytes | None = None  # raw (gunzipped) bytes, only for feeds and sitemaps when ok
+    body: builtins.bytes | None = None  # raw (gunzipped) feed/sitemap bytes, when ok
     item: WorkItem | None = None
 
     @property

@@ -175,3 +175,12 @@ def test_a_failing_load_leaves_nothing_behind(db_path):
         write_batch(db_path, fetches=[d.fetch for d in docs], documents=docs, prints=[])
     assert _rows(db_path, "SELECT count(*) FROM fetches") == [(0,)]
     assert _rows(db_path, "SELECT count(*) FROM articles") == [(0,)]
+
+
+def test_a_copy_of_an_updated_article_in_the_same_batch_joins_its_story(db_path):
+    _load(db_path, [_doc("https://a.example/news/1", OTHER)])
+    updated = _doc("https://a.example/news/1", REPORT)  # same URL, new text: a new version
+    copy = _doc("https://mirror.example/copy", REPORT)  # that new text elsewhere, same batch
+    counts = _load(db_path, [updated, copy])
+    assert (counts.updated, counts.new, counts.duplicates) == (1, 1, {"exact": 1})
+    assert _rows(db_path, "SELECT count(DISTINCT cluster_id) FROM articles") == [(1,)]

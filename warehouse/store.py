@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import duckdb
 import numpy as np
 import pyarrow as pa
-from tasks.dedupe import Fingerprint, group_batch, near_duplicate_of, url_key
 
+from tasks.dedupe import BatchMatch, Fingerprint, match_batch, near_duplicate_of, url_key
 from tasks.records import Document, FeedEntry, FetchResult, Source
 from warehouse.db import sql
 
@@ -260,28 +260,27 @@ def _load_articles(
         raise ValueError(f"{len(docs)} documents but {len(prints)} fingerprints: they must align")
     known = _existing_articles(conn, prints)
     db_matches = _warehouse_matches(conn, prints)
-    in_batch = group_batch(prints)
+    in_batch = match_batch(prints)
     plan = _ArticlePlan(now=now, fetch_ids=fetch_ids)
-    batch_clusters: dict[int, str] = {}
-    seen_ids: dict[str, tuple[str, int]] = {}  # id -> (text_hash, version) as of this batch
+    batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
+    seen_ids: dict[str, tuple[str, int, str]] = {}  # id -> (text_hash, version, cluster) so far
     for index, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
         state = seen_ids.get(fp.article_id) or known.get(fp.article_id)
         if state is not None:
-            text_hash, version = state
+            text_hash, version, cluster = state
+            batch_clusters[index] = cluster
             if text_hash == fp.text_hash:
                 plan.touch(fp.article_id)
                 counts.unchanged += 1
             else:
                 plan.new_version(doc, fp, version + 1)
-                seen_ids[fp.article_id] = (fp.text_hash, version + 1)
+                seen_ids[fp.article_id] = (fp.text_hash, version + 1, cluster)
                 counts.updated += 1
             continue
-        match = db_matches.get(index) or _batch_match(
-            in_batch[index], prints, index, batch_clusters
-        )
+        match = db_matches.get(index) or _batch_match(in_batch[index], batch_clusters)
         cluster = match.cluster_id if match else fp.article_id
         batch_clusters[index] = cluster
-        seen_ids[fp.article_id] = (fp.text_hash, 1)
+        seen_ids[fp.article_id] = (fp.text_hash, 1, cluster)
         plan.new_article(doc, fp, match)
         counts.new += 1
         if match:
@@ -289,22 +288,11 @@ def _load_articles(
     plan.write(conn)
 
 
-def _batch_match(
-    earlier: int | None, prints: list[Fingerprint], index: int, clusters: dict[int, str]
-) -> _Match | None:
-    """A duplicate of an earlier document in this same batch, named by how it matched."""
-    if earlier is None or earlier not in clusters:
+def _batch_match(found: BatchMatch | None, clusters: dict[int, str]) -> _Match | None:
+    """A duplicate of an earlier document of this batch, filed under that document's story."""
+    if found is None or found.index not in clusters:
         return None
-    this, that = prints[index], prints[earlier]
-    if this.canonical_key and this.canonical_key in (that.canonical_key, that.url_key):
-        return _Match(clusters[earlier], "canonical_url")
-    if this.text_hash == that.text_hash:
-        return _Match(clusters[earlier], "exact")
-    return _Match(clusters[earlier], "near", _similarity(this.signature, that.signature))
-
-
-def _similarity(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.asarray(a) == np.asarray(b)))
+    return _Match(clusters[found.index], found.kind, found.similarity)
 
 
 def _incoming_table(prints: list[Fingerprint]) -> pa.Table:
@@ -321,11 +309,12 @@ def _incoming_table(prints: list[Fingerprint]) -> pa.Table:
 
 def _existing_articles(
     conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
-) -> dict[str, tuple[str, int]]:
+) -> dict[str, tuple[str, int, str]]:
+    """Stored articles among the incoming ids: id -> (text_hash, version, cluster_id)."""
     conn.register("incoming_ids", _incoming_table(prints))
     rows = conn.execute(sql("existing_articles")).fetchall()
     conn.unregister("incoming_ids")
-    return {article_id: (text_hash, version) for article_id, text_hash, version in rows}
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
 
 def _warehouse_matches(

@@ -1,2 +1,2 @@
-SELECT a.id, a.text_hash, a.version
+SELECT a.id, a.text_hash, a.version, a.cluster_id
 FROM articles a JOIN (SELECT DISTINCT id FROM incoming_ids) i ON a.id = i.id;
