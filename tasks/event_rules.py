@@ -314,6 +314,9 @@ CARDINAL_COUNT = re.compile(
     rf"\b(?P<m>{_NUMBER})\s+of\s+(?:the\s+country['’]s\s+|Afghanistan['’]s\s+|its\s+|the\s+)?34\b",
     re.I,
 )
+# Cheap checks that let most sentences skip the expensive patterns.
+COUNT_HINT = re.compile(r"provinc|capital|\bof\s+34\b", re.I)
+CAPITAL_WORD = re.compile(r"capital", re.I)
 COUNT_CONTEXT = re.compile(
     r"\b(?:captur\w*|seiz\w*|took|taken|take[sn]?|f[ae]ll(?:en|s)?|lost|los(?:e|es|ing)|control\w*|"
     r"overr\w+|conquer\w*|hands|hold|holds|held|latest|surrender\w*)\b",

@@ -15,6 +15,7 @@ import pyarrow as pa
 from prefect import get_run_logger, task
 
 from tasks.event_rules import (
+    CAPITAL_WORD,
     CARDINAL_COUNT,
     CLAUSE_BREAK,
     CONFIRMS,
@@ -22,6 +23,7 @@ from tasks.event_rules import (
     COUNT_CONTEXT,
     COUNT_DENOMINATOR,
     COUNT_FELL_THAT_DAY,
+    COUNT_HINT,
     COUNT_INCREMENT,
     COUNT_RATE,
     DAY_WORDS,
@@ -107,7 +109,7 @@ class Gazetteer:
         """Every capital a sentence names, in order; "capital of X" and the "X" in it count once."""
         found = [
             Mention(m.start(), m.end(), m.group(0), self.by_province[_key(m.group("province"))])
-            for m in self.capitals_of.finditer(sentence)
+            for m in (self.capitals_of.finditer(sentence) if CAPITAL_WORD.search(sentence) else ())
         ]
         for m in self.names.finditer(sentence):
             if not any(f.start <= m.start() < f.end for f in found):
@@ -248,7 +250,7 @@ def load_gazetteer(path: Path | str = DEFAULT_GAZETTEER) -> Gazetteer:
     return Gazetteer(
         places=tuple(places),
         digest=hashlib.sha1(path.read_bytes()).hexdigest()[:12],
-        names=re.compile(rf"(?<![\w])(?:{names})(?![\w]|-based)"),
+        names=re.compile(rf"(?<![\w])(?=[A-Z])(?:{names})(?![\w]|-based)"),
         capitals_of=re.compile(capitals_of, re.I),
         by_name=by_name,
         by_province=by_province,
@@ -548,6 +550,8 @@ def _count_is_reported(sentence: str, match: re.Match[str], kind: str) -> bool:
 def extract_sentence_counts(sentence: str, index: int, total: int) -> list[CountFinding]:
     """Running counts in one sentence ("the 10th provincial capital", "nine of 34")."""
     found: list[CountFinding] = []
+    if not COUNT_HINT.search(sentence):
+        return found
     for kind, pattern in (("ordinal", ORDINAL_COUNT), ("cardinal", CARDINAL_COUNT)):
         for match in pattern.finditer(sentence):
             token = match.group("n") if match.groupdict().get("n") else match.group("m")

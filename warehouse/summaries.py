@@ -102,9 +102,9 @@ def recompute_daily_summaries(
     with writer(db, wait_seconds=wait_seconds) as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
-            conn.execute(sql("events_refresh_articles"))
+            conn.execute(sql("summaries_article_volume"), params)
             conn.execute(_CLEAR_DAILY_ARTICLE_COUNTS, params)
-            conn.execute(sql("summaries_daily_article_counts"), params)
+            conn.execute(sql("summaries_daily_article_counts"))
             conn.execute(_CLEAR_DAILY_CAPTURES, params)
             conn.execute(sql("summaries_daily_captures"), params)
             conn.execute(_CLEAR_DAILY_CAPTURE_SOURCES, params)

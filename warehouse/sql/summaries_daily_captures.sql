@@ -1,6 +1,7 @@
 -- One row per day in [$start, $end] (within the data's span): provincial capitals first reported
 -- captured (confirmed or claimed) that day, the running total, how many rest on claims alone,
--- the highest running count articles reported, the national capital apart, and article volume.
+-- the highest running count articles reported, the national capital apart, and article volume
+-- (from article_volume, computed first in the same transaction).
 INSERT INTO daily_captures
 WITH reports AS (
     SELECT capital, status, event_date AS day
@@ -16,12 +17,7 @@ firsts AS (
     GROUP BY capital
 ),
 volume AS (
-    SELECT day, count(*) AS articles, count(DISTINCT cluster_id) AS stories
-    FROM (
-        SELECT local_day(published_at, published_offset, first_seen_at) AS day, cluster_id
-        FROM articles
-    )
-    GROUP BY day
+    SELECT day, articles, stories FROM article_volume WHERE all_sites = 1
 ),
 counts AS (
     SELECT published_on AS day, max(count) AS max_reported_count
