@@ -298,6 +298,27 @@ def export(
         console.print(f"wrote {written}")
 
 
+@app.command()
+def check(db: DbOption = DEFAULT_DB) -> None:
+    """Check the warehouse's integrity: every article has its fetch, no dangling duplicates,
+    no orphan events, versions add up. Exits 1 and names each problem when one is found.
+
+    Example: newsflow check --db warehouse/news.duckdb
+    """
+    from warehouse.integrity import check_warehouse
+    from warehouse.queries import warehouse_counts
+
+    with _user_errors():
+        problems = check_warehouse(db)
+        counts = warehouse_counts(db)
+    for problem in problems:
+        errors.print(f"[red]problem:[/red] {problem.message}", highlight=False)
+    if problems:
+        _fail(f"warehouse {db} failed {len(problems)} integrity checks")
+    summary = ", ".join(f"{value} {name}" for name, value in counts.items())
+    console.print(f"warehouse {db} is consistent: {summary}", highlight=False)
+
+
 def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 

@@ -497,6 +497,9 @@ def _read_body(
             message = f"body exceeds max_bytes {cap} (decoded bytes; stopped while streaming)"
             raise _FetchFailure("too_large", message, bytes_read=len(body))
         if not chunk:
+            if decoder is not None and not decoder.eof:
+                message = f"compressed body ends mid-stream after {len(body)} decoded bytes"
+                raise _FetchFailure("decode", message + " (truncated)", bytes_read=len(body))
             return bytes(body)
 
 

@@ -1,0 +1,14 @@
+-- Integrity: every duplicate points at an article that exists, and so does every cluster id.
+SELECT 'article ' || a.id || ' duplicate_of ' || a.duplicate_of AS item
+FROM articles a
+WHERE a.duplicate_of IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM articles o WHERE o.id = a.duplicate_of)
+UNION ALL
+SELECT 'article ' || a.id || ' cluster_id ' || a.cluster_id
+FROM articles a
+WHERE NOT EXISTS (SELECT 1 FROM articles o WHERE o.id = a.cluster_id)
+UNION ALL
+SELECT 'article ' || a.id || ' is a duplicate without a kind'
+FROM articles a
+WHERE (a.duplicate_of IS NULL) <> (a.duplicate_kind IS NULL)
+ORDER BY item;
