@@ -1,0 +1,228 @@
+"""The benchmark corpus: real pages, recombined pages, exact and near copies, on a loopback server.
+
+A corpus of size N is a deterministic plan (seeded): every real page of the shared corpus
+(scrapinghub and MediaCloud pages), new unique pages made by putting paragraphs of other real pages
+into a real page's template, 10% exact copies and 10% near copies (another headline, one paragraph
+edited) of earlier pages under other URLs. Pages are rendered on request, so the server holds only
+the real pages in memory, whatever N is.
+
+Run: python -m bench.corpus --n 2000 [--latency-ms 100] [--port 0]  (prints "READY <port>")
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import html
+import random
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tasks.fetch import decode_text
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+REAL_GLOBS = (
+    "extraction/scrapinghub-aeb/html/*.html.gz",
+    "dates/mediacloud-2020/test_set/*.html.gz",
+)
+COPY_SHARE = 0.10
+NEAR_SHARE = 0.10
+SEED = 20210812
+MIN_TEMPLATE_PARAGRAPHS = 3
+
+_PARAGRAPH_RE = re.compile(r"(<p\b[^>]*>)(.{80,}?)(</p>)", re.S | re.I)
+_TAG_RE = re.compile(r"<[^>]+>")
+_TITLE_RE = re.compile(r"(<title[^>]*>)(.*?)(</title>)", re.S | re.I)
+_H1_RE = re.compile(r"(<h1\b[^>]*>)(.*?)(</h1>)", re.S | re.I)
+_META_TITLE_RE = re.compile(
+    r"""<meta[^>]+(?:og:title|twitter:title)[^>]*>|<link[^>]+canonical[^>]*>|"""
+    r"""<meta[^>]+og:url[^>]*>""",
+    re.I,
+)
+_WORDS = [
+    "council", "minister", "province", "border", "talks", "market", "harbour", "festival", "court",
+    "river", "election", "storm", "school", "bridge", "report", "harvest", "convoy", "summit",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """How to render one page: a real page, a recombination, or a copy of another page."""
+
+    kind: str  # "real", "mixed", "copy", "near"
+    source: int  # real: index of the real page; mixed: template; copy/near: index of the page
+    seed: int
+
+
+def _paragraph_text(fragment: str) -> str:
+    return " ".join(html.unescape(_TAG_RE.sub(" ", fragment)).split())
+
+
+def _headline(rng: random.Random, number: int) -> str:
+    words = " ".join(rng.choice(_WORDS) for _ in range(6))
+    return f"{words.capitalize()} ({number})"
+
+
+def _replace_title(page: str, headline: str) -> str:
+    """Another headline in <title> and the first <h1>; og:title and canonical links dropped."""
+    page = _META_TITLE_RE.sub("", page)
+    page = _TITLE_RE.sub(lambda m: m[1] + html.escape(headline) + m[3], page, count=1)
+    return _H1_RE.sub(lambda m: m[1] + html.escape(headline) + m[3], page, count=1)
+
+
+class Corpus:
+    """A seeded plan of N pages over the real pages, rendered one at a time on request."""
+
+    def __init__(self, n: int, root: Path = CORPUS, seed: int = SEED) -> None:
+        files = sorted(path for pattern in REAL_GLOBS for path in root.glob(pattern))
+        if not files:
+            raise FileNotFoundError(f"no real pages under {root}; the shared corpus is needed")
+        self.real = [decode_text(gzip.decompress(path.read_bytes()))[0] for path in files]
+        self.pool = [
+            text
+            for page in self.real
+            for m in _PARAGRAPH_RE.finditer(page)
+            if len(text := _paragraph_text(m[2])) >= 80
+        ]
+        self.templates = [
+            i for i, page in enumerate(self.real) if len(_PARAGRAPH_RE.findall(page)) >= 3
+        ]
+        self.specs = self._plan(n, random.Random(seed))
+
+    def _plan(self, n: int, rng: random.Random) -> list[PageSpec]:
+        copies, nears = int(n * COPY_SHARE), int(n * NEAR_SHARE)
+        unique = n - copies - nears
+        specs = [PageSpec("real", i, 0) for i in range(min(unique, len(self.real)))]
+        specs += [
+            PageSpec("mixed", rng.choice(self.templates), rng.getrandbits(48))
+            for _ in range(unique - len(specs))
+        ]
+        specs += [PageSpec("copy", rng.randrange(unique), 0) for _ in range(copies)]
+        specs += [
+            PageSpec("near", rng.randrange(unique), rng.getrandbits(48)) for _ in range(nears)
+        ]
+        order = list(range(n))
+        rng.shuffle(order)  # copies land before or after their originals, as on the web
+        return [specs[i] for i in order]
+
+    def counts(self) -> dict[str, int]:
+        """How many pages of each kind the plan holds."""
+        counts: dict[str, int] = {}
+        for spec in self.specs:
+            counts[spec.kind] = counts.get(spec.kind, 0) + 1
+        return counts
+
+    def path(self, index: int) -> str:
+        return f"/news/{index:06d}.html"
+
+    def etag(self, index: int) -> str:
+        spec = self.specs[index]
+        key = f"{spec.kind}:{spec.source}:{spec.seed}".encode()
+        return '"' + hashlib.sha1(key).hexdigest()[:20] + '"'
+
+    def render(self, index: int) -> str:
+        """The HTML of page `index`, the same on every request."""
+        spec = self.specs[index]
+        if spec.kind == "real":
+            return self.real[spec.source]
+        if spec.kind == "mixed":
+            return self._mixed(spec)
+        original = self.render(self._original_index(spec.source))
+        return original if spec.kind == "copy" else self._near(original, spec)
+
+    def _original_index(self, unique_rank: int) -> int:
+        """Position in the shuffled plan of the unique page of rank `unique_rank`."""
+        if not hasattr(self, "_unique_positions"):
+            self._unique_positions = [
+                i for i, s in enumerate(self.specs) if s.kind in ("real", "mixed")
+            ]
+        return self._unique_positions[unique_rank]
+
+    def _mixed(self, spec: PageSpec) -> str:
+        rng = random.Random(spec.seed)
+        page = _replace_title(self.real[spec.source], _headline(rng, spec.seed))
+        return _PARAGRAPH_RE.sub(lambda m: m[1] + html.escape(rng.choice(self.pool)) + m[3], page)
+
+    def _near(self, page: str, spec: PageSpec) -> str:
+        rng = random.Random(spec.seed)
+        page = _replace_title(page, _headline(rng, spec.seed))
+        matches = list(_PARAGRAPH_RE.finditer(page))
+        if not matches:
+            return page
+        target = matches[rng.randrange(len(matches))]
+        edited = "An editor at the syndicating outlet rewrote this paragraph for its own readers."
+        return page[: target.start(2)] + edited + page[target.end(2) :]
+
+
+def _handler(corpus: Corpus, latency: float, hits: list[int]) -> type[BaseHTTPRequestHandler]:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real sites and requests' pool expect
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            with lock:
+                hits[0] += 1
+            if latency:
+                time.sleep(latency)
+            path = self.path.split("?", 1)[0]
+            if path == "/robots.txt":
+                return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+            match = re.fullmatch(r"/news/(\d{6})\.html", path)
+            if not match or int(match[1]) >= len(corpus.specs):
+                return self._send(404, b"not found", "text/plain")
+            index = int(match[1])
+            etag = corpus.etag(index)
+            if self.headers.get("If-None-Match") == etag:
+                return self._send(304, b"", None, etag)
+            body = corpus.render(index).encode("utf-8")
+            self._send(200, body, "text/html; charset=utf-8", etag)
+
+        def _send(self, status: int, body: bytes, ctype: str | None, etag: str | None = None):
+            self.send_response(status)
+            if ctype:
+                self.send_header("Content-Type", ctype)
+            if etag:
+                self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+def serve(corpus: Corpus, port: int = 0, latency: float = 0.0) -> ThreadingHTTPServer:
+    """A threaded loopback server for the corpus, already serving in a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(corpus, latency, [0]))
+    server.daemon_threads = True
+    server.request_queue_size = 256
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="pages in the corpus")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each response")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    corpus = Corpus(args.n)
+    server = serve(corpus, args.port, args.latency_ms / 1000)
+    print(f"READY {server.server_port} {corpus.counts()}", flush=True)
+    try:
+        sys.stdin.read()  # serve until the parent closes our stdin
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

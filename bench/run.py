@@ -1,0 +1,234 @@
+"""`make bench`: newsflow against the plain baseline on a loopback corpus, for several sizes N.
+
+For each N it starts the corpus server (bench.corpus), runs the baseline (bench.baseline) and the
+newsflow ingest plus its immediate re-run (bench.ingest_job), each in its own process while this
+one samples the peak RSS of that process and its children. Prints a table, writes
+bench/results/<timestamp>.json and a markdown table for the README.
+
+Run: python -m bench.run [--sizes 500 2000] [--latency-ms 0] [--batch-size 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import prefect
+import psutil
+import trafilatura
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+SAMPLE_SECONDS = 0.1
+TARGET_RATIO = 0.85
+
+
+def _pss(member: psutil.Process) -> int:
+    """Proportional set size: shared pages split among the processes sharing them."""
+    try:
+        with open(f"/proc/{member.pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return member.memory_info().rss
+
+
+def tree_memory(process: psutil.Process) -> tuple[int, int]:
+    """(RSS, PSS) of a process and all its descendants, in bytes (gone processes count zero).
+
+    Summed RSS counts pages that forked workers share with their parent once per process;
+    summed PSS counts them once in all, so it is the tree's real footprint.
+    """
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0, 0
+    rss = pss = 0
+    for member in members:
+        try:
+            rss += member.memory_info().rss
+            pss += _pss(member)
+        except psutil.NoSuchProcess:
+            continue
+    return rss, pss
+
+
+def run_measured(
+    command: list[str], env: dict[str, str], timeout: float
+) -> tuple[str, dict[str, int]]:
+    """Run a command, sampling its process tree's memory; returns (stdout, peak RSS/PSS in MB)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    process = psutil.Process(child.pid)
+    peak_rss = peak_pss = 0
+    while child.poll() is None:
+        rss, pss = tree_memory(process)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        if time.perf_counter() - started > timeout:
+            child.kill()
+            raise TimeoutError(f"{' '.join(command)} ran longer than {timeout:.0f} s; killed")
+        time.sleep(SAMPLE_SECONDS)
+    stdout = child.stdout.read() if child.stdout else ""
+    if child.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {child.returncode}")
+    return stdout, {"peak_rss_mb": round(peak_rss / 2**20), "peak_pss_mb": round(peak_pss / 2**20)}
+
+
+def _start_corpus(n: int, latency_ms: float) -> tuple[subprocess.Popen, int, str]:
+    command = [sys.executable, "-m", "bench.corpus", "--n", str(n), "--latency-ms", str(latency_ms)]
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    line = server.stdout.readline() if server.stdout else ""
+    if not line.startswith("READY"):
+        server.kill()
+        raise RuntimeError(f"the corpus server did not start: {line!r}")
+    _, port, counts = line.split(" ", 2)
+    return server, int(port), counts.strip()
+
+
+def _result_line(stdout: str, prefix: str = "") -> dict[str, Any]:
+    lines = [line for line in stdout.splitlines() if line.startswith(prefix) and "{" in line]
+    if not lines:
+        raise RuntimeError(f"no result in output: {stdout[-500:]!r}")
+    return json.loads(lines[-1][len(prefix) :])
+
+
+def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """Baseline and newsflow (first run and re-run) over one corpus of n pages."""
+    server, port, counts = _start_corpus(n, args.latency_ms)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"newsflow-bench-{n}-") as folder:
+            urls = Path(folder) / "urls.txt"
+            urls.write_text(
+                "".join(f"http://127.0.0.1:{port}/news/{i:06d}.html\n" for i in range(n))
+            )
+            row: dict[str, Any] = {"n": n, "latency_ms": args.latency_ms, "corpus": counts}
+            if not args.skip_baseline:
+                out, memory = run_measured(
+                    [sys.executable, "-m", "bench.baseline", "--urls", str(urls), "--db",
+                     f"{folder}/baseline.duckdb"],
+                    env, args.timeout,
+                )  # fmt: skip
+                row["baseline"] = {**_result_line(out), **memory}
+            command = [sys.executable, "-m", "bench.ingest_job", "--urls", str(urls),
+                       "--db", f"{folder}/news.duckdb", "--batch-size", str(args.batch_size),
+                       "--task-runner", args.task_runner]  # fmt: skip
+            out, memory = run_measured(command, env, args.timeout)
+            row["newsflow"] = {**_result_line(out, "RESULT "), **memory}
+    finally:
+        if server.stdin:
+            server.stdin.close()
+        server.wait(timeout=30)
+    return _summarize(row)
+
+
+def _summarize(row: dict[str, Any]) -> dict[str, Any]:
+    first = row["newsflow"]["first"]
+    row["newsflow_pages_s"] = round(row["n"] / first["wall_s"], 2)
+    if "baseline" in row:
+        row["baseline_pages_s"] = round(row["n"] / row["baseline"]["wall_s"], 2)
+        row["ratio"] = round(row["newsflow_pages_s"] / row["baseline_pages_s"], 3)
+    if "rerun" in row["newsflow"]:
+        row["rerun_share"] = round(row["newsflow"]["rerun"]["wall_s"] / first["wall_s"], 4)
+    return row
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on (the machine is shared: load average included)."""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "prefect": prefect.__version__,
+        "duckdb": duckdb.__version__,
+        "trafilatura": trafilatura.__version__,
+    }
+
+
+def _stages(row: dict[str, Any]) -> str:
+    first = row["newsflow"]["first"]
+    parts = [f"{k} {v:.1f}" for k, v in first["stage_s"].items()]
+    return ", ".join(parts) + f"; orchestration {first['orchestration_s']:.1f}"
+
+
+def _memory(run: dict[str, Any] | None) -> str:
+    if not run:
+        return "–"
+    return f"{run['peak_pss_mb']} MB ({run['peak_rss_mb']} MB)"
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The README table: one line per N."""
+    lines = [
+        "| N | baseline pages/s | newsflow pages/s | ratio | orchestration | task runs | "
+        "peak PSS (RSS) newsflow | peak PSS (RSS) baseline | re-run | "
+        "stage seconds (summed task time) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        first, rerun = row["newsflow"]["first"], row["newsflow"].get("rerun")
+        rerun_text = f"{rerun['wall_s']:.1f} s ({row['rerun_share']:.1%})" if rerun else "–"
+        lines.append(
+            f"| {row['n']} | {row.get('baseline_pages_s', '–')} | {row['newsflow_pages_s']} | "
+            f"{row.get('ratio', '–')} | {first['orchestration_share']:.1%} | "
+            f"{first['task_runs']} | {_memory(row.get('newsflow'))} | "
+            f"{_memory(row.get('baseline'))} | {rerun_text} | "
+            f"{_stages(row)} |"
+        )
+    return "\n".join(lines)
+
+
+def _prefect_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PREFECT_API_URL"] = prefect.settings.PREFECT_API_URL.value()
+    env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    return env
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--task-runner", default="thread", help="thread (default) or dask")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
+    parser.add_argument("--no-save", action="store_true", help="print only; no results file")
+    args = parser.parse_args(argv)
+    from prefect.testing.utilities import prefect_test_harness
+
+    info = machine()
+    rows = []
+    with prefect_test_harness(server_startup_timeout=120):
+        env = _prefect_env()
+        for n in args.sizes:
+            rows.append(measure_size(n, args, env))
+            print(markdown_table(rows[-1:]).splitlines()[-1], flush=True)
+    table = markdown_table(rows)
+    print(f"\nmachine: {json.dumps(info)}\n\n{table}")
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = RESULTS / f"{stamp}.json"
+        out.write_text(json.dumps({"machine": info, "args": vars(args), "rows": rows,
+                                   "markdown": table}, indent=2, default=str))  # fmt: skip
+        print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
