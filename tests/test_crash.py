@@ -1,0 +1,243 @@
+"""Crash safety and concurrency: loads killed with SIGKILL mid-transaction, two writers at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import select
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from tasks.dedupe import Fingerprint, fingerprints
+from tasks.load import write_batch
+from tasks.records import Document, FetchResult
+from warehouse.db import reader, writer
+from warehouse.integrity import check_warehouse
+
+SEED = 20210815
+KILLS = 6
+ARTICLES = 96
+BATCH = 16
+REVISED_EVERY = 4  # every 4th article gets a new text in each edition: versions pile up
+LINE_WAIT = 60.0  # seconds a child may take to report its next step on a loaded machine
+_FORK = multiprocessing.get_context("fork")  # children inherit the imports: no 10 s start-up
+
+
+@dataclass
+class Batch:
+    fetches: list[FetchResult]
+    documents: list[Document]
+    prints: list[Fingerprint]
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choices(letters, k=rng.randint(4, 9))) for _ in range(4000)]
+
+
+def _text(index: int, edition: int, words: list[str]) -> str:
+    """A distinct article text (~300 words); revised articles carry their edition."""
+    rng = random.Random(SEED * 1000 + index)
+    body = " ".join(rng.choices(words, k=300))
+    if index % REVISED_EVERY == 0 and edition:
+        body += f" Revised in edition {edition}: officials gave a new casualty count."
+    return f"Report {index}. {body}."
+
+
+def _document(index: int, edition: int, words: list[str]) -> Document:
+    url = f"https://news{index % 5}.example/2021/08/story-{index}"
+    text = _text(index, edition, words)
+    fetch = FetchResult(
+        url=url,
+        source_name="crash",
+        outcome="ok",
+        final_url=url,
+        status=200,
+        bytes=len(text),
+        fetched_at=datetime.now(UTC),
+        content_type="text/html",
+        html=f"<html><body><article><p>{text}</p></article></body></html>",
+    )
+    return Document(
+        url=url,
+        source_name="crash",
+        canonical_url=None,
+        title=f"Story {index}",
+        author=None,
+        site_name=f"News {index % 5}",
+        language="en",
+        published_at=datetime(2021, 8, 1 + index % 15, 8, tzinfo=UTC),
+        published_offset="+04:30",
+        text=text,
+        fetch=fetch,
+    )
+
+
+def _batches(edition: int, words: list[str]) -> list[Batch]:
+    """The whole load of one edition in batches of BATCH articles."""
+    docs = [_document(i, edition, words) for i in range(ARTICLES)]
+    chunks = [docs[i : i + BATCH] for i in range(0, ARTICLES, BATCH)]
+    return [Batch([d.fetch for d in c], c, fingerprints(c)) for c in chunks]  # type: ignore[misc]
+
+
+def _load(db: str, batches: list[Batch], report_fd: int, run_id: str) -> None:
+    """The child: write the batches one transaction each, saying when each begins and commits."""
+    for index, batch in enumerate(batches):
+        os.write(report_fd, f"begin {index}\n".encode())
+        write_batch(
+            db,
+            run_id=run_id,
+            fetches=batch.fetches,
+            documents=batch.documents,
+            prints=batch.prints,
+            lock_wait_seconds=LINE_WAIT,
+        )
+        os.write(report_fd, f"commit {index}\n".encode())
+    os.write(report_fd, b"done\n")
+
+
+class Loader:
+    """A forked child process running _load; its progress read line by line, bounded."""
+
+    def __init__(self, db: str, batches: list[Batch], run_id: str) -> None:
+        read_fd, write_fd = os.pipe()
+        self.process = _FORK.Process(target=_load, args=(db, batches, write_fd, run_id))
+        self.process.start()
+        os.close(write_fd)
+        self._read_fd, self._buffer = read_fd, b""
+        self.lines: list[str] = []
+
+    def wait_for(self, line: str, seconds: float = LINE_WAIT) -> None:
+        """Read progress until `line` arrives; fail the test when it does not in time."""
+        deadline = time.monotonic() + seconds
+        while line not in self.lines:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self._read_fd], [], [], max(0.0, remaining))
+            if not ready:
+                pytest.fail(f"loader did not report {line!r} within {seconds} s: {self.lines}")
+            chunk = os.read(self._read_fd, 4096)
+            if not chunk:
+                pytest.fail(f"loader exited before {line!r}: {self.lines}")
+            self._buffer += chunk
+            *complete, self._buffer = self._buffer.split(b"\n")
+            self.lines += [c.decode() for c in complete]
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.finish()
+
+    def finish(self, seconds: float = LINE_WAIT) -> int | None:
+        self.process.join(seconds)
+        while True:  # drain what the child said before it died
+            ready, _, _ = select.select([self._read_fd], [], [], 0)
+            chunk = os.read(self._read_fd, 4096) if ready else b""
+            if not chunk:
+                break
+            self._buffer += chunk
+        self.lines += [c.decode() for c in self._buffer.split(b"\n") if c]
+        os.close(self._read_fd)
+        return self.process.exitcode
+
+    def committed(self) -> list[int]:
+        return [int(line.split()[1]) for line in self.lines if line.startswith("commit ")]
+
+
+@pytest.fixture(scope="module")
+def words() -> list[str]:
+    return _vocabulary(random.Random(SEED))
+
+
+@pytest.fixture
+def loaders() -> Iterator[list[Loader]]:
+    """Children started by a test; any still alive at the end are killed, never left behind."""
+    started: list[Loader] = []
+    yield started
+    for loader in started:
+        if loader.process.is_alive():
+            loader.kill()
+
+
+def _rows(db: str, query: str) -> list[tuple]:
+    with reader(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _hashes(batches: list[Batch]) -> dict[str, str]:
+    """url -> text hash of every document in these batches."""
+    return {
+        doc.url: fp.text_hash
+        for batch in batches
+        for doc, fp in zip(batch.documents, batch.prints, strict=True)
+    }
+
+
+def _texts(db: str) -> dict[str, str]:
+    return dict(_rows(db, "SELECT url, text_hash FROM articles"))
+
+
+def _assert_sound(db: str, expected: dict[str, str]) -> None:
+    """The warehouse opens, passes every check, and holds each URL once with a text it was given."""
+    with writer(db, wait_seconds=5):
+        pass  # opens read-write (replaying any write-ahead log) and migrates
+    assert check_warehouse(db) == []
+    (count, distinct), *_ = _rows(db, "SELECT count(*), count(DISTINCT url_key) FROM articles")
+    assert count == distinct
+    assert set(_texts(db)) <= set(expected)
+
+
+def test_sigkill_at_random_points_of_loads_never_corrupts_or_doubles(
+    db_path: str, words: list[str], loaders: list[Loader]
+) -> None:
+    rng = random.Random(SEED)
+    editions = [_batches(edition, words) for edition in range(KILLS + 1)]
+    all_hashes = {url: h for edition in editions for url, h in _hashes(edition).items()}
+    killed_inside = 0
+    for edition in range(KILLS):
+        batches = editions[edition]
+        target = rng.randrange(len(batches))
+        loader = Loader(db_path, batches, f"crash-{edition}")
+        loaders.append(loader)
+        loader.wait_for(f"begin {target}")
+        time.sleep(rng.uniform(0.0, 0.25))  # somewhere in (or just after) that transaction
+        loader.kill()
+        assert loader.process.exitcode == -signal.SIGKILL
+        killed_inside += f"commit {target}" not in loader.lines
+        print(f"edition {edition}: killed in batch {target}, committed {loader.committed()}")
+        _assert_sound(db_path, all_hashes)
+        stored = _texts(db_path)
+        for index in loader.committed():  # what was committed survived the crash
+            for doc, fp in zip(batches[index].documents, batches[index].prints, strict=True):
+                assert stored[doc.url] == fp.text_hash
+    assert killed_inside >= 1  # at least one kill landed inside an open transaction
+
+    final = Loader(db_path, editions[KILLS], "rerun")
+    loaders.append(final)
+    assert final.finish() == 0 and "done" in final.lines
+    _assert_sound(db_path, all_hashes)
+    assert _texts(db_path) == _hashes(editions[KILLS])  # each article once, at its latest text
+    assert _rows(db_path, "SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL") == [(0,)]
+    revised = _rows(db_path, "SELECT count(*) FROM articles WHERE version > 1")[0][0]
+    assert revised >= 1
+
+
+def test_two_loads_over_overlapping_sources_at_once_both_finish_without_doubles(
+    db_path: str, words: list[str], loaders: list[Loader]
+) -> None:
+    batches = _batches(0, words)
+    half = len(batches) // 2
+    first = Loader(db_path, batches[: half + 2], "first")  # the middle batches overlap
+    second = Loader(db_path, list(reversed(batches[half - 2 :])), "second")
+    loaders += [first, second]
+    assert first.finish() == 0 and second.finish() == 0
+    assert "done" in first.lines and "done" in second.lines
+    expected = _hashes(batches)
+    _assert_sound(db_path, expected)
+    assert _texts(db_path) == expected
+    runs = dict(_rows(db_path, "SELECT run_id, count(*) FROM fetches GROUP BY 1"))
+    assert runs == {"first": (half + 2) * BATCH, "second": (len(batches) - half + 2) * BATCH}
