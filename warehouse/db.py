@@ -19,6 +19,7 @@ SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_RE = re.compile(r"(Could not set lock|Conflicting lock)", re.I)
 _PID_RE = re.compile(r"PID (\d+)")
 _MIGRATION_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+READER_MAX_DELAY = 0.25
 
 
 class WarehouseError(RuntimeError):
@@ -82,7 +83,8 @@ def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPy
                 )
                 announced = True
             time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 1.0)
+            # Readers poll faster, to slip in between two of an ingest run's short loads.
+            delay = min(delay * 2, READER_MAX_DELAY if read_only else 1.0)
         except duckdb.Error as exc:
             raise _explain(path, exc) from None
 
