@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-RULES_VERSION = "capture-rules-1"
+RULES_VERSION = "capture-rules-2"
 
 Status = Literal["confirmed", "claimed", "contested", "denied", "retaken"]
 Kind = Literal["capture", "contested", "retaken", "held"]
@@ -61,7 +61,12 @@ CAPTURE_RULES: tuple[Rule, ...] = (
         "after",
     ),
     _rule("took over", "capture", r"\b(?:took|take|takes|taking|taken)\s+over\b", "after"),
-    _rule("took", "capture", r"\b(?:took|takes|take)\b(?!\s+(?:over|control|part|place))", "after"),
+    _rule(
+        "took",
+        "capture",
+        r"\b(?:took|takes|take|taken)\b(?!\s+(?:over|control|part|place|by))",
+        "after",
+    ),
     _rule("overran", "capture", r"\boverr(?:an|un|uns|unning)\b", "after"),
     _rule("conquered", "capture", r"\bconquer(?:ed|s|ing)?\b", "after"),
     _rule(
@@ -209,6 +214,12 @@ LOCATIVE_PREPS = frozenset(
         "within",
     }
 )
+# "70 km south of Kabul", "north of Kunduz": a place named only to locate another one.
+LOCATIVE_LEAD = re.compile(
+    r"\b(?:km|kms|kilometres?|kilometers?|miles|north|south|east|west|north-?east|north-?west|"
+    r"south-?east|south-?west|road|highway)\s+(?:of|from|to)\s*$",
+    re.I,
+)
 # Taking one of these is fighting for the city, not the city.
 PART_OF_CITY = re.compile(
     r"\b(?:jail|jails|prison|prisons|police\s+(?:headquarters|HQ|station|compound|chief['’]s\s+"
@@ -246,12 +257,27 @@ FORECAST = re.compile(
     r"prepar(?:e|es|ed|ing)\s+to|close\s+to|if|unless|whether|imminent|soon|predict(?:s|ed)?)\b",
     re.I,
 )
+# A denial before the report ("officials denied Taliban claims that X fell", "deny fall of X") …
 DENIAL = re.compile(
     r"\b(?:den(?:y|ied|ies|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:ed|es|ing))\b"
-    r"(?:\W+\w+){0,4}?\W+(?:claims?|reports?|that|rumou?rs?)\b|"
+    r"(?:\W+\w+){0,4}?\W+(?:claims?|reports?|that|rumou?rs?|fall|capture|loss|seizure)\b|"
     r"\b(?:false|untrue|not\s+true|baseless|propaganda)\b",
     re.I,
 )
+# … or after it ("X had fallen, a claim officials denied").
+DENIAL_AFTER = re.compile(
+    r"\b(?:a\s+claim|claims?|reports?|which)\b(?:\W+\w+){0,6}?\W+"
+    r"(?:den(?:y|ied|ies|ying)|dismiss(?:ed|es)?|reject(?:ed|s)?|refut(?:ed|es))\b|"
+    r"\b(?:false|untrue|not\s+true|baseless|propaganda)\b",
+    re.I,
+)
+# "KABUL, Aug 13 (Asia Wire) -": the wire's dateline dates the report, not the event.
+WIRE_DATELINE = re.compile(
+    r"^[A-Z][A-Z .'-]+,\s+(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8})"
+    r"\s*(?:\([^)]*\))?\s*[-–—]+\s*"
+)
+# "their first provincial capital" names an earlier capture, not the running total.
+POSSESSIVE_BEFORE = re.compile(r"\b(?:their|its|his|her)\s+$", re.I)
 UNVERIFIED = re.compile(
     r"\b(?:not|yet\s+to)\s+(?:yet\s+)?(?:been\s+|be\s+)?(?:independently\s+)?(?:confirmed|verified)\b|"
     r"\bunconfirmed\b|\bunverified\b|\bcould\s+not\s+(?:be\s+)?(?:independently\s+)?"

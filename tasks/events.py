@@ -6,7 +6,7 @@ import csv
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -28,9 +28,11 @@ from tasks.event_rules import (
     COUNT_RATE,
     DAY_WORDS,
     DENIAL,
+    DENIAL_AFTER,
     DISTRICTS,
     FORECAST,
     KIND_PRECEDENCE,
+    LOCATIVE_LEAD,
     LOCATIVE_PREPS,
     MONTHS,
     NEGATION,
@@ -42,11 +44,13 @@ from tasks.event_rules import (
     PART_AFTER_PLACE,
     PART_OF_CITY,
     PAST_YEAR,
+    POSSESSIVE_BEFORE,
     RULES,
     RULES_VERSION,
     TALIBAN_SOURCE,
     UNVERIFIED,
     WEEKDAYS,
+    WIRE_DATELINE,
     Kind,
     Rule,
     Status,
@@ -304,7 +308,13 @@ def _resolve_day(match: re.Match[str], published_on: date) -> date | None:
 
 
 def event_date(sentence: str, near: int, published_on: date) -> tuple[date, str]:
-    """The date a sentence gives its event (the day words nearest `near`), else publication day."""
+    """The date a sentence gives its event (the day words nearest `near`), else publication day.
+
+    A wire dateline ("KABUL, Aug 13 (Asia Wire) -") dates the report, so it is not read.
+    """
+    dateline = WIRE_DATELINE.match(sentence)
+    if dateline:
+        sentence = " " * dateline.end() + sentence[dateline.end() :]
     best: tuple[int, date, str] | None = None
     for match in DAY_WORDS.finditer(sentence):
         resolved = _resolve_day(match, published_on)
@@ -414,7 +424,9 @@ def _hits_before(
         if mention.end > trigger.start():
             continue
         lead = sentence[max(0, mention.start - 40) : mention.start]
-        if _last_word(lead) in LOCATIVE_PREPS and not PART_OF_CITY.search(lead):
+        if LOCATIVE_LEAD.search(lead) or (
+            _last_word(lead) in LOCATIVE_PREPS and not PART_OF_CITY.search(lead)
+        ):
             continue
         gap = sentence[mention.end : trigger.start()]
         if not _subject_gap_ok(gap, rule) or DISTRICTS.search(gap + lead[-25:]):
@@ -473,11 +485,27 @@ def attribute_capture(sentence: str) -> tuple[Status, str]:
     return "confirmed", "outlet"
 
 
-def decide_status(sentence: str, kind: Kind, *, is_part: bool) -> tuple[Status, str | None]:
+def is_denied(sentence: str, hit: _Hit, mentions: Sequence[Mention]) -> bool:
+    """Is this report denied: a denial since the previous other capital, or a claim denied after?
+
+    Kept to the hit's stretch of the sentence so "seize X and Y as officials deny fall of Z"
+    denies Z alone.
+    """
+    place = hit.mention.place
+    others = [m for m in mentions if m.place != place]
+    lo = max((m.end for m in others if m.end <= hit.mention.start), default=0)
+    hi = min((m.start for m in others if m.start >= hit.mention.end), default=len(sentence))
+    end = max(hit.mention.end, hit.trigger.end())
+    return bool(DENIAL.search(sentence[lo:end]) or DENIAL_AFTER.search(sentence[end:hi]))
+
+
+def decide_status(
+    sentence: str, kind: Kind, *, is_part: bool, denied: bool = False
+) -> tuple[Status, str | None]:
     """A status from the kind of match and the sentence's cues (denial, attribution)."""
     if kind == "retaken":
         return "retaken", None
-    if kind == "held" or (kind in ("capture", "contested") and DENIAL.search(sentence)):
+    if kind == "held" or (kind in ("capture", "contested") and denied):
         return "denied", "officials" if OFFICIAL_SOURCE.search(sentence) else None
     if kind == "contested" or is_part:
         return "contested", None
@@ -504,7 +532,12 @@ def extract_sentence_events(
         return []
     findings = []
     for place, hit in _strongest(find_hits(sentence, mentions)).items():
-        status, source = decide_status(sentence, hit.rule.kind, is_part=hit.is_part)
+        status, source = decide_status(
+            sentence,
+            hit.rule.kind,
+            is_part=hit.is_part,
+            denied=is_denied(sentence, hit, mentions),
+        )
         when, basis = event_date(sentence, hit.trigger.start(), published_on)
         findings.append(
             CaptureFinding(
@@ -559,6 +592,8 @@ def extract_sentence_counts(sentence: str, index: int, total: int) -> list[Count
                 continue
             if match.groupdict().get("adj") and COUNT_INCREMENT.match(match.group("adj")):
                 continue
+            if kind == "ordinal" and POSSESSIVE_BEFORE.search(sentence[: match.start()]):
+                continue
             count = _number(token)
             if not 0 < count < total or not _count_is_reported(sentence, match, kind):
                 continue
@@ -595,7 +630,24 @@ def extract_article(
     for index, sentence in enumerate(article_sentences(article.title, article.text)):
         events.extend(extract_sentence_events(sentence, index, article.published_on, gazetteer))
         counts.extend(extract_sentence_counts(sentence, index, total))
-    return events, counts
+    return (date_headlines_from_body(events) if article.title else events), counts
+
+
+def date_headlines_from_body(findings: list[CaptureFinding]) -> list[CaptureFinding]:
+    """A headline has no day words ("Aybak falls"): give its reports the day the body gives
+    the same capital ("took control of Aybak on Monday"), if it gives one."""
+    body_days: dict[str, CaptureFinding] = {}
+    for f in findings:
+        dated = f.sentence_index > 0 and f.date_basis != "published"
+        if dated and (f.capital not in body_days or f.event_date < body_days[f.capital].event_date):
+            body_days[f.capital] = f
+    return [
+        replace(f, event_date=body_days[f.capital].event_date,
+                date_basis=f"body: {body_days[f.capital].date_basis}")
+        if f.sentence_index == 0 and f.date_basis == "published" and f.capital in body_days
+        else f
+        for f in findings
+    ]  # fmt: skip
 
 
 EXTRACTION_SCHEMA = pa.schema(

@@ -155,13 +155,33 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
                 ha="center",
                 va="bottom",
                 fontsize=7,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )
+    _mark_national_capital(axes, rows)
     axes.xaxis.set_major_locator(DayLocator())
     axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
     axes.set_ylabel("provincial capitals reported captured")
     axes.set_title(title)
     axes.legend(loc="upper left")
     return figure
+
+
+def _mark_national_capital(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """A dashed line on the first day the national capital was reported taken (kept apart)."""
+    taken = [r for r in rows if r["national_capital_status"] in ("confirmed", "claimed")]
+    if taken:
+        first = taken[0]
+        axes.axvline(first["day"], color="#555", linestyle="--", linewidth=1)
+        label = f"{first['national_capital']} ({first['national_capital_status']})"
+        axes.annotate(
+            label,
+            (first["day"], 0.5),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=8,
+            color="#555",
+            xycoords=("data", "axes fraction"),
+        )
 
 
 def draw_captures_chart(

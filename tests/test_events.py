@@ -376,3 +376,49 @@ def test_publication_day_follows_the_articles_own_utc_offset(db_path, gazetteer)
     with db.reader(db_path) as conn:
         row = conn.execute("SELECT published_on, event_date FROM capture_events").fetchone()
     assert row == (date(2021, 8, 7), date(2021, 8, 6))  # 01:30 in Kabul on Saturday; "on Friday"
+
+
+def test_a_denial_covers_only_the_capital_it_is_about(gazetteer):
+    headline = "Taliban seize Pul-i-Khumri and Farah as officials deny fall of Lashkar Gah"
+    assert _events(headline, gazetteer) == {
+        "Pul-e Khumri": "confirmed",
+        "Farah": "confirmed",
+        "Lashkar Gah": "denied",
+    }
+    assert _events("The Taliban said Kunduz had fallen, a claim officials denied.", gazetteer) == {
+        "Kunduz": "denied"
+    }
+
+
+def test_a_wire_dateline_does_not_date_the_event(gazetteer):
+    sentence = (
+        "KABUL, Aug 13 (Asia Wire) - The Taliban captured Herat late Thursday, officials said."
+    )
+    [finding] = extract_sentence_events(sentence, 1, FRIDAY, gazetteer)
+    assert (finding.event_date, finding.date_basis) == (date(2021, 8, 12), "Thursday")
+
+
+def test_a_headline_takes_the_day_its_body_gives_the_same_capital(gazetteer):
+    article = ArticleText(
+        "a", "h", 1, "Aybak falls as the Taliban sweep across the north",
+        "The Taliban took control of Aybak, the capital of Samangan province, on Monday.",
+        date(2021, 8, 10), "a", "Herald",
+    )  # fmt: skip
+    found, _ = extract_article(article, gazetteer)
+    assert [(f.sentence_index, f.event_date) for f in found] == [
+        (0, date(2021, 8, 9)),
+        (1, date(2021, 8, 9)),
+    ]
+
+
+def test_their_first_provincial_capital_is_not_a_running_count():
+    sentence = "It came a day after the insurgents took their first provincial capital."
+    assert extract_sentence_counts(sentence, 1, 34) == []
+
+
+def test_samples_carry_the_founding_article_unchanged(corpus):
+    from tests.conftest import SAMPLES
+
+    copy = SAMPLES / FOUNDING.split("/")[1]
+    assert copy.read_bytes() == (corpus / FOUNDING).read_bytes()
+    assert (SAMPLES / "README.md").read_text(encoding="utf-8").count(copy.name) >= 1
