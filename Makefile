@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean server deploy worker
 
 install: $(VENV)/.installed
 
@@ -38,3 +38,25 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .ruff_cache
+
+# --- On a Prefect server: run each in its own terminal (README: "Running on a Prefect server") ---
+PREFECT_PORT ?= 4200
+POOL ?= newsflow
+server deploy worker: export PREFECT_API_URL := http://127.0.0.1:$(PREFECT_PORT)/api
+
+# The API and UI on 127.0.0.1 only, state (SQLite, logs) under .prefect/; Ctrl-C stops it.
+server: install
+	mkdir -p "$(PREFECT_HOME)"
+	exec $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+# The process pool (one flow run at a time: the warehouse has one writer), then every deployment.
+deploy: install
+	$(BIN)/prefect --no-prompt work-pool create $(POOL) --type process --overwrite
+	$(BIN)/prefect work-pool set-concurrency-limit $(POOL) 1
+	cd deployments && $(CURDIR)/$(BIN)/prefect --no-prompt deploy --all
+
+# Runs the pool's flow runs in this checkout (the pull step reads NEWSFLOW_HOME); Ctrl-C stops it.
+worker: export NEWSFLOW_HOME := $(CURDIR)
+worker: export PREFECT_LOGGING_LEVEL := INFO
+worker: install
+	exec $(BIN)/prefect worker start --pool $(POOL) --type process

@@ -1,0 +1,306 @@
+"""newsflow on a real Prefect server: make server/deploy/worker, prefect.yaml, queued writers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from warehouse.db import reader
+
+pytestmark = pytest.mark.slow
+
+PREFECT_YAML = ROOT / "deployments" / "prefect.yaml"
+SERVER_START_SECONDS = 180
+RUN_SECONDS = 180
+# Server services these tests do not need: fewer SQLite writers on a loaded machine.
+IDLE_SERVICES = ("FOREMAN", "LATE_RUNS", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP", "TRIGGERS",
+                 "EVENT_PERSISTER", "EVENT_LOGGER", "TASK_RUN_RECORDER", "DB_VACUUM")  # fmt: skip
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+STORIES = {
+    "/news/zaranj": (
+        "Taliban take Zaranj",
+        "2021-08-06T14:00:00+04:30",
+        "Taliban fighters captured Zaranj, the capital of Nimroz province, on Friday, a "
+        "provincial council member confirmed. Residents described long queues at the few bakeries "
+        "still open and said mobile phone coverage had been cut for most of the day. Traders said "
+        "the border crossing with Iran had closed and that lorries were stranded on the highway.",
+    ),
+    "/news/sheberghan": (
+        "Sheberghan falls",
+        "2021-08-07T16:00:00+04:30",
+        "Taliban fighters captured Sheberghan, the capital of Jowzjan province, on Saturday, "
+        "officials said. Aid workers said families had fled toward Mazar-i-Sharif in recent days "
+        "and that food prices in the city had doubled since the fighting began. A hospital doctor "
+        "said wounded civilians were being treated in corridors because the wards were full.",
+    ),
+    "/news/kunduz": (
+        "Kunduz overrun",
+        "2021-08-08T18:00:00+04:30",
+        "The Taliban captured Kunduz on Sunday, residents said. Analysts said the speed of the "
+        "advance reflected low morale among troops who had not been paid for months and who felt "
+        "abandoned as foreign forces completed their withdrawal. Government forces held on to the "
+        "airport outside the city, a defence ministry spokesman said, and promised to retake it.",
+    ),
+}
+
+
+@dataclass
+class PrefectServer:
+    """A Prefect server, the deployments of prefect.yaml and a worker, all on 127.0.0.1."""
+
+    api_url: str
+    home: Path
+    worker_log: Path
+
+    def deployment_id(self, name: str) -> str:
+        return _api(self, "GET", f"/deployments/name/{name}")["id"]
+
+    def trigger(self, name: str, parameters: dict[str, Any]) -> str:
+        """Create a flow run of a deployment, as `prefect deployment run` does; its id."""
+        path = f"/deployments/{self.deployment_id(name)}/create_flow_run"
+        return _api(self, "POST", path, json={"parameters": parameters})["id"]
+
+    def wait(self, run_id: str, timeout: float = RUN_SECONDS) -> dict[str, Any]:
+        """Poll a flow run until it ends (bounded); the final flow run record."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = _api(self, "GET", f"/flow_runs/{run_id}")
+            if run["state_type"] in TERMINAL:
+                return run
+            time.sleep(1.0)
+        raise AssertionError(f"flow run {run_id} not finished in {timeout:.0f} s{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.worker_log.read_text(errors="replace") if self.worker_log.exists() else ""
+        return "\n--- worker log ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def _api(server: PrefectServer, method: str, path: str, **kwargs: Any) -> Any:
+    """One API call; a busy server's 503 (its SQLite is locked) is retried a few times."""
+    for attempt in range(5):
+        response = httpx.request(method, server.api_url + path, timeout=30.0, **kwargs)
+        if response.status_code != 503:
+            break
+        time.sleep(1.0 + attempt)
+    response.raise_for_status()
+    return response.json()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(home: Path, port: int) -> dict[str, str]:
+    """Everything Prefect reads: a temporary home and SQLite file, quiet, no scheduler."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSFLOW_"))}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_UI_ENABLED="false",
+        # The schedules in prefect.yaml must not fire here: they would ingest into the checkout.
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_SERVICES},
+        PREFECT_WORKER_PREFETCH_SECONDS="1",
+        NEWSFLOW_ALLOW_PRIVATE_HOSTS="1",
+    )
+    return env
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _wait_healthy(api_url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"prefect server exited {server.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    raise AssertionError(f"server not healthy in {SERVER_START_SECONDS} s:\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen) -> list[psutil.Process]:
+    """SIGINT, then SIGTERM, then SIGKILL to the process group (bounded); what is still alive."""
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    alive = tree
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        for member in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.send_signal(sig)
+        _, alive = psutil.wait_procs(alive, timeout=10)
+        if not alive:
+            break
+    proc.wait(timeout=10)
+    return alive
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
+    """`make server`, `make deploy`, `make worker` against a temporary home on a free port."""
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = _free_port()
+    env = _server_env(home, port)
+    make = ["make", "--no-print-directory", "-o", ".venv/.installed"]
+    make += [f"PREFECT_PORT={port}", f"PREFECT_HOME={home}"]
+    started: list[subprocess.Popen] = []
+    try:
+        began = time.monotonic()
+        started.append(_start([*make, "server"], env, home / "server.log"))
+        _wait_healthy(env["PREFECT_API_URL"], started[0], home / "server.log")
+        healthy = time.monotonic()
+        deploy = subprocess.run(
+            [*make, "deploy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        deployed = time.monotonic()
+        print(f"server healthy {healthy - began:.0f} s, make deploy {deployed - healthy:.0f} s")
+        started.append(_start([*make, "worker"], env, home / "worker.log"))
+        yield PrefectServer(env["PREFECT_API_URL"], home, home / "worker.log")
+    finally:
+        leftovers = [p for proc in reversed(started) for p in _stop(proc)]
+        assert not leftovers, f"still running after stopping server and worker: {leftovers}"
+
+
+def _article(title: str, published: str, lead: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+    <meta property="article:published_time" content="{published}">
+    <meta property="og:site_name" content="Loopback News"></head>
+    <body><header><nav><a href="/">Home</a></nav></header><article><h1>{title}</h1>
+    <p>{lead}</p>
+    </article><footer>Loopback News</footer></body></html>"""
+
+
+def _serve_stories(site) -> str:
+    """The three stories as pages and an RSS feed of them; the feed's URL."""
+    items = []
+    for path, (title, published, lead) in STORIES.items():
+        site.page(path, _article(title, published, lead))
+        items.append(f"<item><title>{title}</title><link>{site.url(path)}</link></item>")
+    channel = f"<channel><title>Loopback</title>{''.join(items)}</channel>"
+    feed = f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
+    site.page("/feed.xml", feed, "application/rss+xml")
+    return site.url("/feed.xml")
+
+
+def _rows(db: str, query: str) -> list[tuple]:
+    with reader(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_prefect_yaml_deployments_match_the_flow_signatures():
+    """Every deployment's entrypoint loads and its parameters validate against the flow."""
+    from prefect.cli.deploy._models import DeploymentConfig
+    from prefect.flows import load_flow_from_entrypoint
+
+    config = yaml.safe_load(PREFECT_YAML.read_text())
+    deployments = {d["name"]: d for d in config["deployments"]}
+    assert set(deployments) == {"ingest", "summarize", "run"}
+    assert config["pull"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSFLOW_HOME }}"}}
+    ]
+    for name, spec in deployments.items():
+        unknown = set(spec) - set(DeploymentConfig.model_fields)
+        assert not unknown, f"{name}: keys Prefect would silently ignore: {unknown}"
+        flow = load_flow_from_entrypoint(spec["entrypoint"])
+        assert flow.name == name
+        flow.validate_parameters(spec["parameters"])
+        assert spec["work_pool"]["name"] == "newsflow"
+        assert spec["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+        assert spec["enforce_parameter_schema"] is True
+    assert deployments["ingest"]["schedules"] == [
+        {"interval": 1800, "anchor_date": "2021-08-01T00:05:00+00:00", "timezone": "UTC"}
+    ]
+    assert deployments["summarize"]["schedules"][0]["cron"] == "30 6 * * *"
+    assert (ROOT / deployments["ingest"]["parameters"]["sources_file"]).is_file()
+    summarize = load_flow_from_entrypoint(deployments["summarize"]["entrypoint"])
+    summarize.validate_parameters({"start": "2021-08-06", "end": "2021-08-16"})
+
+
+def test_ingest_then_summarize_through_the_server(prefect_server, site, tmp_path):
+    """Deployed flows run on the worker: ingest a loopback feed, then summarize a date range."""
+    db = str(tmp_path / "news.duckdb")
+    feed = _serve_stories(site)
+    ingest_id = prefect_server.trigger(
+        "ingest/ingest", {"sources_file": None, "feeds": [feed], "db": db}
+    )
+    ingested = prefect_server.wait(ingest_id)
+    assert ingested["state_type"] == "COMPLETED", ingested["state"] + prefect_server.log_tail()
+    # The documented command, with its string dates validated against the flow's signature.
+    env = {**_server_env(prefect_server.home, 0), "PREFECT_API_URL": prefect_server.api_url}
+    command = [str(ROOT / ".venv" / "bin" / "prefect"), "deployment", "run"]
+    command += ["summarize/summarize", "--param", "start=2021-08-06", "--param", "end=2021-08-16"]
+    triggered = subprocess.run(
+        [*command, "--param", f"db={db}"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert triggered.returncode == 0, triggered.stdout + triggered.stderr
+    summary_id = next(line.split()[-1] for line in triggered.stdout.splitlines() if "UUID" in line)
+    summarized = prefect_server.wait(summary_id)
+    assert summarized["state_type"] == "COMPLETED", summarized["state"] + prefect_server.log_tail()
+    assert summarized["parameters"]["start"] == "2021-08-06"
+
+    assert _rows(db, "SELECT count(*), count(DISTINCT cluster_id) FROM articles") == [(3, 3)]
+    assert _rows(db, "SELECT count(*) FROM feed_entries") == [(3,)]
+    captured = _rows(db, "SELECT DISTINCT capital FROM capture_events ORDER BY 1")
+    assert captured == [("Kunduz",), ("Sheberghan",), ("Zaranj",)]
+    days = _rows(
+        db, "SELECT day, new_capital_names, cumulative_capitals FROM daily_captures ORDER BY day"
+    )
+    assert [(str(d), names, n) for d, names, n in days] == [
+        ("2021-08-06", ["Zaranj"], 1),
+        ("2021-08-07", ["Sheberghan"], 2),
+        ("2021-08-08", ["Kunduz"], 3),
+    ]
+    assert _when(ingested["end_time"]) <= _when(summarized["start_time"])
+
+
+def test_two_ingest_runs_at_once_queue_and_load_each_article_once(prefect_server, site, tmp_path):
+    """Overlapping runs wait for the one writer slot, both complete, nothing is loaded twice."""
+    db = str(tmp_path / "news.duckdb")
+    feed = _serve_stories(site)
+    parameters = {"sources_file": None, "feeds": [feed], "db": db}
+    run_ids = [prefect_server.trigger("ingest/ingest", parameters) for _ in range(2)]
+    runs = sorted((prefect_server.wait(i) for i in run_ids), key=lambda r: r["start_time"])
+    for run in runs:
+        assert run["state_type"] == "COMPLETED", run["state"] + prefect_server.log_tail()
+    first, second = runs
+    assert _when(first["end_time"]) <= _when(second["start_time"]), "the runs overlapped"
+    assert _rows(db, "SELECT count(*), count(DISTINCT url) FROM articles") == [(3, 3)]
+    assert _rows(db, "SELECT count(DISTINCT run_id) FROM fetches") == [(2,)]
+    assert _rows(db, "SELECT count(*) FROM fetches WHERE outcome = 'not_modified'") == [(3,)]
