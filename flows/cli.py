@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+_USER_ERRORS = (WarehouseError, FileNotFoundError, ValueError, PermissionError)
 
 
 class OutputFormat(StrEnum):
@@ -49,8 +51,39 @@ DbOption = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> None:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+class _NoUserErrorTracebacks(logging.Filter):
+    """Prefect logs a failed run's traceback; for errors the CLI explains, the message is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], _USER_ERRORS):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+@contextmanager
+def _quiet_tracebacks() -> Iterator[None]:
+    """Strip tracebacks of known user errors from the console log handlers while a flow runs."""
+    handlers = [h for name in ("prefect", "") for h in logging.getLogger(name).handlers]
+    quiet = _NoUserErrorTracebacks()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+def _open_warehouse(db: str) -> None:
+    """Create or migrate the warehouse before a flow starts, so a bad file fails in one line."""
+    from warehouse.db import writer
+
+    with writer(db, wait_seconds=60.0):
+        pass
 
 
 @contextmanager
@@ -58,7 +91,7 @@ def _user_errors() -> Iterator[None]:
     """Known problems become one line naming the thing and the fix, and exit 1; no traceback."""
     try:
         yield
-    except (WarehouseError, FileNotFoundError, ValueError, PermissionError) as exc:
+    except _USER_ERRORS as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except OSError as exc:
         _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
@@ -159,7 +192,8 @@ def ingest(
         _fail(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
-    with _user_errors(), _progress_display():
+    with _user_errors(), _quiet_tracebacks(), _progress_display():
+        _open_warehouse(db)
         report = ingest_flow(
             sources_file=str(sources) if sources else None,
             urls=url,
@@ -188,7 +222,8 @@ def run(
     """
     from flows.run import run as run_flow
 
-    with _user_errors(), _progress_display():
+    with _user_errors(), _quiet_tracebacks(), _progress_display():
+        _open_warehouse(db)
         report = run_flow(sources_file=str(sources), db=db)
     _print_ingest(report.ingest)
     _print_summary(report.summary, db)
@@ -312,11 +347,11 @@ def check(db: DbOption = DEFAULT_DB) -> None:
         problems = check_warehouse(db)
         counts = warehouse_counts(db)
     for problem in problems:
-        errors.print(f"[red]problem:[/red] {problem.message}", highlight=False)
+        errors.print(f"[red]problem:[/red] {problem.message}", highlight=False, soft_wrap=True)
     if problems:
         _fail(f"warehouse {db} failed {len(problems)} integrity checks")
     summary = ", ".join(f"{value} {name}" for name, value in counts.items())
-    console.print(f"warehouse {db} is consistent: {summary}", highlight=False)
+    console.print(f"warehouse {db} is consistent: {summary}", highlight=False, soft_wrap=True)
 
 
 def _day(value: datetime | None) -> date | None:

@@ -19,6 +19,9 @@ SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_RE = re.compile(r"(Could not set lock|Conflicting lock)", re.I)
 _PID_RE = re.compile(r"PID (\d+)")
 _MIGRATION_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+_DISK_FULL = ("No space left on device", "Disk quota exceeded", "File too large")
+_UNWRITABLE = ("Read-only file system", "Permission denied")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 READER_MAX_DELAY = 0.25
 
 
@@ -58,8 +61,22 @@ def load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     conn.execute(f"LOAD '{files[0].as_posix()}'")
 
 
+def _refuse_sqlite(path: str) -> None:
+    """DuckDB would fetch its sqlite extension from the internet and open (or write) the file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return
+    if head == _SQLITE_MAGIC:
+        raise WarehouseError(
+            f"{path} is a SQLite database, not a DuckDB warehouse; pass another --db"
+        )
+
+
 def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     """Connect, retrying with jittered backoff while another process holds the file lock."""
+    _refuse_sqlite(path)
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     announced = False
@@ -99,6 +116,37 @@ def _explain(path: str, exc: Exception) -> WarehouseError:
     if "Permission denied" in message or "Read-only file system" in message:
         return WarehouseError(f"warehouse {path} cannot be written ({message}); check the path")
     return WarehouseError(f"cannot open warehouse {path}: {message}")
+
+
+def _write_failure(path: str, exc: duckdb.Error) -> WarehouseError | None:
+    """A write the file system refused, as one line; None for anything else (it fails loudly).
+
+    A COMMIT that failed hides behind the ROLLBACK that followed it, so the chain is searched.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        message = str(cause).splitlines()[0] if str(cause) else ""
+        if any(sign in message for sign in _DISK_FULL):
+            return WarehouseError(
+                f"warehouse {path}: the disk is full ({message}); the write was rolled back, "
+                "free some space and rerun"
+            )
+        if any(sign in message for sign in _UNWRITABLE):
+            return WarehouseError(f"warehouse {path} cannot be written ({message}); check the path")
+        cause = cause.__context__
+    return None
+
+
+@contextmanager
+def _write_errors(path: str) -> Iterator[None]:
+    """Turn refused writes (disk full, read-only file system) into WarehouseError."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        failure = _write_failure(path, exc)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
@@ -145,13 +193,20 @@ def writer(path: str, *, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPy
     """A migrated read-write connection, held only as long as the `with` block: keep it short."""
     target = Path(path)
     if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            where = f"{exc.strerror} ({exc.filename})"
+            message = f"warehouse {path} cannot be created: {where}; check the path"
+            raise WarehouseError(message) from None
     conn = _open(path, read_only=False, wait_seconds=wait_seconds)
     try:
-        migrate(conn, path)
-        yield conn
+        with _write_errors(path):
+            migrate(conn, path)
+            yield conn
     finally:
-        conn.close()
+        with _write_errors(path):
+            conn.close()
 
 
 @contextmanager

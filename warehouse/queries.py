@@ -73,6 +73,8 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
                     f"newsflow query is read-only: {kind} statements are refused "
                     "(use SELECT; the flows are the only writers)"
                 )
+        # EXPLAIN ANALYZE runs its statement (COPY … TO writes files): no file access from here on.
+        conn.execute("SET enable_external_access = false")
         try:
             cursor = conn.execute(query)
         except duckdb.Error as exc:

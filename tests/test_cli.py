@@ -1,0 +1,303 @@
+"""CLI error cases: bad warehouse files, unwritable paths, a full disk, read-only queries, check."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tasks.dedupe import fingerprints
+from tasks.load import write_batch
+from tasks.records import Document, FetchResult
+from tests.conftest import ROOT
+from warehouse.db import migrations, writer
+
+LATEST = migrations()[-1][0]
+NEWSFLOW = ROOT / ".venv" / "bin" / "newsflow"
+WORDS = ["Taliban", "fighters", "entered", "the", "capital", "after", "troops", "withdrew"]
+
+
+def _document(index: int, words: int = 120) -> Document:
+    url = f"https://example.org/2021/08/{index}"
+    text = " ".join(f"{WORDS[(index + i) % len(WORDS)]}{i % 97}" for i in range(words))
+    fetch = FetchResult(
+        url=url, source_name="cli", outcome="ok", final_url=url, status=200,
+        html=f"<p>{text}</p>", fetched_at=datetime.now(UTC),
+    )  # fmt: skip
+    return Document(
+        url=url, source_name="cli", canonical_url=None, title=f"Story {index}", author=None,
+        site_name=None, language="en", published_at=None, published_offset=None, text=text,
+        fetch=fetch,
+    )  # fmt: skip
+
+
+def _load(db: str, count: int = 2) -> None:
+    docs = [_document(i) for i in range(count)]
+    write_batch(db, fetches=[d.fetch for d in docs], documents=docs, prints=fingerprints(docs))
+
+
+def _digest(path: str | Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> str:
+    path = tmp_path / "page.txt"
+    path.write_text("Ghazni falls\n" + " ".join(WORDS * 10) + "\n")
+    return str(path)
+
+
+def _commands(db: str, page: str) -> list[list[str]]:
+    """A reader, a query, a search and a writer: each must refuse a bad file the same way."""
+    return [
+        ["check", "--db", db],
+        ["query", "SELECT 1", "--db", db],
+        ["search", "Ghazni", "--db", db],
+        ["ingest", "--path", page, "--db", db],
+    ]
+
+
+# --- newsflow check ----------------------------------------------------------------------------
+
+
+def test_check_passes_on_a_sound_warehouse(db_path: str) -> None:
+    _load(db_path)
+    code, out, err = _invoke("check", "--db", db_path)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"warehouse {db_path} is consistent: 2 articles, 2 stories, 0 duplicates, 0 rejected, "
+        "0 feed_entries, 2 fetches\n"
+    )
+
+
+def test_check_names_each_broken_link_and_exits_1(db_path: str) -> None:
+    _load(db_path, 3)
+    with writer(db_path) as conn:
+        conn.execute("DELETE FROM fetches WHERE fetch_id = (SELECT min(fetch_id) FROM fetches)")
+        conn.execute(
+            "UPDATE articles SET duplicate_of = 'feedfacefeedface', duplicate_kind = 'exact' "
+            "WHERE id = (SELECT max(id) FROM articles)"
+        )
+        conn.execute("INSERT INTO event_extractions VALUES ('0000ghost0000000', 'h', 1, 'r', 1, 0, "
+                     "0, now())")  # fmt: skip
+        conn.execute("DELETE FROM article_versions WHERE version = 1 AND article_id = "
+                     "(SELECT min(id) FROM articles)")  # fmt: skip
+    code, out, err = _invoke("check", "--db", db_path)
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert [line.split(":")[1].strip() for line in lines[:-1]] == [
+        "articles_without_fetch",
+        "dangling_duplicates",
+        "orphan_events",
+        "version_counts",
+    ]
+    assert "0000ghost0000000" in lines[2] and "feedfacefeedface" in lines[1]
+    assert lines[-1] == f"error: warehouse {db_path} failed 4 integrity checks"
+
+
+def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
+    db = str(tmp_path / "none.duckdb")
+    assert _invoke("check", "--db", db) == (
+        1,
+        "",
+        f"error: warehouse {db} does not exist yet; run `newsflow ingest` first\n",
+    )
+    assert not Path(db).exists()
+
+
+# --- files newsflow must not touch -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "says"),
+    [
+        (b"\x89PNG\r\n\x1a\n", 'IO Error: The file "{db}" exists, but it is not a valid DuckDB '
+         "database file!"),
+        # DuckDB would download its sqlite extension and open the file: refused before that
+        (b"SQLite format 3\x00", None),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_not_duckdb_is_refused_by_every_command_and_left_alone(
+    tmp_path: Path, page: str, head: bytes, says: str | None
+) -> None:
+    db = tmp_path / "news.duckdb"
+    db.write_bytes(head + os.urandom(4000))
+    before = _digest(db)
+    if says is None:
+        expected = f"error: {db} is a SQLite database, not a DuckDB warehouse; pass another --db\n"
+    else:
+        reason = says.format(db=db)
+        expected = f"error: {db} is not a DuckDB warehouse ({reason}); pass another --db\n"
+    for command in _commands(str(db), page):
+        assert _invoke(*command) == (1, "", expected), command
+    assert _digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["news.duckdb", "page.txt"]
+
+
+def test_a_warehouse_from_a_newer_newsflow_is_refused_and_left_alone(
+    db_path: str, page: str
+) -> None:
+    _load(db_path)
+    with writer(db_path) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99, 'future', now())")
+    before = _digest(db_path)
+    expected = (
+        f"error: warehouse {db_path} has schema version 99, newer than this newsflow knows "
+        f"({LATEST}); upgrade newsflow\n"
+    )
+    for command in _commands(db_path, page):
+        assert _invoke(*command) == (1, "", expected), command
+    assert _digest(db_path) == before
+
+
+def test_a_warehouse_path_that_cannot_be_written(tmp_path: Path, page: str) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    db = f"{blocker}/sub/news.duckdb"
+    code, out, err = _invoke("ingest", "--path", page, "--db", db)
+    assert (code, out) == (1, "")
+    where = f"Not a directory ({blocker}/sub)"
+    assert err == f"error: warehouse {db} cannot be created: {where}; check the path\n"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MB tmpfs (needs root and mount); skipped with the reason when it cannot be mounted."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or shutil.which("mount") is None:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'no mount'}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_read_only_file_system(read_only_disk: Path, page: str) -> None:
+    db = f"{read_only_disk}/news.duckdb"
+    assert _invoke("ingest", "--path", page, "--db", db) == (
+        1,
+        "",
+        f'error: warehouse {db} cannot be written (IO Error: Cannot open file "{db}": '
+        "Read-only file system); check the path\n",
+    )
+
+
+def _scrapes(folder: Path, count: int, kilobytes: int) -> Path:
+    """Text scrapes with much distinct text, so their load needs room on disk."""
+    folder.mkdir()
+    for index in range(count):
+        words = " ".join(f"w{index}x{i}" for i in range(kilobytes * 100))
+        (folder / f"story-{index}.txt").write_text(f"Story {index} headline\n{words}\n")
+    return folder
+
+
+def test_a_full_disk_fails_in_one_line_and_loses_nothing(
+    prefect_harness: None, small_disk: Path, tmp_path: Path, page: str
+) -> None:
+    """The real console script, so what Prefect itself prints is checked too."""
+    from prefect.settings import PREFECT_API_URL
+
+    db = f"{small_disk}/news.duckdb"
+    _load(db, 2)
+    free = shutil.disk_usage(small_disk).free
+    (small_disk / "filler").write_bytes(b"\0" * max(0, free - 150_000))
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "300"}
+    env.pop("NEWSFLOW_DB", None)
+    scrapes = _scrapes(tmp_path / "scrapes", 3, 300)
+    done = subprocess.run(
+        [str(NEWSFLOW), "ingest", "--path", str(scrapes), "--db", db],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        f"error: warehouse {db}: the disk is full (TransactionContext Error: Failed to commit: "
+        f'Could not write file "{db}.wal": No space left on device); the write was rolled back, '
+        "free some space and rerun"
+    )
+    (small_disk / "filler").unlink()
+    code, out, _ = _invoke("check", "--db", db)
+    assert code == 0 and "is consistent: 2 articles" in out  # what was there is still there
+    _load(db, 3)  # and the file takes writes
+    code, out, _ = _invoke("check", "--db", db)
+    assert code == 0 and "is consistent: 3 articles" in out
+
+
+# --- newsflow query is read-only ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "kind"),
+    [
+        ("INSERT INTO sources VALUES ('x', 'urls', 'y', NULL, now(), now())", "INSERT"),
+        ("ATTACH '{dir}/other.duckdb' AS other", "ATTACH"),
+        ("COPY articles TO '{dir}/out.csv'", "COPY"),
+        ("SELECT 1; DROP TABLE articles", "DROP"),
+        ("UPDATE articles SET title = 'x'", "UPDATE"),
+        ("CREATE TABLE notes (note VARCHAR)", "CREATE"),
+        ("PRAGMA enable_checkpoint_on_shutdown", "PRAGMA"),
+    ],
+)
+def test_query_refuses_statements_that_write(
+    db_path: str, tmp_path: Path, statement: str, kind: str
+) -> None:
+    _load(db_path)
+    before = _digest(db_path)
+    code, out, err = _invoke("query", statement.format(dir=tmp_path), "--db", db_path)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: newsflow query is read-only: {kind} statements are refused (use SELECT; the "
+        "flows are the only writers)\n"
+    )
+    assert _digest(db_path) == before
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+def test_query_cannot_write_files_through_explain_analyze(db_path: str, tmp_path: Path) -> None:
+    _load(db_path)
+    target = tmp_path / "leak.csv"
+    code, _, err = _invoke("query", f"EXPLAIN ANALYZE COPY articles TO '{target}'", "--db", db_path)
+    assert not target.exists()
+    assert code == 1 and err.startswith("error: query failed: ") and len(err.splitlines()) == 1
+    code, out, _ = _invoke(
+        "query", "SELECT count(*) AS n FROM articles", "--db", db_path, "-f", "csv"
+    )
+    assert (code, out) == (0, "n\n2\n")
