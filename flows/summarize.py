@@ -48,8 +48,13 @@ class SummaryReport(BaseModel):
         )
 
 
-def _batches(ids: list[str], size: int) -> list[list[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+def _extract_new_articles(db: str, batch_size: int) -> ExtractionStats:
+    """Run the extraction task over new and changed articles, one task run per batch."""
+    pending = find_pending_articles(db)
+    found = ExtractionStats()
+    for start in range(0, len(pending), batch_size):
+        found = found + extract_events_batch(db, pending[start : start + batch_size])
+    return found
 
 
 @flow(name="summarize", validate_parameters=True)
@@ -79,10 +84,7 @@ def summarize(
     logger = get_run_logger()
     if last_days and start is None:
         start = (end or date.today()) - timedelta(days=last_days - 1)
-    pending = find_pending_articles(db)
-    found = ExtractionStats()
-    for batch in _batches(pending, batch_size):
-        found = found + extract_events_batch(db, batch)
+    found = _extract_new_articles(db, batch_size)
     written = compute_daily_summaries(db, start, end)
     rows = read_daily_captures(db, start, end)
     chart = render_captures_chart(rows, reports_dir(db))

@@ -13,8 +13,6 @@ Kind = Literal["capture", "contested", "retaken", "held"]
 Side = Literal["after", "before"]
 # Within one sentence the strongest kind of match wins.
 KIND_PRECEDENCE: tuple[Kind, ...] = ("retaken", "capture", "held", "contested")
-# Per article and capital the strongest status wins (used by the summaries too).
-STATUS_PRECEDENCE: tuple[Status, ...] = ("confirmed", "claimed", "denied", "contested", "retaken")
 
 # ---------------------------------------------------------------------------------------------
 # The event rules: one place, as named patterns. A rule's trigger is found in a sentence, then

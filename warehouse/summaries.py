@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, reader, sql, writer
+from warehouse.db import reader, sql, writer
 
 LOGGER = logging.getLogger(__name__)
 SUMMARY_TABLES = ("daily_captures", "daily_capture_sources", "daily_article_counts")
@@ -126,14 +126,6 @@ def read_daily_captures(
     with reader(db, wait_seconds=wait_seconds) as conn:
         result = conn.execute(sql("summaries_daily_captures_read"), _range(start, end))
         return result.to_arrow_table().to_pylist()
-
-
-def read_summary_table(db: str, table: str, *, wait_seconds: float = 30.0) -> pa.Table:
-    """One whole summary table, by name (daily_captures, daily_capture_sources, …)."""
-    if table not in _READ_TABLE:
-        raise WarehouseError(f"no summary table {table!r}; known: {', '.join(SUMMARY_TABLES)}")
-    with reader(db, wait_seconds=wait_seconds) as conn:
-        return conn.execute(_READ_TABLE[table]).to_arrow_table()
 
 
 def write_summary_tables(
