@@ -1,0 +1,1 @@
+"""Benchmarks: extraction quality and the loopback corpus run."""

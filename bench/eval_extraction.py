@@ -1,0 +1,257 @@
+"""Extraction and date benchmark: newsflow's clean stage against published extractors.
+
+Main text: scrapinghub's article-extraction-benchmark (181 pages), scored as its evaluate.py does:
+token (regex \\w+) 4-gram shingle multisets, per-page precision/recall/F1 from tp/fp/fn. Reported:
+the mean per-page F1 (our headline number), and evaluate.py's own "F1" (harmonic mean of the
+mean precision and mean recall). Dates: htmldate's MediaCloud 2020 sample (200 pages), exact match
+of the publication day on the publisher's clock (local_day of published_at and its offset).
+
+Run: python -m bench.eval_extraction [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import multiprocessing
+import os
+import re
+import statistics
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trafilatura.utils import decode_file
+
+from tasks.clean import clean_documents, local_day, read_publication_time
+from tasks.records import Document, FetchResult
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+AEB_DIR = "extraction/scrapinghub-aeb"
+DATES_DIR = "dates/mediacloud-2020"
+RESULTS = ROOT / "bench" / "results" / "extraction.json"
+REFERENCE_SYSTEMS = ("AutoExtract", "trafilatura", "Diffbot")
+SHINGLE_SIZE = 4
+_TOKEN_RE = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class PageScore:
+    """Shingle matching of one page: normalised tp/fp/fn as evaluate.py computes them."""
+
+    tp: float
+    fp: float
+    fn: float
+
+    @property
+    def precision(self) -> float | None:
+        """None when the prediction is empty (evaluate.py leaves such pages out of precision)."""
+        if self.fp == self.fn == 0:
+            return 1.0
+        return None if self.tp + self.fp == 0 else self.tp / (self.tp + self.fp)
+
+    @property
+    def recall(self) -> float | None:
+        if self.fp == self.fn == 0:
+            return 1.0
+        return None if self.tp + self.fn == 0 else self.tp / (self.tp + self.fn)
+
+    @property
+    def f1(self) -> float:
+        if self.fp == self.fn == 0:
+            return 1.0
+        denominator = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / denominator if denominator else 0.0
+
+
+def _shingles(text: str) -> Counter[tuple[str, ...]]:
+    """Token 4-grams with counts; texts under four tokens give one shorter shingle."""
+    tokens = _TOKEN_RE.findall(text or "")
+    grams = (
+        tuple(tokens[i : i + SHINGLE_SIZE]) for i in range(max(1, len(tokens) - SHINGLE_SIZE + 1))
+    )
+    return Counter(gram for gram in grams if gram)
+
+
+def score_page(truth: str, prediction: str) -> PageScore:
+    """Shingle tp/fp/fn of one prediction, normalised to sum to 1 (so long pages weigh the same)."""
+    true, pred = _shingles(truth), _shingles(prediction)
+    tp = sum((true & pred).values())
+    fp = sum((pred - true).values())
+    fn = sum((true - pred).values())
+    total = tp + fp + fn
+    return PageScore(tp / total, fp / total, fn / total) if total else PageScore(0.0, 0.0, 0.0)
+
+
+def summarize_scores(scores: list[PageScore]) -> dict[str, float]:
+    """Mean per-page F1, and evaluate.py's mean precision, mean recall and their harmonic F1."""
+    precision = statistics.mean(s.precision for s in scores if s.precision is not None)
+    recall = statistics.mean(s.recall for s in scores if s.recall is not None)
+    return {
+        "mean_f1": statistics.mean(s.f1 for s in scores),
+        "precision": precision,
+        "recall": recall,
+        "benchmark_f1": 2 * precision * recall / (precision + recall),
+        "pages": len(scores),
+    }
+
+
+def _load_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _reference_outputs(aeb: Path) -> dict[str, dict[str, str]]:
+    """The published predictions (output/*.json), unwrapped from {"version", "output"} if needed."""
+    outputs = {}
+    for name in REFERENCE_SYSTEMS:
+        data = _load_json(aeb / "output" / f"{name}.json")
+        if "output" in data and "version" in data:
+            data = data["output"]
+        outputs[name] = {key: (item or {}).get("articleBody") or "" for key, item in data.items()}
+    return outputs
+
+
+def _page_fetch(path: Path, url: str, source_name: str) -> FetchResult:
+    """A FetchResult for a gzipped HTML file, as the fetch stage would hand it over."""
+    html = decode_file(gzip.decompress(path.read_bytes()))
+    return FetchResult(
+        url=url,
+        source_name=source_name,
+        outcome="ok",
+        final_url=url,
+        status=200,
+        content_type="text/html",
+        html=html,
+    )
+
+
+def extract_aeb(corpus: Path, workers: int = 0) -> dict[str, str]:
+    """newsflow's main text for every scrapinghub page (rejected documents count as empty)."""
+    aeb = corpus / AEB_DIR
+    truth = _load_json(aeb / "ground-truth.json")
+    fetches = [
+        _page_fetch(aeb / "html" / f"{key}.html.gz", item["url"], "scrapinghub-aeb")
+        for key, item in truth.items()
+    ]
+    docs = clean_documents(fetches, workers)
+    return {key: _usable_text(doc) for key, doc in zip(truth, docs, strict=True)}
+
+
+def _usable_text(doc: Document) -> str:
+    return "" if doc.rejected else doc.text
+
+
+def evaluate_extraction(corpus: Path, workers: int = 0) -> dict[str, Any]:
+    """Scores of newsflow and of the published outputs on the scrapinghub benchmark."""
+    aeb = corpus / AEB_DIR
+    truth = {
+        key: item["articleBody"] for key, item in _load_json(aeb / "ground-truth.json").items()
+    }
+    predictions = {"newsflow": extract_aeb(corpus, workers), **_reference_outputs(aeb)}
+    results: dict[str, Any] = {}
+    for name, predicted in predictions.items():
+        scores = [score_page(truth[key], predicted.get(key, "")) for key in truth]
+        results[name] = summarize_scores(scores)
+        if name == "newsflow":
+            results[name]["per_page_f1"] = {
+                key: round(s.f1, 4) for key, s in zip(truth, scores, strict=True)
+            }
+    return results
+
+
+def _day_truth(value: Any) -> str | None:
+    """The annotated day, or None for the bare-NaN entries."""
+    return value if isinstance(value, str) else None if math.isnan(value) else str(value)
+
+
+def _stated_day(page: tuple[Path, str]) -> str | None:
+    """The publication day read_publication_time gives one page (runs in a pool worker)."""
+    path, url = page
+    found = read_publication_time(decode_file(gzip.decompress(path.read_bytes())), url)
+    return local_day(*found) if found else None
+
+
+def _days_only(pages: list[tuple[Path, str]], workers: int) -> list[str | None]:
+    """Publication days of pages, the date step alone, over a forkserver pool."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tasks.clean"])
+    with ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=context) as pool:
+        return list(pool.map(_stated_day, pages, chunksize=4))
+
+
+def _days_cleaned(pages: list[tuple[Path, str]], workers: int) -> list[str | None]:
+    """Publication days of pages as the whole clean stage gives them."""
+    docs = clean_documents(
+        [_page_fetch(path, url, "mediacloud-2020") for path, url in pages], workers
+    )
+    return [
+        local_day(doc.published_at, doc.published_offset) if doc.published_at else None
+        for doc in docs
+    ]
+
+
+def evaluate_dates(corpus: Path, workers: int = 0, *, dates_only: bool = False) -> dict[str, Any]:
+    """Exact-day accuracy of newsflow's publication dates over the dated MediaCloud pages.
+
+    dates_only runs read_publication_time instead of the whole clean stage: the same dates,
+    in a fraction of the time (the quality gate uses it).
+    """
+    folder = corpus / DATES_DIR
+    truth = _load_json(folder / "eval_mediacloud_2020.json")
+    dated = {url: day for url, item in truth.items() if (day := _day_truth(item["date"]))}
+    pages = [(folder / "test_set" / f"{truth[url]['file']}.gz", url) for url in dated]
+    found_days = (_days_only if dates_only else _days_cleaned)(pages, workers)
+    misses = {
+        url: {"expected": dated[url], "found": found}
+        for url, found in zip(dated, found_days, strict=True)
+        if found != dated[url]
+    }
+    hits = len(dated) - len(misses)
+    return {"accuracy": hits / len(dated), "pages": len(dated), "hits": hits, "misses": misses}
+
+
+def _print_report(extraction: dict[str, Any], dates: dict[str, Any]) -> None:
+    pages = extraction["newsflow"]["pages"]
+    print(f"Main text, scrapinghub article-extraction-benchmark ({pages} pages)")
+    print(f"{'system':<14}{'mean F1':>9}{'P':>8}{'R':>8}{'bench F1':>10}")
+    ranked = sorted(extraction.items(), key=lambda item: -item[1]["mean_f1"])
+    for name, row in ranked:
+        print(
+            f"{name:<14}{row['mean_f1']:>9.4f}{row['precision']:>8.4f}{row['recall']:>8.4f}"
+            f"{row['benchmark_f1']:>10.4f}"
+        )
+    print("mean F1 = mean of per-page F1; bench F1 = evaluate.py's harmonic mean of mean P and R")
+    print(
+        f"\nPublication day, MediaCloud 2020 ({dates['pages']} dated pages): "
+        f"newsflow {dates['accuracy']:.3f} ({dates['hits']}/{dates['pages']})"
+    )
+
+
+def main() -> None:
+    """Run both benchmarks, print the tables and write bench/results/extraction.json."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the shared corpus folder")
+    parser.add_argument("--workers", type=int, default=0, help="processes (0 = one per core)")
+    args = parser.parse_args()
+    if not (args.corpus / AEB_DIR).is_dir():
+        raise SystemExit(f"corpus not found at {args.corpus}; pass --corpus DIR")
+    started = time.perf_counter()
+    extraction = evaluate_extraction(args.corpus, args.workers)
+    dates = evaluate_dates(args.corpus, args.workers)
+    _print_report(extraction, dates)
+    elapsed = time.perf_counter() - started
+    print(f"({elapsed:.1f} s)")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report = {"extraction": extraction, "dates": dates, "seconds": round(elapsed, 1)}
+    RESULTS.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""Tests for the clean stage: text scrapes, HTML pages, rejections, normalisation, quality gates."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tasks.clean import (
+    clean_batch,
+    clean_documents,
+    clean_html,
+    clean_page,
+    clean_text_scrape,
+    local_day,
+    normalize_text,
+    strip_site_name,
+)
+from tasks.records import FeedEntry, FetchResult, WorkItem
+
+BASELINE = Path(__file__).with_name("extraction_baseline.json")
+SEED = "seed/000_cf0c220304eb5a48.txt"
+SEED_TITLE = (
+    "Taliban claims capture of Afghanistan's 2nd-largest city Kandahar as govt forces "
+    "reportedly withdraw (VIDEOS)"
+)
+ARTICLE_HTML = """<html lang="en-GB"><head>
+<title>Kabul airport reopens to flights - Example News</title>
+<meta property="og:site_name" content="Example News">
+<meta property="article:published_time" content="2021-08-16T09:30:00+04:30">
+<link rel="canonical" href="/world/kabul-airport"></head>
+<body><article><h1>Kabul airport reopens to flights</h1>
+<p>Commercial flights resumed at Kabul airport on Monday morning after a day of chaos on the
+runway, officials said, as thousands of people tried to board the few planes leaving.</p>
+<p>The airport had been closed to civilian traffic since Sunday evening, when crowds breached
+the perimeter fence and spilled onto the apron, forcing departing aircraft to abort.</p>
+<p>Follow us on Twitter @examplenews and on Facebook.</p>
+</article></body></html>"""
+COOKIE_WALL_HTML = """<html><head><title>Before you continue</title></head><body><div>
+<p>We use cookies and data to deliver and maintain our services and measure audience
+engagement. Accept all cookies or reject all cookies to continue to the site.</p>
+<button>Accept all</button><button>Reject all</button></div></body></html>"""
+
+
+def _fetch(body: str, url: str, content_type: str, **fields) -> FetchResult:
+    return FetchResult(
+        url=url,
+        source_name="test",
+        outcome="ok",
+        final_url=url,
+        status=200,
+        content_type=content_type,
+        html=body,
+        **fields,
+    )
+
+
+def _corpus_page(corpus: Path, case: str) -> str:
+    path = corpus / "extraction" / "readability" / "pages" / case / "source.html.gz"
+    return gzip.decompress(path.read_bytes()).decode("utf-8")
+
+
+# --- the founding article -------------------------------------------------------------------
+
+
+def test_founding_article_scrape_is_cleaned(corpus):
+    doc = clean_text_scrape((corpus / SEED).read_text(encoding="utf-8"), "file:///seed.txt", "seed")
+    assert doc.rejected_reason is None
+    assert doc.title == SEED_TITLE  # typographic apostrophe folded to ' in titles only
+    assert doc.published_at == datetime(2021, 8, 12, 16, 21, tzinfo=UTC)
+    assert doc.published_offset is None  # the dateline states no zone; read as UTC
+    assert doc.text.startswith("The Taliban has reportedly made major advances in Kandahar")
+    assert doc.text.endswith("cover the cost of plane tickets.")
+    assert "icon" not in doc.text.split("\n")[0]
+    assert "Also on" not in doc.text
+    assert "Share this story" not in doc.text and "Think your friends" not in doc.text
+    assert "2nd-largest city Kandahar" not in doc.text  # the repeated headline lines are gone
+    assert "city’s center" in doc.text  # body text keeps its typography
+
+
+def test_clean_page_dispatches_text_scrape_by_content_type(corpus):
+    body = (corpus / SEED).read_text(encoding="utf-8")
+    fetch = _fetch(body, "http://127.0.0.1/seed", "text/plain; charset=utf-8")
+    fetch.url = "http://127.0.0.1/seed-redirect"
+    doc = clean_page(fetch)
+    assert doc.fetch is fetch
+    assert doc.url == "http://127.0.0.1/seed"  # the final URL, not the requested one
+    assert doc.title == SEED_TITLE
+
+
+# --- HTML pages -----------------------------------------------------------------------------
+
+
+def test_html_article_metadata_and_text():
+    doc = clean_page(_fetch(ARTICLE_HTML, "https://news.example.com/a?id=1", "text/html"))
+    assert doc.rejected_reason is None
+    assert doc.title == "Kabul airport reopens to flights"
+    assert doc.site_name == "Example News"
+    assert doc.language == "en"
+    assert doc.canonical_url == "https://news.example.com/world/kabul-airport"
+    assert doc.published_at == datetime(2021, 8, 16, 5, 0, tzinfo=UTC)
+    assert doc.published_offset == "+04:30"
+    assert local_day(doc.published_at, doc.published_offset) == "2021-08-16"
+    assert doc.text.startswith("Commercial flights resumed")
+    assert "Follow us" not in doc.text
+    assert "reopens to flights" not in doc.text  # the h1 is the title, not the body
+
+
+BREITBART_TITLE = (
+    "'Neutral' Snopes Fact-Checker David Emery: 'Are There Any Un-Angry Trump Supporters?'"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "title"),
+    [
+        ("bbc-1", "Obama admits US gun laws are his 'biggest frustration'"),  # "… - BBC News"
+        ("breitbart", BREITBART_TITLE),  # "… - Breitbart"
+        ("aktualne", "West Ham hrozí gigantům, okouzlil i Linekera. Součka je snadné přehlédnout"),
+        ("iab-1", "Getting LEAN with Digital Ad UX"),  # "… | IAB"
+    ],
+)
+def test_real_page_titles_lose_site_suffix(corpus, case, title):
+    doc = clean_html(_corpus_page(corpus, case), f"https://example.org/{case}")
+    assert doc.title == title
+    assert doc.rejected_reason is None
+
+
+def test_real_page_date_keeps_offset(corpus):
+    doc = clean_html(
+        _corpus_page(corpus, "bbc-1"), "https://www.bbc.com/news/world-us-canada-33646542"
+    )
+    assert doc.published_at == datetime(2015, 7, 24, 4, 36, 9, tzinfo=UTC)
+    assert doc.published_offset == "+01:00"
+    assert doc.site_name == "BBC News"
+    assert "President Barack Obama" in doc.text
+
+
+GUARDIAN, BBC, EXAMPLE = (
+    "https://www.theguardian.com/x",
+    "https://www.bbc.co.uk/x",
+    "https://example.com/x",
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "url", "site", "expected"),
+    [
+        ("Floods hit Kabul | The Guardian", GUARDIAN, "the Guardian", "Floods hit Kabul"),
+        ("Floods hit Kabul - BBC News", BBC, None, "Floods hit Kabul"),
+        ("BBC News - Floods hit Kabul", BBC, None, "Floods hit Kabul"),
+        ("Reuters - Reuters", "https://www.reuters.com/x", "Reuters", "Reuters - Reuters"),
+        ("Apple - the quiet revolution", EXAMPLE, None, "Apple - the quiet revolution"),
+        (
+            "Taliban - a history in ten dates | Home",
+            EXAMPLE,
+            None,
+            "Taliban - a history in ten dates",
+        ),
+        (
+            "Mozilla - Wikipedia",
+            "https://en.wikipedia.org/wiki/Mozilla",
+            None,
+            "Mozilla - Wikipedia",
+        ),
+    ],
+)
+def test_strip_site_name_never_eats_the_headline(title, url, site, expected):
+    assert strip_site_name(title, url, site) == expected
+
+
+def test_feed_entry_fills_what_the_page_lacks():
+    entry = FeedEntry(
+        feed_url="http://127.0.0.1/feed.xml",
+        entry_key="k1",
+        source_name="feed",
+        link="http://127.0.0.1/a",
+        title="Herat falls to the Taliban",
+        summary=None,
+        author="A. Writer",
+        published_at=datetime(2021, 8, 13, 2, 0, tzinfo=UTC),
+    )
+    html = ARTICLE_HTML.replace('<meta property="article:published_time"', '<meta name="x"')
+    html = html.replace("<title>Kabul airport reopens to flights - Example News</title>\n", "")
+    html = html.replace("<h1>Kabul airport reopens to flights</h1>", "")
+    item = WorkItem(url="http://127.0.0.1/a", source_name="feed", feed_entry=entry)
+    doc = clean_page(_fetch(html, "http://127.0.0.1/a", "text/html", item=item))
+    assert doc.title == "Herat falls to the Taliban"
+    assert doc.author == "A. Writer"
+    assert doc.published_at == datetime(2021, 8, 13, 2, 0, tzinfo=UTC)
+
+
+# --- rejections ------------------------------------------------------------------------------
+
+
+SCRIPT_ONLY_HTML = "<html><head><title>x</title></head><body><script>go()</script></body></html>"
+STUB_HTML = (
+    "<html><body><article><p>Kandahar has fallen, officials say.</p></article></body></html>"
+)
+JUNK_SCRAPE = "icon bookmark-bicon bookmarkicon cameraicon checkicon\nShare this story!\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        ("", "text/html", "no_text"),
+        (SCRIPT_ONLY_HTML, "text/html", "no_text"),
+        (COOKIE_WALL_HTML, "text/html", "not_article"),
+        (STUB_HTML, "text/html", "too_short"),
+        (JUNK_SCRAPE, "text/plain", "no_text"),
+    ],
+)
+def test_unusable_pages_are_rejected_not_lost(body, content_type, reason):
+    doc = clean_page(_fetch(body, "http://127.0.0.1/p", content_type))
+    assert doc.rejected_reason == reason
+    assert doc.rejected and doc.url == "http://127.0.0.1/p"
+
+
+def test_feed_summary_stands_in_for_a_walled_page():
+    summary = (
+        "<p>The Taliban took control of the presidential palace in Kabul on Sunday evening, after "
+        "President Ashraf Ghani left the country, according to officials and witnesses who spoke "
+        "to reporters in the capital.</p>"
+    )
+    entry = FeedEntry(
+        feed_url="f",
+        entry_key="k",
+        source_name="feed",
+        link="http://127.0.0.1/w",
+        title="Kabul",
+        summary=summary,
+        author=None,
+        published_at=None,
+    )
+    item = WorkItem(url="http://127.0.0.1/w", source_name="feed", feed_entry=entry)
+    doc = clean_page(_fetch(COOKIE_WALL_HTML, "http://127.0.0.1/w", "text/html", item=item))
+    assert doc.rejected_reason is None
+    assert doc.text.startswith("The Taliban took control of the presidential palace")
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+PERSIAN_WITH_ZWNJ = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a\u00a0b\r\nc\u200bd", "a b\ncd"),
+        ("  line one  \n\n\n\n line two ", "line one\n\nline two"),
+        ("cafe\u0301", "café"),
+        (PERSIAN_WITH_ZWNJ, PERSIAN_WITH_ZWNJ),  # the zero-width non-joiner is spelling, kept
+        ("tab\tand\u2003em", "tab and em"),
+    ],
+)
+def test_normalize_text_examples(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_normalize_text_is_idempotent(text):
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def test_clean_documents_keeps_order_skips_failures_and_pools(corpus):
+    seed = (corpus / SEED).read_text(encoding="utf-8")
+    fetches = []
+    for i in range(10):
+        fetches.append(_fetch(ARTICLE_HTML, f"https://news.example.com/{i}", "text/html"))
+        fetches.append(
+            FetchResult(url=f"https://news.example.com/x{i}", source_name="t", outcome="timeout")
+        )
+    fetches.append(_fetch(seed, "file:///seed.txt", "text/plain"))
+    pooled = clean_documents(fetches, workers=2)
+    inline = clean_documents(fetches, workers=1)
+    assert [d.url for d in pooled] == [f.final_url for f in fetches if f.ok]
+    assert [(d.title, d.text, d.published_at) for d in pooled] == [
+        (d.title, d.text, d.published_at) for d in inline
+    ]
+    assert all(d.fetch is f for d, f in zip(pooled, [f for f in fetches if f.ok], strict=True))
+    assert pooled[-1].title == SEED_TITLE
+
+
+def test_clean_batch_task_runs_in_a_flow(prefect_harness):
+    from prefect import flow
+
+    @flow
+    def run_clean(fetches: list[FetchResult]) -> list:
+        return clean_batch(fetches, workers=1)
+
+    fetches = [
+        _fetch(ARTICLE_HTML, "https://news.example.com/a", "text/html"),
+        _fetch(COOKIE_WALL_HTML, "https://news.example.com/b", "text/html"),
+    ]
+    docs = run_clean(fetches)
+    assert [d.rejected_reason for d in docs] == [None, "not_article"]
+
+
+# --- quality gates ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def baseline() -> dict:
+    return json.loads(BASELINE.read_text(encoding="utf-8"))
+
+
+def _require(corpus: Path, folder: str) -> None:
+    if not (corpus / folder).is_dir():
+        pytest.skip(f"benchmark corpus {corpus / folder} is absent")
+
+
+def test_extraction_f1_gate(corpus, baseline):
+    """Mean per-page shingle F1 on the scrapinghub benchmark may not drop below the pinned value."""
+    from bench.eval_extraction import AEB_DIR, extract_aeb, score_page, summarize_scores
+
+    _require(corpus, AEB_DIR)
+    truth = json.loads((corpus / "extraction/scrapinghub-aeb/ground-truth.json").read_text("utf-8"))
+    predicted = extract_aeb(corpus)
+    scores = [score_page(item["articleBody"], predicted[key]) for key, item in truth.items()]
+    mean_f1 = summarize_scores(scores)["mean_f1"]
+    assert mean_f1 >= baseline["scrapinghub_aeb_mean_f1"], (
+        f"extraction F1 fell to {mean_f1:.4f} (pinned {baseline['scrapinghub_aeb_mean_f1']})"
+    )
+
+
+def test_date_accuracy_gate(corpus, baseline):
+    """Exact publication-day accuracy on MediaCloud 2020 may not drop below the pinned value."""
+    from bench.eval_extraction import DATES_DIR, evaluate_dates
+
+    _require(corpus, DATES_DIR)
+    accuracy = evaluate_dates(corpus, dates_only=True)["accuracy"]
+    assert accuracy >= baseline["mediacloud_2020_day_accuracy"], (
+        f"date accuracy fell to {accuracy:.3f} (pinned {baseline['mediacloud_2020_day_accuracy']})"
+    )
