@@ -145,16 +145,15 @@ def test_redirects_to_private_addresses_refused_unless_allowed(
     faults.routes["/to-ipv6-loopback"] = lambda h: h.send(302, Location=f"http://[::1]:{port}/")
     faults.routes["/to-mapped"] = lambda h: h.send(302, Location="http://[::ffff:192.168.1.1]/")
     faults.routes["/to-zero"] = lambda h: h.send(302, Location=f"http://0.0.0.0:{port}/")
-    faults.routes["/to-other-origin"] = lambda h: h.send(302, Location=web["error"].url("/x"))
     for path in ("/to-ipv6-loopback", "/to-mapped", "/to-zero"):
         result = fetch_url(faults.url(path), hostile_settings)
         assert result.outcome == "private_host", (path, result.error)
         assert "allow_private_hosts" in (result.error or "")
+    assert web["disallow"].hits["/robots.txt"] == 0  # refused before its robots.txt, too
     allowed = hostile_settings.model_copy(update={"allow_private_hosts": True})
-    hop = fetch_url(faults.url("/to-other-origin"), allowed)
-    assert hop.outcome == "robots"  # followed, then the other origin's robots.txt decided
-    assert web["error"].hits["/robots.txt"] == 1
-    assert sum(server.hits["/"] for server in web.values()) == 0
+    hop = fetch_url(faults.url("/to-zero"), allowed)
+    assert hop.outcome == "robots"  # followed to 0.0.0.0 (this host), whose robots.txt said no
+    assert web["disallow"].hits["/robots.txt"] == 1 and web["disallow"].hits["/"] == 0
 
 
 # --- malformed feeds and sitemaps over HTTP ----------------------------------------------------
