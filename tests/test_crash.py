@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import random
+import re
 import select
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from tasks.dedupe import Fingerprint, fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
+from tests.conftest import ROOT
 from warehouse.db import reader, writer
 from warehouse.integrity import check_warehouse
 
@@ -26,6 +32,8 @@ ARTICLES = 96
 BATCH = 16
 REVISED_EVERY = 4  # every 4th article gets a new text in each edition: versions pile up
 LINE_WAIT = 60.0  # seconds a child may take to report its next step on a loaded machine
+SCRAPES = 24
+NEWSFLOW = ROOT / ".venv" / "bin" / "newsflow"
 _FORK = multiprocessing.get_context("fork")  # children inherit the imports: no 10 s start-up
 
 
@@ -241,3 +249,77 @@ def test_two_loads_over_overlapping_sources_at_once_both_finish_without_doubles(
     assert _texts(db_path) == expected
     runs = dict(_rows(db_path, "SELECT run_id, count(*) FROM fetches GROUP BY 1"))
     assert runs == {"first": (half + 2) * BATCH, "second": (len(batches) - half + 2) * BATCH}
+
+
+# --- the real thing: `newsflow ingest` killed while its flow loads ------------------------------
+
+
+def _write_scrapes(folder: Path, words: list[str]) -> None:
+    folder.mkdir()
+    for index in range(SCRAPES):
+        (folder / f"story-{index:02d}.txt").write_text(
+            f"Capital {index} falls to the Taliban\n12 Aug, 2021 16:21\n{_text(index, 0, words)}\n"
+        )
+
+
+def _stderr_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    """The child's stderr, line by line, read on a thread so waits can be bounded."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _wait_for_a_load(lines: queue.Queue[str]) -> None:
+    """Return once the child logged its first committed batch; fail after LINE_WAIT seconds."""
+    deadline, seen = time.monotonic() + LINE_WAIT, []
+    while time.monotonic() < deadline:
+        try:
+            seen.append(lines.get(timeout=0.2))
+        except queue.Empty:
+            continue
+        if re.search(r"loaded \d+ new", seen[-1]):
+            return
+    pytest.fail(f"the ingest run logged no load within {LINE_WAIT} s: {seen[-5:]}")
+
+
+def test_sigkill_of_a_running_ingest_flow_then_a_rerun_loads_each_article_once(
+    prefect_harness: None, db_path: str, tmp_path: Path, words: list[str]
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.ingest import ingest
+
+    folder = tmp_path / "scrapes"
+    _write_scrapes(folder, words)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    env["PREFECT_LOGGING_LEVEL"] = "INFO"  # the load task's "loaded N new" line tells us when
+    command = [str(NEWSFLOW), "ingest", "--path", str(folder), "--db", db_path, "--batch-size", "4"]
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for_a_load(_stderr_lines(child))
+        time.sleep(random.Random(SEED).uniform(0.0, 0.6))  # during a later batch
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    with writer(db_path, wait_seconds=5):
+        pass
+    assert check_warehouse(db_path) == []
+    (before,) = _rows(db_path, "SELECT count(*) FROM articles")[0]
+    assert 0 < before < SCRAPES  # killed mid-run, with some batches loaded
+
+    report = ingest(paths=[str(folder)], db=db_path)
+    assert report.new == SCRAPES - before
+    assert check_warehouse(db_path) == []
+    rows = _rows(db_path, "SELECT count(*), count(DISTINCT url_key), count(DISTINCT text_hash) "
+                 "FROM articles")  # fmt: skip
+    assert rows == [(SCRAPES, SCRAPES, SCRAPES)]
