@@ -187,12 +187,14 @@ def ingest(
     Example: newsflow ingest --feed https://example.com/rss.xml --path samples/
     """
     from flows.ingest import ingest as ingest_flow
+    from tasks.sources import sources_from_cli
 
     if not any([sources, url, urls_file, feed, sitemap, path]):
         _fail(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
     with _user_errors(), _quiet_tracebacks(), _progress_display():
+        sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
         _open_warehouse(db)
         report = ingest_flow(
             sources_file=str(sources) if sources else None,

@@ -301,3 +301,14 @@ def test_query_cannot_write_files_through_explain_analyze(db_path: str, tmp_path
         "query", "SELECT count(*) AS n FROM articles", "--db", db_path, "-f", "csv"
     )
     assert (code, out) == (0, "n\n2\n")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/a.html", "file:///etc/passwd", "example.org/a"])
+def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url: str) -> None:
+    db = tmp_path / "news.duckdb"
+    assert _invoke("ingest", "--url", url, "--db", str(db)) == (
+        1,
+        "",
+        f"error: --url {url!r} is not an http(s) URL; write it as https://host/path\n",
+    )
+    assert not db.exists()

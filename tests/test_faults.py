@@ -17,7 +17,7 @@ from tasks import fetch
 from tasks.clean import clean_text_scrape, normalize_text
 from tasks.fetch import fetch_pages, fetch_url
 from tasks.records import Source, WorkItem
-from tasks.settings import FetchSettings
+from tasks.settings import FetchSettings, load_settings
 from tasks.sources import expand_sources
 from tests.conftest import ROOT
 from tests.faults import FaultServer, install_faults
@@ -318,6 +318,24 @@ def test_ingest_run_over_a_hostile_web_completes_and_records_every_reason(
 
 
 # --- input safety ------------------------------------------------------------------------------
+
+
+def test_private_hosts_are_allowed_only_explicitly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, web: dict[str, FaultServer]
+) -> None:
+    """Off by default; on by the sources file, by NEWSFLOW_ALLOW_PRIVATE_HOSTS=1 or by the flag."""
+    monkeypatch.delenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", raising=False)
+    story = web["faults"].url("/good/cnn")
+    assert fetch_url(story, load_settings().fetch).outcome == "private_host"
+    sources = tmp_path / "sources.toml"
+    sources.write_text("[settings]\nallow_private_hosts = true\nper_host_delay = 0.0\n")
+    assert fetch_url(story, load_settings(sources).fetch).ok
+    assert load_settings(allow_private_hosts=True).fetch.allow_private_hosts  # the CLI flag
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", "1")
+    assert load_settings().fetch.allow_private_hosts
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", "0")
+    assert not load_settings().fetch.allow_private_hosts
+
 
 _SQL_CALL = re.compile(r"\.(?:execute|sql|query)\(\s*f[\"']|\.execute\([^)]*(?:\+|%|\.format\()")
 
