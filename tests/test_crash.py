@@ -120,6 +120,7 @@ class Loader:
         os.close(write_fd)
         self._read_fd, self._buffer = read_fd, b""
         self.lines: list[str] = []
+        self.seen_at: dict[str, float] = {}  # when each line arrived
 
     def wait_for(self, line: str, seconds: float = LINE_WAIT) -> None:
         """Read progress until `line` arrives; fail the test when it does not in time."""
@@ -135,6 +136,7 @@ class Loader:
             self._buffer += chunk
             *complete, self._buffer = self._buffer.split(b"\n")
             self.lines += [c.decode() for c in complete]
+            self.seen_at |= {c.decode(): time.monotonic() for c in complete}
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -151,6 +153,14 @@ class Loader:
         self.lines += [c.decode() for c in self._buffer.split(b"\n") if c]
         os.close(self._read_fd)
         return self.process.exitcode
+
+    def batch_seconds(self) -> list[float]:
+        """How long each batch that committed took, as seen from here."""
+        return [
+            self.seen_at[f"commit {i}"] - self.seen_at[f"begin {i}"]
+            for i in self.committed()
+            if f"begin {i}" in self.seen_at and f"commit {i}" in self.seen_at
+        ]
 
     def committed(self) -> list[int]:
         return [int(line.split()[1]) for line in self.lines if line.startswith("commit ")]
@@ -205,18 +215,22 @@ def test_sigkill_at_random_points_of_loads_never_corrupts_or_doubles(
     rng = random.Random(SEED)
     editions = [_batches(edition, words) for edition in range(KILLS + 1)]
     all_hashes = {url: h for edition in editions for url, h in _hashes(edition).items()}
-    killed_inside = 0
+    killed_inside, batch_seconds = 0, 0.25
     for edition in range(KILLS):
         batches = editions[edition]
         target = rng.randrange(len(batches))
         loader = Loader(db_path, batches, f"crash-{edition}")
         loaders.append(loader)
         loader.wait_for(f"begin {target}")
-        time.sleep(rng.uniform(0.0, 0.25))  # somewhere in (or just after) that transaction
+        time.sleep(rng.uniform(0.0, 1.2 * batch_seconds))  # in (or just after) that transaction
         loader.kill()
         assert loader.process.exitcode == -signal.SIGKILL
         killed_inside += f"commit {target}" not in loader.lines
-        print(f"edition {edition}: killed in batch {target}, committed {loader.committed()}")
+        batch_seconds = max(loader.batch_seconds(), default=batch_seconds)
+        print(
+            f"edition {edition}: killed in batch {target}, committed {loader.committed()}, "
+            f"batches took up to {max(loader.batch_seconds(), default=0):.2f} s"
+        )
         _assert_sound(db_path, all_hashes)
         stored = _texts(db_path)
         for index in loader.committed():  # what was committed survived the crash
