@@ -65,9 +65,9 @@ _BOILERPLATE_RULES: dict[str, re.Pattern[str]] = {
     ),
     # a labelled link to other stories: "READ MORE: …", "Related:", "DON'T MISS"
     "read_more": re.compile(
-        r"^(?:read more|related(?: articles?| stories| coverage| content)?|see more|see also|more"
-        r"|don'?t miss|recommended(?: for you)?|also read|read also|more stories|most popular"
-        r"|trending)\s*(?:[:|»>]|$)",
+        r"^\[?(?:read more|related(?: articles?| stories| posts?| coverage| content)?|see more"
+        r"|see also|more|don'?t miss|recommended(?: for you)?|also read|read also|more stories"
+        r"|most popular|most read\b.{0,30}|trending)\s*(?:[:|»>]|$)",
         re.IGNORECASE,
     ),
     # a teaser headline tagged with its kind: "Plague fears: holidaymakers die [INSIGHT]"
@@ -86,7 +86,7 @@ _BOILERPLATE_RULES: dict[str, re.Pattern[str]] = {
     ),
     # how to reach the author: "Have a tip? … may be reached at …", "Email … at …@…"
     "contact_author": re.compile(
-        r"^(?:have a (?:news )?tip\b|email [\w .'-]{2,40} at \S+@"
+        r"^(?:have a (?:news )?tip\b|(?:e-?mail|write to) [\w .'-]{2,40} at \S+@"
         r"|reach (?:the )?(?:reporters?|writer|author)\b"
         r"|contact (?:the )?(?:author|reporter|writer)\b|you can reach \w+"
         r"|[\w .'-]{2,40} (?:can|may) be reached at\b)",
@@ -98,11 +98,20 @@ _BOILERPLATE_RULES: dict[str, re.Pattern[str]] = {
         r"|add (?:a|your) comment|join the (?:conversation|discussion)|show comments)\b.{0,20}$",
         re.IGNORECASE,
     ),
-    # wire-service production credits: "(Reporting by …; Editing by …)"
+    # production credits: "(Reporting by …; Editing by …)", "… contributed to this report."
     "credits": re.compile(
-        r"^\(?(?:reporting|additional reporting|writing|editing|edited|compiled) by\b.{0,300}\)?$",
+        r"^\(?(?:reporting|additional reporting|writing|editing|edited|compiled) by\b.{0,300}\)?$"
+        r"|\bcontributed (?:to )?(?:this |the )?(?:report|reporting|story|article)\b.{0,40}$",
         re.IGNORECASE,
     ),
+    # reading-time badges: "5 min read", "Tempo de leitura: 2 minutos"
+    "reading_time": re.compile(
+        r"^(?:\d+\s*min(?:ute)?s?\.? read|(?:reading time|tempo de leitura|temps de lecture"
+        r"|lesezeit|tiempo de lectura)\s*:?\s*\d+\s*\w*)$",
+        re.IGNORECASE,
+    ),
+    # pointers to a site's coverage elsewhere: "Follow AP's full coverage of Brexit at https://…"
+    "coverage_link": re.compile(r"^(?:follow|more|see)\b.{0,80}:?\s*https?://\S+$", re.IGNORECASE),
     # calls to click, listen or subscribe elsewhere
     "click_here": re.compile(r"\bclick here\b", re.IGNORECASE),
     "listen_prompt": re.compile(r"^(?:listen|watch|download|itunes|podcast)\s*:", re.IGNORECASE),
@@ -112,14 +121,28 @@ _DATE_WORDS = (
     r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?"
     r"|thu(?:rs(?:day)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?"
 )
+# month and weekday names in Portuguese, Spanish, French and German
+_FOREIGN_DATE_WORDS = (
+    r"janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro"
+    r"|segunda|terça|quarta|quinta|sexta|sábado|domingo|feira|enero|febrero|marzo|mayo|junio"
+    r"|julio|septiembre|octubre|noviembre|diciembre|lunes|martes|miércoles|jueves|viernes"
+    r"|janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|décembre|lundi|mardi"
+    r"|mercredi|jeudi|vendredi|samedi|dimanche|januar|februar|märz|juni|juli|oktober|dezember"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
+)
 # a word of a date-only line ("Updated: Tue., Nov. 19, 2019 at 1:23 p.m. EST")
 _DATE_TOKEN_RE = re.compile(
-    rf"^(?:{_DATE_WORDS}|\d{{1,4}}(?:st|nd|rd|th)?|[ap]\.?m\.?|gmt|utc|[ecmp][sd]t|bst|cet|updated"
-    r"|published|posted|last|at|on|de|às|a|\|)$",
+    rf"^(?:{_DATE_WORDS}|{_FOREIGN_DATE_WORDS}|\d{{1,4}}(?:st|nd|rd|th|h)?|[ap]\.?m\.?|[apm]"
+    r"|gmt|utc|[ecmp][sd]t|bst|cet|cest|updated|published|posted|last|at|on|de|às|a|à|le|el|um"
+    r"|uhr|\|)$",
     re.IGNORECASE,
 )
+_BYLINE_TAIL_RE = re.compile(r"\s+by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}$")
+# what makes a line a date rather than a live-blog time heading ("10 p.m."): a year, a month or
+# day name, or a label
 _DATE_ANCHOR_RE = re.compile(
-    rf"\d{{1,2}}:\d{{2}}|\b(?:19|20)\d{{2}}\b|\b[ap]\.?m\b|\b(?:{_DATE_WORDS})\b", re.IGNORECASE
+    rf"\b(?:19|20)\d{{2}}\b|\b(?:{_DATE_WORDS}|{_FOREIGN_DATE_WORDS})\b|^(?:updated|published|posted)",
+    re.IGNORECASE,
 )
 _DATE_LINE_SPLIT_RE = re.compile(r"[\s,./:()\-–—]+")
 _SENTENCE_END_RE = re.compile(r"[.!?…:;\"”’)\]]$")
@@ -131,6 +154,13 @@ _EMBEDDED_POST_XPATH = (
 )
 _HEADLINE_XPATH = XPath(
     './/meta[@property="og:title" or @name="twitter:title"]/@content|.//title|.//h1'
+)
+HEADLINE_SEARCH_LINES = 3  # a headline repeated within the first lines of the body is dropped
+# Inline pop-ups (hover cards, tooltips) whose hidden text would run into the sentence around them.
+_INLINE_POPUP_XPATH = XPath(
+    ".//p//*[re:test(@class, '(?:tooltip|popover|hover-?card|rollover)[\\w-]*"
+    "(?:block|content|card|box|body)', 'i')]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
 )
 MERGE_MIN_WORDS = 8  # an interior line only the broad run found must be a sentence this long
 SIBLING_MIN_CHARS = 80  # a paragraph recovered from a sibling chunk is at least this long
@@ -560,7 +590,9 @@ def _fold(text: str) -> str:
 
 
 def _is_date_line(line: str) -> bool:
-    """Whether a short line is nothing but a date or time ("Updated at 1:23 p.m.")."""
+    """Whether a short line is nothing but a date or time ("Updated at 1:23 p.m."), perhaps
+    followed by a byline ("5:45 AM PST 11/19/2019 by Patrick Shanley")."""
+    line = _BYLINE_TAIL_RE.sub("", line)
     words = [word for word in _DATE_LINE_SPLIT_RE.split(line) if word]
     if not words or len(words) > 10 or not any(word.isdigit() for word in words):
         return False
@@ -588,10 +620,15 @@ def _strip_boilerplate(text: str, titles: list[str]) -> str:
             continue
         rule = _boilerplate_rule(line)
         in_link_list = rule == "read_more"
-        is_headline = len(kept) <= 2 and _word_count(line) <= 25 and _fold(line) in title_keys
+        is_headline = len(kept) < HEADLINE_SEARCH_LINES and _is_title_line(line, title_keys)
         if rule is None and not is_headline:
             kept.append(line)
     return "\n".join(kept)
+
+
+def _is_title_line(line: str, title_keys: set[str]) -> bool:
+    """Whether a line is the page's headline (short, and equal to one of its title variants)."""
+    return _word_count(line) <= 25 and _fold(line) in title_keys
 
 
 def _embedded_post_lines(quote: HtmlElement) -> list[str]:
@@ -624,6 +661,12 @@ def _unwrap_embedded_posts(tree: HtmlElement) -> None:
             replacement.append(paragraph)
         replacement.tail = wrapper.tail
         wrapper.getparent().replace(wrapper, replacement)
+
+
+def _drop_inline_popups(tree: HtmlElement) -> None:
+    """Remove hover cards and tooltips inside paragraphs, keeping the text that follows them."""
+    for popup in _INLINE_POPUP_XPATH(tree):
+        popup.drop_tree()
 
 
 def _extract_candidate(tree: HtmlElement, url: str, **options: bool) -> str:
@@ -729,6 +772,7 @@ def extract_main_text(tree: HtmlElement, url: str, titles: list[str] | None = No
         The normalised main text, paragraphs one per line; empty when there is none.
     """
     _unwrap_embedded_posts(tree)
+    _drop_inline_popups(tree)
     precise = _extract_candidate(tree, url, favor_precision=True)
     broad = _extract_candidate(tree, url)
     text = _strip_boilerplate(_merge_candidates(precise, broad), titles or [])
