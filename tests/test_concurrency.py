@@ -112,4 +112,5 @@ def test_queries_during_a_load_answer_within_seconds_and_see_whole_batches(db_pa
     mid_load = {row[1] for row in seen if 0 < row[1] < total}
     assert len(mid_load) >= 3, f"too few answers while loading: {sorted(mid_load)}"
     slowest = max(seconds for seconds, _ in answers)
+    print(f"{len(answers)} answers, {len(mid_load)} mid-load counts, slowest {slowest:.2f} s")
     assert slowest < MAX_ANSWER_SECONDS, f"a query waited {slowest:.1f} s for the writer"
