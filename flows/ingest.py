@@ -7,15 +7,17 @@ from typing import Annotated
 
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from pydantic import BaseModel, Field
-from tasks.clean import clean_batch
-from tasks.dedupe import dedupe_batch
-from tasks.fetch import fetch_batch
 
 from flows import progress
+from tasks.clean import clean_batch
+from tasks.dedupe import dedupe_batch
+from tasks.fetch import Validators, fetch_batch
 from tasks.load import index_articles, load_batch, load_discovery, read_validators
-from tasks.records import WorkItem
-from tasks.settings import DEFAULT_DB, load_settings
+from tasks.records import FetchResult, WorkItem
+from tasks.settings import DEFAULT_DB, Settings, load_settings
 from tasks.sources import discover_items, sources_from_cli
 from warehouse.store import LoadCounts
 
@@ -75,6 +77,60 @@ class IngestReport(BaseModel):
 def _batches(items: list[WorkItem], size: int) -> list[list[WorkItem]]:
     iterator = iter(items)
     return [batch for batch in iter(lambda: list(islice(iterator, size)), [])]
+
+
+def _batch_validators(batch: list[WorkItem], validators: Validators) -> Validators:
+    """The validators of this batch's URLs only: each task gets (and Prefect visits) its share."""
+    return {item.url: validators[item.url] for item in batch if item.url in validators}
+
+
+def _run_batches(
+    db_path: str,
+    run_id: str | None,
+    items: list[WorkItem],
+    settings: Settings,
+    validators: Validators,
+) -> LoadCounts:
+    """Fetch, clean, dedupe and load batch after batch, overlapping what can overlap.
+
+    The next batch is fetched while this one is cleaned (I/O under CPU), and each batch is
+    loaded while the next is cleaned; loads run one at a time, in batch order, so every batch
+    is deduplicated against everything loaded before it.
+    """
+    batches = _batches(items, settings.batch_size)
+    clean = clean_batch.with_options(cache_policy=NO_CACHE)  # never hash whole pages for a key
+    totals = LoadCounts()
+    fetching = _submit_fetch(batches, 0, settings, validators)
+    loading: PrefectFuture[LoadCounts] | None = None
+    for number in range(len(batches)):
+        fetched = fetching.result()
+        fetching = _submit_fetch(batches, number + 1, settings, validators)
+        progress.report("fetched", len(fetched))
+        documents = clean(fetched, settings.clean_workers)
+        progress.report("extracted", len(documents))
+        prints = dedupe_batch(documents)
+        previous = loading
+        loading = load_batch.submit(
+            db_path, run_id, fetched, documents, prints, settings.lock_wait_seconds,
+            wait_for=[previous] if previous else None,
+        )  # fmt: skip
+        if previous is not None:
+            totals.add(previous.result())
+            progress.report("loaded", len(batches[number - 1]))
+        del fetched, documents, prints  # the load task holds them until it is done
+    if loading is not None:
+        totals.add(loading.result())
+        progress.report("loaded", len(batches[-1]))
+    return totals
+
+
+def _submit_fetch(
+    batches: list[list[WorkItem]], number: int, settings: Settings, validators: Validators
+) -> PrefectFuture[list[FetchResult]] | None:
+    if number >= len(batches):
+        return None
+    batch = batches[number]
+    return fetch_batch.submit(batch, settings.fetch, _batch_validators(batch, validators))
 
 
 def _publish(report: IngestReport) -> None:
@@ -144,16 +200,7 @@ def ingest(
     )
     validators = read_validators(db_path, [item.url for item in discovery.items])
 
-    for batch in _batches(discovery.items, settings.batch_size):
-        fetched = fetch_batch(batch, settings.fetch, validators)
-        progress.report("fetched", len(fetched))
-        documents = clean_batch(fetched, settings.clean_workers)
-        progress.report("extracted", len(documents))
-        prints = dedupe_batch(documents)
-        counts = load_batch(db_path, run_id, fetched, documents, prints, settings.lock_wait_seconds)
-        progress.report("loaded", len(batch))
-        totals.add(counts)
-
+    totals.add(_run_batches(db_path, run_id, discovery.items, settings, validators))
     if totals.new or totals.updated:
         index_articles(db_path, settings.lock_wait_seconds)
     report = IngestReport.from_counts(db_path, len(sources), len(discovery.items), totals)
