@@ -70,6 +70,7 @@ def run_measured(
 ) -> tuple[str, dict[str, int]]:
     """Run a command, sampling its process tree's memory; returns (stdout, peak RSS/PSS in MB)."""
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     process = psutil.Process(child.pid)
     peak_rss = peak_pss = 0
@@ -83,7 +84,11 @@ def run_measured(
     stdout = child.stdout.read() if child.stdout else ""
     if child.returncode:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {child.returncode}")
-    return stdout, {"peak_rss_mb": round(peak_rss / 2**20), "peak_pss_mb": round(peak_pss / 2**20)}
+    return stdout, {
+        "peak_rss_mb": round(peak_rss / 2**20),
+        "peak_pss_mb": round(peak_pss / 2**20),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # shared machine
+    }
 
 
 def _start_corpus(n: int, latency_ms: float) -> tuple[subprocess.Popen, int, str]:

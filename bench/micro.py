@@ -1,0 +1,151 @@
+"""Micro-benchmarks: near-duplicate lookup and a whole batch load against large stored warehouses.
+
+A real warehouse file (migrated schema) is filled with S synthetic stored articles, each with a
+random MinHash signature and its 32 LSH band rows, plus the near copies of half of an incoming
+batch. Then, per S, it times (median of repeats) the near-duplicate lookup of the batch (the
+near_candidates SQL and the signature check, as warehouse.store runs them) and one whole
+load_batch_rows of the batch (fetch log, articles, signatures, bands in one transaction), and
+reports time per article and the process's RSS.
+
+Run: python -m bench.micro [--stored 100000 1000000] [--batch 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tasks.dedupe import Fingerprint, fingerprints
+from tasks.records import Document, FetchResult
+from warehouse.db import writer
+from warehouse.store import _near_matches, load_batch_rows
+
+FILL_SQL = Path(__file__).resolve().parent / "sql" / "fill_synthetic_articles.sql"
+RESULTS = Path(__file__).resolve().parent / "results"
+REPEATS = 3
+_VOCABULARY = [f"w{i}" for i in range(5000)]
+
+
+def _text(rng: random.Random, words: int = 400) -> str:
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(words))
+
+
+def _edited(text: str, rng: random.Random) -> str:
+    """A near copy: one run of 20 words rewritten."""
+    words = text.split()
+    start = rng.randrange(len(words) - 20)
+    words[start : start + 20] = [rng.choice(_VOCABULARY) for _ in range(20)]
+    return " ".join(words)
+
+
+def _documents(texts: list[str], prefix: str) -> list[Document]:
+    now = datetime.now(UTC)
+    docs = []
+    for number, text in enumerate(texts):
+        url = f"https://bench.example/{prefix}/{number}"
+        fetch = FetchResult(url=url, source_name="bench", outcome="ok", status=200)
+        fetch.final_url, fetch.html, fetch.fetched_at = url, f"<p>{text}</p>", now
+        docs.append(
+            Document(url, "bench", None, f"{prefix} {number}", None, None, "en", now, None, text)
+        )
+        docs[-1].fetch = fetch
+    return docs
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a SQL file (no ';' inside its strings), comment lines dropped."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def build_store(path: str, stored: int, planted: list[str]) -> None:
+    """Fill a fresh warehouse with `stored` synthetic articles and the `planted` texts."""
+    with writer(path) as conn:
+        for statement in _statements(FILL_SQL.read_text()):
+            conn.execute(statement, [stored])
+        docs = _documents(planted, "stored")
+        load_batch_rows(
+            conn, run_id=None, sources=[], fetches=[d.fetch for d in docs], documents=docs,
+            prints=fingerprints(docs), feed_entries=[],
+        )  # fmt: skip
+        conn.execute("CHECKPOINT")
+
+
+def _timed(action: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def measure(stored: int, batch: int, folder: str) -> dict[str, Any]:
+    """Lookup and load timings for one incoming batch against `stored` articles."""
+    rng = random.Random(stored)
+    incoming = [_text(rng) for _ in range(batch)]
+    planted = [_edited(text, rng) for text in incoming[: batch // 2]]
+    path = f"{folder}/micro-{stored}.duckdb"
+    build_seconds, _ = _timed(lambda: build_store(path, stored, planted))
+    docs = _documents(incoming, "incoming")
+    fingerprint_seconds, prints = _timed(lambda: fingerprints(docs))
+    lookups, found = [], 0
+    with writer(path) as conn:
+        for _ in range(REPEATS):
+            seconds, matches = _timed(lambda: _near_matches(conn, prints, list(range(batch))))
+            lookups.append(seconds)
+            found = len(matches)
+    loads = []
+    for repeat in range(REPEATS):
+        fresh = _documents(incoming, f"incoming{repeat}")
+        with writer(path) as conn:
+            seconds, _ = _timed(lambda conn=conn, fresh=fresh: _load(conn, fresh))
+        loads.append(seconds)
+    return {
+        "stored": stored,
+        "batch": batch,
+        "build_s": round(build_seconds, 1),
+        "near_found": found,
+        "near_planted": len(planted),
+        "fingerprint_ms_per_article": round(fingerprint_seconds / batch * 1000, 3),
+        "lookup_ms_per_article": round(statistics.median(lookups) / batch * 1000, 3),
+        "load_ms_per_article": round(statistics.median(loads) / batch * 1000, 3),
+        "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+        "db_mb": round(Path(path).stat().st_size / 2**20),
+    }
+
+
+def _load(conn: Any, docs: list[Document]) -> None:
+    prints: list[Fingerprint] = fingerprints(docs)
+    load_batch_rows(
+        conn, run_id=None, sources=[], fetches=[d.fetch for d in docs], documents=docs,
+        prints=prints, feed_entries=[],
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stored", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="newsflow-micro-") as folder:
+        for stored in args.stored:
+            rows.append(measure(stored, args.batch, folder))
+            print(json.dumps(rows[-1]), flush=True)
+    if not args.no_save:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = RESULTS / f"micro-{stamp}.json"
+        out.write_text(json.dumps({"near_duplicates": rows}, indent=2))
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
