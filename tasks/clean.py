@@ -145,25 +145,8 @@ _DATE_ANCHOR_RE = re.compile(
     re.IGNORECASE,
 )
 _DATE_LINE_SPLIT_RE = re.compile(r"[\s,./:()\-–—]+")
-_SENTENCE_END_RE = re.compile(r"[.!?…:;\"”’)\]]$")
-_FOLD_RE = re.compile(r"\W+")
-# Embedded social posts that extractors drop with their widget: quoted posts are article content.
-_EMBEDDED_POST_XPATH = (
-    './/blockquote[contains(@class, "twitter-tweet") or contains(@class, "twitter-video")'
-    ' or contains(@class, "tiktok-embed")]'
-)
-_HEADLINE_XPATH = XPath(
-    './/meta[@property="og:title" or @name="twitter:title"]/@content|.//title|.//h1'
-)
-HEADLINE_SEARCH_LINES = 3  # a headline repeated within the first lines of the body is dropped
-# Inline pop-ups (hover cards, tooltips) whose hidden text would run into the sentence around them.
-_INLINE_POPUP_XPATH = XPath(
-    ".//p//*[re:test(@class, '(?:tooltip|popover|hover-?card|rollover)[\\w-]*"
-    "(?:block|content|card|box|body)', 'i')]",
-    namespaces={"re": "http://exslt.org/regular-expressions"},
-)
-MERGE_MIN_WORDS = 8  # an interior line only the broad run found must be a sentence this long
-SIBLING_MIN_CHARS = 80  # a paragraph recovered from a sibling chunk is at least this long
+
+# Text scrapes: the dateline that gives the publication time, and the shape of a headline.
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATELINE_RULES: dict[str, re.Pattern[str]] = {
     # "12 Aug, 2021 16:21", "Published: 3 March 2021, 09:15 GMT", optionally "/ Updated …" after it
@@ -283,8 +266,27 @@ _ZONE_EVIDENCE_RE = re.compile(
 _EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")
 _BROKEN_SECONDS_RE = re.compile(r"(T\d{2}:\d{2}):(\d)(?=\D|$)")  # "T23:15:0Z" → "T23:15:00Z"
 
-# Extraction: trafilatura settings shared by every candidate.
+# Extraction: trafilatura settings shared by every candidate, and what the steps around it use.
 _TRAFILATURA_OPTIONS = {"include_comments": False, "include_tables": True, "output_format": "txt"}
+_SENTENCE_END_RE = re.compile(r"[.!?…:;\"”’)\]]$")
+_FOLD_RE = re.compile(r"\W+")
+# Embedded social posts that extractors drop with their widget: quoted posts are article content.
+_EMBEDDED_POST_XPATH = (
+    './/blockquote[contains(@class, "twitter-tweet") or contains(@class, "twitter-video")'
+    ' or contains(@class, "tiktok-embed")]'
+)
+_HEADLINE_XPATH = XPath(
+    './/meta[@property="og:title" or @name="twitter:title"]/@content|.//title|.//h1'
+)
+HEADLINE_SEARCH_LINES = 3  # a headline repeated within the first lines of the body is dropped
+# Inline pop-ups (hover cards, tooltips) whose hidden text would run into the sentence around them.
+_INLINE_POPUP_XPATH = XPath(
+    ".//p//*[re:test(@class, '(?:tooltip|popover|hover-?card|rollover)[\\w-]*"
+    "(?:block|content|card|box|body)', 'i')]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
+)
+MERGE_MIN_WORDS = 8  # an interior line only the broad run found must be a sentence this long
+SIBLING_MIN_CHARS = 80  # a paragraph recovered from a sibling chunk is at least this long
 
 
 class _Stamp(NamedTuple):
@@ -464,16 +466,6 @@ def _read_page_date(tree: HtmlElement, html: str, url: str | None) -> _Stamp | N
     return chosen
 
 
-def local_day(published_at: datetime, published_offset: str | None) -> str:
-    """The publication day (YYYY-MM-DD) as the publisher's own clock showed it."""
-    if published_offset:
-        sign = -1 if published_offset.startswith("-") else 1
-        hours, minutes = published_offset[1:].split(":")
-        offset = timedelta(hours=int(hours), minutes=int(minutes)) * sign
-        return published_at.astimezone(timezone(offset)).date().isoformat()
-    return published_at.date().isoformat()
-
-
 # --- titles ----------------------------------------------------------------------------------
 
 
@@ -508,24 +500,6 @@ def _is_site_segment(segment: str, site_keys: set[str]) -> bool:
     if len(key) < 2:
         return False
     return any(key == site or key.startswith(site) or site.startswith(key) for site in site_keys)
-
-
-def strip_site_name(title: str, url: str | None, site_name: str | None) -> str:
-    """Remove a leading or trailing site name ("… | BBC News") from a title, never the headline."""
-    site_keys = _site_keys(url, site_name)
-    parts = _TITLE_SEPARATOR_RE.split(title)
-    separators = _TITLE_SEPARATOR_RE.findall(title)
-    while len(parts) > 1 and _is_site_segment(parts[-1], site_keys):
-        candidate = title[: title.rfind(separators[-1])]
-        if len(candidate.strip()) < _TITLE_MIN_CHARS:
-            break
-        title, parts, separators = candidate, parts[:-1], separators[:-1]
-    while len(parts) > 1 and _is_site_segment(parts[0], site_keys):
-        candidate = title[title.find(separators[0]) + len(separators[0]) :]
-        if len(candidate.strip()) < _TITLE_MIN_CHARS:
-            break
-        title, parts, separators = candidate, parts[1:], separators[1:]
-    return title.strip()
 
 
 # --- HTML metadata ---------------------------------------------------------------------------
@@ -719,8 +693,11 @@ def _sibling_chunks(tree: HtmlElement, text: str) -> list[tuple[int, int, str]]:
     line_index = {_fold(line): i for i, line in enumerate(text.split("\n"))}
     folded_text = _fold(text)
     paragraphs = list(tree.iter("p"))
-    matched = {pos: line_index[key] for pos, p in enumerate(paragraphs)
-               if (key := _fold(p.text_content())) and key in line_index}  # fmt: skip
+    matched = {}
+    for pos, p in enumerate(paragraphs):
+        key = _fold(p.text_content())
+        if key and key in line_index:
+            matched[pos] = line_index[key]
     if len(matched) < 2:
         return []
     ancestries = [_ancestry(paragraphs[pos]) for pos in matched]
@@ -755,28 +732,6 @@ def _recover_sibling_chunks(tree: HtmlElement, text: str) -> str:
     for i, line in enumerate(lines):
         result += [line, *inserts.get(i, [])]
     return "\n".join(result)
-
-
-def extract_main_text(tree: HtmlElement, url: str, titles: list[str] | None = None) -> str:
-    """The article body of a parsed page.
-
-    trafilatura's precise run, widened with sentences its balanced run finds in between, then
-    skipped sibling chunks recovered and boilerplate lines (and a repeated headline) dropped.
-
-    Args:
-        tree: the parsed page; embedded posts in it are unwrapped in place.
-        url: the page URL.
-        titles: the page's headline variants (title, og:title, h1), to drop from the body top.
-
-    Returns:
-        The normalised main text, paragraphs one per line; empty when there is none.
-    """
-    _unwrap_embedded_posts(tree)
-    _drop_inline_popups(tree)
-    precise = _extract_candidate(tree, url, favor_precision=True)
-    broad = _extract_candidate(tree, url)
-    text = _strip_boilerplate(_merge_candidates(precise, broad), titles or [])
-    return _recover_sibling_chunks(tree, text)
 
 
 def _detect_wall(text: str) -> str | None:
@@ -859,8 +814,9 @@ def _merge_feed_entry(meta: _PageMeta, text: str, entry: FeedEntry | None) -> tu
         return meta, text
     meta.title = meta.title or _normalize_title(entry.title)
     meta.author = meta.author or (normalize_text(entry.author) if entry.author else None)
-    if entry.published_at is not None and (meta.published is None or not meta.published.exact):
-        meta.published = _to_published(entry.published_at)
+    stated = _to_published(entry.published_at) if entry.published_at else None
+    if stated and (meta.published is None or not meta.published.exact):
+        meta.published = stated._replace(offset=None)  # feeds reach us in UTC, offset unknown
     if _rejection_reason(text) and entry.summary:
         summary = _html_to_text(entry.summary)
         if _rejection_reason(summary) is None:
@@ -868,7 +824,9 @@ def _merge_feed_entry(meta: _PageMeta, text: str, entry: FeedEntry | None) -> tu
     return meta, text
 
 
-def _document(url: str, source_name: str, meta: _PageMeta, text: str) -> Document:
+def _document(
+    url: str, source_name: str, meta: _PageMeta, text: str, rejected_reason: str | None = None
+) -> Document:
     """A Document from metadata and main text, rejected with a reason when the text is unusable."""
     return Document(
         url=url,
@@ -881,7 +839,7 @@ def _document(url: str, source_name: str, meta: _PageMeta, text: str) -> Documen
         published_at=meta.published.at if meta.published else None,
         published_offset=meta.published.offset if meta.published else None,
         text=text,
-        rejected_reason=_rejection_reason(text),
+        rejected_reason=rejected_reason or _rejection_reason(text),
     )
 
 
@@ -904,13 +862,20 @@ def _is_text_scrape(fetch: FetchResult) -> bool:
 
 
 def _clean_detached(fetch: FetchResult) -> Document:
-    """Clean one fetch without attaching it (workers send back only the Document)."""
+    """Clean one fetch without attaching it (workers send back only the Document).
+
+    A page that breaks an extractor is logged with its traceback and recorded as rejected
+    "clean_error": cleaning is deterministic, so failing the batch would only lose its other pages.
+    """
     url = fetch.final_url or fetch.url
-    body = fetch.html or ""
     entry = fetch.item.feed_entry if fetch.item else None
-    if _is_text_scrape(fetch):
-        return clean_text_scrape(body, url, fetch.source_name, feed_entry=entry)
-    return clean_html(body, url, fetch.source_name, feed_entry=entry)
+    try:
+        if _is_text_scrape(fetch):
+            return clean_text_scrape(fetch.html or "", url, fetch.source_name, feed_entry=entry)
+        return clean_html(fetch.html or "", url, fetch.source_name, feed_entry=entry)
+    except Exception:
+        LOGGER.exception("cleaning %s failed; recorded as rejected clean_error", url)
+        return _document(url, fetch.source_name, _PageMeta(), "", rejected_reason="clean_error")
 
 
 def _parse_html(html: str, url: str) -> HtmlElement | None:
@@ -932,6 +897,56 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 # --- public functions ----------------------------------------------------------------------
+
+
+def local_day(published_at: datetime, published_offset: str | None) -> str:
+    """The publication day (YYYY-MM-DD) as the publisher's own clock showed it."""
+    if published_offset:
+        sign = -1 if published_offset.startswith("-") else 1
+        hours, minutes = published_offset[1:].split(":")
+        offset = timedelta(hours=int(hours), minutes=int(minutes)) * sign
+        return published_at.astimezone(timezone(offset)).date().isoformat()
+    return published_at.date().isoformat()
+
+
+def strip_site_name(title: str, url: str | None, site_name: str | None) -> str:
+    """Remove a leading or trailing site name ("… | BBC News") from a title, never the headline."""
+    site_keys = _site_keys(url, site_name)
+    parts = _TITLE_SEPARATOR_RE.split(title)
+    separators = _TITLE_SEPARATOR_RE.findall(title)
+    while len(parts) > 1 and _is_site_segment(parts[-1], site_keys):
+        candidate = title[: title.rfind(separators[-1])]
+        if len(candidate.strip()) < _TITLE_MIN_CHARS:
+            break
+        title, parts, separators = candidate, parts[:-1], separators[:-1]
+    while len(parts) > 1 and _is_site_segment(parts[0], site_keys):
+        candidate = title[title.find(separators[0]) + len(separators[0]) :]
+        if len(candidate.strip()) < _TITLE_MIN_CHARS:
+            break
+        title, parts, separators = candidate, parts[1:], separators[1:]
+    return title.strip()
+
+
+def extract_main_text(tree: HtmlElement, url: str, titles: list[str] | None = None) -> str:
+    """The article body of a parsed page.
+
+    trafilatura's precise run, widened with sentences its balanced run finds in between, then
+    skipped sibling chunks recovered and boilerplate lines (and a repeated headline) dropped.
+
+    Args:
+        tree: the parsed page; embedded posts in it are unwrapped in place.
+        url: the page URL.
+        titles: the page's headline variants (title, og:title, h1), to drop from the body top.
+
+    Returns:
+        The normalised main text, paragraphs one per line; empty when there is none.
+    """
+    _unwrap_embedded_posts(tree)
+    _drop_inline_popups(tree)
+    precise = _extract_candidate(tree, url, favor_precision=True)
+    broad = _extract_candidate(tree, url)
+    text = _strip_boilerplate(_merge_candidates(precise, broad), titles or [])
+    return _recover_sibling_chunks(tree, text)
 
 
 def normalize_text(text: str) -> str:
@@ -1046,7 +1061,15 @@ def clean_documents(fetches: list[FetchResult], workers: int = 0) -> list[Docume
 
 @task(name="clean_batch")
 def clean_batch(fetches: list[FetchResult], workers: int = 0) -> list[Document]:
-    """Clean a batch of fetches (pure and CPU-bound, so no retries) and log what came of them."""
+    """Clean a batch of fetches (pure and CPU-bound, so no retries) and log what came of them.
+
+    Args:
+        fetches: the batch's fetch results; only those with outcome "ok" are cleaned.
+        workers: extraction processes; 0 means one per core.
+
+    Returns:
+        One Document per ok fetch, in order (rejected ones carry their reason).
+    """
     logger = get_run_logger()
     docs = clean_documents(fetches, workers)
     rejected: dict[str, int] = {}
@@ -1060,4 +1083,7 @@ def clean_batch(fetches: list[FetchResult], workers: int = 0) -> list[Document]:
         len(docs) - sum(rejected.values()),
         ", ".join(f"{reason}={count}" for reason, count in sorted(rejected.items())) or "none",
     )
+    broken = [doc.url for doc in docs if doc.rejected_reason == "clean_error"]
+    if broken:
+        logger.error("%d pages broke the extractor (see the tracebacks): %s", len(broken), broken)
     return docs

@@ -193,6 +193,7 @@ def test_feed_entry_fills_what_the_page_lacks():
     assert doc.title == "Herat falls to the Taliban"
     assert doc.author == "A. Writer"
     assert doc.published_at == datetime(2021, 8, 13, 2, 0, tzinfo=UTC)
+    assert doc.published_offset is None  # the feed stage hands over UTC; the offset is unknown
 
 
 # --- rejections ------------------------------------------------------------------------------
@@ -289,6 +290,16 @@ def test_clean_documents_keeps_order_skips_failures_and_pools(corpus):
     ]
     assert all(d.fetch is f for d, f in zip(pooled, [f for f in fetches if f.ok], strict=True))
     assert pooled[-1].title == SEED_TITLE
+
+
+def test_a_page_that_breaks_the_cleaner_is_recorded_not_fatal(caplog):
+    broken = _fetch(ARTICLE_HTML, "https://news.example.com/bytes", "text/html")
+    broken.html = ["<html>"]  # an upstream bug: not a decoded page
+    good = _fetch(ARTICLE_HTML, "https://news.example.com/ok", "text/html")
+    docs = clean_documents([broken, good], workers=1)
+    assert [d.rejected_reason for d in docs] == ["clean_error", None]
+    assert "cleaning https://news.example.com/bytes failed" in caplog.text
+    assert "Traceback" in caplog.text
 
 
 def test_clean_batch_task_runs_in_a_flow(prefect_harness):
