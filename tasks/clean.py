@@ -383,15 +383,21 @@ def _zone_evidence(html: str) -> list[timedelta]:
     return sorted(counts, key=lambda offset: -counts[offset])
 
 
-def _adopt_page_zone(stamp: _Stamp, html: str, day: str) -> _Stamp:
-    """Re-read a UTC-serialised stamp in the zone the page shows elsewhere, if that zone's day is
-    the day the page displays (sites often serialise in UTC while printing local dates)."""
-    for offset in _zone_evidence(html):
-        at = stamp.at - offset if stamp.offset is None else stamp.at  # naive = local wall time
-        candidate = _Stamp(at, _format_offset(offset), stamp.exact)
-        if local_day(candidate.at, candidate.offset) == day:
-            return candidate
-    return stamp
+def _adopt_page_zone(stamp: _Stamp, html: str, day: str | None) -> _Stamp:
+    """A stamp stated in UTC ("Z") or with no zone, re-read in the zone the page's other time
+    stamps show: the one whose day is the day the page displays, else (for "Z" stamps, whose
+    instant is certain) the most frequent. Sites often serialise in UTC but print local dates."""
+    zones = _zone_evidence(html)
+    # a stamp without a zone is local wall time: its instant moves with the zone
+    moved = stamp.offset is None
+    candidates = [
+        _Stamp(stamp.at - zone if moved else stamp.at, _format_offset(zone), stamp.exact)
+        for zone in zones
+    ]
+    matching = [c for c in candidates if local_day(c.at, c.offset) == day]
+    if matching:
+        return matching[0]
+    return candidates[0] if candidates and stamp.offset == "+00:00" else stamp
 
 
 def _jsonld_items(tree: HtmlElement) -> Iterator[dict]:
@@ -461,7 +467,8 @@ def _read_page_date(tree: HtmlElement, html: str, url: str | None) -> _Stamp | N
             else None
         )
     chosen = next((s for s in stamps if local_day(s.at, s.offset) == day), stamps[0])
-    if day and chosen.offset in (None, "+00:00") and local_day(chosen.at, chosen.offset) != day:
+    zoneless_mismatch = chosen.offset is None and day and day != local_day(chosen.at, None)
+    if chosen.offset == "+00:00" or zoneless_mismatch:
         chosen = _adopt_page_zone(chosen, html, day)
     return chosen
 
