@@ -148,19 +148,22 @@ _DATE_LINE_SPLIT_RE = re.compile(r"[\s,./:()\-–—]+")
 
 # Text scrapes: the dateline that gives the publication time, and the shape of a headline.
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
+_DATELINE_LABEL = r"(?:(?:published|posted|updated)(?:\s+(?:time|on|at))?\s*:?\s*)?"
+_DATELINE_TIME = (
+    r"(?:,?\s+(?:at\s+)?(?P<time>\d{1,2}:\d{2})(?:\s*(?P<tz>GMT|UTC|Z|[+-]\d{2}:?\d{2}))?)?"
+)
+_DATELINE_TAIL = r"\s*(?:(?:[/|]|(?:edited|updated|last updated)\b).*)?$"  # "/ Updated 2 hours ago"
 _DATELINE_RULES: dict[str, re.Pattern[str]] = {
-    # "12 Aug, 2021 16:21", "Published: 3 March 2021, 09:15 GMT", optionally "/ Updated …" after it
+    # "12 Aug, 2021 16:21", "Published time: 3 March 2021, 09:15 GMT Edited time: …"
     "day_month_year": re.compile(
-        rf"^(?:(?:published|posted|updated)\s*:?\s*)?(?P<day>\d{{1,2}})\s+(?P<month>(?:{_MONTHS})[a-z]*)\.?,?"
-        r"\s+(?P<year>\d{4})(?:,?\s+(?P<time>\d{1,2}:\d{2})(?:\s*(?P<tz>GMT|UTC|Z|[+-]\d{2}:?\d{2}))?)?"
-        r"\s*(?:[/|].*)?$",
+        rf"^{_DATELINE_LABEL}(?P<day>\d{{1,2}})\s+(?P<month>(?:{_MONTHS})[a-z]*)\.?,?"
+        rf"\s+(?P<year>\d{{4}}){_DATELINE_TIME}{_DATELINE_TAIL}",
         re.IGNORECASE,
     ),
-    # "Aug 12, 2021 16:21"
+    # "Aug 12, 2021 16:21", "Updated: August 12, 2021 at 16:21 +04:30"
     "month_day_year": re.compile(
-        rf"^(?:(?:published|posted|updated)\s*:?\s*)?(?P<month>(?:{_MONTHS})[a-z]*)\.?\s+(?P<day>\d{{1,2}}),?"
-        r"\s+(?P<year>\d{4})(?:,?\s+(?P<time>\d{1,2}:\d{2})(?:\s*(?P<tz>GMT|UTC|Z|[+-]\d{2}:?\d{2}))?)?"
-        r"\s*(?:[/|].*)?$",
+        rf"^{_DATELINE_LABEL}(?P<month>(?:{_MONTHS})[a-z]*)\.?\s+(?P<day>\d{{1,2}}),?"
+        rf"\s+(?P<year>\d{{4}}){_DATELINE_TIME}{_DATELINE_TAIL}",
         re.IGNORECASE,
     ),
     # "2021-08-12 16:21" or "2021-08-12T16:21:00+04:30"

@@ -83,6 +83,31 @@ def test_founding_article_scrape_is_cleaned(corpus):
     assert "city’s center" in doc.text  # body text keeps its typography
 
 
+RT_DATELINE = "Published time: 12 Aug, 2021 16:21 Edited time: 12 Aug, 2021 18:00"
+
+
+def _utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("dateline", "utc", "offset"),
+    [
+        ("9 Aug, 2021 08:10 +04:30", _utc(2021, 8, 9, 3, 40), "+04:30"),
+        (RT_DATELINE, _utc(2021, 8, 12, 16, 21), None),
+        ("12 Aug, 2021 16:21 / Updated 2 hours ago", _utc(2021, 8, 12, 16, 21), None),
+        ("Updated: August 15, 2021 at 09:30 GMT", _utc(2021, 8, 15, 9, 30), "+00:00"),
+        ("2021-08-13T10:00:00+04:30", _utc(2021, 8, 13, 5, 30), "+04:30"),
+    ],
+)
+def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
+    scrape = f"{dateline}\n\nHerat falls to the Taliban\n\n{'The city fell on Thursday. ' * 10}"
+    doc = clean_text_scrape(scrape, "file:///s.txt")
+    assert (doc.published_at, doc.published_offset) == (utc, offset)
+    assert doc.title == "Herat falls to the Taliban"
+    assert dateline not in doc.text
+
+
 def test_clean_page_dispatches_text_scrape_by_content_type(corpus):
     body = (corpus / SEED).read_text(encoding="utf-8")
     fetch = _fetch(body, "http://127.0.0.1/seed", "text/plain; charset=utf-8")
