@@ -74,14 +74,15 @@ _BOILERPLATE_RULES: dict[str, re.Pattern[str]] = {
     "tagged_teaser": re.compile(r"\w.{8,}\[(?:[A-Z]{3,}|video|pictures|photos|poll)\]\s*\|?$"),
     # newsletter plugs: "Get the latest updates right in your inbox. Subscribe to …'s newsletters."
     "newsletter": re.compile(
-        r"\bnewsletters?\b.{0,200}\b(?:inbox|sign up|subscrib\w*|delivered|daily|weekly)\b"
+        r"\bnewsletters?\b.{0,200}\b(?:inbox|sign up|subscrib\w*)\b"
         r"|\b(?:sign up|subscribe)\b.{0,80}\bnewsletters?\b|^[\w' ]{0,40} newsletter$",
         re.IGNORECASE,
     ),
-    # follow prompts: "Follow us on Twitter @Spacedotcom and on Facebook."
+    # follow prompts: "Follow us on Twitter @Spacedotcom", "… Follow him on Twitter @x" (not
+    # reporting such as "the Taliban told residents to follow them on Telegram")
     "follow_prompt": re.compile(
-        r"\bfollow (?:us|him|her|them|@\w+|[A-Z][\w.]*(?: [A-Z][\w.]*){0,3}) on (?:twitter|facebook"
-        r"|instagram|youtube|linkedin|telegram)\b|\bfollow @\w+ on twitter\b",
+        r"^follow\b.{0,80}\bon (?:twitter|facebook|instagram|youtube|linkedin|telegram)\b"
+        r"|\bfollow us on\b|\bfollow (?:him|her|them) on \w+\s*@\w+|\bfollow @\w+ on twitter\b",
         re.IGNORECASE,
     ),
     # how to reach the author: "Have a tip? … may be reached at …", "Email … at …@…"
@@ -89,7 +90,7 @@ _BOILERPLATE_RULES: dict[str, re.Pattern[str]] = {
         r"^(?:have a (?:news )?tip\b|(?:e-?mail|write to) [\w .'-]{2,40} at \S+@"
         r"|reach (?:the )?(?:reporters?|writer|author)\b"
         r"|contact (?:the )?(?:author|reporter|writer)\b|you can reach \w+"
-        r"|[\w .'-]{2,40} (?:can|may) be reached at\b)",
+        r"|[\w .'-]{2,40} (?:can|may) be reached at \S*@)",
         re.IGNORECASE,
     ),
     # comment-section furniture: "12 comments", "Leave a reply"
@@ -578,7 +579,7 @@ def _is_date_line(line: str) -> bool:
     followed by a byline ("5:45 AM PST 11/19/2019 by Patrick Shanley")."""
     line = _BYLINE_TAIL_RE.sub("", line)
     words = [word for word in _DATE_LINE_SPLIT_RE.split(line) if word]
-    if not words or len(words) > 10 or not any(word.isdigit() for word in words):
+    if not words or len(words) > 12 or not any(word.isdigit() for word in words):
         return False
     return bool(_DATE_ANCHOR_RE.search(line)) and all(_DATE_TOKEN_RE.match(w) for w in words)
 

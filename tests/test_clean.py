@@ -108,6 +108,28 @@ def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
     assert dateline not in doc.text
 
 
+REPORTING = [
+    "The Taliban told residents to follow them on Telegram for updates on the curfew.",
+    "Officials said the airport can be reached at dawn only by the northern road.",
+    "The movement publishes a daily newsletter for its fighters, a commander said.",
+    "10 p.m.",  # a live-blog time heading, not a dateline
+]
+FURNITURE = [
+    "READ MORE: Taliban take Herat",
+    "Follow us on Twitter @examplenews and on Facebook.",
+    "Get the latest updates right in your inbox. Subscribe to our newsletters.",
+    "Updated: Tue., Aug. 17, 2021 at 1:23 p.m. EDT",
+    "(Reporting by A. Writer; Editing by B. Editor)",
+    "Like this story? Share it with a friend!",
+]
+
+
+def test_boilerplate_rules_drop_furniture_and_keep_reporting():
+    lines = ["Kabul under curfew", *REPORTING, *FURNITURE, "The curfew was lifted on Monday."]
+    doc = clean_text_scrape("\n\n".join(lines), "file:///k.txt")
+    assert doc.text.split("\n") == [*REPORTING, "The curfew was lifted on Monday."]
+
+
 def test_clean_page_dispatches_text_scrape_by_content_type(corpus):
     body = (corpus / SEED).read_text(encoding="utf-8")
     fetch = _fetch(body, "http://127.0.0.1/seed", "text/plain; charset=utf-8")
