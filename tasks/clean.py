@@ -210,7 +210,12 @@ _TITLE_GENERIC_SEGMENT_RE = re.compile(
     r"|blog|online|\[[^\]]*\])$",
     re.IGNORECASE,
 )
+_NEWS_SECTION_SEGMENT_RE = re.compile(
+    r"^(?:[A-Z][\w&.-]*\s){1,2}News$"
+)  # "Auto News", not "good news"
+_NON_WORD_RE = re.compile(r"[\W_]+")
 _HOSTLIKE_SEGMENT_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.IGNORECASE)
+_SITE_SEGMENT_RULES = (_TITLE_GENERIC_SEGMENT_RE, _NEWS_SECTION_SEGMENT_RE, _HOSTLIKE_SEGMENT_RE)
 _SECOND_LEVEL_LABELS = {"co", "com", "net", "org", "gov", "ac", "edu", "or", "ne", "go"}
 _TITLE_MIN_CHARS = 12  # never strip a title down to less than this
 
@@ -482,9 +487,9 @@ def _read_page_date(tree: HtmlElement, html: str, url: str | None) -> _Stamp | N
 
 def _identity_key(text: str) -> str:
     """A site or segment name folded for comparison (no accents, case, punctuation, leading the)."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    folded = re.sub(r"^the\s+", "", folded)
-    return re.sub(r"[^a-z0-9]", "", folded)
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD_RE.sub("", re.sub(r"^the\s+", "", folded))
 
 
 def _site_keys(url: str | None, site_name: str | None) -> set[str]:
@@ -500,10 +505,21 @@ def _site_keys(url: str | None, site_name: str | None) -> set[str]:
     return {key for key in keys if len(key) >= 2}
 
 
+def _strip_whole_site_name(title: str, site_name: str | None) -> str:
+    """Remove a site name that itself contains separators ("… - Remember 80/90 - Memorabilia")."""
+    if not site_name or not _TITLE_SEPARATOR_RE.search(site_name) or not title.endswith(site_name):
+        return title
+    head = title[: -len(site_name)]
+    match = re.search(rf"(?:{_TITLE_SEPARATOR_RE.pattern})$", head)
+    if match and len(head[: match.start()].strip()) >= _TITLE_MIN_CHARS:
+        return head[: match.start()]
+    return title
+
+
 def _is_site_segment(segment: str, site_keys: set[str]) -> bool:
     """Whether a title segment names the site (or is a generic suffix) rather than the story."""
     segment = segment.strip()
-    if _TITLE_GENERIC_SEGMENT_RE.match(segment) or _HOSTLIKE_SEGMENT_RE.match(segment):
+    if any(rule.match(segment) for rule in _SITE_SEGMENT_RULES):
         return True
     if len(segment.split()) > 6:
         return False
@@ -922,6 +938,7 @@ def local_day(published_at: datetime, published_offset: str | None) -> str:
 
 def strip_site_name(title: str, url: str | None, site_name: str | None) -> str:
     """Remove a leading or trailing site name ("… | BBC News") from a title, never the headline."""
+    title = _strip_whole_site_name(title, site_name)
     site_keys = _site_keys(url, site_name)
     parts = _TITLE_SEPARATOR_RE.split(title)
     separators = _TITLE_SEPARATOR_RE.findall(title)

@@ -188,6 +188,9 @@ def test_real_page_date_keeps_offset(corpus):
     assert "President Barack Obama" in doc.text
 
 
+WIKIPEDIA = "https://en.wikipedia.org/wiki/Mozilla"
+REMEMBER = "Remember 80/90 - Memorabilia anni 80/90"  # a site name with a separator in it
+LIGHTHOUSE = "ライトハウス国際特許事務所"
 GUARDIAN, BBC, EXAMPLE = (
     "https://www.theguardian.com/x",
     "https://www.bbc.co.uk/x",
@@ -209,11 +212,20 @@ GUARDIAN, BBC, EXAMPLE = (
             None,
             "Taliban - a history in ten dates",
         ),
+        ("Mozilla - Wikipedia", WIKIPEDIA, None, "Mozilla - Wikipedia"),
+        ("Kabul airport reopens - good news", EXAMPLE, None, "Kabul airport reopens - good news"),
+        ("New Sentra is what we want - Auto News", EXAMPLE, None, "New Sentra is what we want"),
         (
-            "Mozilla - Wikipedia",
-            "https://en.wikipedia.org/wiki/Mozilla",
-            None,
-            "Mozilla - Wikipedia",
+            f"Black Friday per nostalgici - {REMEMBER}",
+            EXAMPLE,
+            REMEMBER,
+            "Black Friday per nostalgici",
+        ),
+        (
+            f"商品の改造が商標法違反に！？ - {LIGHTHOUSE}",
+            EXAMPLE,
+            LIGHTHOUSE,
+            "商品の改造が商標法違反に！？",
         ),
     ],
 )
