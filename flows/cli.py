@@ -29,6 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+if not console.is_terminal:
+    console.width = 160  # piped output: wide rows, not an 80-column wrap
 errors = Console(stderr=True)
 _USER_ERRORS = (WarehouseError, FileNotFoundError, ValueError, PermissionError)
 
