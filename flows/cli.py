@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -152,6 +152,15 @@ def _print_ingest(report: Any) -> None:
     _print_rows(report.rows(), OutputFormat.table, title=f"ingest into {report.db}")
 
 
+def _print_loaded(db: str, since: datetime, limit: int = 20) -> None:
+    """The articles this run added (the first `limit`), so a person sees what was loaded."""
+    from warehouse.queries import recent_articles
+
+    rows = recent_articles(db, since, limit=limit)
+    if rows:
+        _print_rows(rows, OutputFormat.table, title=f"articles loaded (first {limit} at most)")
+
+
 @app.command()
 def ingest(
     sources: Annotated[
@@ -195,6 +204,7 @@ def ingest(
         _fail(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
+    started = datetime.now(UTC)
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
         _open_warehouse(db)
@@ -211,6 +221,7 @@ def ingest(
             respect_robots=False if ignore_robots else None,
         )
     _print_ingest(report)
+    _print_loaded(db, started)
 
 
 @app.command()
@@ -226,10 +237,12 @@ def run(
     """
     from flows.run import run as run_flow
 
+    started = datetime.now(UTC)
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         _open_warehouse(db)
         report = run_flow(sources_file=str(sources), db=db)
     _print_ingest(report.ingest)
+    _print_loaded(db, started)
     _print_summary(report.summary, db)
 
 

@@ -39,6 +39,14 @@ def warehouse_counts(db: str) -> dict[str, int]:
         return dict(zip(names, cursor.fetchone(), strict=True))
 
 
+def recent_articles(db: str, since: datetime, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Articles first seen since a moment (a run's start), oldest publication first."""
+    with reader(db) as conn:
+        cursor = conn.execute(sql("recent_articles"), {"since": since, "limit": limit})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def search_articles(
     db: str, query: str, *, since: datetime | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
