@@ -1,1 +1,1 @@
-"""newsflow tasks: one module per pipeline stage, plain functions plus thin Prefect task wrappers."""
+"""newsflow tasks: one module per pipeline stage; plain functions plus thin Prefect tasks."""

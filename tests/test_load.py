@@ -1,4 +1,4 @@
-"""Loads are atomic and idempotent; duplicates are linked to their story, versions kept, nothing lost."""
+"""Loads are atomic and idempotent; duplicates join their story, versions are kept, nothing lost."""
 
 from __future__ import annotations
 
@@ -11,33 +11,37 @@ from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from warehouse.db import reader
 
-REPORT = """Taliban fighters entered the western city of Qala-i-Naw on Friday after government forces
-withdrew overnight, residents said, making it the latest provincial capital to fall in a week of rapid
-advances across the north and west of the country. A member of the provincial council said security
-forces had pulled back to a military base outside the city and that officials had left by helicopter.
-Shops stayed closed and streets were largely empty as fighters drove through the main bazaar in
-captured police pickups, according to two residents reached by telephone. The interior ministry in
-Kabul said troops were regrouping and promised a counter-offensive, but gave no details. Aid groups
-warned that thousands of families had fled toward Herat in recent days and that food prices in the
-city had doubled since the fighting began. The fall of the city leaves government forces holding only
-a handful of district centres in Badghis province, where the insurgents have long controlled much of
-the countryside. Analysts said the speed of the collapse reflected low morale among troops who had not
-been paid for months and who felt abandoned as foreign forces completed their withdrawal."""
+REPORT = """\
+Taliban fighters entered the western city of Qala-i-Naw on Friday after government forces
+withdrew overnight, residents said, making it the latest provincial capital to fall in a week
+of rapid advances across the north and west of the country. A member of the provincial council
+said security forces had pulled back to a military base outside the city and that officials had
+left by helicopter. Shops stayed closed and streets were largely empty as fighters drove
+through the main bazaar in captured police pickups, according to two residents reached by
+telephone. The interior ministry in Kabul said troops were regrouping and promised a
+counter-offensive, but gave no details. Aid groups warned that thousands of families had fled toward
+Herat in recent days and that food prices in the city had doubled since the fighting began. The
+fall of the city leaves government forces holding only a handful of district centres in Badghis
+province, where the insurgents have long controlled much of the countryside. Analysts said the
+speed of the collapse reflected low morale among troops who had not been paid for months and
+who felt abandoned as foreign forces completed their withdrawal."""
 
-OTHER = """Officials in Kandahar said on Tuesday that the city's airport had come under rocket fire for a
-second night, damaging the runway and forcing the suspension of all civilian flights. A spokesman for
-the airport authority said repairs would take several days. Government forces said they had pushed
-back attackers on the western edge of the city, where fighting has displaced tens of thousands of
-people since July. Hospitals reported dozens of wounded civilians and appealed for blood donations,
-while the United Nations called on all sides to protect civilians and allow aid deliveries into the
-besieged districts. Traders said the main road to the border crossing at Spin Boldak remained closed."""
+OTHER = """\
+Officials in Kandahar said on Tuesday that the city's airport had come under rocket fire for a
+second night, damaging the runway and forcing the suspension of all civilian flights. A
+spokesman for the airport authority said repairs would take several days. Government forces
+said they had pushed back attackers on the western edge of the city, where fighting has
+displaced tens of thousands of people since July. Hospitals reported dozens of wounded
+civilians and appealed for blood donations, while the United Nations called on all sides to
+protect civilians and allow aid deliveries into the besieged districts. Traders said the main
+road to the border crossing at Spin Boldak remained closed."""
 
 
 def _syndicated(text: str) -> str:
     """Another outlet's copy: one paragraph-length sentence rewritten, the rest untouched."""
-    return text.replace(
-        "The interior ministry in\nKabul said troops were regrouping and promised a counter-offensive, "
-        "but gave no details.",
+    return " ".join(text.split()).replace(
+        "The interior ministry in Kabul said troops were regrouping and promised a "
+        "counter-offensive, but gave no details.",
         "A defence ministry spokesman in Kabul insisted that troops were regrouping for a major "
         "counter-offensive and would retake the city within days.",
     )

@@ -24,24 +24,27 @@ def test_migrations_apply_once_and_are_recorded(db_path):
 def test_newer_schema_is_refused_with_a_clear_message(db_path):
     with db.writer(db_path) as conn:
         conn.execute("INSERT INTO schema_version VALUES (999, 'future', now())")
-    with pytest.raises(db.WarehouseError, match="newer than this newsflow knows"):
-        with db.writer(db_path):
-            pass
+    with (
+        pytest.raises(db.WarehouseError, match="newer than this newsflow knows"),
+        db.writer(db_path),
+    ):
+        pass
 
 
 def test_a_file_that_is_not_duckdb_is_refused(tmp_path):
     path = tmp_path / "notes.duckdb"
     path.write_text("these are my notes, not a database\n" * 100)
-    with pytest.raises(db.WarehouseError, match="not a DuckDB warehouse"):
-        with db.writer(str(path)):
-            pass
+    with pytest.raises(db.WarehouseError, match="not a DuckDB warehouse"), db.writer(str(path)):
+        pass
     assert path.read_text().startswith("these are my notes")
 
 
 def test_reader_of_a_missing_warehouse_says_how_to_make_one(tmp_path):
-    with pytest.raises(db.WarehouseError, match="run `newsflow ingest` first"):
-        with db.reader(str(tmp_path / "missing.duckdb")):
-            pass
+    with (
+        pytest.raises(db.WarehouseError, match="run `newsflow ingest` first"),
+        db.reader(str(tmp_path / "missing.duckdb")),
+    ):
+        pass
 
 
 def test_writer_waits_for_another_process_then_gives_up_with_its_pid(db_path):
@@ -51,16 +54,19 @@ def test_writer_waits_for_another_process_then_gives_up_with_its_pid(db_path):
         [
             sys.executable,
             "-c",
-            f"import duckdb,time; c=duckdb.connect({db_path!r}); print('held', flush=True); time.sleep(3)",
+            f"import duckdb, time; c = duckdb.connect({db_path!r}); "
+            "print('held', flush=True); time.sleep(3)",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(db.WarehouseLocked, match=f"PID {holder.pid}"):
-            with db.writer(db_path, wait_seconds=0.5):
-                pass
+        with (
+            pytest.raises(db.WarehouseLocked, match=f"PID {holder.pid}"),
+            db.writer(db_path, wait_seconds=0.5),
+        ):
+            pass
         started = time.monotonic()
         with db.writer(db_path, wait_seconds=20) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
@@ -76,6 +82,7 @@ def test_fts_extension_loads_from_its_package(db_path):
     conn.execute("INSERT INTO t VALUES (1, 'Kandahar airport'), (2, 'Herat police headquarters')")
     conn.execute("PRAGMA create_fts_index('t', 'id', 'body')")
     hits = conn.execute(
-        "SELECT id FROM (SELECT id, fts_main_t.match_bm25(id, 'airport') AS s FROM t) WHERE s IS NOT NULL"
+        "SELECT id FROM (SELECT id, fts_main_t.match_bm25(id, 'airport') AS s FROM t) "
+        "WHERE s IS NOT NULL"
     ).fetchall()
     assert hits == [(1,)]
