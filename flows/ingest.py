@@ -102,6 +102,7 @@ def _run_batches(
     totals = LoadCounts()
     fetching = _submit_fetch(batches, 0, settings, validators)
     loading: PrefectFuture[LoadCounts] | None = None
+    loaded: list[FetchResult] = []
     for number in range(len(batches)):
         fetched = fetching.result()
         fetching = _submit_fetch(batches, number + 1, settings, validators)
@@ -116,12 +117,22 @@ def _run_batches(
         )  # fmt: skip
         if previous is not None:
             totals.add(previous.result())
+            _release_bodies(loaded)
             progress.report("loaded", len(batches[number - 1]))
+        loaded = fetched
         del fetched, documents, prints  # the load task holds them until it is done
     if loading is not None:
         totals.add(loading.result())
         progress.report("loaded", len(batches[-1]))
     return totals
+
+
+def _release_bodies(fetched: list[FetchResult]) -> None:
+    """Drop the page bodies of a loaded batch: Prefect keeps each task run's result (and so every
+    FetchResult) referenced until the flow run ends, and the bodies are ~all of its memory."""
+    for fetch in fetched:
+        fetch.html = None
+        fetch.body = None
 
 
 def _submit_fetch(
