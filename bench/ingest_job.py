@@ -26,9 +26,9 @@ STAGES = {
     "discover_items": "discover",
     "load_discovery": "discover",
     "read_validators": "discover",
-    "fetch-batch": "fetch",
+    "fetch_batch": "fetch",
     "clean_batch": "extract",
-    "dedupe-batch": "dedupe",
+    "dedupe_batch": "dedupe",
     "load_batch": "load",
     "refresh_search_index": "index",
 }

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from pydantic import BaseModel, Field
 
@@ -98,7 +97,6 @@ def _run_batches(
     is deduplicated against everything loaded before it.
     """
     batches = _batches(items, settings.batch_size)
-    clean = clean_batch.with_options(cache_policy=NO_CACHE)  # never hash whole pages for a key
     totals = LoadCounts()
     fetching = _submit_fetch(batches, 0, settings, validators)
     loading: PrefectFuture[LoadCounts] | None = None
@@ -107,7 +105,7 @@ def _run_batches(
         fetched = fetching.result()
         fetching = _submit_fetch(batches, number + 1, settings, validators)
         progress.report("fetched", len(fetched))
-        documents = clean(fetched, settings.clean_workers)
+        documents = clean_batch(fetched, settings.clean_workers)
         progress.report("extracted", len(documents))
         prints = dedupe_batch(documents)
         previous = loading

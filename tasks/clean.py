@@ -22,6 +22,7 @@ from htmldate import find_date
 from lxml.etree import ParserError, XPath
 from lxml.html import HtmlElement, fromstring
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from trafilatura.utils import load_html
 
 from tasks.records import Document, FeedEntry, FetchResult
@@ -1087,7 +1088,7 @@ def clean_documents(fetches: list[FetchResult], workers: int = 0) -> list[Docume
     return docs
 
 
-@task(name="clean_batch")
+@task(name="clean_batch", cache_policy=NO_CACHE)  # never hash whole pages for a cache key
 def clean_batch(fetches: list[FetchResult], workers: int = 0) -> list[Document]:
     """Clean a batch of fetches (pure and CPU-bound, so no retries) and log what came of them.
 

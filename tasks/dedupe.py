@@ -489,7 +489,7 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter:
         return LOGGER
 
 
-@task(name="dedupe-batch", cache_policy=NO_CACHE)
+@task(name="dedupe_batch", cache_policy=NO_CACHE)
 def dedupe_batch(docs: list[Document]) -> list[Fingerprint]:
     """Fingerprint the usable documents of a batch (pure: no retries).
 

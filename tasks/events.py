@@ -806,7 +806,7 @@ def pending_articles(db: str, gazetteer: Gazetteer | None = None) -> list[str]:
     return pending_article_ids(db, rules_version(gazetteer or load_gazetteer()))
 
 
-@task(name="find-pending-articles")
+@task(name="find_pending_articles")
 def find_pending_articles(db: str) -> list[str]:
     """Task: the articles whose current version has not been read by the current rules."""
     ids = pending_articles(db)
@@ -814,7 +814,7 @@ def find_pending_articles(db: str) -> list[str]:
     return ids
 
 
-@task(name="extract-events")
+@task(name="extract_events_batch")
 def extract_events_batch(db: str, article_ids: list[str]) -> ExtractionStats:
     """Task: extract one batch of articles and store its events, counts and records."""
     stats = extract_events(db, article_ids)

@@ -963,7 +963,7 @@ def _is_transient_batch_failure(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(
-    name="fetch-batch",
+    name="fetch_batch",
     retries=2,
     retry_delay_seconds=[5, 30],
     retry_condition_fn=_is_transient_batch_failure,

@@ -211,7 +211,7 @@ def draw_captures_chart(
     return ChartFiles(png=png, html=page)
 
 
-@task(name="compute-daily-summaries")
+@task(name="compute_daily_summaries")
 def compute_daily_summaries(db: str, start: date | None, end: date | None) -> dict[str, int]:
     """Task: replace the daily summary rows in [start, end]; returns rows per table."""
     written = recompute_daily_summaries(db, start, end)
@@ -221,7 +221,7 @@ def compute_daily_summaries(db: str, start: date | None, end: date | None) -> di
     return written
 
 
-@task(name="render-captures-chart")
+@task(name="render_captures_chart")
 def render_captures_chart(rows: list[dict[str, Any]], out_dir: Path) -> ChartFiles:
     """Task: the PNG and HTML chart of cumulative capitals."""
     files = draw_captures_chart(rows, out_dir)
@@ -229,7 +229,7 @@ def render_captures_chart(rows: list[dict[str, Any]], out_dir: Path) -> ChartFil
     return files
 
 
-@task(name="publish-captures-artifacts")
+@task(name="publish_captures_artifacts")
 def publish_captures_artifacts(rows: list[dict[str, Any]], chart: ChartFiles) -> None:
     """Task: a table artifact and a Markdown artifact of the daily captures (display rows)."""
     create_table_artifact(
