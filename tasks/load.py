@@ -48,14 +48,17 @@ def write_batch(
         )
 
 
-@task(
-    name="load_batch",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_locked,
-    cache_policy=NO_CACHE,
-)
+# Writers retry only while the warehouse stays locked; big inputs are never hashed for a cache key.
+_WRITE_TASK = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=5),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": _locked,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="load_batch", **_WRITE_TASK)
 def load_batch(
     db: str,
     run_id: str | None,
@@ -85,13 +88,7 @@ def load_batch(
     return counts
 
 
-@task(
-    name="load_discovery",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
-    retry_condition_fn=_locked,
-    cache_policy=NO_CACHE,
-)
+@task(name="load_discovery", **_WRITE_TASK)
 def load_discovery(
     db: str,
     run_id: str | None,

@@ -10,10 +10,11 @@ import os
 import re
 import zlib
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import feedparser
@@ -29,6 +30,7 @@ from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
 from tasks.settings import FetchSettings
 
 LOGGER = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 MAX_SITEMAP_DEPTH = 3  # the root sitemap is depth 0; children deeper than this are not fetched
 MAX_SITEMAPS_PER_SOURCE = 100
@@ -161,14 +163,17 @@ def _entry_key(guid: str | None, link: str | None, title: str | None, summary: s
     return f"sha1:{digest}"
 
 
+def _first_by_key(records: list[_R], key: Callable[[_R], str]) -> list[_R]:
+    """The records with distinct keys, in order; the first one of each key wins."""
+    first: dict[str, _R] = {}
+    for record in records:
+        first.setdefault(key(record), record)
+    return list(first.values())
+
+
 def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:
     """Collapse entries that share a key (duplicate GUIDs); the first one wins."""
-    seen: set[str] = set()
-    unique = []
-    for entry in entries:
-        if entry.entry_key not in seen:
-            seen.add(entry.entry_key)
-            unique.append(entry)
+    unique = _first_by_key(entries, lambda entry: entry.entry_key)
     if len(unique) < len(entries):
         LOGGER.info("collapsed %d duplicate feed entries", len(entries) - len(unique))
     return unique
@@ -703,13 +708,7 @@ def expand_source(source: Source, settings: FetchSettings, session: requests.Ses
 
 def _unique_items(items: list[WorkItem]) -> list[WorkItem]:
     """Items with distinct URLs; the first one wins."""
-    seen: set[str] = set()
-    unique = []
-    for item in items:
-        if item.url not in seen:
-            seen.add(item.url)
-            unique.append(item)
-    return unique
+    return _first_by_key(items, lambda item: item.url)
 
 
 def _bad_source(source: Source, error: SourceError) -> FetchResult:
