@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,41 +174,36 @@ def test_a_warehouse_path_that_cannot_be_written(tmp_path: Path, page: str) -> N
     assert err == f"error: warehouse {db} cannot be created: {where}; check the path\n"
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 MB tmpfs (needs root and mount); skipped with the reason when it cannot be mounted."""
-    mount_point = tmp_path / "disk"
+@contextmanager
+def _tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted for the block (needs root and mount); skips with the reason otherwise."""
     mount_point.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0 or shutil.which("mount") is None:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'no mount'}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-@pytest.fixture
-def read_only_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "ro"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.strip() or 'no mount'}")
     try:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MB tmpfs: a disk that fills up."""
+    with _tmpfs(tmp_path / "disk", "size=16m") as mount_point:
+        yield mount_point
+
+
+@pytest.fixture
+def read_only_disk(tmp_path: Path) -> Iterator[Path]:
+    """A read-only tmpfs: a warehouse path that can never be written."""
+    with _tmpfs(tmp_path / "ro", "size=1m,ro") as mount_point:
+        yield mount_point
 
 
 def test_a_read_only_file_system(read_only_disk: Path, page: str) -> None:
