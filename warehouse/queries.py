@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, load_extension, reader, sql, writer
+from warehouse.db import WarehouseError, is_ducklake, load_extension, reader, sql, writer
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -28,6 +28,8 @@ def known_validators(
 def refresh_search_index(db: str, *, wait_seconds: float = 60.0) -> None:
     """Rebuild the BM25 index over articles in one short write."""
     with writer(db, wait_seconds=wait_seconds) as conn:
+        if is_ducklake(conn):
+            return  # DuckLake cannot store the index's tables (fts writes NULL-typed columns)
         load_extension(conn, "fts")
         conn.execute(sql("refresh_search_index"))
 

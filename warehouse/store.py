@@ -8,6 +8,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from tasks.dedupe import BatchMatch, Fingerprint, match_batch, near_duplicate_of, url_key
 from tasks.records import Document, FeedEntry, FetchResult, Source
-from warehouse.db import sql
+from warehouse.db import sql, write_transaction
 
 ARTICLE_COLUMNS = [
     "id", "url_key", "url", "canonical_url", "canonical_key", "source_name", "title", "author",
@@ -67,22 +68,33 @@ def load_batch_rows(
     prints: list[Fingerprint],
     feed_entries: list[FeedEntry],
 ) -> LoadCounts:
-    """Write one batch atomically; re-loading the same batch changes no article counts."""
+    """Write one batch atomically; re-loading the same batch changes no article counts.
+
+    On a DuckLake another worker may commit meanwhile: then the whole batch is decided and
+    written again on the new snapshot (write_transaction), so dedupe still sees every article.
+    """
+    batch = partial(_write_batch, conn, run_id, sources, fetches, documents, prints, feed_entries)
+    return write_transaction(conn, batch)
+
+
+def _write_batch(
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str | None,
+    sources: list[Source],
+    fetches: list[FetchResult],
+    documents: list[Document],
+    prints: list[Fingerprint],
+    feed_entries: list[FeedEntry],
+) -> LoadCounts:
     now = datetime.now(UTC)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        counts = LoadCounts()
-        _upsert_sources(conn, sources, now)
-        fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
-        counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
-        usable = [d for d in documents if not d.rejected]
-        _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
-        _load_articles(conn, usable, prints, fetch_ids, now, counts)
-        _touch_not_modified(conn, fetches, now)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    counts = LoadCounts()
+    _upsert_sources(conn, sources, now)
+    fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
+    counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
+    usable = [d for d in documents if not d.rejected]
+    _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
+    _load_articles(conn, usable, prints, fetch_ids, now, counts)
+    _touch_not_modified(conn, fetches, now)
     return counts
 
 
