@@ -484,6 +484,7 @@ class _ArticlePlan:
                     [np.asarray(latest[i][0], dtype=np.uint32) for i in ids],
                     type=pa.list_(pa.uint32()),
                 ),
+                "replaces": pa.array([latest[i][2] for i in ids], type=pa.bool_()),
             }
         )
         bands = pa.table(
@@ -497,6 +498,8 @@ class _ArticlePlan:
         )
         conn.register("incoming_signatures", table)
         conn.register("incoming_buckets", bands)
+        if any(latest[i][2] for i in ids):
+            conn.execute(sql("delete_replaced_signatures"))
         conn.execute(sql("replace_signatures"))
         conn.unregister("incoming_signatures")
         conn.unregister("incoming_buckets")
