@@ -1,13 +1,19 @@
-"""Micro-benchmarks: near-duplicate lookup and a whole batch load against large stored warehouses.
+"""Micro-benchmarks: near-duplicate lookup, batch load and daily summaries on large warehouses.
 
 A real warehouse file (migrated schema) is filled with S synthetic stored articles, each with a
 random MinHash signature and its 32 LSH band rows, plus the near copies of half of an incoming
 batch. Then, per S, it times (median of repeats) the near-duplicate lookup of the batch (the
 near_candidates SQL and the signature check, as warehouse.store runs them) and one whole
 load_batch_rows of the batch (fetch log, articles, signatures, bands in one transaction), and
-reports time per article and the process's RSS.
+reports time per article and the process's RSS. Each lookup runs on a fresh connection, as each
+ingest batch opens its own writer (a warm connection hides the cost of reading indexes back).
 
-Run: python -m bench.micro [--stored 100000 1000000] [--batch 200]
+The summaries benchmark fills a warehouse with A synthetic articles and E capture events (SQL
+from range()) and times recompute_daily_summaries over the whole range, the function the
+summarize flow calls.
+
+Run: python -m bench.micro [--stored 100000 1000000] [--batch 200] [--articles 1000000]
+     [--events 100000] [--skip near|summaries]
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ from tasks.dedupe import Fingerprint, fingerprints
 from tasks.records import Document, FetchResult
 from warehouse.db import writer
 from warehouse.store import _near_matches, load_batch_rows
+from warehouse.summaries import recompute_daily_summaries
 
 FILL_SQL = Path(__file__).resolve().parent / "sql" / "fill_synthetic_articles.sql"
+SUMMARIES_SQL = Path(__file__).resolve().parent / "sql" / "fill_synthetic_summaries.sql"
 RESULTS = Path(__file__).resolve().parent / "results"
 REPEATS = 3
 _VOCABULARY = [f"w{i}" for i in range(5000)]
@@ -95,11 +103,16 @@ def measure(stored: int, batch: int, folder: str) -> dict[str, Any]:
     build_seconds, _ = _timed(lambda: build_store(path, stored, planted))
     docs = _documents(incoming, "incoming")
     fingerprint_seconds, prints = _timed(lambda: fingerprints(docs))
-    lookups, found = [], 0
-    with writer(path) as conn:
-        for _ in range(REPEATS):
-            seconds, matches = _timed(lambda: _near_matches(conn, prints, list(range(batch))))
+    lookups, warm, found = [], [], 0
+    for _ in range(REPEATS):
+        with writer(path) as conn:
+            seconds, matches = _timed(
+                lambda conn=conn: _near_matches(conn, prints, list(range(batch)))
+            )
             lookups.append(seconds)
+            warm.append(
+                _timed(lambda conn=conn: _near_matches(conn, prints, list(range(batch))))[0]
+            )
             found = len(matches)
     loads = []
     for repeat in range(REPEATS):
@@ -115,6 +128,7 @@ def measure(stored: int, batch: int, folder: str) -> dict[str, Any]:
         "near_planted": len(planted),
         "fingerprint_ms_per_article": round(fingerprint_seconds / batch * 1000, 3),
         "lookup_ms_per_article": round(statistics.median(lookups) / batch * 1000, 3),
+        "lookup_warm_ms_per_article": round(statistics.median(warm) / batch * 1000, 3),
         "load_ms_per_article": round(statistics.median(loads) / batch * 1000, 3),
         "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
         "db_mb": round(Path(path).stat().st_size / 2**20),
@@ -129,21 +143,90 @@ def _load(conn: Any, docs: list[Document]) -> None:
     )  # fmt: skip
 
 
+def build_summaries_store(path: str, articles: int, events: int) -> None:
+    """A fresh warehouse with synthetic articles, capture events and reported counts."""
+    values = {"articles": articles, "events": events}
+    with writer(path) as conn:
+        for statement in _statements(SUMMARIES_SQL.read_text()):
+            conn.execute(statement, {k: v for k, v in values.items() if f"${k}" in statement})
+        conn.execute("CHECKPOINT")
+
+
+def measure_summaries(articles: int, events: int, folder: str) -> dict[str, Any]:
+    """Time recompute_daily_summaries over the whole range (median of repeats)."""
+    path = f"{folder}/summaries-{articles}.duckdb"
+    build_seconds, _ = _timed(lambda: build_summaries_store(path, articles, events))
+    runs, written = [], {}
+    for _ in range(REPEATS):
+        seconds, written = _timed(lambda: recompute_daily_summaries(path, None, None))
+        runs.append(seconds)
+    return {
+        "articles": articles,
+        "events": events,
+        "build_s": round(build_seconds, 1),
+        "summaries_s": round(statistics.median(runs), 3),
+        "summaries_max_s": round(max(runs), 3),
+        "us_per_article": round(statistics.median(runs) / articles * 1e6, 3),
+        "rows_written": written,
+        "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+        "db_mb": round(Path(path).stat().st_size / 2**20),
+    }
+
+
+def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Largest over smallest stored size, per timing: 1.0 is flat."""
+    if len(rows) < 2:
+        return {}
+    small, large = rows[0], rows[-1]
+    keys = ("lookup_ms_per_article", "lookup_warm_ms_per_article", "load_ms_per_article")
+    return {k: round(large[k] / small[k], 2) for k in keys if small[k]}
+
+
+def _print_table(rows: list[dict[str, Any]], summary: dict[str, Any] | None) -> None:
+    print(f"{'stored':>9} {'lookup ms/art':>14} {'warm ms/art':>12} {'load ms/art':>12} "
+          f"{'found':>7} {'rss MB':>7} {'db MB':>6}")  # fmt: skip
+    for r in rows:
+        found = f"{r['near_found']}/{r['near_planted']}"
+        print(f"{r['stored']:>9} {r['lookup_ms_per_article']:>14} "
+              f"{r['lookup_warm_ms_per_article']:>12} {r['load_ms_per_article']:>12} "
+              f"{found:>7} {r['rss_mb']:>7} {r['db_mb']:>6}")  # fmt: skip
+    if summary:
+        print(f"summaries: {summary['articles']} articles, {summary['events']} events: "
+              f"{summary['summaries_s']} s (max {summary['summaries_max_s']} s), "
+              f"RSS {summary['rss_mb']} MB")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stored", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--articles", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--skip", choices=["near", "summaries"], action="append", default=[])
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
-    rows = []
+    rows, summary = [], None
     with tempfile.TemporaryDirectory(prefix="newsflow-micro-") as folder:
-        for stored in args.stored:
-            rows.append(measure(stored, args.batch, folder))
-            print(json.dumps(rows[-1]), flush=True)
+        if "near" not in args.skip:
+            for stored in args.stored:
+                rows.append(measure(stored, args.batch, folder))
+                print(json.dumps(rows[-1]), flush=True)
+        if "summaries" not in args.skip:
+            summary = measure_summaries(args.articles, args.events, folder)
+            print(json.dumps(summary), flush=True)
+    _print_table(rows, summary)
+    ratios = _ratios(rows)
+    print(f"ratios largest/smallest stored: {ratios}")
     if not args.no_save:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out = RESULTS / f"micro-{stamp}.json"
-        out.write_text(json.dumps({"near_duplicates": rows}, indent=2))
+        report = {
+            "near_duplicates": rows,
+            "ratios": ratios,
+            "summaries": summary,
+            "load_average": list(psutil.getloadavg()),
+        }
+        out.write_text(json.dumps(report, indent=2))
         print(f"wrote {out}")
 
 
