@@ -1,0 +1,420 @@
+"""A DuckLake warehouse: the URL forms, the ingest flow into one, and writer processes at once."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pwd
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tasks.dedupe import Fingerprint, fingerprints
+from tasks.load import write_batch
+from tasks.records import Document, FetchResult
+from tests.conftest import ROOT, SAMPLES
+from warehouse.db import (
+    WarehouseError,
+    is_ducklake,
+    parse_warehouse,
+    reader,
+    write_transaction,
+    writer,
+)
+from warehouse.integrity import check_warehouse
+
+SEED = 20210816
+ARTICLES = 32
+BATCH = 8
+EXACT_FROM = 24  # articles 24..31 repeat the texts of 0..7 under other URLs
+NEAR_FROM = 20  # articles 20..23 are 8..11 with a few words changed
+SAMPLE_PAGES = (
+    "2021-08-13_asia-wire_herat-kandahar.html",
+    "2021-08-13_global-desk_herat-kandahar-syndicated.html",
+    "2021-08-07_asia-wire_sheberghan.html",
+)
+CHILD_WAIT = 120.0  # seconds a writer process may take on a loaded two-core machine
+_FORK = multiprocessing.get_context("fork")  # children inherit the imports: no prefect start-up
+COUNTS = """
+SELECT (SELECT count(*) FROM articles), (SELECT count(DISTINCT id) FROM articles),
+       (SELECT count(DISTINCT cluster_id) FROM articles),
+       (SELECT count(*) FROM articles WHERE duplicate_kind = 'exact'),
+       (SELECT count(*) FROM articles WHERE duplicate_kind = 'near'),
+       (SELECT count(*) FROM article_versions), (SELECT count(*) FROM minhash_signatures),
+       (SELECT count(*) FROM pages)
+"""
+COUNT_NAMES = ("articles", "ids", "stories", "exact", "near", "versions", "signatures", "pages")
+
+
+@dataclass
+class Batch:
+    fetches: list[FetchResult]
+    documents: list[Document]
+    prints: list[Fingerprint]
+
+
+def _text(index: int, words: list[str]) -> str:
+    """A distinct ~300-word text; the copies above EXACT_FROM / NEAR_FROM repeat an earlier one."""
+    if index >= EXACT_FROM:
+        return _text(index - EXACT_FROM, words)
+    if index >= NEAR_FROM:
+        body = _text(index - NEAR_FROM + 8, words).split()
+        body[100:103] = ["reportedly", "late", "Saturday"]
+        return " ".join(body)
+    rng = random.Random(SEED * 1000 + index)
+    return f"Report {index}. " + " ".join(rng.choices(words, k=300)) + "."
+
+
+def _document(index: int, words: list[str]) -> Document:
+    url = f"https://wire{index % 4}.example/2021/08/story-{index}"
+    text = _text(index, words)
+    fetch = FetchResult(
+        url=url,
+        source_name="lake",
+        outcome="ok",
+        final_url=url,
+        status=200,
+        bytes=len(text),
+        fetched_at=datetime.now(UTC),
+        content_type="text/html",
+        html=f"<html><body><article><p>{text}</p></article></body></html>",
+    )
+    return Document(
+        url=url,
+        source_name="lake",
+        canonical_url=None,
+        title=f"Story {index}",
+        author=None,
+        site_name=f"Wire {index % 4}",
+        language="en",
+        published_at=datetime(2021, 8, 1 + index % 15, 8, tzinfo=UTC),
+        published_offset="+04:30",
+        text=text,
+        fetch=fetch,
+    )
+
+
+@pytest.fixture(scope="module")
+def batches() -> list[Batch]:
+    rng = random.Random(SEED)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choices(letters, k=rng.randint(4, 9))) for _ in range(4000)]
+    docs = [_document(i, words) for i in range(ARTICLES)]
+    chunks = [docs[i : i + BATCH] for i in range(0, ARTICLES, BATCH)]
+    return [Batch([d.fetch for d in c], c, fingerprints(c)) for c in chunks]  # type: ignore[misc]
+
+
+def _load(url: str, batches: list[Batch], run_id: str) -> None:
+    for batch in batches:
+        write_batch(
+            url,
+            run_id=run_id,
+            fetches=batch.fetches,
+            documents=batch.documents,
+            prints=batch.prints,
+            lock_wait_seconds=CHILD_WAIT,
+        )
+
+
+class _Reruns(logging.Handler):
+    """Counts the transactions write_transaction had to rerun after a concurrent commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += "committed first" in record.getMessage()
+
+
+def _writer_child(url: str, batches: list[Batch], run_id: str, start, results) -> None:
+    """A writer process: wait for the other, load its batches, report how many loads reran."""
+    reruns = _Reruns()
+    log = logging.getLogger("warehouse.db")
+    log.addHandler(reruns)
+    log.setLevel(logging.INFO)
+    start.wait(CHILD_WAIT)
+    _load(url, batches, run_id)
+    results.put((run_id, reruns.count))
+
+
+def _halves(batches: list[Batch]) -> tuple[list[Batch], list[Batch]]:
+    """All but the last batch, and all but the first backwards: the middle ones are loaded twice."""
+    return batches[:-1], list(reversed(batches[1:]))
+
+
+def _two_writers_at_once(url: str, batches: list[Batch], tag: str) -> dict[str, int]:
+    """Two processes, started together, load overlapping halves, one of them backwards."""
+    first, second = _halves(batches)
+    start, results = _FORK.Barrier(2), _FORK.Queue()
+    children = [
+        _FORK.Process(target=_writer_child, args=(url, part, f"{tag}-{n}", start, results))
+        for n, part in enumerate((first, second))
+    ]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join(CHILD_WAIT)
+        assert [c.exitcode for c in children] == [0, 0], "a writer process failed or hung"
+        return dict(results.get(timeout=5) for _ in children)
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+
+
+def _counts(url: str) -> dict[str, int]:
+    with reader(url) as conn:
+        return dict(zip(COUNT_NAMES, conn.execute(COUNTS).fetchone(), strict=True))
+
+
+def _rows(url: str, query: str) -> list[tuple]:
+    with reader(url) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _lake(tmp_path: Path, name: str = "lake") -> str:
+    return f"ducklake:sqlite:{tmp_path / name / 'catalog.sqlite'}"
+
+
+# --- the URL ------------------------------------------------------------------------------------
+
+
+def test_warehouse_url_forms(tmp_path: Path) -> None:
+    plain = parse_warehouse("warehouse/news.duckdb")
+    assert (plain.lake, plain.catalog_kind, plain.catalog) == (
+        False,
+        "duckdb",
+        "warehouse/news.duckdb",
+    )
+    lite = parse_warehouse(f"ducklake:sqlite:{tmp_path}/c.sqlite")
+    assert (lite.lake, lite.catalog_kind) == (True, "sqlite")
+    assert lite.data_path == f"{tmp_path}/c.sqlite.files/"  # a sibling folder by default
+    own = parse_warehouse(f"ducklake:{tmp_path}/c.ducklake?data={tmp_path}/parquet")
+    assert (own.catalog_kind, own.catalog, own.data_path) == (
+        "duckdb", f"{tmp_path}/c.ducklake", f"{tmp_path}/parquet/"
+    )  # fmt: skip
+    pg = parse_warehouse("ducklake:postgres:dbname=news host=db.internal?data=s3://bucket/lake")
+    assert (pg.catalog_kind, pg.catalog, pg.data_path) == (
+        "postgres", "dbname=news host=db.internal", "s3://bucket/lake/"
+    )  # fmt: skip
+    assert parse_warehouse("ducklake:postgres:dbname=news").data_path is None  # the catalog's
+    with pytest.raises(WarehouseError, match="names no catalog"):
+        parse_warehouse("ducklake:sqlite:")
+
+
+def test_reader_of_a_lake_not_made_yet_says_how_to_make_one(tmp_path: Path) -> None:
+    with (
+        pytest.raises(WarehouseError, match="run `newsflow ingest` first"),
+        reader(_lake(tmp_path)),
+    ):
+        pass
+
+
+def test_duckdb_lacks_keys_sequences_and_indexes_the_lake_schema_leaves_them_out(
+    tmp_path: Path,
+) -> None:
+    url = _lake(tmp_path)
+    with writer(url) as conn:
+        assert is_ducklake(conn)
+        for statement in (
+            "CREATE TABLE k (id VARCHAR PRIMARY KEY)",
+            "CREATE SEQUENCE s",
+            "CREATE INDEX i ON articles (url_key)",
+        ):
+            with pytest.raises(Exception, match="not supported|does not support"):
+                conn.execute(statement)
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    with writer(url) as conn:  # opens again without re-applying anything
+        assert conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == versions
+        assert conn.execute("SELECT writes FROM write_lock").fetchall() == [(0,)]
+
+
+# --- the ingest flow into a lake ----------------------------------------------------------------
+
+
+def test_ingest_flow_into_a_lake_then_query_it_back(prefect_harness, tmp_path: Path) -> None:
+    from flows.ingest import ingest
+
+    url, pages = _lake(tmp_path), tmp_path / "pages"
+    pages.mkdir()
+    for name in SAMPLE_PAGES:  # a story, its syndicated copy, another story
+        shutil.copy(SAMPLES / name, pages / name)
+    first = ingest(paths=[str(pages)], db=url)
+    assert first.new == 3 and first.duplicates == {"near": 1}
+    assert (tmp_path / "lake" / "catalog.sqlite.files").is_dir()
+    (articles, stories), *_ = _rows(
+        url, "SELECT count(*), count(DISTINCT cluster_id) FROM articles"
+    )
+    assert articles == first.new and stories == first.new - sum(first.duplicates.values())
+    assert _rows(url, "SELECT count(*) - count(DISTINCT id) FROM articles") == [(0,)]
+    assert check_warehouse(url) == []
+
+    second = ingest(paths=[str(pages)], db=url)
+    assert (second.new, second.updated) == (0, 0)
+    assert _rows(url, "SELECT count(*) FROM articles") == [(articles,)]
+    assert check_warehouse(url) == []
+
+
+# --- concurrent commits -------------------------------------------------------------------------
+
+_COMMIT_IN_CHILD = textwrap.dedent(
+    """
+    import sys
+    from warehouse.db import write_transaction, writer
+    with writer(sys.argv[1]) as conn:
+        write_transaction(conn, lambda: conn.execute(
+            "INSERT INTO sources VALUES ('wire', 'urls', 'child', NULL, now(), now())"))
+    """
+)
+
+
+def _commit_in_another_process(url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-c", _COMMIT_IN_CHILD, url], cwd=ROOT, check=True, timeout=CHILD_WAIT
+    )
+
+
+def _insert_source_unless_present(url: str, *, claim: bool) -> list[int]:
+    """Check 'wire' is new, let another process commit it meanwhile, then insert it: what each
+    try of the transaction saw."""
+    seen: list[int] = []
+    with writer(url) as conn:
+
+        def work() -> None:
+            present = conn.execute("SELECT count(*) FROM sources WHERE name = 'wire'").fetchone()
+            seen.append(present[0])
+            if len(seen) == 1:
+                _commit_in_another_process(url)
+            if not present[0]:
+                conn.execute(
+                    "INSERT INTO sources VALUES ('wire', 'urls', 'me', NULL, now(), now())"
+                )
+
+        write_transaction(conn, work, claim=claim)
+    return seen
+
+
+@pytest.mark.parametrize("catalog", ["sqlite", "postgres"])
+def test_a_write_that_loses_a_concurrent_commit_is_rerun_on_the_new_snapshot(
+    request: pytest.FixtureRequest, tmp_path: Path, catalog: str
+) -> None:
+    url = _lake(tmp_path) if catalog == "sqlite" else request.getfixturevalue("postgres_lake")
+    with writer(url):
+        pass
+    assert _insert_source_unless_present(url, claim=True) == [0, 1]  # the rerun saw the child's
+    assert _rows(url, "SELECT location FROM sources WHERE name = 'wire'") == [("child",)]
+
+
+def test_without_the_write_lock_a_postgres_lake_takes_both_appends(postgres_lake: str) -> None:
+    """Why every write claims write_lock: DuckLake itself merges two concurrent appends."""
+    with writer(postgres_lake):
+        pass
+    assert _insert_source_unless_present(postgres_lake, claim=False) == [0]
+    assert _rows(postgres_lake, "SELECT count(*) FROM sources WHERE name = 'wire'") == [(2,)]
+
+
+@pytest.fixture(scope="module")
+def single_writer_counts(batches: list[Batch], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What one writer loading every batch once makes of them."""
+    url = _lake(tmp_path_factory.mktemp("single"))
+    _load(url, batches, "single")
+    counts = _counts(url)
+    assert counts["articles"] == ARTICLES and counts["exact"] == ARTICLES - EXACT_FROM
+    assert counts["near"] == EXACT_FROM - NEAR_FROM
+    return counts
+
+
+@pytest.mark.parametrize("catalog", ["sqlite", "postgres"])
+def test_two_writer_processes_load_overlapping_batches_into_one_lake(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    batches: list[Batch],
+    single_writer_counts: dict[str, int],
+    catalog: str,
+) -> None:
+    url = _lake(tmp_path) if catalog == "sqlite" else request.getfixturevalue("postgres_lake")
+    expected = single_writer_counts
+
+    with writer(url):
+        pass  # migrated once, so the race is between loads
+    reruns = _two_writers_at_once(url, batches, "first")
+    counts = _counts(url)
+    print(f"{catalog}: two writers reran {reruns} loads; counts {counts}")
+    assert counts == expected  # every article once, filed as a single writer files it
+    assert check_warehouse(url) == []
+    runs = dict(_rows(url, "SELECT run_id, count(*) FROM fetches GROUP BY 1"))
+    loads = [len(half) for half in _halves(batches)]
+    assert runs == {"first-0": loads[0] * BATCH, "first-1": loads[1] * BATCH}
+    assert _rows(url, "SELECT count(*) - count(DISTINCT fetch_id) FROM fetches") == [(0,)]
+    assert _rows(url, "SELECT writes FROM write_lock") == [(sum(loads),)]  # one claim per load
+
+    _two_writers_at_once(url, batches, "again")
+    assert _counts(url) == expected  # re-running changes no counts
+    assert check_warehouse(url) == []
+
+
+# --- a local PostgreSQL server for the PostgreSQL-catalog tests ---------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[tuple[list[str], str, int]]:
+    """initdb + pg_ctl start on a Unix socket in a temporary folder; stopped after the module."""
+    tools = {name: shutil.which(name) for name in ("initdb", "pg_ctl", "createdb")}
+    if not all(tools.values()):
+        pytest.skip(f"PostgreSQL tools not on PATH ({tools}): the PostgreSQL-catalog tests skip")
+    run_as: list[str] = []
+    folder = tempfile.mkdtemp(prefix="newsflow-pg-")
+    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server as")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port, data = _free_port(), f"{folder}/data"
+    quiet = {"check": True, "capture_output": True, "timeout": 120}
+    subprocess.run(
+        [*run_as, tools["initdb"], "-D", data, "-U", "postgres", "--auth=trust"], **quiet
+    )
+    options = f"-k {folder} -p {port} -c listen_addresses='' -c fsync=off"
+    start = [*run_as, tools["pg_ctl"], "-D", data, "-o", options, "-l", f"{folder}/log", "-w"]
+    subprocess.run([*start, "-t", "60", "start"], **quiet)
+    try:
+        yield [*run_as, tools["createdb"]], folder, port
+    finally:
+        subprocess.run([*run_as, tools["pg_ctl"], "-D", data, "-m", "immediate", "stop"], **quiet)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_lake(postgres_server: tuple[list[str], str, int], tmp_path: Path) -> str:
+    """A fresh PostgreSQL database as the catalog, Parquet in this test's folder."""
+    createdb, folder, port = postgres_server
+    name = f"lake_{os.getpid()}_{random.randrange(10**9)}"
+    subprocess.run(
+        [*createdb, "-h", folder, "-p", str(port), "-U", "postgres", name],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    conninfo = f"dbname={name} host={folder} port={port} user=postgres"
+    return f"ducklake:postgres:{conninfo}?data={tmp_path / 'parquet'}"
