@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import islice
 from typing import Annotated
 
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from flows import progress
 from tasks.clean import clean_batch
-from tasks.dedupe import dedupe_batch
+from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
 from tasks.load import index_articles, load_batch, load_discovery, read_validators
-from tasks.records import FetchResult, WorkItem
-from tasks.settings import DEFAULT_DB, Settings, load_settings
+from tasks.records import Document, FetchResult, WorkItem
+from tasks.settings import DEFAULT_DB, Settings, TaskRunnerName, load_settings
 from tasks.sources import discover_items, sources_from_cli
 from warehouse.store import LoadCounts
 
@@ -83,6 +89,99 @@ def _batch_validators(batch: list[WorkItem], validators: Validators) -> Validato
     return {item.url: validators[item.url] for item in batch if item.url in validators}
 
 
+class DaskUnavailable(ValueError):
+    """The Dask scheduler named by --dask-address did not answer: a bad value for the run."""
+
+
+@dataclass(frozen=True)
+class _Cleaning:
+    """A fetched batch whose clean and dedupe are submitted and whose load is not."""
+
+    fetched: list[FetchResult]
+    documents: PrefectFuture[list[Document]]
+    prints: PrefectFuture[list[Fingerprint]]
+
+
+@dataclass(frozen=True)
+class _CpuStages:
+    """Where clean and dedupe run, how many batches at once, how many processes one clean uses."""
+
+    runner: TaskRunner
+    window: int
+    clean_workers: int
+
+    def submit(self, fetched: list[FetchResult]) -> _Cleaning:
+        documents = self.runner.submit(
+            clean_batch, {"fetches": fetched, "workers": self.clean_workers}
+        )
+        prints = self.runner.submit(dedupe_batch, {"docs": documents})
+        return _Cleaning(fetched, documents, prints)
+
+
+class _OrderedLoads:
+    """Loads batch after batch, one at a time and in order, so each batch is deduplicated
+    against everything loaded before it; a batch's bodies are dropped once it is loaded."""
+
+    def __init__(self, db_path: str, run_id: str | None, lock_wait_seconds: float) -> None:
+        self.totals = LoadCounts()
+        self._args = (db_path, run_id)
+        self._lock_wait_seconds = lock_wait_seconds
+        self._previous: tuple[PrefectFuture[LoadCounts], list[FetchResult]] | None = None
+
+    def submit(self, cleaned: _Cleaning) -> None:
+        """Queue the batch's load behind the previous one, then settle the previous one."""
+        documents = cleaned.documents.result()
+        progress.report("extracted", len(documents))
+        loading = load_batch.submit(
+            *self._args, cleaned.fetched, documents, cleaned.prints.result(),
+            self._lock_wait_seconds, wait_for=[self._previous[0]] if self._previous else None,
+        )  # fmt: skip
+        self.finish()
+        self._previous = (loading, cleaned.fetched)
+
+    def finish(self) -> LoadCounts:
+        """Wait for the last queued load; the counts of every load so far."""
+        if self._previous is not None:
+            loading, fetched = self._previous
+            self.totals.add(loading.result())
+            _release_bodies(fetched)
+            progress.report("loaded", len(fetched))
+            self._previous = None
+        return self.totals
+
+
+def _dask_runner(settings: Settings) -> TaskRunner:
+    """A DaskTaskRunner on the given scheduler, or on a local cluster of one process per core."""
+    from prefect_dask import DaskTaskRunner  # imports distributed: only for runs that use it
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address, client_kwargs={"timeout": "10s"})
+    workers = settings.dask_workers or os.cpu_count() or 1
+    cluster = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None}
+    return DaskTaskRunner(cluster_kwargs=cluster)
+
+
+@contextmanager
+def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
+    """Threads: one batch at a time, each clean over a process pool of every core (window 1).
+    Dask: a batch per worker thread plus one queued, each cleaned inline (Dask worker processes
+    are daemonic and may not start a pool), results back to this process for the ordered loads."""
+    if settings.task_runner is TaskRunnerName.threads:
+        with ThreadPoolTaskRunner(max_workers=1) as runner:
+            yield _CpuStages(runner, window=1, clean_workers=settings.clean_workers)
+        return
+    with _dask_runner(settings) as runner:
+        try:
+            threads = sum(runner.client.nthreads().values())
+        except OSError as exc:
+            raise DaskUnavailable(
+                f"Dask scheduler {settings.dask_address} did not answer ({exc}); start one "
+                "(`dask scheduler`) or drop --dask-address for a local cluster"
+            ) from exc
+        get_run_logger().info("clean and dedupe on Dask: %d worker threads", threads)
+        yield _CpuStages(runner, window=max(threads, 1) + 1, clean_workers=1)
+
+
 def _run_batches(
     db_path: str,
     run_id: str | None,
@@ -92,37 +191,25 @@ def _run_batches(
 ) -> LoadCounts:
     """Fetch, clean, dedupe and load batch after batch, overlapping what can overlap.
 
-    The next batch is fetched while this one is cleaned (I/O under CPU), and each batch is
-    loaded while the next is cleaned; loads run one at a time, in batch order, so every batch
-    is deduplicated against everything loaded before it.
+    Fetches run one at a time, the next while this one is cleaned (I/O under CPU); up to the
+    runner's window of batches are cleaned and deduplicated at once (1 on threads); loads run on
+    this machine one at a time, in batch order, each while later batches are cleaned.
     """
     batches = _batches(items, settings.batch_size)
-    totals = LoadCounts()
-    fetching = _submit_fetch(batches, 0, settings, validators)
-    loading: PrefectFuture[LoadCounts] | None = None
-    loaded: list[FetchResult] = []
-    for number in range(len(batches)):
-        fetched = fetching.result()
-        fetching = _submit_fetch(batches, number + 1, settings, validators)
-        progress.report("fetched", len(fetched))
-        documents = clean_batch(fetched, settings.clean_workers)
-        progress.report("extracted", len(documents))
-        prints = dedupe_batch(documents)
-        previous = loading
-        loading = load_batch.submit(
-            db_path, run_id, fetched, documents, prints, settings.lock_wait_seconds,
-            wait_for=[previous] if previous else None,
-        )  # fmt: skip
-        if previous is not None:
-            totals.add(previous.result())
-            _release_bodies(loaded)
-            progress.report("loaded", len(batches[number - 1]))
-        loaded = fetched
-        del fetched, documents, prints  # the load task holds them until it is done
-    if loading is not None:
-        totals.add(loading.result())
-        progress.report("loaded", len(batches[-1]))
-    return totals
+    loads = _OrderedLoads(db_path, run_id, settings.lock_wait_seconds)
+    cleaning: deque[_Cleaning] = deque()
+    with _cpu_stages(settings) as cpu:
+        fetching = _submit_fetch(batches, 0, settings, validators)
+        for number in range(len(batches)):
+            fetched = fetching.result()
+            fetching = _submit_fetch(batches, number + 1, settings, validators)
+            progress.report("fetched", len(fetched))
+            cleaning.append(cpu.submit(fetched))
+            if len(cleaning) == cpu.window:
+                loads.submit(cleaning.popleft())
+        while cleaning:
+            loads.submit(cleaning.popleft())
+    return loads.finish()
 
 
 def _release_bodies(fetched: list[FetchResult]) -> None:
@@ -167,6 +254,8 @@ def ingest(
     batch_size: Annotated[int, Field(ge=1, le=5000)] | None = None,
     allow_private_hosts: bool | None = None,
     respect_robots: bool | None = None,
+    task_runner: TaskRunnerName | None = None,
+    dask_address: str | None = None,
 ) -> IngestReport:
     """Fetch, clean, deduplicate and load articles from configured and one-off sources.
 
@@ -177,6 +266,11 @@ def ingest(
         batch_size: pages per fetch/clean/load batch.
         allow_private_hosts: fetch loopback and private addresses (off by default).
         respect_robots: obey robots.txt (on by default).
+        task_runner: where clean and dedupe run: "threads" (default: one batch at a time over a
+            process per core) or "dask" (a batch per Dask worker thread; fetches and loads stay
+            in this flow's process).
+        dask_address: the Dask scheduler (tcp://host:8786) for task_runner "dask"; none starts
+            a local cluster of one single-threaded process per core for the run.
 
     Returns:
         The run's counts: fetched, failed by reason, new, updated, duplicates, rejected.
@@ -188,6 +282,8 @@ def ingest(
         batch_size=batch_size,
         allow_private_hosts=allow_private_hosts,
         respect_robots=respect_robots,
+        task_runner=task_runner,
+        dask_address=dask_address,
     )
     sources = settings.source_list() + sources_from_cli(
         urls or [], urls_files or [], feeds or [], sitemaps or [], paths or []

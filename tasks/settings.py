@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,13 @@ DEFAULT_DB = "warehouse/news.duckdb"
 DEFAULT_SOURCES = "deployments/sources.toml"
 USER_AGENT = "newsflow/0.1 (+https://github.com/newsflow/newsflow; news research crawler)"
 _TRUE = {"1", "true", "yes", "on"}
+
+
+class TaskRunnerName(StrEnum):
+    """Where the CPU-bound stages (clean, dedupe) run: this machine's threads, or a Dask cluster."""
+
+    threads = "threads"
+    dask = "dask"
 
 
 class FetchSettings(BaseModel):
@@ -46,6 +54,13 @@ class Settings(BaseModel):
     db: str = DEFAULT_DB
     batch_size: int = Field(200, ge=1, le=5000, description="Pages per fetch/clean/load batch")
     clean_workers: int = Field(0, ge=0, description="Extraction processes; 0 means one per core")
+    task_runner: TaskRunnerName = Field(
+        TaskRunnerName.threads, description="Where clean and dedupe run: threads or dask"
+    )
+    dask_address: str | None = Field(
+        None, description="Dask scheduler (tcp://host:8786); none starts a local cluster"
+    )
+    dask_workers: int = Field(0, ge=0, description="Local Dask cluster processes; 0: one per core")
     lock_wait_seconds: float = Field(
         60.0, ge=0, description="How long a writer waits for the file lock"
     )
@@ -108,7 +123,13 @@ def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> S
         _split(data["settings"], values, fetch_values)
     _split(_env_overrides(), values, fetch_values)
     _split({k: v for k, v in overrides.items() if v is not None}, values, fetch_values)
-    return Settings(**values, fetch=FetchSettings(**fetch_values))
+    settings = Settings(**values, fetch=FetchSettings(**fetch_values))
+    if settings.dask_address and settings.task_runner is not TaskRunnerName.dask:
+        raise ValueError(
+            f"a Dask scheduler address ({settings.dask_address}) is set but the task runner is "
+            f'{settings.task_runner}; pass --task-runner dask (task_runner = "dask")'
+        )
+    return settings
 
 
 def _split(flat: dict[str, Any], values: dict[str, Any], fetch_values: dict[str, Any]) -> None:
