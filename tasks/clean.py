@@ -476,7 +476,7 @@ def _read_page_date(tree: HtmlElement, html: str, url: str | None) -> _Stamp | N
         stamp = _to_published(moment) if moment else None
         if stamp:
             stamps.append(stamp)
-    day = find_date(tree, url=url, original_date=True, extensive_search=True)
+    day = find_date(html, url=url, original_date=True, extensive_search=True)
     if not stamps:
         return (
             _Stamp(datetime.fromisoformat(day).replace(tzinfo=UTC), None, exact=False)
