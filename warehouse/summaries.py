@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from warehouse.db import reader, sql, writer
+from warehouse.db import reader, sql, write_transaction, writer
 
 LOGGER = logging.getLogger(__name__)
 SUMMARY_TABLES = ("daily_captures", "daily_capture_sources", "daily_article_counts")
@@ -76,18 +76,13 @@ def replace_article_events(
     *,
     wait_seconds: float = 60.0,
 ) -> None:
-    """Store a batch's extraction in one transaction, replacing what earlier versions produced."""
+    """Store a batch's extraction in one transaction, replacing what earlier versions produced
+    (on DuckLake, serialised with every other writer through write_transaction)."""
     with writer(db, wait_seconds=wait_seconds) as conn:
         conn.register("batch_extractions", extractions)
         conn.register("batch_events", events)
         conn.register("batch_counts", counts)
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            conn.execute(sql("events_replace_batch"))
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
+        write_transaction(conn, lambda: conn.execute(sql("events_replace_batch")))
 
 
 def recompute_daily_summaries(
@@ -99,24 +94,19 @@ def recompute_daily_summaries(
         rows now in the range, per summary table.
     """
     params = _range(start, end)
+
+    def replace_range() -> dict[str, int]:
+        conn.execute(sql("summaries_article_volume"), params)
+        conn.execute(_CLEAR_DAILY_ARTICLE_COUNTS, params)
+        conn.execute(sql("summaries_daily_article_counts"))
+        conn.execute(_CLEAR_DAILY_CAPTURES, params)
+        conn.execute(sql("summaries_daily_captures"), params)
+        conn.execute(_CLEAR_DAILY_CAPTURE_SOURCES, params)
+        conn.execute(sql("summaries_daily_capture_sources"), params)
+        return {t: conn.execute(_COUNT_ROWS[t], params).fetchone()[0] for t in SUMMARY_TABLES}
+
     with writer(db, wait_seconds=wait_seconds) as conn:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            conn.execute(sql("summaries_article_volume"), params)
-            conn.execute(_CLEAR_DAILY_ARTICLE_COUNTS, params)
-            conn.execute(sql("summaries_daily_article_counts"))
-            conn.execute(_CLEAR_DAILY_CAPTURES, params)
-            conn.execute(sql("summaries_daily_captures"), params)
-            conn.execute(_CLEAR_DAILY_CAPTURE_SOURCES, params)
-            conn.execute(sql("summaries_daily_capture_sources"), params)
-            written = {
-                t: conn.execute(_COUNT_ROWS[t], params).fetchone()[0] for t in SUMMARY_TABLES
-            }
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
-    return written
+        return write_transaction(conn, replace_range)
 
 
 def read_daily_captures(

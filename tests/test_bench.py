@@ -1,0 +1,54 @@
+"""The hand-run benchmarks still work: corpus plan and server, baseline, micro-benchmarks, tiny."""
+
+from __future__ import annotations
+
+import requests
+
+from bench.baseline import run_baseline
+from bench.corpus import COPY_SHARE, NEAR_SHARE, Corpus, serve
+from bench.micro import measure, measure_summaries
+
+
+def test_corpus_plan_has_the_stated_shares_and_renders_stable_pages(corpus):
+    plan = Corpus(400, corpus)
+    counts = plan.counts()
+    assert counts["copy"] == int(400 * COPY_SHARE)
+    assert counts["near"] == int(400 * NEAR_SHARE)
+    assert counts["real"] + counts.get("mixed", 0) == 400 - counts["copy"] - counts["near"]
+    copy = next(i for i, spec in enumerate(plan.specs) if spec.kind == "copy")
+    original = plan._original_index(plan.specs[copy].source)
+    assert plan.render(copy) == plan.render(original)  # an exact copy under another URL
+    near = next(i for i, spec in enumerate(plan.specs) if spec.kind == "near")
+    assert plan.render(near) != plan.render(plan._original_index(plan.specs[near].source))
+    assert plan.render(near) == plan.render(near)  # the same page on every request
+
+
+def test_corpus_server_answers_conditional_requests_and_the_baseline_loads_it(corpus, tmp_path):
+    plan = Corpus(24, corpus)
+    server = serve(plan)
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        urls = [f"{base}/news/{i:06d}.html" for i in range(24)]
+        first = requests.get(urls[0], timeout=10)
+        assert first.status_code == 200 and first.headers["ETag"]
+        again = requests.get(urls[0], headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+        assert again.status_code == 304
+        assert requests.get(f"{base}/news/999999.html", timeout=10).status_code == 404
+        result = run_baseline(urls, str(tmp_path / "baseline.duckdb"))
+    finally:
+        server.shutdown()
+    assert result["pages"] == 24
+    assert 20 <= result["extracted"] <= 24
+    assert result["unique_texts"] < result["extracted"]  # the plan's copies hash alike
+
+
+def test_near_duplicate_micro_benchmark_finds_every_planted_copy(tmp_path):
+    row = measure(stored=2_000, batch=20, folder=str(tmp_path))
+    assert row["near_found"] == row["near_planted"] == 10
+    assert row["lookup_ms_per_article"] > 0 and row["load_ms_per_article"] > 0
+
+
+def test_summaries_micro_benchmark_writes_the_daily_tables(tmp_path):
+    row = measure_summaries(articles=5_000, events=500, folder=str(tmp_path))
+    assert row["rows_written"]["daily_article_counts"] > 0
+    assert row["rows_written"]["daily_captures"] > 0
