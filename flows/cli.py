@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows import progress
-from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES
+from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, TaskRunnerName
 from warehouse.db import WarehouseError
 
 app = typer.Typer(
@@ -49,6 +49,22 @@ class ExportFormat(StrEnum):
 DbOption = Annotated[
     str,
     typer.Option("--db", envvar="NEWSFLOW_DB", help="Warehouse file (or set NEWSFLOW_DB)."),
+]
+
+
+TaskRunnerOption = Annotated[
+    TaskRunnerName | None,
+    typer.Option(
+        "--task-runner",
+        help="Where clean and dedupe run: threads (default) or dask (a batch per Dask worker).",
+    ),
+]
+DaskAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        help="Dask scheduler for --task-runner dask (tcp://host:8786); default: a local cluster.",
+    ),
 ]
 
 
@@ -192,10 +208,14 @@ def ingest(
     ignore_robots: Annotated[
         bool, typer.Option("--ignore-robots", help="Skip robots.txt.")
     ] = False,
+    task_runner: TaskRunnerOption = None,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Fetch, clean, deduplicate and load articles.
 
     Example: newsflow ingest --feed https://example.com/rss.xml --path samples/
+
+    On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
     from flows.ingest import ingest as ingest_flow
     from tasks.sources import sources_from_cli
@@ -219,6 +239,8 @@ def ingest(
             batch_size=batch_size,
             allow_private_hosts=allow_private_hosts or None,
             respect_robots=False if ignore_robots else None,
+            task_runner=task_runner,
+            dask_address=dask_address,
         )
     _print_ingest(report)
     _print_loaded(db, started)
@@ -230,17 +252,21 @@ def run(
         DEFAULT_SOURCES
     ),
     db: DbOption = DEFAULT_DB,
+    task_runner: TaskRunnerOption = None,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """The main job: ingest the configured sources, then compute the daily summaries.
 
-    Example: newsflow run --sources deployments/sources.toml
+    Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
     from flows.run import run as run_flow
 
     started = datetime.now(UTC)
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         _open_warehouse(db)
-        report = run_flow(sources_file=str(sources), db=db)
+        report = run_flow(
+            sources_file=str(sources), db=db, task_runner=task_runner, dask_address=dask_address
+        )
     _print_ingest(report.ingest)
     _print_loaded(db, started)
     _print_summary(report.summary, db)

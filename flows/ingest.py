@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -162,6 +163,18 @@ def _dask_runner(settings: Settings) -> TaskRunner:
 
 
 @contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Dask logs each scheduler and client connection at INFO: only warnings while a run uses it."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
 def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
     """Threads: one batch at a time, each clean over a process pool of every core (window 1).
     Dask: a batch per worker thread plus one queued, each cleaned inline (Dask worker processes
@@ -170,7 +183,8 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
         with ThreadPoolTaskRunner(max_workers=1) as runner:
             yield _CpuStages(runner, window=1, clean_workers=settings.clean_workers)
         return
-    with _dask_runner(settings) as runner:
+    runner = _dask_runner(settings)  # first: importing distributed sets its log level
+    with _quiet_dask_logs(), runner:
         try:
             threads = sum(runner.client.nthreads().values())
         except OSError as exc:

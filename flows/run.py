@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from flows.ingest import IngestReport, ingest
 from flows.summarize import SummaryReport, summarize
-from tasks.settings import DEFAULT_SOURCES
+from tasks.settings import DEFAULT_SOURCES, TaskRunnerName
 
 
 class RunReport(BaseModel):
@@ -18,14 +18,23 @@ class RunReport(BaseModel):
 
 
 @flow(name="run", validate_parameters=True)
-def run(sources_file: str = DEFAULT_SOURCES, db: str | None = None) -> RunReport:
+def run(
+    sources_file: str = DEFAULT_SOURCES,
+    db: str | None = None,
+    task_runner: TaskRunnerName | None = None,
+    dask_address: str | None = None,
+) -> RunReport:
     """Ingest every configured source, then summarize everything in the warehouse.
 
     Args:
         sources_file: the sources TOML file (default deployments/sources.toml).
         db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
+        task_runner: where ingest cleans and deduplicates: "threads" (default) or "dask".
+        dask_address: the Dask scheduler (tcp://host:8786); none starts a local cluster.
     """
-    ingested = ingest(sources_file=sources_file, db=db)
+    ingested = ingest(
+        sources_file=sources_file, db=db, task_runner=task_runner, dask_address=dask_address
+    )
     summary = summarize(db=ingested.db)
     return RunReport(ingest=ingested, summary=summary)
 

@@ -1,0 +1,122 @@
+"""Ingest with --task-runner dask: clean and dedupe on Dask workers, the same rows as threads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from flows.ingest import IngestReport, ingest
+from warehouse.queries import warehouse_counts
+
+PAGES = 18
+BATCH_SIZE = 3
+SETTLE_SECONDS = 30.0
+
+
+def _real_pages(corpus: Path, count: int) -> list[bytes]:
+    folder = corpus / "extraction" / "scrapinghub-aeb" / "html"
+    return [gzip.decompress(p.read_bytes()) for p in sorted(folder.glob("*.html.gz"))[:count]]
+
+
+def _near_copy(page: bytes) -> bytes:
+    """Another outlet's copy: no canonical link, another headline, the rest as it was."""
+    html = page.decode("utf-8", errors="replace")
+    html = re.sub(r"<link[^>]+canonical[^>]*>|<meta[^>]+og:url[^>]*>", "", html, flags=re.I)
+    title = "<title>Wire: another headline</title>"
+    html = re.sub(r"<title>.*?</title>", title, html, count=1, flags=re.S)
+    return html.encode("utf-8")
+
+
+@pytest.fixture
+def sources_file(httpserver, corpus, tmp_path: Path) -> Path:
+    """Real pages on 127.0.0.1, copies of early pages in the last batch, one missing page."""
+    pages = _real_pages(corpus, PAGES)
+    paths = [f"/news/{n}" for n in range(PAGES)] + ["/copy/0", "/wire/1", "/news/gone"]
+    for path, body in zip(paths, [*pages, pages[0], _near_copy(pages[1])], strict=False):
+        httpserver.expect_request(path).respond_with_data(body, content_type="text/html")
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/news/gone").respond_with_data("gone", status=404)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(httpserver.url_for(p) for p in paths) + "\n")
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f"[settings]\nbatch_size = {BATCH_SIZE}\nallow_private_hosts = true\n"
+        "per_host_delay = 0.0\nper_host_concurrency = 8\nmax_retries = 0\ndask_workers = 2\n\n"
+        f'[[source]]\nname = "loopback"\nkind = "urls"\nlocation = {json.dumps(str(urls))}\n'
+    )
+    return path
+
+
+def _ingest(**parameters: Any) -> tuple[IngestReport, UUID]:
+    state = ingest(**parameters, return_state=True)
+    return state.result(), state.state_details.flow_run_id
+
+
+def _counts(report: IngestReport) -> dict[str, Any]:
+    return report.model_dump(exclude={"db"})
+
+
+def _task_runs(flow_run_id: UUID, expected: int) -> dict[str, list[Any]]:
+    """The flow run's finished task runs by task name, once the API has recorded `expected`."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + SETTLE_SECONDS
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = [r for r in client.read_task_runs(flow_run_filter=flow_filter) if r.end_time]
+            if len(runs) >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    by_task: dict[str, list[Any]] = {}
+    for run in runs:
+        by_task.setdefault(run.name.rsplit("-", 1)[0], []).append(run)
+    return by_task
+
+
+def _most_at_once(runs: list[Any]) -> int:
+    """The largest number of these task runs that were running at the same moment."""
+    edges: list[tuple[datetime, int]] = []
+    for run in runs:
+        edges += [(run.start_time, 1), (run.end_time, -1)]
+    running = most = 0
+    for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_dask_loads_what_threads_load_with_batches_cleaned_at_once(
+    prefect_harness, sources_file: Path, tmp_path: Path
+) -> None:
+    """A local cluster of two worker processes: same counts and rows as threads; on Dask several
+    batches are cleaned at once, on threads one; loads never overlap on either."""
+    batches = -(-(PAGES + 3) // BATCH_SIZE)
+    threads, threads_run = _ingest(sources_file=str(sources_file), db=str(tmp_path / "t.duckdb"))
+    dask, dask_run = _ingest(
+        sources_file=str(sources_file),
+        db=str(tmp_path / "d.duckdb"),
+        task_runner="dask",
+    )
+    assert _counts(dask) == _counts(threads)
+    assert dask.new >= PAGES - 3 and dask.duplicates.get("exact") == 1
+    assert sum(dask.failed.values()) == 1
+    assert warehouse_counts(dask.db) == warehouse_counts(threads.db)
+
+    on_threads = _task_runs(threads_run, expected=4 * batches)
+    on_dask = _task_runs(dask_run, expected=4 * batches)
+    for runs in (on_threads, on_dask):
+        assert len(runs["clean_batch"]) == len(runs["dedupe_batch"]) == batches
+        assert all(run.state_type.value == "COMPLETED" for run in runs["clean_batch"])
+        assert _most_at_once(runs["load_batch"]) == 1
+    assert _most_at_once(on_threads["clean_batch"]) == 1
+    assert _most_at_once(on_dask["clean_batch"]) >= 2
