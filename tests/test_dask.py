@@ -6,6 +6,7 @@ import gzip
 import json
 import re
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from flows.ingest import IngestReport, ingest
 from warehouse.queries import warehouse_counts
 
-PAGES = 18
+PAGES = 12
 BATCH_SIZE = 3
 SETTLE_SECONDS = 30.0
 
@@ -120,3 +121,47 @@ def test_dask_loads_what_threads_load_with_batches_cleaned_at_once(
         assert _most_at_once(runs["load_batch"]) == 1
     assert _most_at_once(on_threads["clean_batch"]) == 1
     assert _most_at_once(on_dask["clean_batch"]) >= 2
+
+
+@pytest.fixture
+def dask_cluster():
+    """A cluster the test starts itself (two worker processes), and a client to watch it."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield cluster, client
+
+
+def test_dask_address_cleans_on_that_cluster_and_a_rerun_changes_nothing(
+    prefect_harness, sources_file: Path, tmp_path: Path, dask_cluster
+) -> None:
+    """--dask-address: clean and dedupe ran on the given cluster's workers, batch by batch,
+    fetch and load did not; ingesting the same pages again adds no article, version or reject."""
+    cluster, client = dask_cluster
+    client.get_task_stream()  # starts the scheduler recording which worker ran what
+    batches = -(-(PAGES + 3) // BATCH_SIZE)
+    parameters = {
+        "sources_file": str(sources_file),
+        "db": str(tmp_path / "news.duckdb"),
+        "task_runner": "dask",
+        "dask_address": cluster.scheduler_address,
+    }
+    first, _ = _ingest(**parameters)
+    stream = client.get_task_stream()
+    workers = set(cluster.scheduler_info["workers"])
+    ran = Counter(record["key"].split("-")[0] for record in stream)
+    assert ran == {"clean_batch": batches, "dedupe_batch": batches}
+    assert {record["worker"] for record in stream} <= workers
+    assert first.new >= PAGES - 3 and first.duplicates.get("exact") == 1
+
+    before = warehouse_counts(first.db)
+    second, _ = _ingest(**parameters)
+    assert (second.new, second.updated, second.rejected) == (0, 0, {})
+    assert second.unchanged == first.new
+    after = warehouse_counts(first.db)
+    assert {**after, "fetches": 0} == {**before, "fetches": 0}
