@@ -165,3 +165,33 @@ def test_dask_address_cleans_on_that_cluster_and_a_rerun_changes_nothing(
     assert second.unchanged == first.new
     after = warehouse_counts(first.db)
     assert {**after, "fetches": 0} == {**before, "fetches": 0}
+
+
+def test_deployments_pick_the_runner_by_parameter() -> None:
+    """ingest and run take task_runner/dask_address as parameters; an unknown runner is refused."""
+    from prefect.exceptions import ParameterTypeError
+
+    from flows.run import run
+
+    for flow in (ingest, run):
+        flow.validate_parameters({"task_runner": "dask", "dask_address": "tcp://10.0.0.5:8786"})
+        with pytest.raises(ParameterTypeError, match="task_runner"):
+            flow.validate_parameters({"task_runner": "processes"})
+
+
+def test_an_address_without_the_dask_runner_is_refused(prefect_harness, tmp_path: Path) -> None:
+    """--dask-address with --task-runner threads names both and the fix, exits 1, loads nothing."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from tests.conftest import SAMPLES
+
+    db = tmp_path / "news.duckdb"
+    args = ["ingest", "--path", str(SAMPLES), "--db", str(db), "--task-runner", "threads"]
+    result = CliRunner().invoke(app, [*args, "--dask-address", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert "Dask scheduler address (tcp://127.0.0.1:1) is set but the task runner is threads" in (
+        result.stderr
+    )
+    assert "--task-runner dask" in result.stderr
+    assert warehouse_counts(str(db))["articles"] == 0
