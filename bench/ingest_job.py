@@ -35,13 +35,16 @@ STAGES = {
 SETTLE_SECONDS = 30.0
 
 
-def write_sources_file(folder: Path, urls_file: str, batch_size: int, workers: int) -> Path:
+def write_sources_file(
+    folder: Path, urls_file: str, batch_size: int, workers: int, task_runner: str = "threads"
+) -> Path:
     """A sources TOML with the benchmark's settings: one loopback host, so no politeness delay."""
     path = folder / "bench-sources.toml"
     path.write_text(
         "[settings]\n"
         f"batch_size = {batch_size}\n"
         f"clean_workers = {workers}\n"
+        f"task_runner = {json.dumps(task_runner)}\n"
         "allow_private_hosts = true\n"
         "respect_robots = true\n"
         "per_host_concurrency = 16\n"
@@ -133,9 +136,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--workers", type=int, default=0, help="clean processes; 0: one per core")
     parser.add_argument("--no-rerun", action="store_true")
-    parser.add_argument("--task-runner", default="thread", choices=["thread"])
+    parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
     args = parser.parse_args(argv)
-    sources = write_sources_file(Path(args.db).parent, args.urls, args.batch_size, args.workers)
+    sources = write_sources_file(
+        Path(args.db).parent, args.urls, args.batch_size, args.workers, args.task_runner
+    )
     result = {"first": measure_ingest(sources, args.db)}
     if not args.no_rerun:
         result["rerun"] = measure_ingest(sources, args.db)

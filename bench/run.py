@@ -73,10 +73,14 @@ def run_measured(
     load_before = os.getloadavg()[0]
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     process = psutil.Process(child.pid)
-    peak_rss = peak_pss = 0
+    peak_rss = peak_pss = peak_main = 0
     while child.poll() is None:
         rss, pss = tree_memory(process)
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        try:
+            peak_main = max(peak_main, _pss(process))
+        except psutil.NoSuchProcess:
+            break
         if time.perf_counter() - started > timeout:
             child.kill()
             raise TimeoutError(f"{' '.join(command)} ran longer than {timeout:.0f} s; killed")
@@ -87,6 +91,7 @@ def run_measured(
     return stdout, {
         "peak_rss_mb": round(peak_rss / 2**20),
         "peak_pss_mb": round(peak_pss / 2**20),
+        "peak_main_pss_mb": round(peak_main / 2**20),  # the measured process without its workers
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # shared machine
     }
 
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--task-runner", default="thread", help="thread (default) or dask")
+    parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
     parser.add_argument("--no-save", action="store_true", help="print only; no results file")
