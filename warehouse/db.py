@@ -22,6 +22,8 @@ DUCKLAKE_MIGRATIONS_DIR = MIGRATIONS_DIR / "ducklake"
 DUCKLAKE_PREFIX = "ducklake:"
 DATA_MARK = "?data="
 LAKE = "lake"  # the name a DuckLake warehouse is attached (and USEd) under
+_USE_LAKE = "USE lake"
+_DETACH_LAKE = "DETACH DATABASE IF EXISTS lake"
 SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_RE = re.compile(r"(Could not set lock|Conflicting lock)", re.I)
 _PID_RE = re.compile(r"PID (\d+)")
@@ -401,7 +403,7 @@ def _open_lake(
     while True:
         try:
             conn.execute(statement)
-            conn.execute(f"USE {LAKE}")
+            conn.execute(_USE_LAKE)
             return conn
         except duckdb.Error as exc:
             message = str(exc)
@@ -422,7 +424,7 @@ def _open_lake(
 
 def _detach_quietly(conn: duckdb.DuckDBPyConnection) -> None:
     try:
-        conn.execute(f"DETACH DATABASE IF EXISTS {LAKE}")
+        conn.execute(_DETACH_LAKE)
     except duckdb.Error as exc:
         LOGGER.debug("detach after a failed attach: %s", exc)
 
