@@ -580,7 +580,10 @@ def _trafilatura_meta(tree: HtmlElement, url: str) -> trafilatura_metadata.Docum
     meta = trafilatura_metadata.examine_meta(tree)
     if meta.author and " " not in meta.author:
         meta.author = None
-    meta = trafilatura_metadata.extract_meta_json(tree, meta)
+    try:  # trafilatura guards its JSON-LD reader the same way: the meta tags still count
+        meta = trafilatura_metadata.extract_meta_json(tree, meta)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as err:
+        LOGGER.warning("unreadable JSON-LD metadata at %s: %s", url, err)
     meta.title = meta.title or trafilatura_metadata.extract_title(tree)
     meta.author = meta.author or trafilatura_metadata.extract_author(tree)
     meta.url = meta.url or trafilatura_metadata.extract_url(tree, url)
