@@ -8,7 +8,6 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 
 import duckdb
 import numpy as np
@@ -73,29 +72,20 @@ def load_batch_rows(
     On a DuckLake another worker may commit meanwhile: then the whole batch is decided and
     written again on the new snapshot (write_transaction), so dedupe still sees every article.
     """
-    batch = partial(_write_batch, conn, run_id, sources, fetches, documents, prints, feed_entries)
-    return write_transaction(conn, batch)
 
+    def write_batch() -> LoadCounts:
+        now = datetime.now(UTC)
+        counts = LoadCounts()
+        _upsert_sources(conn, sources, now)
+        fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
+        counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
+        usable = [d for d in documents if not d.rejected]
+        _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
+        _load_articles(conn, usable, prints, fetch_ids, now, counts)
+        _touch_not_modified(conn, fetches, now)
+        return counts
 
-def _write_batch(
-    conn: duckdb.DuckDBPyConnection,
-    run_id: str | None,
-    sources: list[Source],
-    fetches: list[FetchResult],
-    documents: list[Document],
-    prints: list[Fingerprint],
-    feed_entries: list[FeedEntry],
-) -> LoadCounts:
-    now = datetime.now(UTC)
-    counts = LoadCounts()
-    _upsert_sources(conn, sources, now)
-    fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
-    counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
-    usable = [d for d in documents if not d.rejected]
-    _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
-    _load_articles(conn, usable, prints, fetch_ids, now, counts)
-    _touch_not_modified(conn, fetches, now)
-    return counts
+    return write_transaction(conn, write_batch)
 
 
 def _upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[Source], now: datetime) -> None:
