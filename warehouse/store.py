@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from tasks.dedupe import BatchMatch, Fingerprint, match_batch, near_duplicate_of, url_key
 from tasks.records import Document, FeedEntry, FetchResult, Source
+from warehouse.band_index import BandIndex, IndexEntry, opened_band_index
 from warehouse.db import sql, write_transaction
 
 ARTICLE_COLUMNS = [
@@ -73,19 +74,24 @@ def load_batch_rows(
     written again on the new snapshot (write_transaction), so dedupe still sees every article.
     """
 
-    def write_batch() -> LoadCounts:
-        now = datetime.now(UTC)
-        counts = LoadCounts()
-        _upsert_sources(conn, sources, now)
-        fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
-        counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
-        usable = [d for d in documents if not d.rejected]
-        _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
-        _load_articles(conn, usable, prints, fetch_ids, now, counts)
-        _touch_not_modified(conn, fetches, now)
-        return counts
+    with opened_band_index(conn) as index:
 
-    return write_transaction(conn, write_batch)
+        def write_batch() -> LoadCounts:
+            now = datetime.now(UTC)
+            counts = LoadCounts()
+            _upsert_sources(conn, sources, now)
+            fetch_ids = _insert_fetches(conn, run_id, fetches, counts)
+            counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
+            usable = [d for d in documents if not d.rejected]
+            _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
+            _load_articles(conn, index, usable, prints, fetch_ids, now, counts)
+            _touch_not_modified(conn, fetches, now)
+            return counts
+
+        counts = write_transaction(conn, write_batch)
+        if index is not None:
+            index.confirm()
+    return counts
 
 
 def _upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[Source], now: datetime) -> None:
@@ -249,6 +255,7 @@ def _fetch_id(doc: Document, fetch_ids: dict[str, int]) -> int | None:
 
 def _load_articles(
     conn: duckdb.DuckDBPyConnection,
+    index: BandIndex | None,
     docs: list[Document],
     prints: list[Fingerprint],
     fetch_ids: dict[str, int],
@@ -261,33 +268,33 @@ def _load_articles(
     if len(docs) != len(prints):
         raise ValueError(f"{len(docs)} documents but {len(prints)} fingerprints: they must align")
     known = _existing_articles(conn, prints)
-    db_matches = _warehouse_matches(conn, prints)
+    db_matches = _warehouse_matches(conn, index, prints)
     in_batch = match_batch(prints)
     plan = _ArticlePlan(now=now, fetch_ids=fetch_ids)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
     seen_ids: dict[str, tuple[str, int, str]] = {}  # id -> (text_hash, version, cluster) so far
-    for index, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
+    for position, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
         state = seen_ids.get(fp.article_id) or known.get(fp.article_id)
         if state is not None:
             text_hash, version, cluster = state
-            batch_clusters[index] = cluster
+            batch_clusters[position] = cluster
             if text_hash == fp.text_hash:
                 plan.touch(fp.article_id)
                 counts.unchanged += 1
             else:
-                plan.new_version(doc, fp, version + 1)
+                plan.new_version(doc, fp, version + 1, cluster)
                 seen_ids[fp.article_id] = (fp.text_hash, version + 1, cluster)
                 counts.updated += 1
             continue
-        match = db_matches.get(index) or _batch_match(in_batch[index], batch_clusters)
+        match = db_matches.get(position) or _batch_match(in_batch[position], batch_clusters)
         cluster = match.cluster_id if match else fp.article_id
-        batch_clusters[index] = cluster
+        batch_clusters[position] = cluster
         seen_ids[fp.article_id] = (fp.text_hash, 1, cluster)
         plan.new_article(doc, fp, match)
         counts.new += 1
         if match:
             counts.duplicates[match.kind] += 1
-    plan.write(conn)
+    plan.write(conn, index)
 
 
 def _batch_match(found: BatchMatch | None, clusters: dict[int, str]) -> _Match | None:
@@ -320,7 +327,7 @@ def _existing_articles(
 
 
 def _warehouse_matches(
-    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
+    conn: duckdb.DuckDBPyConnection, index: BandIndex | None, prints: list[Fingerprint]
 ) -> dict[int, _Match]:
     """For each incoming index, the stored story it duplicates: canonical URL, text, near."""
     conn.register("incoming_ids", _incoming_table(prints))
@@ -331,17 +338,29 @@ def _warehouse_matches(
         matches.setdefault(idx, _Match(cluster, "exact"))
     conn.unregister("incoming_ids")
     pending = [i for i in range(len(prints)) if i not in matches]
-    for idx, match in _near_matches(conn, prints, pending).items():
+    for idx, match in _near_matches(conn, index, prints, pending).items():
         matches[idx] = match
     return matches
 
 
 def _near_matches(
-    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint], pending: list[int]
+    conn: duckdb.DuckDBPyConnection,
+    index: BandIndex | None,
+    prints: list[Fingerprint],
+    pending: list[int],
 ) -> dict[int, _Match]:
-    """LSH candidates by an equality join on (band, bucket), verified on the stored signatures."""
+    """LSH candidates sharing a (band, bucket), verified on their stored signatures.
+
+    The band index beside a DuckDB file answers in time independent of the warehouse size; a
+    lake, which has none, joins minhash_bands in SQL.
+    """
     if not pending:
         return {}
+    if index is not None:
+        found = index.candidates(
+            {i: prints[i].buckets for i in pending}, {i: prints[i].article_id for i in pending}
+        )
+        return _verified(prints, found)
     bands = pa.table(
         {
             "idx": pa.array([i for i in pending for _ in prints[i].buckets], type=pa.int32()),
@@ -357,16 +376,21 @@ def _near_matches(
     conn.register("incoming_bands", bands)
     rows = conn.execute(sql("near_candidates")).fetchall()
     conn.unregister("incoming_bands")
-    candidates: dict[int, dict[str, np.ndarray]] = {}
-    clusters: dict[str, str] = {}
+    found: dict[int, dict[str, tuple[str, np.ndarray]]] = {}
     for idx, article_id, cluster_id, signature in rows:
-        candidates.setdefault(idx, {})[article_id] = np.asarray(signature, dtype=np.uint32)
-        clusters[article_id] = cluster_id
+        found.setdefault(idx, {})[article_id] = (cluster_id, np.asarray(signature, np.uint32))
+    return _verified(prints, found)
+
+
+def _verified(
+    prints: list[Fingerprint], found: dict[int, dict[str, tuple[str, np.ndarray]]]
+) -> dict[int, _Match]:
+    """The candidates close enough to count: incoming index -> the story of the nearest."""
     matches = {}
-    for idx, found in candidates.items():
-        best = near_duplicate_of(prints[idx].signature, found)
+    for idx, candidates in found.items():
+        best = near_duplicate_of(prints[idx].signature, {a: s for a, (_, s) in candidates.items()})
         if best is not None:
-            matches[idx] = _Match(clusters[best[0]], "near", best[1])
+            matches[idx] = _Match(candidates[best[0]][0], "near", best[1])
     return matches
 
 
@@ -392,7 +416,7 @@ class _ArticlePlan:
         self.updates: list[dict] = []
         self.versions: list[dict] = []
         self.touched: list[str] = []
-        self.signatures: list[tuple[str, np.ndarray, list[int], bool]] = []
+        self.signatures: dict[str, tuple[IndexEntry, bool]] = {}  # id -> (latest, replaces)
 
     def _row(self, doc: Document, fp: Fingerprint, version: int) -> dict:
         return {
@@ -427,18 +451,20 @@ class _ArticlePlan:
         self.inserts.append(row)
         self.versions.append(row)
         if match is None or match.kind != "exact":
-            self.signatures.append((fp.article_id, fp.signature, fp.buckets, False))
+            entry = IndexEntry(fp.article_id, row["cluster_id"], fp.signature, fp.buckets)
+            self.signatures[fp.article_id] = (entry, False)
 
-    def new_version(self, doc: Document, fp: Fingerprint, version: int) -> None:
+    def new_version(self, doc: Document, fp: Fingerprint, version: int, cluster_id: str) -> None:
         row = self._row(doc, fp, version)
         self.updates = [u for u in self.updates if u["id"] != fp.article_id] + [row]
         self.versions.append(row)
-        self.signatures.append((fp.article_id, fp.signature, fp.buckets, True))
+        entry = IndexEntry(fp.article_id, cluster_id, fp.signature, fp.buckets)
+        self.signatures[fp.article_id] = (entry, True)
 
     def touch(self, article_id: str) -> None:
         self.touched.append(article_id)
 
-    def write(self, conn: duckdb.DuckDBPyConnection) -> None:
+    def write(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
         if self.inserts:
             _run_with(conn, "insert_articles", "incoming_articles", _articles_table(self.inserts))
         if self.updates:
@@ -457,42 +483,43 @@ class _ArticlePlan:
             conn.register("touched_ids", table)
             conn.execute(sql("touch_articles"), [self.now])
             conn.unregister("touched_ids")
-        self._write_signatures(conn)
+        self._write_signatures(conn, index)
 
-    def _write_signatures(self, conn: duckdb.DuckDBPyConnection) -> None:
-        latest = {
-            article_id: (sig, buckets, is_update)
-            for article_id, sig, buckets, is_update in self.signatures
-        }
-        if not latest:
+    def _write_signatures(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
+        """Signatures and band rows in DuckDB; the same entries staged in the band index."""
+        if not self.signatures:
             return
-        ids = list(latest)
+        entries = [entry for entry, _ in self.signatures.values()]
         table = pa.table(
             {
-                "article_id": ids,
+                "article_id": [e.article_id for e in entries],
                 "signature": pa.array(
-                    [np.asarray(latest[i][0], dtype=np.uint32) for i in ids],
+                    [np.asarray(e.signature, dtype=np.uint32) for e in entries],
                     type=pa.list_(pa.uint32()),
                 ),
-                "replaces": pa.array([latest[i][2] for i in ids], type=pa.bool_()),
+                "replaces": pa.array(
+                    [replaces for _, replaces in self.signatures.values()], type=pa.bool_()
+                ),
             }
         )
         bands = pa.table(
             {
                 "band": pa.array(
-                    [b for i in ids for b in range(len(latest[i][1]))], type=pa.uint16()
+                    [b for e in entries for b in range(len(e.buckets))], type=pa.uint16()
                 ),
-                "bucket": pa.array([int(x) for i in ids for x in latest[i][1]], type=pa.uint64()),
-                "article_id": [i for i in ids for _ in latest[i][1]],
+                "bucket": pa.array([int(x) for e in entries for x in e.buckets], type=pa.uint64()),
+                "article_id": [e.article_id for e in entries for _ in e.buckets],
             }
         )
         conn.register("incoming_signatures", table)
         conn.register("incoming_buckets", bands)
-        if any(latest[i][2] for i in ids):
+        if any(replaces for _, replaces in self.signatures.values()):
             conn.execute(sql("delete_replaced_signatures"))
         conn.execute(sql("replace_signatures"))
         conn.unregister("incoming_signatures")
         conn.unregister("incoming_buckets")
+        if index is not None:
+            index.stage(entries)
 
 
 def _articles_table(rows: list[dict], for_update: bool = False) -> pa.Table:
