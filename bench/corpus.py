@@ -36,6 +36,7 @@ NEAR_SHARE = 0.10
 SEED = 20210812
 MIN_TEMPLATE_PARAGRAPHS = 3
 
+_PAGE_PATH_RE = re.compile(r"/news/(\d{6})\.html")
 _PARAGRAPH_RE = re.compile(r"(<p\b[^>]*>)(.{80,}?)(</p>)", re.S | re.I)
 _TAG_RE = re.compile(r"<[^>]+>")
 _TITLE_RE = re.compile(r"(<title[^>]*>)(.*?)(</title>)", re.S | re.I)
@@ -94,6 +95,7 @@ class Corpus:
             i for i, page in enumerate(self.real) if len(_PARAGRAPH_RE.findall(page)) >= 3
         ]
         self.specs = self._plan(n, random.Random(seed))
+        self.etags = [self._etag(spec) for spec in self.specs]  # once, not per request
 
     def _plan(self, n: int, rng: random.Random) -> list[PageSpec]:
         copies, nears = int(n * COPY_SHARE), int(n * NEAR_SHARE)
@@ -122,7 +124,11 @@ class Corpus:
         return f"/news/{index:06d}.html"
 
     def etag(self, index: int) -> str:
-        spec = self.specs[index]
+        """The page's ETag: a hash of how it is rendered, so it changes only with the plan."""
+        return self.etags[index]
+
+    @staticmethod
+    def _etag(spec: PageSpec) -> str:
         key = f"{spec.kind}:{spec.source}:{spec.seed}".encode()
         return '"' + hashlib.sha1(key).hexdigest()[:20] + '"'
 
@@ -174,7 +180,7 @@ def _handler(corpus: Corpus, latency: float, hits: list[int]) -> type[BaseHTTPRe
             path = self.path.split("?", 1)[0]
             if path == "/robots.txt":
                 return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
-            match = re.fullmatch(r"/news/(\d{6})\.html", path)
+            match = _PAGE_PATH_RE.fullmatch(path)
             if not match or int(match[1]) >= len(corpus.specs):
                 return self._send(404, b"not found", "text/plain")
             index = int(match[1])
@@ -192,7 +198,8 @@ def _handler(corpus: Corpus, latency: float, hits: list[int]) -> type[BaseHTTPRe
                 self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if body:  # a 304 has none: no empty write
+                self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass

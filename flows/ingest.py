@@ -94,13 +94,20 @@ class DaskUnavailable(ValueError):
     """The Dask scheduler named by --dask-address did not answer: a bad value for the run."""
 
 
+class _NothingToRead:
+    """Clean and dedupe of a batch without a page to read (all 304s or failures): no task runs."""
+
+    def result(self) -> list:
+        return []
+
+
 @dataclass(frozen=True)
 class _Cleaning:
     """A fetched batch whose clean and dedupe are submitted and whose load is not."""
 
     fetched: list[FetchResult]
-    documents: PrefectFuture[list[Document]]
-    prints: PrefectFuture[list[Fingerprint]]
+    documents: PrefectFuture[list[Document]] | _NothingToRead
+    prints: PrefectFuture[list[Fingerprint]] | _NothingToRead
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ class _CpuStages:
     clean_workers: int
 
     def submit(self, fetched: list[FetchResult]) -> _Cleaning:
+        if not any(fetch.ok for fetch in fetched):  # an unchanged re-run: nothing to clean
+            return _Cleaning(fetched, _NothingToRead(), _NothingToRead())
         documents = self.runner.submit(
             clean_batch, {"fetches": fetched, "workers": self.clean_workers}
         )
