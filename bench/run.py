@@ -30,6 +30,7 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_SECONDS = 0.1
+TIMELINE_SECONDS = 5.0
 TARGET_RATIO = 0.85
 
 
@@ -74,13 +75,18 @@ def run_measured(
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     process = psutil.Process(child.pid)
     peak_rss = peak_pss = peak_main = 0
+    timeline: list[tuple[float, int, int]] = []  # (seconds, tree PSS MB, main PSS MB)
     while child.poll() is None:
         rss, pss = tree_memory(process)
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         try:
-            peak_main = max(peak_main, _pss(process))
+            main = _pss(process)
         except psutil.NoSuchProcess:
             break
+        peak_main = max(peak_main, main)
+        elapsed = time.perf_counter() - started
+        if not timeline or elapsed - timeline[-1][0] >= TIMELINE_SECONDS:
+            timeline.append((round(elapsed, 1), round(pss / 2**20), round(main / 2**20)))
         if time.perf_counter() - started > timeout:
             child.kill()
             raise TimeoutError(f"{' '.join(command)} ran longer than {timeout:.0f} s; killed")
@@ -92,6 +98,7 @@ def run_measured(
         "peak_rss_mb": round(peak_rss / 2**20),
         "peak_pss_mb": round(peak_pss / 2**20),
         "peak_main_pss_mb": round(peak_main / 2**20),  # the measured process without its workers
+        "memory_timeline": timeline,  # where in the run the peak falls
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # shared machine
     }
 

@@ -128,34 +128,53 @@ class _CpuStages:
         return _Cleaning(fetched, documents, prints)
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """A batch handed to its load: what Prefect keeps referenced (as task results) until the
+    flow run ends, so its bulk (bodies, texts, signatures) is dropped once the batch is loaded."""
+
+    fetched: list[FetchResult]
+    documents: list[Document]
+    prints: list[Fingerprint]
+
+    def release(self) -> None:
+        for fetch in self.fetched:
+            fetch.html = None
+            fetch.body = None
+        for doc in self.documents:
+            doc.text = ""
+        for fingerprint in self.prints:
+            fingerprint.buckets = []
+
+
 class _OrderedLoads:
     """Loads batch after batch, one at a time and in order, so each batch is deduplicated
-    against everything loaded before it; a batch's bodies are dropped once it is loaded."""
+    against everything loaded before it; a batch's bodies and texts are dropped once loaded."""
 
     def __init__(self, db_path: str, run_id: str | None, lock_wait_seconds: float) -> None:
         self.totals = LoadCounts()
         self._args = (db_path, run_id)
         self._lock_wait_seconds = lock_wait_seconds
-        self._previous: tuple[PrefectFuture[LoadCounts], list[FetchResult]] | None = None
+        self._previous: tuple[PrefectFuture[LoadCounts], _Loaded] | None = None
 
     def submit(self, cleaned: _Cleaning) -> None:
         """Queue the batch's load behind the previous one, then settle the previous one."""
-        documents = cleaned.documents.result()
-        progress.report("extracted", len(documents))
+        loaded = _Loaded(cleaned.fetched, cleaned.documents.result(), cleaned.prints.result())
+        progress.report("extracted", len(loaded.documents))
         loading = load_batch.submit(
-            *self._args, cleaned.fetched, documents, cleaned.prints.result(),
+            *self._args, loaded.fetched, loaded.documents, loaded.prints,
             self._lock_wait_seconds, wait_for=[self._previous[0]] if self._previous else None,
         )  # fmt: skip
         self.finish()
-        self._previous = (loading, cleaned.fetched)
+        self._previous = (loading, loaded)
 
     def finish(self) -> LoadCounts:
         """Wait for the last queued load; the counts of every load so far."""
         if self._previous is not None:
-            loading, fetched = self._previous
+            loading, loaded = self._previous
             self.totals.add(loading.result())
-            _release_bodies(fetched)
-            progress.report("loaded", len(fetched))
+            loaded.release()
+            progress.report("loaded", len(loaded.fetched))
             self._previous = None
         return self.totals
 
@@ -233,14 +252,6 @@ def _run_batches(
         while cleaning:
             loads.submit(cleaning.popleft())
     return loads.finish()
-
-
-def _release_bodies(fetched: list[FetchResult]) -> None:
-    """Drop the page bodies of a loaded batch: Prefect keeps each task run's result (and so every
-    FetchResult) referenced until the flow run ends, and the bodies are ~all of its memory."""
-    for fetch in fetched:
-        fetch.html = None
-        fetch.body = None
 
 
 def _submit_fetch(
