@@ -439,6 +439,56 @@ def test_conditional_get_not_modified(site: HTTPServer, fetch_settings: FetchSet
     assert (again.etag, again.last_modified) == ('"v1"', stamp)
 
 
+class RevalidatingHandler(BaseHTTPRequestHandler):
+    """Answers every path with HTML and an ETag, or 304 when If-None-Match matches; counts
+    the client connections it sees (one setup() per accepted TCP connection)."""
+
+    protocol_version = "HTTP/1.1"
+    ETAG = '"v1"'
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        return
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.connections += 1  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        matched = self.headers.get("If-None-Match") == self.ETAG
+        body = b"" if matched else HTML.encode()
+        self.send_response(304 if matched else 200)
+        if not matched:
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("ETag", self.ETAG)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.timeout(20)
+def test_not_modified_keeps_keep_alive_connections(fetch_settings: FetchSettings) -> None:
+    """A 304's empty body is drained so its connection goes back to the pool, not closed."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RevalidatingHandler)
+    server.daemon_threads = True
+    server.lock, server.connections = threading.Lock(), 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        settings = tuned(fetch_settings, max_workers=4, per_host_concurrency=4, max_retries=0)
+        items = [WorkItem(rogue_url(server, f"/page/{i}"), "s") for i in range(100)]
+        first = fetch_pages(items, settings)
+        assert all(r.outcome == "ok" and r.etag == RevalidatingHandler.ETAG for r in first)
+        before = server.connections  # type: ignore[attr-defined]
+        second = fetch_pages(items, settings, validators={r.url: (r.etag, None) for r in first})
+        opened = server.connections - before  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r.outcome for r in second] == ["not_modified"] * len(items)
+    assert 1 <= opened <= settings.max_workers, f"{opened} connections for {len(items)} 304s"
+
+
 # --- robots.txt --------------------------------------------------------------------------------
 
 
