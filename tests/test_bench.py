@@ -6,6 +6,7 @@ import requests
 
 from bench.baseline import run_baseline
 from bench.corpus import COPY_SHARE, NEAR_SHARE, Corpus, serve
+from bench.load_growth import measure_growth
 from bench.micro import measure, measure_summaries
 
 
@@ -52,3 +53,9 @@ def test_summaries_micro_benchmark_writes_the_daily_tables(tmp_path):
     row = measure_summaries(articles=5_000, events=500, folder=str(tmp_path))
     assert row["rows_written"]["daily_article_counts"] > 0
     assert row["rows_written"]["daily_captures"] > 0
+
+
+def test_load_growth_benchmark_reports_each_step(tmp_path):
+    rows = measure_growth(str(tmp_path), batches=5, batch=4, small_bodies=False, memory_limit=None)
+    assert [row["stored_articles"] for row in rows] == [20]
+    assert rows[0]["load_s"] > 0 and rows[0]["rss_before_mb"] > 0
