@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -27,12 +28,13 @@ import numpy as np
 import pyarrow as pa
 
 from tasks.dedupe import band_buckets
-from warehouse.db import sql
+from warehouse.db import WarehouseError, sql
 
 LOGGER = logging.getLogger(__name__)
 
 INDEX_SUFFIX = ".lsh.sqlite"
 _BAND_SHIFT = 58  # the band number goes into the top bits: one integer key per (band, bucket)
+_LOW_DISK = 1 << 20  # free bytes under which an I/O error writing the index means a full disk
 _REBUILD_CHUNK = 50_000  # signatures per chunk while rebuilding
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lsh_docs (
@@ -257,6 +259,29 @@ def opened_band_index(conn: duckdb.DuckDBPyConnection) -> Iterator[BandIndex | N
     if path is None:
         yield None
         return
-    with closing(BandIndex(path)) as index:
+    with _write_errors(path), closing(BandIndex(path)) as index:
         index.settle(conn)
         yield index
+
+
+@contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """A refused write of the index (disk full, read-only) as one line, like the warehouse's."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        name = getattr(exc, "sqlite_errorname", "")
+        warehouse = str(path)[: -len(INDEX_SUFFIX)]
+        full = name == "SQLITE_FULL" or (
+            name.startswith("SQLITE_IOERR") and shutil.disk_usage(path.parent).free < _LOW_DISK
+        )
+        if full:
+            raise WarehouseError(
+                f"warehouse {warehouse}: the disk is full ({path.name}: {exc}); the write was "
+                "rolled back, free some space and rerun"
+            ) from None
+        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+            raise WarehouseError(
+                f"warehouse {warehouse} cannot be written ({path.name}: {exc}); check the path"
+            ) from None
+        raise

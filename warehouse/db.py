@@ -23,6 +23,9 @@ DUCKLAKE_PREFIX = "ducklake:"
 DATA_MARK = "?data="
 LAKE = "lake"  # the name a DuckLake warehouse is attached (and USEd) under
 _USE_LAKE = "USE lake"
+WAREHOUSE = "warehouse"  # the name a writer attaches a DuckDB file under
+_USE_WAREHOUSE = "USE warehouse"
+ROW_GROUP_ROWS = 2048  # rows per row group a writer appends (DuckDB's least): see _connect
 _DETACH_LAKE = "DETACH DATABASE IF EXISTS lake"
 SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_RE = re.compile(r"(Could not set lock|Conflicting lock)", re.I)
@@ -164,6 +167,33 @@ def _refuse_sqlite(path: str) -> None:
         )
 
 
+def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A reader opens the file; a writer attaches it with small row groups (ROW_GROUP_ROWS).
+
+    DuckDB rewrites a table's last, partly filled row group at every checkpoint, and each load
+    checkpoints as its writer closes: with the default 122 880-row groups a load of 200 pages
+    rewrote every page body and text stored so far in the group (0.2 s of checkpoint at 1000
+    stored pages, 1.0 s at 6000, growing until the group fills). The size is not stored in the
+    file, so every writer attaches with it.
+    """
+    if read_only:
+        return duckdb.connect(path, read_only=True)
+    conn = duckdb.connect(
+        config={"temp_directory": path + ".tmp", "autoinstall_known_extensions": False}
+    )
+    try:
+        conn.execute(_attach_file_statement(path))
+        conn.execute(_USE_WAREHOUSE)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _attach_file_statement(path: str) -> str:
+    return f"ATTACH {_literal(path)} AS {WAREHOUSE} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+
+
 def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     """Connect, retrying with jittered backoff while another process holds the file lock."""
     _refuse_sqlite(path)
@@ -172,7 +202,7 @@ def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPy
     announced = False
     while True:
         try:
-            return duckdb.connect(path, read_only=read_only)
+            return _connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             message = str(exc)
             if not _LOCK_RE.search(message):
