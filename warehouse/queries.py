@@ -27,7 +27,7 @@ def known_validators(
 
 def refresh_search_index(db: str, *, wait_seconds: float = 60.0) -> None:
     """Rebuild the BM25 index over articles in one short write."""
-    with writer(db, wait_seconds=wait_seconds) as conn:
+    with writer(db, wait_seconds=wait_seconds, bulk=True) as conn:
         if is_ducklake(conn):
             return  # DuckLake cannot store the index's tables (fts writes NULL-typed columns)
         load_extension(conn, "fts")
