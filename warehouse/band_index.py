@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from tasks.dedupe import band_buckets
-from warehouse.db import WarehouseError, sql
+from warehouse.db import disk_full_error, sql, unwritable_error
 
 LOGGER = logging.getLogger(__name__)
 
@@ -276,12 +276,7 @@ def _write_errors(path: Path) -> Iterator[None]:
             name.startswith("SQLITE_IOERR") and shutil.disk_usage(path.parent).free < _LOW_DISK
         )
         if full:
-            raise WarehouseError(
-                f"warehouse {warehouse}: the disk is full ({path.name}: {exc}); the write was "
-                "rolled back, free some space and rerun"
-            ) from None
+            raise disk_full_error(warehouse, f"{path.name}: {exc}") from None
         if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
-            raise WarehouseError(
-                f"warehouse {warehouse} cannot be written ({path.name}: {exc}); check the path"
-            ) from None
+            raise unwritable_error(warehouse, f"{path.name}: {exc}") from None
         raise

@@ -251,14 +251,24 @@ def _write_failure(path: str, exc: duckdb.Error) -> WarehouseError | None:
     while cause is not None:
         message = str(cause).splitlines()[0] if str(cause) else ""
         if any(sign in message for sign in _DISK_FULL):
-            return WarehouseError(
-                f"warehouse {path}: the disk is full ({message}); the write was rolled back, "
-                "free some space and rerun"
-            )
+            return disk_full_error(path, message)
         if any(sign in message for sign in _UNWRITABLE):
-            return WarehouseError(f"warehouse {path} cannot be written ({message}); check the path")
+            return unwritable_error(path, message)
         cause = cause.__context__
     return None
+
+
+def disk_full_error(path: str, detail: str) -> WarehouseError:
+    """The one line a write refused for lack of space ends in (the warehouse or its side files)."""
+    return WarehouseError(
+        f"warehouse {path}: the disk is full ({detail}); the write was rolled back, "
+        "free some space and rerun"
+    )
+
+
+def unwritable_error(path: str, detail: str) -> WarehouseError:
+    """The one line a write refused by the file system (read-only, no such directory) ends in."""
+    return WarehouseError(f"warehouse {path} cannot be written ({detail}); check the path")
 
 
 @contextmanager
