@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -68,29 +68,36 @@ class FetchResult:
     encoding: str | None = None
     etag: str | None = None
     last_modified: str | None = None
-    html: str | None = None  # decoded body, only when outcome == "ok" (held compressed, below)
+    html: InitVar[str | None] = None  # decoded body, only when outcome == "ok"; kept in `page`
+    page: builtins.bytes | None = field(default=None, repr=False)  # `html`, compressed (below)
     body: builtins.bytes | None = None  # raw (gunzipped) feed/sitemap bytes, when ok
     item: WorkItem | None = None
+
+    def __post_init__(self, html: str | None) -> None:
+        if html is not None:
+            self.html = html
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
 
 
-def _compressed_html(fetch: FetchResult) -> str | None:
-    packed = fetch.__dict__.get("_html")
-    return None if packed is None else zlib.decompress(packed).decode("utf-8", "surrogatepass")
+def _decompressed_html(fetch: FetchResult) -> str | None:
+    return (
+        None if fetch.page is None else zlib.decompress(fetch.page).decode("utf-8", "surrogatepass")
+    )
 
 
 def _compress_html(fetch: FetchResult, html: str | None) -> None:
-    fetch._html = None if html is None else zlib.compress(html.encode("utf-8", "surrogatepass"), 1)
+    fetch.page = None if html is None else zlib.compress(html.encode("utf-8", "surrogatepass"), 1)
 
 
 # A decoded page takes 2 to 4 bytes a character in memory (most news pages hold a curly quote or
 # an emoji), about 430 kB a page in the benchmark corpus: three batches in flight kept 260 MB in
-# the flow process. Held as zlib-compressed UTF-8 instead, a page is about 40 kB, and is sent to
-# the extraction workers in that form; reading `html` decompresses it.
-FetchResult.html = property(_compressed_html, _compress_html)  # type: ignore[assignment]
+# the flow process. So a page is kept as zlib-compressed UTF-8 (`page`, about 40 kB) and sent to
+# the extraction workers in that form; `html` (an init argument and this property, not a field,
+# so Prefect's walk over task arguments never decompresses it) reads and writes it decoded.
+FetchResult.html = property(_decompressed_html, _compress_html)  # type: ignore[assignment]
 
 
 @dataclass

@@ -353,7 +353,7 @@ def test_clean_documents_keeps_order_skips_failures_and_pools(corpus):
 
 def test_a_page_that_breaks_the_cleaner_is_recorded_not_fatal(caplog):
     broken = _fetch(ARTICLE_HTML, "https://news.example.com/bytes", "text/html")
-    broken._html = b"<html>"  # an upstream bug: a page stored without its compression
+    broken.page = b"<html>"  # an upstream bug: a page stored without its compression
     good = _fetch(ARTICLE_HTML, "https://news.example.com/ok", "text/html")
     docs = clean_documents([broken, good], workers=1)
     assert [d.rejected_reason for d in docs] == ["clean_error", None]
