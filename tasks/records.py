@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 SourceKind = Literal["urls", "feed", "sitemap", "path"]
+PAGE_ZLIB_LEVEL = 6  # as the warehouse stores pages (pages.body_zlib): a load stores `page` as is
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,15 @@ def _decompressed_html(fetch: FetchResult) -> str | None:
 
 
 def _compress_html(fetch: FetchResult, html: str | None) -> None:
-    fetch.page = None if html is None else zlib.compress(html.encode("utf-8", "surrogatepass"), 1)
+    utf8 = None if html is None else html.encode("utf-8", "surrogatepass")
+    fetch.page = None if utf8 is None else zlib.compress(utf8, PAGE_ZLIB_LEVEL)
 
 
 # A decoded page takes 2 to 4 bytes a character in memory (most news pages hold a curly quote or
 # an emoji), about 430 kB a page in the benchmark corpus: three batches in flight kept 260 MB in
-# the flow process. So a page is kept as zlib-compressed UTF-8 (`page`, about 40 kB) and sent to
-# the extraction workers in that form; `html` (an init argument and this property, not a field,
-# so Prefect's walk over task arguments never decompresses it) reads and writes it decoded.
+# the flow process. So a page is kept as zlib-compressed UTF-8 (`page`, tens of kB), sent to the
+# extraction workers and stored in the warehouse in that form. `html` is an init argument and
+# this property, not a field, so Prefect's walk over task arguments never decompresses it.
 FetchResult.html = property(_decompressed_html, _compress_html)  # type: ignore[assignment]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from datetime import UTC, datetime
 
 import pytest
@@ -99,6 +101,15 @@ def test_reloading_the_same_batch_changes_no_counts(db_path):
     assert _rows(db_path, "SELECT count(*) FROM article_versions") == [(2,)]
     assert _rows(db_path, "SELECT count(*) FROM pages") == [(2,)]
     assert _rows(db_path, "SELECT count(*) FROM fetches") == [(4,)]  # every attempt is logged
+
+
+def test_a_page_is_stored_as_its_body_compressed_with_its_hash_and_size(db_path):
+    doc = _doc("https://a.example/news/1", "Кабул “fell” 😀 " + REPORT)
+    _load(db_path, [doc])
+    body = doc.fetch.html.encode("utf-8")
+    [(stored, size, digest)] = _rows(db_path, "SELECT body_zlib, bytes, content_hash FROM pages")
+    assert zlib.decompress(stored) == body and size == len(body)
+    assert digest == hashlib.sha1(body).hexdigest()
 
 
 def test_changed_text_at_the_same_url_is_a_new_version(db_path):

@@ -121,13 +121,13 @@ def _insert_fetches(
     if not fetches:
         return {}
     ids = [row[0] for row in conn.execute(sql("reserve_fetch_ids"), [len(fetches)]).fetchall()]
-    pages: dict[str, tuple[FetchResult, bytes]] = {}
+    pages: dict[str, tuple[FetchResult, int]] = {}  # content hash -> (first fetch, UTF-8 bytes)
     hashes: list[str | None] = []
     for fetch in fetches:
-        body = fetch.html.encode("utf-8") if fetch.ok and fetch.html is not None else None
+        body = zlib.decompress(fetch.page) if fetch.ok and fetch.page is not None else None
         digest = hashlib.sha1(body).hexdigest() if body is not None else None
         if digest is not None and digest not in pages:
-            pages[digest] = (fetch, body)
+            pages[digest] = (fetch, len(body))
         hashes.append(digest)
         _count_outcome(fetch, counts)
     _insert_pages(conn, pages)
@@ -167,8 +167,9 @@ def _count_outcome(fetch: FetchResult, counts: LoadCounts) -> None:
 
 
 def _insert_pages(
-    conn: duckdb.DuckDBPyConnection, pages: dict[str, tuple[FetchResult, bytes]]
+    conn: duckdb.DuckDBPyConnection, pages: dict[str, tuple[FetchResult, int]]
 ) -> None:
+    """Keep each distinct body once, as the fetch already compressed it (PAGE_ZLIB_LEVEL)."""
     if not pages:
         return
     items = list(pages.items())
@@ -177,10 +178,8 @@ def _insert_pages(
             "content_hash": [digest for digest, _ in items],
             "url": [f.final_url or f.url for _, (f, _) in items],
             "encoding": [f.encoding for _, (f, _) in items],
-            "body_zlib": pa.array(
-                [zlib.compress(body, 6) for _, (_, body) in items], type=pa.binary()
-            ),
-            "bytes": pa.array([len(body) for _, (_, body) in items], type=pa.int64()),
+            "body_zlib": pa.array([f.page for _, (f, _) in items], type=pa.binary()),
+            "bytes": pa.array([size for _, (_, size) in items], type=pa.int64()),
             "fetched_at": pa.array(
                 [f.fetched_at or datetime.now(UTC) for _, (f, _) in items], type=_TS
             ),
