@@ -30,7 +30,6 @@ STAGES = {
     "clean_batch": "extract",
     "dedupe_batch": "dedupe",
     "load_batch": "load",
-    "refresh_search_index": "index",
 }
 SETTLE_SECONDS = 30.0
 

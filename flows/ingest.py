@@ -21,7 +21,7 @@ from flows import progress
 from tasks.clean import clean_batch
 from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
-from tasks.load import index_articles, load_batch, load_discovery, read_validators
+from tasks.load import load_batch, load_discovery, read_validators
 from tasks.records import Document, FetchResult, WorkItem
 from tasks.settings import DEFAULT_DB, Settings, TaskRunnerName, load_settings
 from tasks.sources import discover_items, sources_from_cli
@@ -340,8 +340,6 @@ def ingest(
     validators = read_validators(db_path, [item.url for item in discovery.items])
 
     totals.add(_run_batches(db_path, run_id, discovery.items, settings, validators))
-    if totals.new or totals.updated:
-        index_articles(db_path, settings.lock_wait_seconds)
     report = IngestReport.from_counts(db_path, len(sources), len(discovery.items), totals)
     _publish(report)
     logger.info("ingest into %s: %s", db_path, report.model_dump_json())

@@ -1,4 +1,4 @@
-"""Load stage: each batch in one short warehouse transaction, then the search index."""
+"""Load stage: each batch, search index included, in one short warehouse transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from prefect.tasks import exponential_backoff
 from tasks.dedupe import Fingerprint
 from tasks.records import Document, FeedEntry, FetchResult, Source
 from warehouse.db import WarehouseLocked, writer
-from warehouse.queries import known_validators, refresh_search_index
+from warehouse.queries import known_validators
 from warehouse.store import LoadCounts, load_batch_rows
 
 
@@ -115,9 +115,3 @@ def read_validators(
     """Validators from earlier fetches, so unchanged pages answer 304 and are skipped."""
     with writer(db, wait_seconds=lock_wait_seconds) as conn:
         return known_validators(conn, urls)
-
-
-@task(name="refresh_search_index", cache_policy=NO_CACHE)
-def index_articles(db: str, lock_wait_seconds: float = 60.0) -> None:
-    """Rebuild the full-text index once per run that changed articles."""
-    refresh_search_index(db, wait_seconds=lock_wait_seconds)

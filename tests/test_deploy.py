@@ -312,7 +312,7 @@ def test_ingest_then_summarize_through_the_server(prefect_server, site, tmp_path
         ("2021-08-08", ["Kunduz"], 3),
     ]
     assert _when(ingested["end_time"]) <= _when(summarized["start_time"])
-    # the run rebuilt the search index: one line per story, best match first
+    # the loads indexed every article for search: one line per story, best match first
     hits = search_articles(db, "Sheberghan Jowzjan")
     assert hits[0]["title"] == "Sheberghan falls" and hits[0]["copies"] == 1
     august_7 = datetime(2021, 8, 7, tzinfo=UTC)

@@ -33,6 +33,7 @@ from warehouse.db import (
     writer,
 )
 from warehouse.integrity import check_warehouse
+from warehouse.queries import search_articles
 
 SEED = 20210816
 ARTICLES = 32
@@ -262,9 +263,14 @@ def test_ingest_flow_into_a_lake_then_query_it_back(prefect_harness, tmp_path: P
     assert _rows(url, "SELECT count(*) - count(DISTINCT id) FROM articles") == [(0,)]
     assert check_warehouse(url) == []
 
+    # every load indexed its articles for search: the story and its copy are one line
+    hits = search_articles(url, "Herat Kandahar")
+    assert hits[0]["title"].startswith("Taliban take Herat and Kandahar") and hits[0]["copies"] == 2
+
     second = ingest(paths=[str(pages)], db=url)
     assert (second.new, second.updated) == (0, 0)
     assert _rows(url, "SELECT count(*) FROM articles") == [(articles,)]
+    assert _rows(url, "SELECT count(*) FROM search_docs") == [(articles,)]
     assert check_warehouse(url) == []
 
 

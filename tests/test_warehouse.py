@@ -88,15 +88,10 @@ def test_fts_extension_loads_from_its_package(db_path):
     assert hits == [(1,)]
 
 
-def test_batch_writers_append_small_row_groups_and_bulk_writers_default_ones(db_path):
+def test_writers_append_small_row_groups(db_path):
     """A checkpoint rewrites the open row group: small groups keep each load's rewrite bounded."""
-
-    def row_groups(bulk: bool) -> int:
-        with db.writer(db_path, bulk=bulk) as conn:
-            conn.execute("CREATE OR REPLACE TABLE scratch AS SELECT range AS i FROM range(10000)")
-            conn.execute("CHECKPOINT")
-            query = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('scratch')"
-            return conn.execute(query).fetchone()[0]
-
-    assert row_groups(bulk=False) == 5  # 10 000 rows in groups of ROW_GROUP_ROWS = 2048
-    assert row_groups(bulk=True) == 1
+    with db.writer(db_path) as conn:
+        conn.execute("CREATE OR REPLACE TABLE scratch AS SELECT range AS i FROM range(10000)")
+        conn.execute("CHECKPOINT")
+        query = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('scratch')"
+        assert conn.execute(query).fetchone()[0] == 5  # 10 000 rows in groups of ROW_GROUP_ROWS

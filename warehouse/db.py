@@ -167,19 +167,17 @@ def _refuse_sqlite(path: str) -> None:
         )
 
 
-def _connect(path: str, *, read_only: bool, bulk: bool = False) -> duckdb.DuckDBPyConnection:
-    """A reader, or a bulk writer, opens the file; a batch writer attaches it with small row
-    groups (ROW_GROUP_ROWS).
+def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A reader opens the file; a writer attaches it with small row groups (ROW_GROUP_ROWS).
 
     DuckDB rewrites a table's last, partly filled row group at every checkpoint, and each load
     checkpoints as its writer closes: with the default 122 880-row groups a load of 200 pages
     rewrote every page body and text stored so far in the group (0.2 s of checkpoint at 1000
     stored pages, 1.0 s at 6000, growing until the group fills). The size is not stored in the
-    file, so every batch writer attaches with it. A bulk write (the search index, millions of
-    rows in one statement) keeps the default: in 2048-row groups it took 1.9 GB, not 0.4 GB.
+    file, so every writer attaches with it.
     """
-    if read_only or bulk:
-        return duckdb.connect(path, read_only=read_only)
+    if read_only:
+        return duckdb.connect(path, read_only=True)
     conn = duckdb.connect(
         config={"temp_directory": path + ".tmp", "autoinstall_known_extensions": False}
     )
@@ -196,9 +194,7 @@ def _attach_file_statement(path: str) -> str:
     return f"ATTACH {_literal(path)} AS {WAREHOUSE} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
 
 
-def _open(
-    path: str, *, read_only: bool, wait_seconds: float, bulk: bool = False
-) -> duckdb.DuckDBPyConnection:
+def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     """Connect, retrying with jittered backoff while another process holds the file lock."""
     _refuse_sqlite(path)
     deadline = time.monotonic() + wait_seconds
@@ -206,7 +202,7 @@ def _open(
     announced = False
     while True:
         try:
-            return _connect(path, read_only=read_only, bulk=bulk)
+            return _connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             message = str(exc)
             if not _LOCK_RE.search(message):
@@ -317,6 +313,7 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: str = "warehouse") -> int:
     latest = known[-1][0] if known else 0
     if _check_not_newer(conn, path, latest) == latest:
         return latest
+    load_extension(conn, "fts")  # the search index's macros stem with fts's stem()
     for version, name, text in known:
 
         def apply(version: int = version, name: str = name, text: str = text) -> bool:
@@ -488,13 +485,13 @@ def _lake_missing(lake: Warehouse) -> bool:
     return lake.catalog_file is not None and not lake.catalog_file.exists()
 
 
-def _open_writer(path: str, wait_seconds: float, bulk: bool) -> duckdb.DuckDBPyConnection:
+def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     lake = parse_warehouse(path)
     if lake.lake:
         _prepare_lake(lake)
         return _open_lake(lake, read_only=False, wait_seconds=wait_seconds)
     _make_parent(path)
-    return _open(path, read_only=False, wait_seconds=wait_seconds, bulk=bulk)
+    return _open(path, read_only=False, wait_seconds=wait_seconds)
 
 
 def _make_parent(path: str) -> None:
@@ -509,16 +506,13 @@ def _make_parent(path: str) -> None:
 
 
 @contextmanager
-def writer(
-    path: str, *, wait_seconds: float = 60.0, bulk: bool = False
-) -> Iterator[duckdb.DuckDBPyConnection]:
+def writer(path: str, *, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A migrated read-write connection, held only as long as the `with` block: keep it short.
 
     path is a DuckDB file or a `ducklake:` URL (see Warehouse); a lake's tables are in the
-    current database, so the same statements run on both. bulk: one statement rewrites whole
-    tables (the search index), so DuckDB's default row groups suit it (see _connect).
+    current database, so the same statements run on both.
     """
-    conn = _open_writer(path, wait_seconds, bulk)
+    conn = _open_writer(path, wait_seconds)
     try:
         with _write_errors(path):
             migrate(conn, path)

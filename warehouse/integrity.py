@@ -16,8 +16,13 @@ CHECKS: dict[str, str] = {
     "orphan_rows": "versions, signatures, pages or rejects pointing at nothing",
     "orphan_events": "capture events, counts or extractions of articles that do not exist",
     "version_counts": "articles whose versions do not add up, or URLs loaded twice",
+    "search_index": "articles missing from the search index, indexed twice, or index orphans",
 }
-_EVENT_TABLES = ("capture_events", "reported_counts", "event_extractions")
+# checks of tables a later migration added -> those tables (a warehouse not yet upgraded lacks them)
+_LATER_TABLES = {
+    "orphan_events": ("capture_events", "reported_counts", "event_extractions"),
+    "search_index": ("search_docs", "search_postings"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,8 @@ def check_connection(conn: duckdb.DuckDBPyConnection) -> list[Problem]:
     """Run every check on an open connection; an empty list means the warehouse is consistent."""
     problems = []
     for name in CHECKS:
-        if name == "orphan_events" and not _has_tables(conn, _EVENT_TABLES):
-            continue  # a warehouse from before migration 002 has no events to check
+        if name in _LATER_TABLES and not _has_tables(conn, _LATER_TABLES[name]):
+            continue  # a warehouse from before that migration has nothing to check
         problem = _run_check(conn, name)
         if problem is not None:
             problems.append(problem)

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, is_ducklake, load_extension, reader, sql, writer
+from warehouse.db import WarehouseError, load_extension, reader, sql
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -23,15 +23,6 @@ def known_validators(
     rows = conn.execute(sql("known_validators")).fetchall()
     conn.unregister("wanted_urls")
     return {url: (etag, modified) for url, etag, modified in rows if etag or modified}
-
-
-def refresh_search_index(db: str, *, wait_seconds: float = 60.0) -> None:
-    """Rebuild the BM25 index over articles in one short write."""
-    with writer(db, wait_seconds=wait_seconds, bulk=True) as conn:
-        if is_ducklake(conn):
-            return  # DuckLake cannot store the index's tables (fts writes NULL-typed columns)
-        load_extension(conn, "fts")
-        conn.execute(sql("refresh_search_index"))
 
 
 def warehouse_counts(db: str) -> dict[str, int]:
@@ -52,7 +43,10 @@ def recent_articles(db: str, since: datetime, *, limit: int = 20) -> list[dict[s
 def search_articles(
     db: str, query: str, *, since: datetime | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
-    """BM25 search over titles and texts, one row per story, best first, newest first on ties."""
+    """BM25 search over titles and texts, one row per story, best first, newest first on ties.
+
+    The index is kept by every load (migration 003), so a search sees every committed article.
+    """
     with reader(db) as conn:
         load_extension(conn, "fts")
         try:
@@ -61,7 +55,8 @@ def search_articles(
             )
         except duckdb.CatalogException as exc:
             raise WarehouseError(
-                f"warehouse {db} has no search index yet; run `newsflow ingest` once ({exc})"
+                f"warehouse {db} predates its search index; run `newsflow ingest` once to "
+                f"upgrade it ({str(exc).splitlines()[0]})"
             ) from None
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -83,6 +78,7 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
                     f"newsflow query is read-only: {kind} statements are refused "
                     "(use SELECT; the flows are the only writers)"
                 )
+        load_extension(conn, "fts")  # for search_terms() in users' SQL
         # EXPLAIN ANALYZE runs its statement (COPY … TO writes files): no file access from here on.
         conn.execute("SET enable_external_access = false")
         try:

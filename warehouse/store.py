@@ -16,7 +16,7 @@ import pyarrow as pa
 from tasks.dedupe import BatchMatch, Fingerprint, match_batch, near_duplicate_of, url_key
 from tasks.records import Document, FeedEntry, FetchResult, Source
 from warehouse.band_index import BandIndex, IndexEntry, opened_band_index
-from warehouse.db import sql, write_transaction
+from warehouse.db import load_extension, sql, write_transaction
 
 ARTICLE_COLUMNS = [
     "id", "url_key", "url", "canonical_url", "canonical_key", "source_name", "title", "author",
@@ -471,12 +471,11 @@ class _ArticlePlan:
                 conn, "update_articles", "incoming_articles", _articles_table(self.updates, True)
             )
         if self.versions:
-            _run_with(
-                conn,
-                "insert_versions",
-                "incoming_versions",
-                _versions_table(self.versions, self.now),
-            )
+            load_extension(conn, "fts")  # search_terms() stems with fts's stem()
+            conn.register("incoming_versions", _versions_table(self.versions, self.now))
+            conn.execute(sql("insert_versions"))
+            conn.execute(sql("index_search_terms"))
+            conn.unregister("incoming_versions")
         if self.touched:
             table = pa.table({"id": self.touched})
             conn.register("touched_ids", table)

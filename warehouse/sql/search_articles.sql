@@ -1,11 +1,39 @@
--- One line per story: each matching cluster shown by its canonical article, with its number of copies.
-WITH scored AS (
-    SELECT a.cluster_id, fts_main_articles.match_bm25(a.id, $query) AS score
-    FROM articles a
-    WHERE $since::TIMESTAMPTZ IS NULL OR a.published_at >= $since::TIMESTAMPTZ
+-- BM25 (k1 = 1.2, b = 0.75) over the search index of each article's current version, one line per
+-- story: each matching cluster shown by its canonical article, with its number of copies.
+-- Document frequencies and lengths are those of the whole warehouse; $since only filters the hits.
+WITH query_terms AS (
+    SELECT DISTINCT unnest(search_terms($query)) AS term
+),
+current_docs AS (
+    SELECT d.article_id, d.terms
+    FROM search_docs d JOIN articles a ON a.id = d.article_id AND a.version = d.version
+),
+collection AS (
+    SELECT count(*) AS docs, avg(terms) AS avg_terms FROM current_docs
+),
+postings AS (
+    SELECT p.term, p.article_id, p.tf, a.cluster_id, a.published_at
+    FROM search_postings p
+    JOIN query_terms q ON q.term = p.term
+    JOIN articles a ON a.id = p.article_id AND a.version = p.version
+),
+document_frequency AS (
+    SELECT term, count(*) AS df FROM postings GROUP BY term
+),
+scored AS (
+    SELECT p.cluster_id, sum(
+        ln(1 + (c.docs - f.df + 0.5) / (f.df + 0.5))
+        * p.tf * (1.2 + 1) / (p.tf + 1.2 * (1 - 0.75 + 0.75 * d.terms / c.avg_terms))
+    ) AS score
+    FROM postings p
+    JOIN document_frequency f ON f.term = p.term
+    JOIN current_docs d ON d.article_id = p.article_id
+    CROSS JOIN collection c
+    WHERE $since::TIMESTAMPTZ IS NULL OR p.published_at >= $since::TIMESTAMPTZ
+    GROUP BY p.cluster_id, p.article_id
 ),
 stories AS (
-    SELECT cluster_id, max(score) AS score FROM scored WHERE score IS NOT NULL GROUP BY cluster_id
+    SELECT cluster_id, max(score) AS score FROM scored GROUP BY cluster_id
 ),
 copies AS (
     SELECT cluster_id, count(*) AS copies FROM articles

@@ -1,0 +1,94 @@
+"""Every load keeps the search index current: BM25 over each article's current version."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pytest
+
+from tests.test_load import OTHER, REPORT, _doc, _load, _rows
+from warehouse.db import WarehouseError, load_extension, writer
+from warehouse.integrity import check_warehouse
+from warehouse.queries import read_only_query, search_articles
+
+QALA = "https://a.example/news/1"
+KANDAHAR = "https://b.example/kandahar"
+
+
+def _titles(db_path: str, query: str) -> list[str]:
+    return [hit["title"] for hit in search_articles(db_path, query)]
+
+
+def test_search_terms_are_lower_case_stems_without_stop_words(db_path):
+    _load(db_path, [_doc(QALA, REPORT)])
+    _, rows = read_only_query(
+        db_path, "SELECT search_terms('The Taliban’s fighters CAPTURED the U.S. café in 2021, a 6')"
+    )
+    assert rows == [(["taliban", "fighter", "captur", "u", "cafe", "2021"],)]
+
+
+def test_a_loaded_article_is_found_by_the_words_of_its_title_and_text(db_path):
+    _load(db_path, [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER, title="Rockets hit airport")])
+    assert _titles(db_path, "rocket fire on the airports") == ["Rockets hit airport"]
+    assert _titles(db_path, "Qala-i-Naw") == ["Qala-i-Naw falls"]  # in its title and text
+    assert _titles(db_path, "capturing police") == ["Qala-i-Naw falls"]  # "captured police"
+    assert _titles(db_path, "the of and") == []  # stop words only
+    assert _titles(db_path, "Mazar-i-Sharif") == []
+    assert check_warehouse(db_path) == []
+
+
+def test_scores_are_bm25_over_the_index(db_path):
+    _load(db_path, [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER, title="Rockets hit airport")])
+    [(tf, length)] = _rows(
+        db_path,
+        "SELECT p.tf, d.terms FROM search_postings p JOIN search_docs d USING (article_id, version)"
+        " WHERE p.term = 'airport'",
+    )
+    [(average,)] = _rows(db_path, "SELECT avg(terms) FROM search_docs")
+    idf = math.log(1 + (2 - 1 + 0.5) / (1 + 0.5))  # two documents, one holds the term
+    expected = idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / average))
+    [hit] = search_articles(db_path, "airport")
+    assert tf == 3 and hit["score"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_new_version_is_found_by_its_new_text_only(db_path):
+    _load(db_path, [_doc(QALA, REPORT)])
+    renamed = REPORT.replace("Qala-i-Naw", "Ghormach")
+    counts = _load(db_path, [_doc(QALA, renamed, title="Ghormach falls")])
+    assert counts.updated == 1
+    assert _titles(db_path, "Ghormach") == ["Ghormach falls"]
+    assert _titles(db_path, "Qala") == []  # the first version stays indexed, but is not current
+    assert _rows(db_path, "SELECT version FROM search_docs ORDER BY 1") == [(1,), (2,)]
+    assert check_warehouse(db_path) == []
+
+
+def test_reloading_the_same_batch_indexes_nothing_twice(db_path):
+    docs = [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER)]
+    _load(db_path, docs)
+    first = _rows(db_path, "SELECT count(*), sum(tf) FROM search_postings")
+    _load(db_path, docs)
+    assert _rows(db_path, "SELECT count(*), sum(tf) FROM search_postings") == first
+    assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(2,)]
+
+
+def test_upgrading_a_warehouse_indexes_its_articles_and_drops_the_rebuilt_fts_index(db_path):
+    _load(db_path, [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER, title="Rockets hit airport")])
+    with duckdb.connect(db_path) as conn:  # back to schema 2, with the index it used to rebuild
+        load_extension(conn, "fts")
+        conn.execute(
+            "DROP TABLE search_postings; DROP TABLE search_docs; DROP MACRO TABLE "
+            "search_term_counts; DROP MACRO search_terms; DELETE FROM schema_version "
+            "WHERE version = 3; PRAGMA create_fts_index('articles', 'id', 'title', 'text')"
+        )
+    with pytest.raises(WarehouseError, match="predates its search index; run `newsflow ingest`"):
+        search_articles(db_path, "airport")
+
+    with writer(db_path):
+        pass  # a writer migrates
+
+    fts = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'fts_main_articles'"
+    assert _rows(db_path, fts) == [(0,)]
+    assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(2,)]
+    assert _titles(db_path, "airport") == ["Rockets hit airport"]
+    assert check_warehouse(db_path) == []
