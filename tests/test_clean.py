@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tasks.clean import (
+    _pool_context,
     clean_batch,
     clean_documents,
     clean_html,
@@ -359,6 +362,17 @@ def test_a_page_that_breaks_the_cleaner_is_recorded_not_fatal(caplog):
     assert [d.rejected_reason for d in docs] == ["clean_error", None]
     assert "cleaning https://news.example.com/bytes failed" in caplog.text
     assert "Traceback" in caplog.text
+
+
+def _modules_loaded() -> set[str]:
+    return set(sys.modules)
+
+
+def test_extraction_workers_start_with_the_flow_modules_loaded():
+    """Each worker imports the parent's main module: the fork server holds what that needs."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context()) as pool:
+        loaded = pool.submit(_modules_loaded).result(timeout=120)
+    assert {"tasks.clean", "flows.ingest", "prefect", "duckdb", "pyarrow"} <= loaded
 
 
 def test_clean_batch_task_runs_in_a_flow(prefect_harness):

@@ -2,7 +2,7 @@
 -- story: each matching cluster shown by its canonical article, with its number of copies.
 -- Document frequencies and lengths are those of the whole warehouse; $since only filters the hits.
 WITH query_terms AS (
-    SELECT DISTINCT unnest(search_terms($query)) AS term
+    SELECT DISTINCT term FROM search_terms($query)
 ),
 current_docs AS (
     SELECT d.article_id, d.terms
