@@ -465,17 +465,15 @@ class _ArticlePlan:
 
     def write(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
         if self.inserts:
-            _run_with(conn, "insert_articles", "incoming_articles", _articles_table(self.inserts))
+            _run_with(conn, "incoming_articles", _articles_table(self.inserts), "insert_articles")
         if self.updates:
             _run_with(
-                conn, "update_articles", "incoming_articles", _articles_table(self.updates, True)
+                conn, "incoming_articles", _articles_table(self.updates, True), "update_articles"
             )
         if self.versions:
-            load_extension(conn, "fts")  # search_terms() stems with fts's stem()
-            conn.register("incoming_versions", _versions_table(self.versions, self.now))
-            conn.execute(sql("insert_versions"))
-            conn.execute(sql("index_search_terms"))
-            conn.unregister("incoming_versions")
+            load_extension(conn, "fts")  # the search_term() macro stems with fts's stem()
+            versions = _versions_table(self.versions, self.now)
+            _run_with(conn, "incoming_versions", versions, "insert_versions", "index_search_terms")
         if self.touched:
             table = pa.table({"id": self.touched})
             conn.register("touched_ids", table)
@@ -545,7 +543,11 @@ def _versions_table(rows: list[dict], now: datetime) -> pa.Table:
     )
 
 
-def _run_with(conn: duckdb.DuckDBPyConnection, statement: str, name: str, table: pa.Table) -> None:
+def _run_with(
+    conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *statements: str
+) -> None:
+    """Run the named statements with `table` registered as `name`."""
     conn.register(name, table)
-    conn.execute(sql(statement))
+    for statement in statements:
+        conn.execute(sql(statement))
     conn.unregister(name)
