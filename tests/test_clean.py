@@ -6,7 +6,7 @@ import gzip
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tasks.clean import (
     _pool_context,
+    _zone_evidence,
     clean_batch,
     clean_documents,
     clean_html,
@@ -159,6 +160,21 @@ def test_html_article_metadata_and_text():
     assert doc.text.startswith("Commercial flights resumed")
     assert "Follow us" not in doc.text
     assert "reopens to flights" not in doc.text  # the h1 is the title, not the body
+
+
+def test_zone_evidence_reads_offsets_and_zone_names_as_whole_tokens():
+    """The page-wide scans for time zones: a one-digit hour still yields its minutes:seconds
+    stamp, names count only as whole words, and the most frequent zone comes first."""
+    page = (
+        "<p>Posted 4:00:00 -0600, 12:30 GMT+04:30. Updated 10:00 EST and 11:15 EST.</p>"
+        "<p>Not stamps: ZEST, mCEST, mCEST, mCEST, AESTX, CEST2,"
+        " 1:05 +0100, 1:05 +0100 and 1:05 +0100.</p>"
+    )
+    assert _zone_evidence(page) == [
+        timedelta(hours=-5),  # EST, twice
+        timedelta(hours=-6),  # the first seen of the two zones stated once
+        timedelta(hours=4, minutes=30),
+    ]
 
 
 BREITBART_TITLE = (
