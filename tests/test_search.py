@@ -71,6 +71,14 @@ def test_reloading_the_same_batch_indexes_nothing_twice(db_path):
     assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(2,)]
 
 
+def test_a_load_stores_its_postings_in_term_order(db_path):
+    """Sorted postings give each row group a narrow term range, so a search reads the few row
+    groups whose min/max holds its terms instead of every posting in the warehouse."""
+    _load(db_path, [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER, title="Rockets hit airport")])
+    stored = [term for (term,) in _rows(db_path, "SELECT term FROM search_postings ORDER BY rowid")]
+    assert len(stored) > 20 and stored == sorted(stored)
+
+
 def test_upgrading_a_warehouse_indexes_its_articles_and_drops_the_rebuilt_fts_index(db_path):
     _load(db_path, [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER, title="Rockets hit airport")])
     with duckdb.connect(db_path) as conn:  # back to schema 2, with the index it used to rebuild
