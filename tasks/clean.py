@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from dateutil import parser as date_parser
 from htmldate import find_date
-from lxml.etree import ParserError, XPath
+from lxml.etree import ParserError, XPath, iterwalk
 from lxml.html import HtmlElement, fromstring
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -301,6 +301,19 @@ _INLINE_POPUP_XPATH = XPath(
     namespaces={"re": "http://exslt.org/regular-expressions"},
 )
 MERGE_MIN_WORDS = 8  # an interior line only the broad run found must be a sentence this long
+MERGE_FRAGMENT_SHARE = 0.25  # a precise run shorter than this share of the broad run is a fragment
+# Page lines (_page_lines): inline elements continue a line, any other element starts a new one.
+# fmt: off
+_INLINE_TAGS = frozenset((
+    "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i",
+    "img", "ins", "kbd", "label", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup",
+    "time", "tt", "u", "var", "wbr",
+))
+# fmt: on
+_HIDDEN_TAGS = frozenset(("head", "noscript", "script", "style", "template"))
+_FOLD_LINES_RE = re.compile(r"[^\w\n]+")  # _FOLD_RE for many lines at once
+# Line breaks in the HTML source are spaces; "\0" (never in parsed text) marks element edges.
+_PAGE_LINE_BREAKS = str.maketrans({"\n": " ", "\r": " ", "\0": "\n"})
 SIBLING_MIN_CHARS = 80  # a paragraph recovered from a sibling chunk is at least this long
 
 
@@ -716,7 +729,7 @@ def _merge_candidates(precise: str, broad: str) -> str:
     """The precise run, plus sentences the broad run found between its lines; the broad run
     when the precise one found next to nothing (a fragment, a reprint notice)."""
     precise_lines = [line for line in precise.split("\n") if line]
-    if not precise_lines or len(precise) < 0.25 * len(broad):
+    if not precise_lines or len(precise) < MERGE_FRAGMENT_SHARE * len(broad):
         return broad
     broad_lines = [line for line in broad.split("\n") if line]
     known = set(precise_lines)
@@ -727,14 +740,57 @@ def _merge_candidates(precise: str, broad: str) -> str:
     merged = [
         line
         for i, line in enumerate(broad_lines)
-        if line in known
-        or (
-            first < i < last
-            and _word_count(line) >= MERGE_MIN_WORDS
-            and _SENTENCE_END_RE.search(line)
-        )
+        if line in known or (first < i < last and _is_sentence_line(line))
     ]
     return "\n".join(merged)
+
+
+def _is_sentence_line(line: str) -> bool:
+    """Whether a line the broad run alone found may join the merge: a sentence, not a label."""
+    return _word_count(line) >= MERGE_MIN_WORDS and bool(_SENTENCE_END_RE.search(line))
+
+
+def _page_lines(tree: HtmlElement) -> list[str]:
+    """The page's visible text cut into lines at every element that is not inline, in document
+    order: the lines an extractor could return, found without running one."""
+    parts: list[str] = []
+    hidden = 0  # depth inside elements whose text is not shown (scripts, comments…)
+    for event, element in iterwalk(tree, events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else None
+        is_hidden = tag is None or tag in _HIDDEN_TAGS
+        if event == "start":
+            hidden += is_hidden
+            if not hidden:
+                parts += ["\0" if tag not in _INLINE_TAGS else "", element.text or ""]
+            continue
+        hidden -= is_hidden
+        if not hidden:
+            parts += ["\0" if not is_hidden and tag not in _INLINE_TAGS else "", element.tail or ""]
+    text = "".join(parts).translate(_PAGE_LINE_BREAKS)
+    return [line for line in text.split("\n") if line and not line.isspace()]
+
+
+def _broad_run_can_add(tree: HtmlElement, precise: str) -> bool:
+    """Whether trafilatura's balanced run could change what _merge_candidates makes of the
+    precise run. It can add only what the precise run left out: sentence lines between its first
+    and last lines, or, when the precise run is a fragment, the rest of the article. So the
+    balanced run is skipped when the page holds neither, and run when the precise lines cannot be
+    placed on the page."""
+    if not precise:
+        return True
+    lines = _page_lines(tree)
+    keys = [key.strip() for key in _FOLD_LINES_RE.sub(" ", "\n".join(lines).casefold()).split("\n")]
+    kept = {_fold(line) for line in precise.split("\n") if line}
+    kept_text = f" {_fold(precise)} "
+    placed = [i for i, key in enumerate(keys) if key in kept]
+    if len(placed) < 2:
+        return True
+    left_out = [i for i, key in enumerate(keys) if key and f" {key} " not in kept_text]
+    most_broad_could_find = len(kept_text) + sum(len(keys[i]) for i in left_out)
+    if len(kept_text) < MERGE_FRAGMENT_SHARE * most_broad_could_find:
+        return True
+    first, last = placed[0], placed[-1]
+    return any(first < i < last and _is_sentence_line(normalize_text(lines[i])) for i in left_out)
 
 
 def _ancestry(element: HtmlElement, depth: int = 3) -> tuple[str, ...]:
@@ -994,8 +1050,9 @@ def strip_site_name(title: str, url: str | None, site_name: str | None) -> str:
 def extract_main_text(tree: HtmlElement, url: str, titles: list[str] | None = None) -> str:
     """The article body of a parsed page.
 
-    trafilatura's precise run, widened with sentences its balanced run finds in between, then
-    skipped sibling chunks recovered and boilerplate lines (and a repeated headline) dropped.
+    trafilatura's precise run, widened with sentences its balanced run finds in between (run only
+    where the page has such sentences to find), then skipped sibling chunks recovered and
+    boilerplate lines (and a repeated headline) dropped.
 
     Args:
         tree: the parsed page; embedded posts in it are unwrapped in place.
@@ -1007,9 +1064,10 @@ def extract_main_text(tree: HtmlElement, url: str, titles: list[str] | None = No
     """
     _unwrap_embedded_posts(tree)
     _drop_inline_popups(tree)
-    precise = _extract_candidate(tree, url, favor_precision=True)
-    broad = _extract_candidate(tree, url)
-    text = _strip_boilerplate(_merge_candidates(precise, broad), titles or [])
+    text = _extract_candidate(tree, url, favor_precision=True)
+    if _broad_run_can_add(tree, text):
+        text = _merge_candidates(text, _extract_candidate(tree, url))
+    text = _strip_boilerplate(text, titles or [])
     return _recover_sibling_chunks(tree, text)
 
 

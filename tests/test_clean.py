@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from trafilatura.utils import load_html
 
 from tasks.clean import (
+    _broad_run_can_add,
+    _page_lines,
     _pool_context,
     _zone_evidence,
     clean_batch,
@@ -175,6 +178,54 @@ def test_zone_evidence_reads_offsets_and_zone_names_as_whole_tokens():
         timedelta(hours=-6),  # the first seen of the two zones stated once
         timedelta(hours=4, minutes=30),
     ]
+
+
+def test_page_lines_break_at_blocks_not_at_inline_elements():
+    """Block elements and <br> end lines; inline elements, and line breaks in the HTML source,
+    do not; scripts, styles, comments and the head show no text."""
+    page = load_html(
+        "<html><head><title>Title</title><style>p {}</style></head><body><div>Intro <b>bold</b>"
+        "\n text<p>One <a href='#'>link</a> here.</p><!-- note -->tail<br>after</div>"
+        "<script>hidden()</script></body></html>"
+    )
+    lines = [" ".join(line.split()) for line in _page_lines(page)]
+    assert lines == ["Intro bold text", "One link here.", "tail", "after"]
+
+
+SENTENCES = [
+    f"Sentence {n} of the report says the district fell to the Taliban on Friday." for n in range(5)
+]
+ARTICLE_PAGE = load_html(
+    "<html><body><nav><a href='/'>Home</a> <a href='/world'>World</a></nav><article>"
+    + "".join(f"<p>{sentence}</p>" for sentence in SENTENCES)
+    + "</article><footer><p>Copyright Example News, all rights reserved.</p></footer></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("kept", "can_add"),
+    [
+        (SENTENCES, False),  # every sentence kept: the footer line is outside the article
+        (SENTENCES[:2] + SENTENCES[3:], True),  # a sentence left out between kept lines
+        (SENTENCES[1:], False),  # left out before the first kept line: never merged in
+        (SENTENCES[:1], True),  # one line cannot be placed: run it
+        ([], True),  # nothing found: the balanced run is the fallback
+        (["A line that is not on the page at all, anywhere.", SENTENCES[0]], True),
+    ],
+)
+def test_balanced_run_only_where_it_can_add_to_the_precise_run(kept, can_add):
+    assert _broad_run_can_add(ARTICLE_PAGE, "\n".join(kept)) is can_add
+
+
+def test_balanced_run_replaces_a_fragment():
+    """A precise run that kept two short lines of a long page may be a fragment (the balanced run
+    replaces one shorter than a quarter of its own), so the balanced run runs."""
+    page = load_html(
+        "<html><body><p>Kabul, Aug 15.</p><p>By staff.</p>"
+        + "".join(f"<div>{sentence}</div>" for sentence in SENTENCES)
+        + "</body></html>"
+    )
+    assert _broad_run_can_add(page, "Kabul, Aug 15.\nBy staff.") is True
 
 
 BREITBART_TITLE = (
