@@ -186,7 +186,13 @@ def _dask_runner(settings: Settings) -> TaskRunner:
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address, client_kwargs={"timeout": "10s"})
     workers = settings.dask_workers or os.cpu_count() or 1
-    cluster = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None}
+    cluster = {
+        "n_workers": workers,
+        "threads_per_worker": 1,
+        "dashboard_address": None,
+        # each worker warms up before the run starts, not on its first batch (as the pool's server)
+        "preload": ["tasks.extraction_server"],
+    }
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 

@@ -1,5 +1,7 @@
 """Preloaded once per run by the extraction pool's fork server, so every worker forked from it
-starts warm and shares what is built here instead of building its own copy:
+starts warm and shares what is built here instead of building its own copy. A local Dask cluster's
+workers preload it too, before the run's first batch: when each imported all this on its first
+batch, small batches were cleaned one at a time instead of at once (tests/test_dask.py).
 
 - the workers' code (tasks.clean), and the ingest flow's modules: multiprocessing imports the
   parent's main module into every worker it starts (`newsflow`, `python -m bench.ingest_job`, …),
