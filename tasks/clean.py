@@ -311,7 +311,6 @@ _INLINE_TAGS = frozenset((
 ))
 # fmt: on
 _HIDDEN_TAGS = frozenset(("head", "noscript", "script", "style", "template"))
-_FOLD_LINES_RE = re.compile(r"[^\w\n]+")  # _FOLD_RE for many lines at once
 # Line breaks in the HTML source are spaces; "\0" (never in parsed text) marks element edges.
 _PAGE_LINE_BREAKS = str.maketrans({"\n": " ", "\r": " ", "\0": "\n"})
 SIBLING_MIN_CHARS = 80  # a paragraph recovered from a sibling chunk is at least this long
@@ -758,14 +757,15 @@ def _page_lines(tree: HtmlElement) -> list[str]:
     for event, element in iterwalk(tree, events=("start", "end")):
         tag = element.tag if isinstance(element.tag, str) else None
         is_hidden = tag is None or tag in _HIDDEN_TAGS
+        edge = "" if is_hidden or tag in _INLINE_TAGS else "\0"
         if event == "start":
             hidden += is_hidden
             if not hidden:
-                parts += ["\0" if tag not in _INLINE_TAGS else "", element.text or ""]
-            continue
-        hidden -= is_hidden
-        if not hidden:
-            parts += ["\0" if not is_hidden and tag not in _INLINE_TAGS else "", element.tail or ""]
+                parts += [edge, element.text or ""]
+        else:
+            hidden -= is_hidden
+            if not hidden:
+                parts += [edge, element.tail or ""]
     text = "".join(parts).translate(_PAGE_LINE_BREAKS)
     return [line for line in text.split("\n") if line and not line.isspace()]
 
@@ -779,7 +779,7 @@ def _broad_run_can_add(tree: HtmlElement, precise: str) -> bool:
     if not precise:
         return True
     lines = _page_lines(tree)
-    keys = [key.strip() for key in _FOLD_LINES_RE.sub(" ", "\n".join(lines).casefold()).split("\n")]
+    keys = [_fold(line) for line in lines]
     kept = {_fold(line) for line in precise.split("\n") if line}
     kept_text = f" {_fold(precise)} "
     placed = [i for i, key in enumerate(keys) if key in kept]
