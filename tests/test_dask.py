@@ -84,6 +84,16 @@ def _task_runs(flow_run_id: UUID, expected: int) -> dict[str, list[Any]]:
     return by_task
 
 
+def _upstream(runs: dict[str, list[Any]], task: str, parameter: str) -> set[str]:
+    """Which tasks' results each run of `task` got as `parameter`, as Prefect recorded it."""
+    names = {str(run.id): name for name, group in runs.items() for run in group}
+    return {
+        names.get(str(source.id), "?")
+        for run in runs[task]
+        for source in run.task_inputs.get(parameter, [])
+    } | ({"none"} if any(not run.task_inputs.get(parameter) for run in runs[task]) else set())
+
+
 def _most_at_once(runs: list[Any]) -> int:
     """The largest number of these task runs that were running at the same moment."""
     edges: list[tuple[datetime, int]] = []
@@ -119,6 +129,12 @@ def test_dask_loads_what_threads_load_with_batches_cleaned_at_once(
         assert len(runs["clean_batch"]) == len(runs["dedupe_batch"]) == batches
         assert all(run.state_type.value == "COMPLETED" for run in runs["clean_batch"])
         assert _most_at_once(runs["load_batch"]) == 1
+        # each stage's input still points at the task run that produced it (the UI's graph)
+        assert _upstream(runs, "clean_batch", "fetches") == {"fetch_batch"}
+        assert _upstream(runs, "dedupe_batch", "docs") == {"clean_batch"}
+        assert _upstream(runs, "load_batch", "fetches") == {"fetch_batch"}
+        assert _upstream(runs, "load_batch", "documents") == {"clean_batch"}
+        assert _upstream(runs, "load_batch", "prints") == {"dedupe_batch"}
     assert _most_at_once(on_threads["clean_batch"]) == 1
     assert _most_at_once(on_dask["clean_batch"]) >= 2
 
