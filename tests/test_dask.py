@@ -85,7 +85,8 @@ def _task_runs(flow_run_id: UUID, expected: int) -> dict[str, list[Any]]:
 
 
 def _upstream(runs: dict[str, list[Any]], task: str, parameter: str) -> set[str]:
-    """Which tasks' results each run of `task` got as `parameter`, as Prefect recorded it."""
+    """Which tasks' results the runs of `task` got as `parameter`, as Prefect recorded them;
+    "none" when a run got it from no task run."""
     names = {str(run.id): name for name, group in runs.items() for run in group}
     return {
         names.get(str(source.id), "?")
