@@ -6,7 +6,8 @@ the mean per-page F1 (our headline number), and evaluate.py's own "F1" (harmonic
 mean precision and mean recall). Dates: htmldate's MediaCloud 2020 sample (200 pages), exact match
 of the publication day on the publisher's clock (local_day of published_at and its offset).
 
-Run: python -m bench.eval_extraction [--workers N] [--no-date-baselines]
+Run: python -m bench.eval_extraction [--extraction {thorough,fast}] [--workers N]
+     [--no-date-baselines]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,16 @@ from trafilatura.utils import decode_file
 
 from tasks.clean import clean_documents, local_day, read_publication_time
 from tasks.records import Document, FetchResult
+from tasks.settings import ExtractionMode
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 AEB_DIR = "extraction/scrapinghub-aeb"
 DATES_DIR = "dates/mediacloud-2020"
-RESULTS = ROOT / "bench" / "results" / "extraction.json"
+RESULTS = {
+    ExtractionMode.thorough: ROOT / "bench" / "results" / "extraction.json",
+    ExtractionMode.fast: ROOT / "bench" / "results" / "extraction-fast.json",
+}
 REFERENCE_SYSTEMS = ("AutoExtract", "trafilatura", "Diffbot")
 SHINGLE_SIZE = 4
 _TOKEN_RE = re.compile(r"\w+")
@@ -143,7 +149,9 @@ def _page_fetch(path: Path, url: str, source_name: str) -> FetchResult:
     )
 
 
-def extract_aeb(corpus: Path, workers: int = 0) -> dict[str, str]:
+def extract_aeb(
+    corpus: Path, workers: int = 0, mode: ExtractionMode = ExtractionMode.thorough
+) -> dict[str, str]:
     """newsflow's main text for every scrapinghub page (rejected documents count as empty)."""
     aeb = corpus / AEB_DIR
     truth = _load_json(aeb / "ground-truth.json")
@@ -151,7 +159,7 @@ def extract_aeb(corpus: Path, workers: int = 0) -> dict[str, str]:
         _page_fetch(aeb / "html" / f"{key}.html.gz", item["url"], "scrapinghub-aeb")
         for key, item in truth.items()
     ]
-    docs = clean_documents(fetches, workers)
+    docs = clean_documents(fetches, workers, mode)
     return {key: _usable_text(doc) for key, doc in zip(truth, docs, strict=True)}
 
 
@@ -159,13 +167,15 @@ def _usable_text(doc: Document) -> str:
     return "" if doc.rejected else doc.text
 
 
-def evaluate_extraction(corpus: Path, workers: int = 0) -> dict[str, Any]:
+def evaluate_extraction(
+    corpus: Path, workers: int = 0, mode: ExtractionMode = ExtractionMode.thorough
+) -> dict[str, Any]:
     """Scores of newsflow and of the published outputs on the scrapinghub benchmark."""
     aeb = corpus / AEB_DIR
     truth = {
         key: item["articleBody"] for key, item in _load_json(aeb / "ground-truth.json").items()
     }
-    predictions = {"newsflow": extract_aeb(corpus, workers), **_reference_outputs(aeb)}
+    predictions = {"newsflow": extract_aeb(corpus, workers, mode), **_reference_outputs(aeb)}
     results: dict[str, Any] = {}
     for name, predicted in predictions.items():
         scores = [score_page(truth[key], predicted.get(key, "")) for key in truth]
@@ -184,10 +194,10 @@ def _day_truth(value: Any) -> str | None:
     return value if isinstance(value, str) else None if math.isnan(value) else str(value)
 
 
-def _stated_day(page: tuple[Path, str]) -> str | None:
+def _stated_day(page: tuple[Path, str], mode: ExtractionMode) -> str | None:
     """The publication day read_publication_time gives one page (runs in a pool worker)."""
     path, url = page
-    found = read_publication_time(decode_file(gzip.decompress(path.read_bytes())), url)
+    found = read_publication_time(decode_file(gzip.decompress(path.read_bytes())), url, mode)
     return local_day(*found) if found else None
 
 
@@ -199,10 +209,12 @@ def _baseline_days(page: tuple[Path, str]) -> tuple[str | None, str | None]:
     return by_htmldate, extract_metadata(html, default_url=url).date
 
 
-def _days_only(pages: list[tuple[Path, str]], workers: int) -> list[str | None]:
+def _days_only(
+    pages: list[tuple[Path, str]], workers: int, mode: ExtractionMode
+) -> list[str | None]:
     """Publication days of pages, the date step alone, over a forkserver pool."""
     with ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=_context()) as pool:
-        return list(pool.map(_stated_day, pages, chunksize=4))
+        return list(pool.map(partial(_stated_day, mode=mode), pages, chunksize=4))
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -212,10 +224,12 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _days_cleaned(pages: list[tuple[Path, str]], workers: int) -> list[str | None]:
+def _days_cleaned(
+    pages: list[tuple[Path, str]], workers: int, mode: ExtractionMode
+) -> list[str | None]:
     """Publication days of pages as the whole clean stage gives them."""
     docs = clean_documents(
-        [_page_fetch(path, url, "mediacloud-2020") for path, url in pages], workers
+        [_page_fetch(path, url, "mediacloud-2020") for path, url in pages], workers, mode
     )
     return [
         local_day(doc.published_at, doc.published_offset) if doc.published_at else None
@@ -242,7 +256,13 @@ def evaluate_date_baselines(corpus: Path, workers: int = 0) -> dict[str, float]:
     }
 
 
-def evaluate_dates(corpus: Path, workers: int = 0, *, dates_only: bool = False) -> dict[str, Any]:
+def evaluate_dates(
+    corpus: Path,
+    workers: int = 0,
+    *,
+    dates_only: bool = False,
+    mode: ExtractionMode = ExtractionMode.thorough,
+) -> dict[str, Any]:
     """Exact-day accuracy of newsflow's publication dates over the dated MediaCloud pages.
 
     dates_only runs read_publication_time instead of the whole clean stage: the same dates,
@@ -252,7 +272,7 @@ def evaluate_dates(corpus: Path, workers: int = 0, *, dates_only: bool = False) 
     truth = _load_json(folder / "eval_mediacloud_2020.json")
     dated = {url: day for url, item in truth.items() if (day := _day_truth(item["date"]))}
     pages = [(folder / "test_set" / f"{truth[url]['file']}.gz", url) for url in dated]
-    found_days = (_days_only if dates_only else _days_cleaned)(pages, workers)
+    found_days = (_days_only if dates_only else _days_cleaned)(pages, workers, mode)
     misses = {
         url: {"expected": dated[url], "found": found}
         for url, found in zip(dated, found_days, strict=True)
@@ -289,22 +309,35 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="the shared corpus folder")
     parser.add_argument("--workers", type=int, default=0, help="processes (0 = one per core)")
     parser.add_argument(
+        "--extraction",
+        type=ExtractionMode,
+        default=ExtractionMode.thorough,
+        choices=list(ExtractionMode),
+        help="the clean stage's mode to score",
+    )
+    parser.add_argument(
         "--no-date-baselines", action="store_true", help="skip re-running htmldate and trafilatura"
     )
     args = parser.parse_args()
     if not (args.corpus / AEB_DIR).is_dir():
         raise SystemExit(f"corpus not found at {args.corpus}; pass --corpus DIR")
     started = time.perf_counter()
-    extraction = evaluate_extraction(args.corpus, args.workers)
-    dates = evaluate_dates(args.corpus, args.workers)
+    extraction = evaluate_extraction(args.corpus, args.workers, args.extraction)
+    dates = evaluate_dates(args.corpus, args.workers, mode=args.extraction)
     if not args.no_date_baselines:
         dates["baselines"] = evaluate_date_baselines(args.corpus, args.workers)
     _print_report(extraction, dates)
     elapsed = time.perf_counter() - started
     print(f"({elapsed:.1f} s)")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    report = {"extraction": extraction, "dates": dates, "seconds": round(elapsed, 1)}
-    RESULTS.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    results = RESULTS[args.extraction]
+    results.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "mode": str(args.extraction),
+        "extraction": extraction,
+        "dates": dates,
+        "seconds": round(elapsed, 1),
+    }
+    results.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,12 @@ SETTLE_SECONDS = 30.0
 
 
 def write_sources_file(
-    folder: Path, urls_file: str, batch_size: int, workers: int, task_runner: str = "threads"
+    folder: Path,
+    urls_file: str,
+    batch_size: int,
+    workers: int,
+    task_runner: str = "threads",
+    extraction: str = "thorough",
 ) -> Path:
     """A sources TOML with the benchmark's settings: one loopback host, so no politeness delay."""
     path = folder / "bench-sources.toml"
@@ -44,6 +49,7 @@ def write_sources_file(
         f"batch_size = {batch_size}\n"
         f"clean_workers = {workers}\n"
         f"task_runner = {json.dumps(task_runner)}\n"
+        f"extraction = {json.dumps(extraction)}\n"
         "allow_private_hosts = true\n"
         "respect_robots = true\n"
         "per_host_concurrency = 16\n"
@@ -136,9 +142,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=0, help="clean processes; 0: one per core")
     parser.add_argument("--no-rerun", action="store_true")
     parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
+    parser.add_argument("--extraction", default="thorough", choices=["thorough", "fast"])
     args = parser.parse_args(argv)
     sources = write_sources_file(
-        Path(args.db).parent, args.urls, args.batch_size, args.workers, args.task_runner
+        Path(args.db).parent,
+        args.urls,
+        args.batch_size,
+        args.workers,
+        args.task_runner,
+        args.extraction,
     )
     result = {"first": measure_ingest(sources, args.db)}
     if not args.no_rerun:

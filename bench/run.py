@@ -1,11 +1,12 @@
 """`make bench`: newsflow against the plain baseline on a loopback corpus, for several sizes N.
 
-For each N it starts the corpus server (bench.corpus), runs the baseline (bench.baseline) and the
-newsflow ingest plus its immediate re-run (bench.ingest_job), each in its own process while this
-one samples the peak RSS of that process and its children. Prints a table, writes
+For each N it starts the corpus server (bench.corpus), runs the baseline (bench.baseline) and, for
+each extraction mode asked for, the newsflow ingest plus its immediate re-run (bench.ingest_job),
+each in its own process while this one samples the peak RSS of that process and its children.
+Prints a table (a row per N and mode, against the same baseline), writes
 bench/results/<timestamp>.json and a markdown table for the README.
 
-Run: python -m bench.run [--sizes 500 2000] [--latency-ms 0] [--batch-size 200]
+Run: python -m bench.run [--sizes 500 2000] [--extraction thorough fast] [--latency-ms 0]
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ def _result_line(stdout: str, prefix: str = "") -> dict[str, Any]:
     return json.loads(lines[-1][len(prefix) :])
 
 
-def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    """Baseline and newsflow (first run and re-run) over one corpus of n pages."""
+def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Baseline, then newsflow (first run and re-run) in each extraction mode, over one corpus
+    of n pages: a row per mode, each against the same baseline."""
+    rows = []
     server, port, counts = _start_corpus(n, args.latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix=f"newsflow-bench-{n}-") as folder:
@@ -132,24 +135,28 @@ def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> dict[
             urls.write_text(
                 "".join(f"http://127.0.0.1:{port}/news/{i:06d}.html\n" for i in range(n))
             )
-            row: dict[str, Any] = {"n": n, "latency_ms": args.latency_ms, "corpus": counts}
+            shared: dict[str, Any] = {"n": n, "latency_ms": args.latency_ms, "corpus": counts}
             if not args.skip_baseline:
                 out, memory = run_measured(
                     [sys.executable, "-m", "bench.baseline", "--urls", str(urls), "--db",
                      f"{folder}/baseline.duckdb"],
                     env, args.timeout,
                 )  # fmt: skip
-                row["baseline"] = {**_result_line(out), **memory}
-            command = [sys.executable, "-m", "bench.ingest_job", "--urls", str(urls),
-                       "--db", f"{folder}/news.duckdb", "--batch-size", str(args.batch_size),
-                       "--task-runner", args.task_runner]  # fmt: skip
-            out, memory = run_measured(command, env, args.timeout)
-            row["newsflow"] = {**_result_line(out, "RESULT "), **memory}
+                shared["baseline"] = {**_result_line(out), **memory}
+            for mode in args.extraction:
+                command = [sys.executable, "-m", "bench.ingest_job", "--urls", str(urls),
+                           "--db", f"{folder}/news-{mode}.duckdb",
+                           "--batch-size", str(args.batch_size),
+                           "--task-runner", args.task_runner, "--extraction", mode]  # fmt: skip
+                out, memory = run_measured(command, env, args.timeout)
+                row = {**shared, "extraction": mode}
+                row["newsflow"] = {**_result_line(out, "RESULT "), **memory}
+                rows.append(_summarize(row))
     finally:
         if server.stdin:
             server.stdin.close()
         server.wait(timeout=30)
-    return _summarize(row)
+    return rows
 
 
 def _summarize(row: dict[str, Any]) -> dict[str, Any]:
@@ -190,18 +197,19 @@ def _memory(run: dict[str, Any] | None) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The README table: one line per N."""
+    """The README table: one line per N and extraction mode."""
     lines = [
-        "| N | baseline pages/s | newsflow pages/s | ratio | orchestration | task runs | "
-        "peak PSS (RSS) newsflow | peak PSS (RSS) baseline | re-run | "
+        "| N | extraction | baseline pages/s | newsflow pages/s | ratio | orchestration | "
+        "task runs | peak PSS (RSS) newsflow | peak PSS (RSS) baseline | re-run | "
         "stage seconds (summed task time) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         first, rerun = row["newsflow"]["first"], row["newsflow"].get("rerun")
         rerun_text = f"{rerun['wall_s']:.1f} s ({row['rerun_share']:.1%})" if rerun else "–"
         lines.append(
-            f"| {row['n']} | {row.get('baseline_pages_s', '–')} | {row['newsflow_pages_s']} | "
+            f"| {row['n']} | {row.get('extraction', 'thorough')} | "
+            f"{row.get('baseline_pages_s', '–')} | {row['newsflow_pages_s']} | "
             f"{row.get('ratio', '–')} | {first['orchestration_share']:.1%} | "
             f"{first['task_runs']} | {_memory(row.get('newsflow'))} | "
             f"{_memory(row.get('baseline'))} | {rerun_text} | "
@@ -223,6 +231,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
+    parser.add_argument(
+        "--extraction",
+        nargs="+",
+        default=["thorough"],
+        choices=["thorough", "fast"],
+        help="the clean stage's modes to measure, each against the same baseline",
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
     parser.add_argument("--no-save", action="store_true", help="print only; no results file")
@@ -234,8 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     with prefect_test_harness(server_startup_timeout=120):
         env = _prefect_env()
         for n in args.sizes:
-            rows.append(measure_size(n, args, env))
-            print(markdown_table(rows[-1:]).splitlines()[-1], flush=True)
+            measured = measure_size(n, args, env)
+            rows += measured
+            print("\n".join(markdown_table(measured).splitlines()[2:]), flush=True)
     table = markdown_table(rows)
     print(f"\nmachine: {json.dumps(info)}\n\n{table}")
     if not args.no_save:

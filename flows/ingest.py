@@ -24,7 +24,7 @@ from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
 from tasks.load import load_batch, load_discovery, read_validators
 from tasks.records import Document, FetchResult, WorkItem
-from tasks.settings import DEFAULT_DB, Settings, TaskRunnerName, load_settings
+from tasks.settings import DEFAULT_DB, ExtractionMode, Settings, TaskRunnerName, load_settings
 from tasks.sources import discover_items, sources_from_cli
 from warehouse.store import LoadCounts
 
@@ -125,11 +125,13 @@ class _Cleaning:
 
 @dataclass(frozen=True)
 class _CpuStages:
-    """Where clean and dedupe run, how many batches at once, how many processes one clean uses."""
+    """Where clean and dedupe run, how many batches at once, how many processes one clean uses,
+    and how much work it spends a page."""
 
     runner: TaskRunner
     window: int
     clean_workers: int
+    extraction: ExtractionMode
 
     def submit(self, fetched: list[FetchResult]) -> _Cleaning:
         if not any(fetch.ok for fetch in fetched):  # an unchanged re-run: nothing to clean
@@ -137,7 +139,8 @@ class _CpuStages:
         # opaque (see _run_batches) cannot reach a Dask worker: Dask rebuilds it as a plain tuple
         wrap = opaque if isinstance(self.runner, ThreadPoolTaskRunner) else _as_is
         documents = self.runner.submit(
-            clean_batch, {"fetches": wrap(fetched), "workers": self.clean_workers}
+            clean_batch,
+            {"fetches": wrap(fetched), "workers": self.clean_workers, "mode": self.extraction},
         )
         prints = self.runner.submit(dedupe_batch, {"docs": wrap(documents)})
         return _Cleaning(fetched, documents, prints)
@@ -231,7 +234,12 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
     are daemonic and may not start a pool), results back to this process for the ordered loads."""
     if settings.task_runner is TaskRunnerName.threads:
         with ThreadPoolTaskRunner(max_workers=1) as runner:
-            yield _CpuStages(runner, window=1, clean_workers=settings.clean_workers)
+            yield _CpuStages(
+                runner,
+                window=1,
+                clean_workers=settings.clean_workers,
+                extraction=settings.extraction,
+            )
         return
     runner = _dask_runner(settings)  # first: importing distributed sets its log level
     with _quiet_dask_logs(), runner:
@@ -243,7 +251,9 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
                 "(`dask scheduler`) or drop --dask-address for a local cluster"
             ) from exc
         get_run_logger().info("clean and dedupe on Dask: %d worker threads", threads)
-        yield _CpuStages(runner, window=max(threads, 1) + 1, clean_workers=1)
+        yield _CpuStages(
+            runner, window=max(threads, 1) + 1, clean_workers=1, extraction=settings.extraction
+        )
 
 
 def _run_batches(
@@ -316,6 +326,7 @@ def ingest(
     batch_size: Annotated[int, Field(ge=1, le=5000)] | None = None,
     allow_private_hosts: bool | None = None,
     respect_robots: bool | None = None,
+    extraction: ExtractionMode | None = None,
     task_runner: TaskRunnerName | None = None,
     dask_address: str | None = None,
 ) -> IngestReport:
@@ -328,6 +339,8 @@ def ingest(
         batch_size: pages per fetch/clean/load batch.
         allow_private_hosts: fetch loopback and private addresses (off by default).
         respect_robots: obey robots.txt (on by default).
+        extraction: "thorough" (default: the best text and dates) or "fast" (about half the clean
+            stage's CPU; README, Extraction quality, gives what each scores).
         task_runner: where clean and dedupe run: "threads" (default: one batch at a time over a
             process per core) or "dask" (a batch per Dask worker thread; fetches and loads stay
             in this flow's process).
@@ -344,6 +357,7 @@ def ingest(
         batch_size=batch_size,
         allow_private_hosts=allow_private_hosts,
         respect_robots=respect_robots,
+        extraction=extraction,
         task_runner=task_runner,
         dask_address=dask_address,
     )

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from flows.ingest import IngestReport, ingest
 from flows.summarize import SummaryReport, summarize
-from tasks.settings import DEFAULT_SOURCES, TaskRunnerName
+from tasks.settings import DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 
 
 class RunReport(BaseModel):
@@ -21,6 +21,7 @@ class RunReport(BaseModel):
 def run(
     sources_file: str = DEFAULT_SOURCES,
     db: str | None = None,
+    extraction: ExtractionMode | None = None,
     task_runner: TaskRunnerName | None = None,
     dask_address: str | None = None,
 ) -> RunReport:
@@ -29,11 +30,16 @@ def run(
     Args:
         sources_file: the sources TOML file (default deployments/sources.toml).
         db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
+        extraction: "thorough" (default) or "fast" extraction of text and dates.
         task_runner: where ingest cleans and deduplicates: "threads" (default) or "dask".
         dask_address: the Dask scheduler (tcp://host:8786); none starts a local cluster.
     """
     ingested = ingest(
-        sources_file=sources_file, db=db, task_runner=task_runner, dask_address=dask_address
+        sources_file=sources_file,
+        db=db,
+        extraction=extraction,
+        task_runner=task_runner,
+        dask_address=dask_address,
     )
     summary = summarize(db=ingested.db)
     return RunReport(ingest=ingested, summary=summary)

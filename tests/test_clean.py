@@ -29,6 +29,7 @@ from tasks.clean import (
     strip_site_name,
 )
 from tasks.records import FeedEntry, FetchResult, WorkItem
+from tasks.settings import ExtractionMode
 
 BASELINE = Path(__file__).with_name("extraction_baseline.json")
 SEED = "seed/000_cf0c220304eb5a48.txt"
@@ -470,26 +471,26 @@ def _require(corpus: Path, folder: str) -> None:
         pytest.skip(f"benchmark corpus {corpus / folder} is absent")
 
 
-def test_extraction_f1_gate(corpus, baseline):
+@pytest.mark.parametrize("mode", list(ExtractionMode))
+def test_extraction_f1_gate(corpus, baseline, mode):
     """Mean per-page shingle F1 on the scrapinghub benchmark may not drop below the pinned value."""
     from bench.eval_extraction import AEB_DIR, extract_aeb, score_page, summarize_scores
 
     _require(corpus, AEB_DIR)
     truth = json.loads((corpus / "extraction/scrapinghub-aeb/ground-truth.json").read_text("utf-8"))
-    predicted = extract_aeb(corpus)
+    predicted = extract_aeb(corpus, mode=mode)
     scores = [score_page(item["articleBody"], predicted[key]) for key, item in truth.items()]
     mean_f1 = summarize_scores(scores)["mean_f1"]
-    assert mean_f1 >= baseline["scrapinghub_aeb_mean_f1"], (
-        f"extraction F1 fell to {mean_f1:.4f} (pinned {baseline['scrapinghub_aeb_mean_f1']})"
-    )
+    pinned = baseline[mode]["scrapinghub_aeb_mean_f1"]
+    assert mean_f1 >= pinned, f"{mode} extraction F1 fell to {mean_f1:.4f} (pinned {pinned})"
 
 
-def test_date_accuracy_gate(corpus, baseline):
+@pytest.mark.parametrize("mode", list(ExtractionMode))
+def test_date_accuracy_gate(corpus, baseline, mode):
     """Exact publication-day accuracy on MediaCloud 2020 may not drop below the pinned value."""
     from bench.eval_extraction import DATES_DIR, evaluate_dates
 
     _require(corpus, DATES_DIR)
-    accuracy = evaluate_dates(corpus, dates_only=True)["accuracy"]
-    assert accuracy >= baseline["mediacloud_2020_day_accuracy"], (
-        f"date accuracy fell to {accuracy:.3f} (pinned {baseline['mediacloud_2020_day_accuracy']})"
-    )
+    accuracy = evaluate_dates(corpus, dates_only=True, mode=mode)["accuracy"]
+    pinned = baseline[mode]["mediacloud_2020_day_accuracy"]
+    assert accuracy >= pinned, f"{mode} date accuracy fell to {accuracy:.3f} (pinned {pinned})"

@@ -127,6 +127,24 @@ def test_ingest_every_source_kind_then_rerun_loads_nothing_new(
     assert site.hits["/news/cnn"] == hits_before["/news/cnn"] + 1
 
 
+def test_the_extraction_parameter_picks_the_clean_stage_mode(prefect_harness, tmp_path):
+    """On the Aybak sample the two modes clean differently (only the thorough one drops the
+    byline line); each run stores what its mode makes of the page."""
+    from flows.ingest import ingest
+    from tasks.clean import clean_html
+    from tasks.settings import ExtractionMode
+
+    page = ROOT / "samples" / "2021-08-10_hindu-kush-herald_aybak.html"
+    cleaned = {
+        mode: clean_html(page.read_text(), page.as_uri(), mode=mode) for mode in ExtractionMode
+    }
+    assert cleaned[ExtractionMode.fast].text != cleaned[ExtractionMode.thorough].text
+    for mode in ExtractionMode:
+        db = str(tmp_path / f"{mode}.duckdb")
+        assert ingest(paths=[str(page)], db=db, extraction=mode).new == 1
+        assert _rows(db, "SELECT text FROM articles") == [(cleaned[mode].text,)]
+
+
 def test_a_second_process_writing_meanwhile_makes_the_load_wait_not_fail(
     prefect_harness, newsroom, db_path, tmp_path
 ):
