@@ -1207,7 +1207,8 @@ def clean_documents(
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-            chunksize = max(1, len(ok) // (workers * 4))
+            # small chunks: at the batch's end one worker idles while the other ends its last one
+            chunksize = max(1, len(ok) // (workers * 16))
             clean = partial(_clean_detached, mode=mode)
             docs = list(pool.map(clean, ok, chunksize=chunksize))
     for doc, fetch in zip(docs, ok, strict=True):
