@@ -129,7 +129,6 @@ class _CpuStages:
     and how much work it spends a page."""
 
     runner: TaskRunner
-    dedupe_runner: TaskRunner
     window: int
     clean_workers: int
     extraction: ExtractionMode
@@ -143,7 +142,7 @@ class _CpuStages:
             clean_batch,
             {"fetches": wrap(fetched), "workers": self.clean_workers, "mode": self.extraction},
         )
-        prints = self.dedupe_runner.submit(dedupe_batch, {"docs": wrap(documents)})
+        prints = self.runner.submit(dedupe_batch, {"docs": wrap(documents)})
         return _Cleaning(fetched, documents, prints)
 
 
@@ -230,20 +229,16 @@ def _quiet_dask_logs() -> Iterator[None]:
 
 @contextmanager
 def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
-    """Threads: one clean at a time, each over a process pool of every core, and a batch's dedupe
-    in a lane of its own beside the next clean; the next batch waits queued (window 2), so the
-    pool starts on it as soon as it is free, not after the dedupe and the load's hand-over.
+    """Threads: one batch at a time, each clean over a process pool of every core (window 1).
+    (A window of 2, the next batch queued and each dedupe in a thread of its own, made the fast
+    mode 11% faster but took the 10 000-page peak over 1 GB: README, Latest results.)
     Dask: a batch per worker thread plus one queued, each cleaned inline (Dask worker processes
     are daemonic and may not start a pool), results back to this process for the ordered loads."""
     if settings.task_runner is TaskRunnerName.threads:
-        with (
-            ThreadPoolTaskRunner(max_workers=1) as cleans,
-            ThreadPoolTaskRunner(max_workers=1) as dedupes,
-        ):
+        with ThreadPoolTaskRunner(max_workers=1) as runner:
             yield _CpuStages(
-                cleans,
-                dedupes,
-                window=2,
+                runner,
+                window=1,
                 clean_workers=settings.clean_workers,
                 extraction=settings.extraction,
             )
@@ -259,7 +254,6 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
             ) from exc
         get_run_logger().info("clean and dedupe on Dask: %d worker threads", threads)
         yield _CpuStages(
-            runner,
             runner,
             window=max(threads, 1) + 1,
             clean_workers=1,
@@ -277,9 +271,8 @@ def _run_batches(
     """Fetch, clean, dedupe and load batch after batch, overlapping what can overlap.
 
     Fetches run one at a time, the next while this one is cleaned (I/O under CPU); up to the
-    runner's window of batches are in clean and dedupe at once (on threads 2: one cleaned, the
-    next queued); loads run on this machine one at a time, in batch order, each while later
-    batches are cleaned.
+    runner's window of batches are cleaned and deduplicated at once (1 on threads); loads run on
+    this machine one at a time, in batch order, each while later batches are cleaned.
 
     Batches go to their tasks as opaque(...): Prefect still records which task run produced
     them (the run graph), but does not walk the hundreds of records inside looking for futures,
