@@ -230,8 +230,9 @@ def _quiet_dask_logs() -> Iterator[None]:
 @contextmanager
 def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
     """Threads: one batch at a time, each clean over a process pool of every core (window 1).
-    (A window of 2, the next batch queued and each dedupe in a thread of its own, made the fast
-    mode 11% faster but took the 10 000-page peak over 1 GB: README, Latest results.)
+    (A window of 2, the next batch queued and each dedupe in a thread of its own, took the peak
+    at N = 10 000 over 1 GB, and was no faster than smaller pool chunks alone: README, Latest
+    results.)
     Dask: a batch per worker thread plus one queued, each cleaned inline (Dask worker processes
     are daemonic and may not start a pool), results back to this process for the ordered loads."""
     if settings.task_runner is TaskRunnerName.threads:
