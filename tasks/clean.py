@@ -630,7 +630,7 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
         site_name=site_name or None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),
-        published=_read_page_date(tree, html, url, extensive=mode is ExtractionMode.thorough),
+        published=_read_page_date(tree, html, url, extensive=mode == ExtractionMode.thorough),
         headlines=[meta.title or "", *_headline_variants(tree)],
     )
 
@@ -1078,7 +1078,7 @@ def extract_main_text(
     """
     _unwrap_embedded_posts(tree)
     _drop_inline_popups(tree)
-    if mode is ExtractionMode.fast:
+    if mode == ExtractionMode.fast:
         text = _extract_candidate(tree, url, fast=True)
     else:
         text = _extract_candidate(tree, url, favor_precision=True)
@@ -1144,7 +1144,7 @@ def read_publication_time(
         (UTC datetime, original offset such as "+04:30" or None), or None when the page has none.
     """
     tree = _parse_html(html, url)
-    extensive = mode is ExtractionMode.thorough
+    extensive = mode == ExtractionMode.thorough
     stamp = _read_page_date(tree, html, url, extensive=extensive) if tree is not None else None
     return (stamp.at, stamp.offset) if stamp else None
 
