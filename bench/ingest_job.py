@@ -21,6 +21,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.ingest import ingest
+from tasks.settings import ExtractionMode
 
 STAGES = {
     "discover_items": "discover",
@@ -142,7 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=0, help="clean processes; 0: one per core")
     parser.add_argument("--no-rerun", action="store_true")
     parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
-    parser.add_argument("--extraction", default="thorough", choices=["thorough", "fast"])
+    parser.add_argument(
+        "--extraction",
+        type=ExtractionMode,
+        default=ExtractionMode.thorough,
+        choices=list(ExtractionMode),
+    )
     args = parser.parse_args(argv)
     sources = write_sources_file(
         Path(args.db).parent,

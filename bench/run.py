@@ -28,6 +28,8 @@ import prefect
 import psutil
 import trafilatura
 
+from tasks.settings import ExtractionMode
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_SECONDS = 0.1
@@ -234,8 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--extraction",
         nargs="+",
-        default=["thorough"],
-        choices=["thorough", "fast"],
+        type=ExtractionMode,
+        default=[ExtractionMode.thorough],
+        choices=list(ExtractionMode),
         help="the clean stage's modes to measure, each against the same baseline",
     )
     parser.add_argument("--skip-baseline", action="store_true")

@@ -485,18 +485,19 @@ def _meta_date_strings(tree: HtmlElement) -> list[str]:
 
 
 def _read_page_date(
-    tree: HtmlElement, html: str, url: str | None, *, extensive: bool = True
+    tree: HtmlElement, html: str, url: str | None, mode: ExtractionMode
 ) -> _Stamp | None:
     """The publication time a page states (JSON-LD, meta, time tags), checked against the day
     htmldate finds in its text and URL; htmldate's day alone when the page states no time.
-    extensive: htmldate's extensive search, which also reads dates in the page's free text
-    (dateparser): 4 points of day accuracy for about 27 ms a page on the MediaCloud sample."""
+    The thorough mode runs htmldate's extensive search, which also reads dates in the page's free
+    text (dateparser): 4 points of day accuracy for about 27 ms a page on the MediaCloud sample."""
     stamps = []
     for raw in _jsonld_date_strings(tree) + _meta_date_strings(tree):
         moment = _parse_datetime_string(raw)
         stamp = _to_published(moment) if moment else None
         if stamp:
             stamps.append(stamp)
+    extensive = mode == ExtractionMode.thorough
     day = find_date(html, url=url, original_date=True, extensive_search=extensive)
     if not stamps:
         return (
@@ -630,7 +631,7 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
         site_name=site_name or None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),
-        published=_read_page_date(tree, html, url, extensive=mode == ExtractionMode.thorough),
+        published=_read_page_date(tree, html, url, mode),
         headlines=[meta.title or "", *_headline_variants(tree)],
     )
 
@@ -985,7 +986,7 @@ def _is_text_scrape(fetch: FetchResult) -> bool:
     return urlsplit(fetch.final_url or fetch.url).path.lower().endswith(".txt")
 
 
-def _clean_detached(fetch: FetchResult, mode: ExtractionMode = ExtractionMode.thorough) -> Document:
+def _clean_detached(fetch: FetchResult, mode: ExtractionMode) -> Document:
     """Clean one fetch without attaching it (workers send back only the Document).
 
     A page that breaks an extractor is logged with its traceback and recorded as rejected
@@ -1144,8 +1145,7 @@ def read_publication_time(
         (UTC datetime, original offset such as "+04:30" or None), or None when the page has none.
     """
     tree = _parse_html(html, url)
-    extensive = mode == ExtractionMode.thorough
-    stamp = _read_page_date(tree, html, url, extensive=extensive) if tree is not None else None
+    stamp = _read_page_date(tree, html, url, mode) if tree is not None else None
     return (stamp.at, stamp.offset) if stamp else None
 
 
