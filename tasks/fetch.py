@@ -579,6 +579,20 @@ def _read_response(
     return result
 
 
+def _prepared_get(
+    url: str, headers: dict[str, str], auth: tuple[str, str] | None
+) -> requests.PreparedRequest:
+    """A GET as requests' Session would prepare it, minus what we never use (cookies, hooks,
+    session-level merging): a third of the client CPU of a 304 goes into that merging."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_method("GET")
+    prepared.prepare_url(url, None)
+    prepared.prepare_headers(headers)
+    prepared.prepare_body(None, None)
+    prepared.prepare_auth(auth, url)  # .netrc credentials, else any in the URL itself
+    return prepared
+
+
 def _request(
     url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
 ) -> _Response:
@@ -589,15 +603,12 @@ def _request(
     with batch.limiter.slot((urlsplit(url).hostname or "").lower()):
         deadline = time.monotonic() + s.total_timeout
         try:
-            response = batch.session.get(
-                url,
-                headers=headers,
-                proxies=environment.proxies,
-                auth=environment.auth,
-                verify=environment.verify,
+            response = batch.session.get_adapter(url).send(
+                _prepared_get(url, headers, environment.auth),
                 stream=True,
-                allow_redirects=False,
                 timeout=(s.connect_timeout, s.read_timeout),
+                verify=environment.verify,
+                proxies=environment.proxies,
             )
         except requests.RequestException as exc:
             raise _failure_from_request_error(exc, s) from exc
@@ -889,15 +900,14 @@ def _read_file(url: str, settings: FetchSettings, mode: _Mode) -> FetchResult:
 
 
 def open_session(settings: FetchSettings) -> requests.Session:
-    """A requests session for one batch, its connection pool sized for the batch's workers.
+    """A requests session for one batch: its adapter's connection pools, sized for the workers.
 
-    It does not read the environment on every request: each request passes the proxies,
-    .netrc credentials and CA bundle of its origin, read once per batch (_Batch.environment_for).
+    Requests go to the adapter as they are (_prepared_get): no cookies or session settings carry
+    from one URL to the next. Each passes the proxies, .netrc credentials and CA bundle of its
+    origin, read from the environment once per batch (_Batch.environment_for).
     """
     session = requests.Session()
     session.trust_env = False
-    session.verify = _ca_bundle()
-    session.headers["User-Agent"] = settings.user_agent
     adapter = HTTPAdapter(
         pool_connections=settings.max_workers, pool_maxsize=settings.max_workers, max_retries=0
     )

@@ -27,6 +27,7 @@ from tasks.fetch import (
     fetch_pages,
     fetch_url,
     is_public_address,
+    open_session,
     summarize_outcomes,
 )
 from tasks.records import FetchResult, WorkItem
@@ -438,6 +439,32 @@ def test_conditional_get_not_modified(site: HTTPServer, fetch_settings: FetchSet
     again = fetch_url(site.url_for("/cond"), fetch_settings, validators=('"v1"', stamp))
     assert (again.outcome, again.status, again.html) == ("not_modified", 304, None)
     assert (again.etag, again.last_modified) == ('"v1"', stamp)
+
+
+def test_requests_carry_netrc_or_url_credentials_and_no_cookies(
+    site: HTTPServer, fetch_settings: FetchSettings, tmp_path: Path, monkeypatch
+) -> None:
+    """Each request is prepared on its own: credentials of its origin, nothing from earlier URLs."""
+    site.expect_request("/login").respond_with_response(
+        Response(HTML, content_type="text/html", headers={"Set-Cookie": "session=abc; Path=/"})
+    )
+    site.expect_request("/page").respond_with_data(HTML, content_type="text/html")
+    origin = f"127.0.0.1:{site.port}"  # an IP origin: a cookie jar would keep its cookies
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with open_session(fetch_settings) as session:  # one batch's session, one URL after another
+        for path in ("/login", "/page"):
+            page = fetch_url(f"http://{origin}{path}", fetch_settings, session=session)
+            assert page.outcome == "ok"
+    monkeypatch.delenv("NETRC")
+    with_userinfo = f"http://bob:pw@{origin}/page"
+    assert fetch_url(with_userinfo, fetch_settings).outcome == "ok"
+    sent = [request for request, _ in site.log if request.path != "/robots.txt"]
+    assert [r.authorization.username for r in sent] == ["alice", "alice", "bob"]
+    assert [r.headers.get("Cookie") for r in sent] == [None, None, None]
+    assert all(r.headers["User-Agent"] == fetch_settings.user_agent for r in sent)
 
 
 class RevalidatingHandler(BaseHTTPRequestHandler):
