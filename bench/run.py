@@ -50,8 +50,9 @@ def _pss(member: psutil.Process) -> int:
     return member.memory_info().rss
 
 
-def tree_memory(process: psutil.Process, *, with_pss: bool = True) -> tuple[int, int]:
-    """(RSS, PSS) of a process and all its descendants, in bytes (gone processes count zero).
+def tree_memory(process: psutil.Process, *, with_pss: bool = True) -> tuple[int, int, int]:
+    """(RSS, PSS, PSS of `process` alone) of a process and all its descendants, in bytes (gone
+    processes count zero).
 
     Summed RSS counts pages that forked workers share with their parent once per process;
     summed PSS counts them once in all, so it is the tree's real footprint. PSS is costly to read
@@ -60,15 +61,18 @@ def tree_memory(process: psutil.Process, *, with_pss: bool = True) -> tuple[int,
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0, 0
-    rss = pss = 0
+        return 0, 0, 0
+    rss = pss = main = 0
     for member in members:
         try:
             rss += member.memory_info().rss
-            pss += _pss(member) if with_pss else 0
+            member_pss = _pss(member) if with_pss else 0
         except psutil.NoSuchProcess:
             continue
-    return rss, pss
+        pss += member_pss
+        if member is process:
+            main = member_pss
+    return rss, pss, main
 
 
 def run_measured(
@@ -88,17 +92,13 @@ def run_measured(
     pss_read = 0.0
     timeline: list[tuple[float, int, int]] = []  # (seconds, tree PSS MB, main PSS MB)
     while child.poll() is None:
-        rss, _ = tree_memory(process, with_pss=False)
+        rss, _, _ = tree_memory(process, with_pss=False)
         elapsed = time.perf_counter() - started
         timeline_due = not timeline or elapsed - timeline[-1][0] >= TIMELINE_SECONDS
         pss_due = elapsed - pss_read >= PSS_SECONDS or timeline_due
         if rss > peak_rss or pss_due:
-            _, pss = tree_memory(process)
+            _, pss, main = tree_memory(process)
             pss_read = elapsed
-            try:
-                main = _pss(process)
-            except psutil.NoSuchProcess:
-                break
             peak_pss, peak_main = max(peak_pss, pss), max(peak_main, main)
             if timeline_due:
                 timeline.append((round(elapsed, 1), round(pss / 2**20), round(main / 2**20)))
