@@ -75,6 +75,42 @@ def tree_memory(process: psutil.Process, *, with_pss: bool = True) -> tuple[int,
     return rss, pss, main
 
 
+def _record_cpu(process: psutil.Process, seen: dict[int, float]) -> None:
+    """The CPU seconds each process of the tree has used so far (its own, not its children's)."""
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for member in members:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seen[member.pid] = times.user + times.system
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def _cpu_report(pid: int, seen: dict[int, float], wall: float, busy: float) -> dict[str, float]:
+    """CPU seconds of the measured process, of its descendants, and of everything else on the
+    machine meanwhile (the corpus server, the Prefect API, other users), and the share of every
+    core's time the measured tree used: what separates work from waiting. Each process counts
+    at its last sample (up to SAMPLE_SECONDS of its CPU may fall after it)."""
+    main = seen.get(pid, 0.0)
+    children = sum(cpu for member, cpu in seen.items() if member != pid)
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_main_s": round(main, 1),
+        "cpu_children_s": round(children, 1),
+        "cpu_elsewhere_s": round(max(0.0, busy - main - children), 1),
+        "cpu_share": round((main + children) / (wall * cores), 3) if wall else 0.0,
+    }
+
+
 def run_measured(
     command: list[str], env: dict[str, str], timeout: float
 ) -> tuple[str, dict[str, int]]:
@@ -90,9 +126,12 @@ def run_measured(
     process = psutil.Process(child.pid)
     peak_rss = peak_pss = peak_main = 0
     pss_read = 0.0
+    cpu_seen: dict[int, float] = {}  # pid -> user+system seconds at its last sample
+    machine_busy = _machine_busy_seconds()
     timeline: list[tuple[float, int, int]] = []  # (seconds, tree PSS MB, main PSS MB)
     while child.poll() is None:
         rss, _, _ = tree_memory(process, with_pss=False)
+        _record_cpu(process, cpu_seen)
         elapsed = time.perf_counter() - started
         timeline_due = not timeline or elapsed - timeline[-1][0] >= TIMELINE_SECONDS
         pss_due = elapsed - pss_read >= PSS_SECONDS or timeline_due
@@ -107,6 +146,7 @@ def run_measured(
             child.kill()
             raise TimeoutError(f"{' '.join(command)} ran longer than {timeout:.0f} s; killed")
         time.sleep(SAMPLE_SECONDS)
+    wall = time.perf_counter() - started
     stdout = child.stdout.read() if child.stdout else ""
     if child.returncode:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {child.returncode}")
@@ -115,6 +155,7 @@ def run_measured(
         "peak_pss_mb": round(peak_pss / 2**20),
         "peak_main_pss_mb": round(peak_main / 2**20),  # the measured process without its workers
         "memory_timeline": timeline,  # where in the run the peak falls
+        **_cpu_report(child.pid, cpu_seen, wall, _machine_busy_seconds() - machine_busy),
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # shared machine
     }
 
@@ -211,13 +252,22 @@ def _memory(run: dict[str, Any] | None) -> str:
     return f"{run['peak_pss_mb']} MB ({run['peak_rss_mb']} MB)"
 
 
+def _cpu(run: dict[str, Any] | None) -> str:
+    if not run or "cpu_main_s" not in run:
+        return "–"
+    return (
+        f"main {run['cpu_main_s']:.0f} + workers {run['cpu_children_s']:.0f}, "
+        f"elsewhere {run['cpu_elsewhere_s']:.0f}"
+    )
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The README table: one line per N and extraction mode."""
     lines = [
         "| N | extraction | baseline pages/s | newsflow pages/s | ratio | orchestration | "
         "task runs | peak PSS (RSS) newsflow | peak PSS (RSS) baseline | re-run | "
-        "stage seconds (summed task time) |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "stage seconds (summed task time) | CPU seconds newsflow (baseline) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         first, rerun = row["newsflow"]["first"], row["newsflow"].get("rerun")
@@ -228,7 +278,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             f"{row.get('ratio', '–')} | {first['orchestration_share']:.1%} | "
             f"{first['task_runs']} | {_memory(row.get('newsflow'))} | "
             f"{_memory(row.get('baseline'))} | {rerun_text} | "
-            f"{_stages(row)} |"
+            f"{_stages(row)} | {_cpu(row.get('newsflow'))} ({_cpu(row.get('baseline'))}) |"
         )
     return "\n".join(lines)
 
