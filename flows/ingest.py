@@ -146,23 +146,16 @@ class _CpuStages:
         return _Cleaning(fetched, documents, prints)
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """A batch handed to its load: what Prefect keeps referenced (as task results) until the
-    flow run ends, so its bulk (bodies, texts, signatures) is dropped once the batch is loaded."""
-
-    fetched: list[FetchResult]
-    documents: list[Document]
-    prints: list[Fingerprint]
-
-    def release(self) -> None:
-        for fetch in self.fetched:
-            fetch.html = None
-            fetch.body = None
-        for doc in self.documents:
-            doc.text = ""
-        for fingerprint in self.prints:
-            fingerprint.buckets = []
+def _release(loaded: _Cleaning) -> None:
+    """Drop a loaded batch's bulk (bodies, texts, signatures): Prefect keeps the task results
+    referenced until the flow run ends."""
+    for fetch in loaded.fetched:
+        fetch.html = None
+        fetch.body = None
+    for doc in loaded.documents.result():
+        doc.text = ""
+    for fingerprint in loaded.prints.result():
+        fingerprint.buckets = []
 
 
 class _OrderedLoads:
@@ -173,26 +166,29 @@ class _OrderedLoads:
         self.totals = LoadCounts()
         self._args = (db_path, run_id)
         self._lock_wait_seconds = lock_wait_seconds
-        self._previous: tuple[PrefectFuture[LoadCounts], _Loaded] | None = None
+        self._previous: tuple[PrefectFuture[LoadCounts], _Cleaning] | None = None
 
     def submit(self, cleaned: _Cleaning) -> None:
-        """Queue the batch's load behind the previous one, then settle the previous one."""
-        loaded = _Loaded(cleaned.fetched, cleaned.documents.result(), cleaned.prints.result())
-        progress.report("extracted", len(loaded.documents))
+        """Queue the batch's load behind the previous one, then settle the previous one.
+
+        Only the batch's clean is waited for here, so that the next batch's clean starts as this
+        one ends; its dedupe may still be running (beside that clean), and the load waits for it.
+        """
+        progress.report("extracted", len(cleaned.documents.result()))
         loading = load_batch.submit(
-            *self._args, opaque(loaded.fetched), _passed_on(cleaned.documents),
+            *self._args, opaque(cleaned.fetched), _passed_on(cleaned.documents),
             _passed_on(cleaned.prints),
             self._lock_wait_seconds, wait_for=[self._previous[0]] if self._previous else None,
         )  # fmt: skip
         self.finish()
-        self._previous = (loading, loaded)
+        self._previous = (loading, cleaned)
 
     def finish(self) -> LoadCounts:
         """Wait for the last queued load; the counts of every load so far."""
         if self._previous is not None:
             loading, loaded = self._previous
             self.totals.add(loading.result())
-            loaded.release()
+            _release(loaded)
             progress.report("loaded", len(loaded.fetched))
             self._previous = None
         return self.totals
@@ -229,14 +225,15 @@ def _quiet_dask_logs() -> Iterator[None]:
 
 @contextmanager
 def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
-    """Threads: one batch at a time, each clean over a process pool of every core (window 1).
-    (A window of 2, the next batch queued and each dedupe in a thread of its own, took the peak
-    at N = 10 000 over 1 GB, and was no faster than smaller pool chunks alone: README, Latest
-    results.)
+    """Threads: one batch at a time, each clean over a process pool of every core (window 1);
+    a batch's dedupe runs in a second thread beside the next batch's clean, which would
+    otherwise wait for it with the pool idle. (A window of 2, the next batch's clean queued
+    behind this one's, took the peak at N = 10 000 over 1 GB, and was no faster than smaller
+    pool chunks alone: README, Latest results.)
     Dask: a batch per worker thread plus one queued, each cleaned inline (Dask worker processes
     are daemonic and may not start a pool), results back to this process for the ordered loads."""
     if settings.task_runner is TaskRunnerName.threads:
-        with ThreadPoolTaskRunner(max_workers=1) as runner:
+        with ThreadPoolTaskRunner(max_workers=2) as runner:
             yield _CpuStages(
                 runner,
                 window=1,
@@ -272,8 +269,9 @@ def _run_batches(
     """Fetch, clean, dedupe and load batch after batch, overlapping what can overlap.
 
     Fetches run one at a time, the next while this one is cleaned (I/O under CPU); up to the
-    runner's window of batches are cleaned and deduplicated at once (1 on threads); loads run on
-    this machine one at a time, in batch order, each while later batches are cleaned.
+    runner's window of batches are cleaned at once (1 on threads), each dedupe beside the next
+    clean; loads run on this machine one at a time, in batch order, each while later batches
+    are cleaned.
 
     Batches go to their tasks as opaque(...): Prefect still records which task run produced
     them (the run graph), but does not walk the hundreds of records inside looking for futures,
@@ -293,7 +291,7 @@ def _run_batches(
                 loads.submit(cleaning.popleft())
         while cleaning:
             loads.submit(cleaning.popleft())
-    return loads.finish()
+        return loads.finish()  # inside: the runner cancels what still runs (a dedupe) as it ends
 
 
 def _submit_fetch(

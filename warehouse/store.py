@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,13 +119,12 @@ def _insert_fetches(
     if not fetches:
         return {}
     ids = [row[0] for row in conn.execute(sql("reserve_fetch_ids"), [len(fetches)]).fetchall()]
-    pages: dict[str, tuple[FetchResult, int]] = {}  # content hash -> (first fetch, UTF-8 bytes)
+    pages: dict[str, FetchResult] = {}  # content hash -> the first fetch of that body
     hashes: list[str | None] = []
     for fetch in fetches:
-        body = zlib.decompress(fetch.page) if fetch.ok and fetch.page is not None else None
-        digest = hashlib.sha1(body).hexdigest() if body is not None else None
+        digest = fetch.page_sha1 if fetch.ok and fetch.page is not None else None
         if digest is not None and digest not in pages:
-            pages[digest] = (fetch, len(body))
+            pages[digest] = fetch
         hashes.append(digest)
         _count_outcome(fetch, counts)
     _insert_pages(conn, pages)
@@ -166,23 +163,19 @@ def _count_outcome(fetch: FetchResult, counts: LoadCounts) -> None:
         counts.failed[fetch.outcome] += 1
 
 
-def _insert_pages(
-    conn: duckdb.DuckDBPyConnection, pages: dict[str, tuple[FetchResult, int]]
-) -> None:
+def _insert_pages(conn: duckdb.DuckDBPyConnection, pages: dict[str, FetchResult]) -> None:
     """Keep each distinct body once, as the fetch already compressed it (PAGE_ZLIB_LEVEL)."""
     if not pages:
         return
-    items = list(pages.items())
+    fetches = list(pages.values())
     table = pa.table(
         {
-            "content_hash": [digest for digest, _ in items],
-            "url": [f.final_url or f.url for _, (f, _) in items],
-            "encoding": [f.encoding for _, (f, _) in items],
-            "body_zlib": pa.array([f.page for _, (f, _) in items], type=pa.binary()),
-            "bytes": pa.array([size for _, (_, size) in items], type=pa.int64()),
-            "fetched_at": pa.array(
-                [f.fetched_at or datetime.now(UTC) for _, (f, _) in items], type=_TS
-            ),
+            "content_hash": list(pages),
+            "url": [f.final_url or f.url for f in fetches],
+            "encoding": [f.encoding for f in fetches],
+            "body_zlib": pa.array([f.page for f in fetches], type=pa.binary()),
+            "bytes": pa.array([f.page_size for f in fetches], type=pa.int64()),
+            "fetched_at": pa.array([f.fetched_at or datetime.now(UTC) for f in fetches], type=_TS),
         }
     )
     conn.register("incoming_pages", table)
