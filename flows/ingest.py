@@ -29,6 +29,7 @@ from tasks.sources import discover_items, sources_from_cli
 from warehouse.store import LoadCounts
 
 T = TypeVar("T")
+HELD_FETCHES = 2000  # fetches without a page to clean loaded at once, at most (_OrderedLoads)
 
 
 class IngestReport(BaseModel):
@@ -146,52 +147,76 @@ class _CpuStages:
         return _Cleaning(fetched, documents, prints)
 
 
-def _release(loaded: _Cleaning) -> None:
+def _release(fetched: list[list[FetchResult]], cleaned: _Cleaning) -> None:
     """Drop a loaded batch's bulk (bodies, texts, signatures): Prefect keeps the task results
     referenced until the flow run ends."""
-    for fetch in loaded.fetched:
-        fetch.html = None
-        fetch.body = None
-    for doc in loaded.documents.result():
+    for batch in fetched:
+        for fetch in batch:
+            fetch.html = None
+            fetch.body = None
+    for doc in cleaned.documents.result():
         doc.text = ""
-    for fingerprint in loaded.prints.result():
+    for fingerprint in cleaned.prints.result():
         fingerprint.buckets = []
 
 
 class _OrderedLoads:
     """Loads batch after batch, one at a time and in order, so each batch is deduplicated
-    against everything loaded before it; a batch's bodies and texts are dropped once loaded."""
+    against everything loaded before it; a batch's bodies and texts are dropped once loaded.
+
+    A batch without a page to clean (a re-run's 304s, failed fetches) is held and loaded with
+    the batches after it, up to HELD_FETCHES fetches in one load: each load is a task run and a
+    warehouse transaction, and a load per batch of 304s was most of a re-run's time.
+    """
 
     def __init__(self, db_path: str, run_id: str | None, lock_wait_seconds: float) -> None:
         self.totals = LoadCounts()
         self._args = (db_path, run_id)
         self._lock_wait_seconds = lock_wait_seconds
-        self._previous: tuple[PrefectFuture[LoadCounts], _Cleaning] | None = None
+        self._held: list[list[FetchResult]] = []  # batches fetched and not yet loaded
+        self._previous: (
+            tuple[PrefectFuture[LoadCounts], list[list[FetchResult]], _Cleaning] | None
+        ) = None
 
     def submit(self, cleaned: _Cleaning) -> None:
-        """Queue the batch's load behind the previous one, then settle the previous one.
+        """Queue the batch's load (with the batches held before it) behind the previous load,
+        then settle that one; or hold the batch, when it has nothing to clean.
 
         Only the batch's clean is waited for here, so that the next batch's clean starts as this
         one ends; its dedupe may still be running (beside that clean), and the load waits for it.
         """
+        self._held.append(cleaned.fetched)
+        nothing_read = isinstance(cleaned.documents, _NothingToRead)
+        if nothing_read and sum(len(batch) for batch in self._held) < HELD_FETCHES:
+            return
+        self._load(cleaned)
+
+    def finish(self) -> LoadCounts:
+        """Load the batches still held, wait for the last load; the counts of every load."""
+        if self._held:
+            self._load(_Cleaning([], _NothingToRead(), _NothingToRead()))
+        self._settle()
+        return self.totals
+
+    def _load(self, cleaned: _Cleaning) -> None:
+        fetched, self._held = self._held, []
         progress.report("extracted", len(cleaned.documents.result()))
         loading = load_batch.submit(
-            *self._args, opaque(cleaned.fetched), _passed_on(cleaned.documents),
+            *self._args, [opaque(batch) for batch in fetched], _passed_on(cleaned.documents),
             _passed_on(cleaned.prints),
             self._lock_wait_seconds, wait_for=[self._previous[0]] if self._previous else None,
         )  # fmt: skip
-        self.finish()
-        self._previous = (loading, cleaned)
+        self._settle()
+        self._previous = (loading, fetched, cleaned)
 
-    def finish(self) -> LoadCounts:
-        """Wait for the last queued load; the counts of every load so far."""
+    def _settle(self) -> None:
+        """Wait for the last queued load, count it and drop its batches' bulk."""
         if self._previous is not None:
-            loading, loaded = self._previous
+            loading, fetched, cleaned = self._previous
             self.totals.add(loading.result())
-            _release(loaded)
-            progress.report("loaded", len(loaded.fetched))
+            _release(fetched, cleaned)
+            progress.report("loaded", sum(len(batch) for batch in fetched))
             self._previous = None
-        return self.totals
 
 
 def _dask_runner(settings: Settings) -> TaskRunner:

@@ -62,16 +62,21 @@ _WRITE_TASK = {
 def load_batch(
     db: str,
     run_id: str | None,
-    fetches: list[FetchResult],
+    fetches: list[list[FetchResult]],
     documents: list[Document],
     prints: list[Fingerprint],
     lock_wait_seconds: float = 60.0,
 ) -> LoadCounts:
-    """Write one batch's fetch log, pages, rejects and articles (new, versions, duplicates)."""
+    """Write one batch's fetch log, pages, rejects and articles (new, versions, duplicates).
+
+    `fetches` holds the fetch results of that batch and of the batches before it that had no
+    page to clean (the flow loads those with it), in order; `documents` and `prints` are the
+    batch's own.
+    """
     counts = write_batch(
         db,
         run_id=run_id,
-        fetches=fetches,
+        fetches=[fetch for batch in fetches for fetch in batch],
         documents=documents,
         prints=prints,
         lock_wait_seconds=lock_wait_seconds,

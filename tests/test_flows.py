@@ -127,6 +127,43 @@ def test_ingest_every_source_kind_then_rerun_loads_nothing_new(
     assert site.hits["/news/cnn"] == hits_before["/news/cnn"] + 1
 
 
+def _load_runs(flow_run_id) -> int:
+    """How many load_batch task runs the flow run made (all have ended once the flow has)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=flow_filter)
+    return sum(run.name.startswith("load_batch") for run in runs)
+
+
+def test_a_rerun_of_unchanged_pages_logs_every_url_in_one_load(
+    prefect_harness, site, corpus, tmp_path, db_path
+):
+    """Batches with nothing to clean (304s, failures) are held and loaded together: a re-run of
+    five unchanged pages and a missing one, in batches of two, is one load, and still leaves a
+    fetch row for every URL it tried."""
+    from flows.ingest import ingest
+
+    for case in PAGES:
+        site.page(f"/news/{case}", _page(corpus, case))
+    urls = [site.url(f"/news/{case}") for case in [*PAGES, "gone"]]
+    parameters = {"urls": urls, "db": db_path, "allow_private_hosts": True, "batch_size": 2}
+    first = ingest(**parameters, return_state=True)
+    assert first.result().new == 5 and first.result().failed == {"http_404": 1}
+    assert _load_runs(first.state_details.flow_run_id) == 3  # each batch had a page to clean
+
+    second = ingest(**parameters, return_state=True)
+    report = second.result()
+    assert (report.not_modified, report.failed, report.new) == (5, {"http_404": 1}, 0)
+    assert _load_runs(second.state_details.flow_run_id) == 1
+    assert dict(_rows(db_path, "SELECT run_id, count(*) FROM fetches GROUP BY 1")) == {
+        str(first.state_details.flow_run_id): 6,
+        str(second.state_details.flow_run_id): 6,
+    }
+
+
 def test_the_extraction_parameter_picks_the_clean_stage_mode(prefect_harness, tmp_path):
     """On the Aybak sample the two modes clean differently (only the thorough one drops the
     byline line); each run stores what its mode makes of the page."""
