@@ -24,9 +24,20 @@ from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
 from tasks.load import load_batch, load_discovery, read_validators
 from tasks.records import Document, FetchResult, WorkItem
-from tasks.settings import DEFAULT_DB, ExtractionMode, Settings, TaskRunnerName, load_settings
+from tasks.settings import (
+    DEFAULT_DB,
+    ExtractionMode,
+    Settings,
+    TaskRunnerName,
+    limit_malloc_arenas,
+    load_settings,
+)
 from tasks.sources import discover_items, sources_from_cli
 from warehouse.store import LoadCounts
+
+# Before any fetch thread allocates; the extraction pool's fork server imports this module too,
+# so its workers inherit the cap.
+limit_malloc_arenas()
 
 T = TypeVar("T")
 HELD_FETCHES = 2000  # fetches without a page to clean loaded at once, at most (_OrderedLoads)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import tomllib
 from enum import StrEnum
@@ -16,6 +17,27 @@ DEFAULT_DB = "warehouse/news.duckdb"
 DEFAULT_SOURCES = "deployments/sources.toml"
 USER_AGENT = "newsflow/0.1 (+https://github.com/newsflow/newsflow; news research crawler)"
 _TRUE = {"1", "true", "yes", "on"}
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process and the processes it forks; True if set.
+
+    glibc gives threads that allocate at once arenas of their own, up to eight per core, and
+    each keeps the memory freed into it: an ingest's sixteen fetch threads, its Prefect threads
+    and its task threads held about 110 MB more at the 2000-page benchmark's peak (PSS of the
+    process tree, 918 against 806 MB). This is MALLOC_ARENA_MAX, set from inside the process
+    so that every way of running the flow gets it; a MALLOC_ARENA_MAX already in the
+    environment wins, and outside glibc there is nothing to cap.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(_M_ARENA_MAX, arenas))
 
 
 class TaskRunnerName(StrEnum):

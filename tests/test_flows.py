@@ -164,6 +164,47 @@ def test_a_rerun_of_unchanged_pages_logs_every_url_in_one_load(
     }
 
 
+_ARENAS_SCRIPT = """
+import ctypes, os, sys, tempfile, threading
+if sys.argv[1] == "flow":
+    import flows.ingest  # noqa: F401
+libc = ctypes.CDLL("libc.so.6")
+barrier = threading.Barrier(8)
+def allocate():
+    barrier.wait()
+    kept = [bytearray(4096) for _ in range(2000)]
+    del kept
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc.fopen.restype = ctypes.c_void_p
+path = tempfile.mktemp()
+stream = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(stream))
+libc.fclose(ctypes.c_void_p(stream))
+print(open(path).read().count("<heap nr="))
+os.unlink(path)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas")
+def test_the_flow_process_caps_malloc_arenas_for_its_threads():
+    """Eight threads allocating at once get eight arenas of their own in a plain process; in one
+    that imported the ingest flow they share two (tasks.settings.limit_malloc_arenas)."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def arenas(mode: str) -> int:
+        command = [sys.executable, "-c", _ARENAS_SCRIPT, mode]
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return int(result.stdout.strip().splitlines()[-1])
+
+    assert arenas("plain") > 2
+    assert arenas("flow") <= 2
+
+
 def test_the_extraction_parameter_picks_the_clean_stage_mode(prefect_harness, tmp_path):
     """On the Aybak sample the two modes clean differently (only the thorough one drops the
     byline line); each run stores what its mode makes of the page."""
