@@ -59,3 +59,25 @@ def test_load_growth_benchmark_reports_each_step(tmp_path):
     rows = measure_growth(str(tmp_path), batches=5, batch=4, small_bodies=False, memory_limit=None)
     assert [row["stored_articles"] for row in rows] == [20]
     assert rows[0]["load_s"] > 0 and rows[0]["rss_before_mb"] > 0
+
+
+def test_the_ratio_is_taken_against_the_mean_of_the_two_baseline_runs():
+    """The baseline runs before and after newsflow; one run of it drifts by a fifth here."""
+    from bench.run import _summarize, markdown_table
+
+    memory = {"peak_pss_mb": 600, "peak_rss_mb": 800}
+    first = {"wall_s": 5.0, "task_runs": 7, "orchestration_share": 0.01, "orchestration_s": 0.05,
+             "stage_s": {"extract": 4.0}}  # fmt: skip
+    row = _summarize(
+        {
+            "n": 100,
+            "extraction": "fast",
+            "baseline": {"wall_s": 2.0, **memory},
+            "baseline_after": {"wall_s": 2.5, **memory},
+            "newsflow": {"first": first, "rerun": {"wall_s": 0.2}, **memory},
+        }
+    )
+    assert row["baseline_runs_pages_s"] == [50.0, 40.0]
+    assert row["baseline_pages_s"] == 44.44  # 100 pages in the mean 2.25 s
+    assert row["ratio"] == round(20.0 / 44.44, 3)
+    assert "| 100 | fast | 44.44 (50.0, 40.0) | 20.0 | 0.45 |" in markdown_table([row])
