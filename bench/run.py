@@ -51,9 +51,12 @@ def _pss(member: psutil.Process) -> int:
     return member.memory_info().rss
 
 
-def tree_memory(process: psutil.Process, *, with_pss: bool = True) -> tuple[int, int, int]:
+def tree_memory(
+    process: psutil.Process, *, with_pss: bool = True, cpu_seen: dict[int, float] | None = None
+) -> tuple[int, int, int]:
     """(RSS, PSS, PSS of `process` alone) of a process and all its descendants, in bytes (gone
-    processes count zero).
+    processes count zero); with `cpu_seen`, also each one's CPU seconds so far (its own, not its
+    children's), by pid, from the same walk over the tree.
 
     Summed RSS counts pages that forked workers share with their parent once per process;
     summed PSS counts them once in all, so it is the tree's real footprint. PSS is costly to read
@@ -68,26 +71,15 @@ def tree_memory(process: psutil.Process, *, with_pss: bool = True) -> tuple[int,
         try:
             rss += member.memory_info().rss
             member_pss = _pss(member) if with_pss else 0
+            if cpu_seen is not None:
+                times = member.cpu_times()
+                cpu_seen[member.pid] = times.user + times.system
         except psutil.NoSuchProcess:
             continue
         pss += member_pss
         if member is process:
             main = member_pss
     return rss, pss, main
-
-
-def _record_cpu(process: psutil.Process, seen: dict[int, float]) -> None:
-    """The CPU seconds each process of the tree has used so far (its own, not its children's)."""
-    try:
-        members = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for member in members:
-        try:
-            times = member.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        seen[member.pid] = times.user + times.system
 
 
 def _machine_busy_seconds() -> float:
@@ -115,7 +107,8 @@ def _cpu_report(pid: int, seen: dict[int, float], wall: float, busy: float) -> d
 def run_measured(
     command: list[str], env: dict[str, str], timeout: float
 ) -> tuple[str, dict[str, int]]:
-    """Run a command, sampling its process tree's memory; returns (stdout, peak RSS/PSS in MB).
+    """Run a command, sampling its process tree's memory and CPU; returns (stdout, figures:
+    peak RSS/PSS in MB, CPU seconds by process and elsewhere, the memory timeline).
 
     RSS is read every SAMPLE_SECONDS; PSS every PSS_SECONDS, and whenever the tree's RSS reaches
     a new peak. Reading PSS at every sample cost this process a fifth of a core (15 ms a sample
@@ -131,8 +124,7 @@ def run_measured(
     machine_busy = _machine_busy_seconds()
     timeline: list[tuple[float, int, int]] = []  # (seconds, tree PSS MB, main PSS MB)
     while child.poll() is None:
-        rss, _, _ = tree_memory(process, with_pss=False)
-        _record_cpu(process, cpu_seen)
+        rss, _, _ = tree_memory(process, with_pss=False, cpu_seen=cpu_seen)
         elapsed = time.perf_counter() - started
         timeline_due = not timeline or elapsed - timeline[-1][0] >= TIMELINE_SECONDS
         pss_due = elapsed - pss_read >= PSS_SECONDS or timeline_due
