@@ -144,6 +144,7 @@ class _CpuStages:
     window: int
     clean_workers: int
     extraction: ExtractionMode
+    page_seconds: float
 
     def submit(self, fetched: list[FetchResult]) -> _Cleaning:
         if not any(fetch.ok for fetch in fetched):  # an unchanged re-run: nothing to clean
@@ -152,7 +153,12 @@ class _CpuStages:
         wrap = opaque if isinstance(self.runner, ThreadPoolTaskRunner) else _as_is
         documents = self.runner.submit(
             clean_batch,
-            {"fetches": wrap(fetched), "workers": self.clean_workers, "mode": self.extraction},
+            {
+                "fetches": wrap(fetched),
+                "workers": self.clean_workers,
+                "mode": self.extraction,
+                "page_seconds": self.page_seconds,
+            },
         )
         prints = self.runner.submit(dedupe_batch, {"docs": wrap(documents)})
         return _Cleaning(fetched, documents, prints)
@@ -275,6 +281,7 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
                 window=1,
                 clean_workers=settings.clean_workers,
                 extraction=settings.extraction,
+                page_seconds=settings.clean_page_seconds,
             )
         return
     runner = _dask_runner(settings)  # first: importing distributed sets its log level
@@ -292,6 +299,7 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
             window=max(threads, 1) + 1,
             clean_workers=1,
             extraction=settings.extraction,
+            page_seconds=settings.clean_page_seconds,
         )
 
 

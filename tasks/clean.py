@@ -7,9 +7,12 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
+import threading
 import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -28,7 +31,7 @@ from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import load_html
 
 from tasks.records import Document, FeedEntry, FetchResult
-from tasks.settings import ExtractionMode
+from tasks.settings import CLEAN_PAGE_SECONDS, ExtractionMode
 
 LOGGER = logging.getLogger(__name__)
 
@@ -986,18 +989,55 @@ def _is_text_scrape(fetch: FetchResult) -> bool:
     return urlsplit(fetch.final_url or fetch.url).path.lower().endswith(".txt")
 
 
-def _clean_detached(fetch: FetchResult, mode: ExtractionMode) -> Document:
+class _CleanTimeout(BaseException):
+    """A page's clean outlasted its bound. A BaseException, like KeyboardInterrupt, so that the
+    extractors' own `except Exception` clauses cannot swallow it and carry on."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _CleanTimeout in the block after `seconds` of wall time, and each second after
+    that until the block ends. A SIGALRM timer, so it interrupts Python code and regular
+    expressions but not a single long call into C (lxml parses a page in one call), and it works
+    only in a process's main thread: the extraction pool's workers. Elsewhere (a small batch
+    cleaned inline by a task thread, a Dask worker's thread) it does nothing."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _CleanTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _clean_detached(
+    fetch: FetchResult, mode: ExtractionMode, page_seconds: float = CLEAN_PAGE_SECONDS
+) -> Document:
     """Clean one fetch without attaching it (workers send back only the Document).
 
     A page that breaks an extractor is logged with its traceback and recorded as rejected
-    "clean_error": cleaning is deterministic, so failing the batch would only lose its other pages.
+    "clean_error", one that takes longer than `page_seconds` as "clean_timeout": cleaning is
+    deterministic, so failing the batch (or waiting on it) would only lose its other pages.
     """
     url = fetch.final_url or fetch.url
     entry = fetch.item.feed_entry if fetch.item else None
     try:
-        if _is_text_scrape(fetch):
-            return clean_text_scrape(fetch.html or "", url, fetch.source_name, feed_entry=entry)
-        return clean_html(fetch.html or "", url, fetch.source_name, feed_entry=entry, mode=mode)
+        with _time_limit(page_seconds):
+            if _is_text_scrape(fetch):
+                return clean_text_scrape(fetch.html or "", url, fetch.source_name, feed_entry=entry)
+            return clean_html(fetch.html or "", url, fetch.source_name, feed_entry=entry, mode=mode)
+    except _CleanTimeout:
+        LOGGER.error(
+            "cleaning %s took more than %s s; recorded as rejected clean_timeout", url, page_seconds
+        )
+        return _document(url, fetch.source_name, _PageMeta(), "", rejected_reason="clean_timeout")
     except Exception:
         LOGGER.exception("cleaning %s failed; recorded as rejected clean_error", url)
         return _document(url, fetch.source_name, _PageMeta(), "", rejected_reason="clean_error")
@@ -1190,6 +1230,7 @@ def clean_documents(
     fetches: list[FetchResult],
     workers: int = 0,
     mode: ExtractionMode = ExtractionMode.thorough,
+    page_seconds: float = CLEAN_PAGE_SECONDS,
 ) -> list[Document]:
     """Clean the fetches whose outcome is "ok", in order, over a forkserver process pool.
 
@@ -1197,6 +1238,8 @@ def clean_documents(
         fetches: fetch results; those not "ok" are skipped.
         workers: processes to use; 0 means one per core. Small batches run inline.
         mode: how much work to spend on each HTML page's text and date (ExtractionMode).
+        page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout);
+            pages cleaned inline in a thread are not bounded (_time_limit).
 
     Returns:
         One Document per ok fetch, in input order, each with its fetch attached.
@@ -1204,12 +1247,12 @@ def clean_documents(
     ok = [fetch for fetch in fetches if fetch.ok]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(ok) < INLINE_BATCH:
-        docs = [_clean_detached(fetch, mode) for fetch in ok]
+        docs = [_clean_detached(fetch, mode, page_seconds) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
             # small chunks: at the batch's end one worker idles while the other ends its last one
             chunksize = max(1, len(ok) // (workers * 16))
-            clean = partial(_clean_detached, mode=mode)
+            clean = partial(_clean_detached, mode=mode, page_seconds=page_seconds)
             docs = list(pool.map(clean, ok, chunksize=chunksize))
     for doc, fetch in zip(docs, ok, strict=True):
         doc.fetch = fetch
@@ -1221,6 +1264,7 @@ def clean_batch(
     fetches: list[FetchResult],
     workers: int = 0,
     mode: ExtractionMode = ExtractionMode.thorough,
+    page_seconds: float = CLEAN_PAGE_SECONDS,
 ) -> list[Document]:
     """Clean a batch of fetches (pure and CPU-bound, so no retries) and log what came of them.
 
@@ -1228,12 +1272,13 @@ def clean_batch(
         fetches: the batch's fetch results; only those with outcome "ok" are cleaned.
         workers: extraction processes; 0 means one per core.
         mode: thorough or fast extraction (ExtractionMode).
+        page_seconds: how long an extraction process may spend on one page.
 
     Returns:
         One Document per ok fetch, in order (rejected ones carry their reason).
     """
     logger = get_run_logger()
-    docs = clean_documents(fetches, workers, mode)
+    docs = clean_documents(fetches, workers, mode, page_seconds)
     rejected: dict[str, int] = {}
     for doc in docs:
         if doc.rejected_reason:
@@ -1248,4 +1293,7 @@ def clean_batch(
     broken = [doc.url for doc in docs if doc.rejected_reason == "clean_error"]
     if broken:
         logger.error("%d pages broke the extractor (see the tracebacks): %s", len(broken), broken)
+    hung = [doc.url for doc in docs if doc.rejected_reason == "clean_timeout"]
+    if hung:
+        logger.error("%d pages took over %s s to clean: %s", len(hung), page_seconds, hung)
     return docs

@@ -432,6 +432,31 @@ def test_a_page_that_breaks_the_cleaner_is_recorded_not_fatal(caplog):
     assert "Traceback" in caplog.text
 
 
+def _endless_page(paragraphs: int = 30_000) -> str:
+    """A 3 MB page of plain paragraphs: the thorough clean of its 20 000-paragraph version took
+    10 s on the 2-core VM, so this one takes about 15 s."""
+    body = "".join(
+        f"<p>Paragraph {i}: the council met the province's delegates for more talks today.</p>"
+        for i in range(paragraphs)
+    )
+    return f"<html><body><article>{body}</article></body></html>"
+
+
+@pytest.mark.parametrize("workers", [2, 1], ids=["pool", "inline"])
+def test_a_page_that_outlasts_its_time_limit_is_recorded_and_the_batch_goes_on(workers, caplog):
+    """Each slow page is cut at page_seconds and recorded as rejected clean_timeout; the process
+    that gave up on it cleans the pages after it (two slow pages hold both pool workers)."""
+    slow = [
+        _fetch(_endless_page(), f"https://news.example.com/slow{i}", "text/html") for i in (1, 2)
+    ]
+    quick = [_fetch(ARTICLE_HTML, f"https://news.example.com/{i}", "text/html") for i in range(8)]
+    docs = clean_documents([*slow, *quick], workers=workers, page_seconds=1.0)
+    assert [d.rejected_reason for d in docs] == ["clean_timeout"] * 2 + [None] * 8
+    assert [d.url for d in docs] == [f.url for f in [*slow, *quick]]
+    if workers == 1:  # the pool workers' logs stay in their processes
+        assert "cleaning https://news.example.com/slow1 took more than 1.0 s" in caplog.text
+
+
 def _modules_loaded() -> set[str]:
     return set(sys.modules)
 

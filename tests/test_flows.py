@@ -164,6 +164,33 @@ def test_a_rerun_of_unchanged_pages_logs_every_url_in_one_load(
     }
 
 
+def test_a_page_that_outlasts_clean_page_seconds_is_rejected_and_the_rest_load(
+    prefect_harness, site, corpus, tmp_path, db_path
+):
+    """The sources file's clean_page_seconds reaches the extraction pool: a 3 MB page that takes
+    about 15 s to clean is given up after 1 s, recorded as fetched and rejected clean_timeout,
+    and the batch's other pages load."""
+    from flows.ingest import ingest
+    from tests.test_clean import _endless_page
+
+    site.page("/news/endless", _endless_page())
+    urls = [site.url("/news/endless")]
+    for copy in range(2):  # eight pages: a batch big enough for the process pool
+        for case in PAGES[:4]:
+            site.page(f"/news/{copy}/{case}", _page(corpus, case))
+            urls.append(site.url(f"/news/{copy}/{case}"))
+    sources = tmp_path / "sources.toml"
+    sources.write_text("[settings]\nclean_page_seconds = 1.0\nclean_workers = 2\n")
+    report = ingest(sources_file=str(sources), urls=urls, db=db_path, allow_private_hosts=True)
+
+    assert (report.fetched, report.rejected) == (9, {"clean_timeout": 1})
+    assert (report.new, report.duplicates) == (8, {"canonical_url": 4})  # the copies: same link
+    assert _rows(db_path, "SELECT url, reason FROM rejected") == [
+        (site.url("/news/endless"), "clean_timeout")
+    ]
+    assert _rows(db_path, "SELECT count(*) FROM fetches WHERE outcome = 'ok'") == [(9,)]
+
+
 _ARENAS_SCRIPT = """
 import ctypes, os, sys, tempfile, threading
 if sys.argv[1] == "flow":
