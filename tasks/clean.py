@@ -998,9 +998,8 @@ class _CleanTimeout(BaseException):
 def _time_limit(seconds: float) -> Iterator[None]:
     """Raise _CleanTimeout in the block after `seconds` of wall time, and each second after
     that until the block ends. A SIGALRM timer, so it interrupts Python code and regular
-    expressions but not a single long call into C (lxml parses a page in one call), and it works
-    only in a process's main thread: the extraction pool's workers. Elsewhere (a small batch
-    cleaned inline by a task thread, a Dask worker's thread) it does nothing."""
+    expressions but not a single long call into C (lxml parses a page in one call). Signals reach
+    only a process's main thread; elsewhere, or with seconds 0, it does nothing."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -1017,14 +1016,13 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _clean_detached(
-    fetch: FetchResult, mode: ExtractionMode, page_seconds: float = CLEAN_PAGE_SECONDS
-) -> Document:
+def _clean_detached(fetch: FetchResult, mode: ExtractionMode, page_seconds: float = 0) -> Document:
     """Clean one fetch without attaching it (workers send back only the Document).
 
     A page that breaks an extractor is logged with its traceback and recorded as rejected
-    "clean_error", one that takes longer than `page_seconds` as "clean_timeout": cleaning is
-    deterministic, so failing the batch (or waiting on it) would only lose its other pages.
+    "clean_error", one that takes longer than `page_seconds` (0: no bound; the extraction pool's
+    workers set one) as "clean_timeout": cleaning is deterministic, so failing the batch (or
+    waiting on it) would only lose its other pages.
     """
     url = fetch.final_url or fetch.url
     entry = fetch.item.feed_entry if fetch.item else None
@@ -1239,7 +1237,8 @@ def clean_documents(
         workers: processes to use; 0 means one per core. Small batches run inline.
         mode: how much work to spend on each HTML page's text and date (ExtractionMode).
         page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout);
-            pages cleaned inline in a thread are not bounded (_time_limit).
+            pages cleaned inline are not bounded (a signal timer would reach only the main
+            thread, and there it could upset the host's own alarms).
 
     Returns:
         One Document per ok fetch, in input order, each with its fetch attached.
@@ -1247,7 +1246,7 @@ def clean_documents(
     ok = [fetch for fetch in fetches if fetch.ok]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(ok) < INLINE_BATCH:
-        docs = [_clean_detached(fetch, mode, page_seconds) for fetch in ok]
+        docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
             # small chunks: at the batch's end one worker idles while the other ends its last one
