@@ -274,6 +274,65 @@ def test_ingest_flow_into_a_lake_then_query_it_back(prefect_harness, tmp_path: P
     assert check_warehouse(url) == []
 
 
+@pytest.fixture
+def object_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, object]]:
+    """An S3 API on 127.0.0.1 (moto's server) with an empty bucket "news", and the DuckDB
+    persistent secret that reaches it, in a home folder of the test's own: every DuckDB
+    connection reads the secrets under ~/.duckdb/stored_secrets, as a worker's would."""
+    boto3 = pytest.importorskip("boto3")
+    moto_server = pytest.importorskip("moto.server")
+    import duckdb
+
+    from warehouse.db import load_extension
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    keys = {"aws_access_key_id": "newsflow-test", "aws_secret_access_key": "not-a-secret"}
+    bucket = boto3.client(
+        "s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1", **keys
+    )
+    bucket.create_bucket(Bucket="news")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    conn = duckdb.connect(config={"allow_unsigned_extensions": True})
+    load_extension(conn, "httpfs")
+    conn.execute(
+        "CREATE PERSISTENT SECRET news_store (TYPE s3, KEY_ID ?, SECRET ?, REGION 'us-east-1', "
+        "ENDPOINT ?, URL_STYLE 'path', USE_SSL false)",
+        [keys["aws_access_key_id"], keys["aws_secret_access_key"], f"{host}:{port}"],
+    )
+    conn.close()
+    yield "s3://news/lake/", bucket
+    server.stop()
+
+
+def test_ingest_flow_into_a_lake_on_object_storage(
+    prefect_harness, object_store: tuple[str, object], tmp_path: Path
+) -> None:
+    """The production layout's data half: Parquet files written to and read back from an S3
+    API (here moto's, on loopback), through the httpfs extension of its PyPI package."""
+    from flows.ingest import ingest
+
+    data, bucket = object_store
+    url = f"{_lake(tmp_path)}?data={data}"
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name in SAMPLE_PAGES:
+        shutil.copy(SAMPLES / name, pages / name)
+    first = ingest(paths=[str(pages)], db=url)
+    assert first.new == 3 and first.duplicates == {"near": 1}
+    keys = [item["Key"] for item in bucket.list_objects_v2(Bucket="news")["Contents"]]
+    tables = {key.split("/")[2] for key in keys if key.endswith(".parquet")}
+    assert {"minhash_bands", "search_postings"} <= tables  # three articles' rows are inlined
+    assert not (tmp_path / "lake" / "catalog.sqlite.files").exists()  # nothing on local disk
+    assert _rows(url, "SELECT count(*), count(DISTINCT cluster_id) FROM articles") == [(3, 2)]
+    assert check_warehouse(url) == []
+
+    second = ingest(paths=[str(pages)], db=url)
+    assert (second.new, second.updated) == (0, 0)
+    assert _rows(url, "SELECT count(*) FROM articles") == [(3,)]
+
+
 # --- concurrent commits -------------------------------------------------------------------------
 
 _COMMIT_IN_CHILD = textwrap.dedent(
