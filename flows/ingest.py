@@ -19,7 +19,12 @@ from prefect.utilities.annotations import opaque
 from pydantic import BaseModel, Field
 
 from flows import progress
-from tasks.clean import clean_batch
+from tasks.clean import (
+    EXTRACTION_SERVER_MODULES,
+    INLINE_BATCH,
+    clean_batch,
+    start_extraction_server,
+)
 from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
 from tasks.load import load_batch, load_discovery, read_validators
@@ -248,7 +253,7 @@ def _dask_runner(settings: Settings) -> TaskRunner:
         "threads_per_worker": 1,
         "dashboard_address": None,
         # each worker warms up before the run starts, not on its first batch (as the pool's server)
-        "preload": ["tasks.extraction_server"],
+        "preload": EXTRACTION_SERVER_MODULES[settings.extraction],
     }
     return DaskTaskRunner(cluster_kwargs=cluster)
 
@@ -323,6 +328,8 @@ def _run_batches(
     """
     batches = _batches(items, settings.batch_size)
     loads = _OrderedLoads(db_path, run_id, settings.lock_wait_seconds)
+    if _will_use_the_pool(items, settings, validators):
+        start_extraction_server(settings.extraction)
     cleaning: deque[_Cleaning] = deque()
     with _cpu_stages(settings) as cpu:
         fetching = _submit_fetch(batches, 0, settings, validators)
@@ -336,6 +343,17 @@ def _run_batches(
         while cleaning:
             loads.submit(cleaning.popleft())
         return loads.finish()  # inside: the runner cancels what still runs (a dedupe) as it ends
+
+
+def _will_use_the_pool(items: list[WorkItem], settings: Settings, validators: Validators) -> bool:
+    """Whether a batch will be cleaned over the process pool: on threads, with more than one
+    worker, batches of INLINE_BATCH pages or more, and that many URLs never fetched before (a
+    re-run's known URLs mostly answer 304: nothing to clean)."""
+    if settings.task_runner is not TaskRunnerName.threads or settings.clean_workers == 1:
+        return False
+    if settings.batch_size < INLINE_BATCH:
+        return False
+    return sum(item.url not in validators for item in items) >= INLINE_BATCH
 
 
 def _submit_fetch(

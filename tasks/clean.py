@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
 import signal
@@ -39,6 +40,12 @@ MIN_WORDS = 25  # fewer words than this is not an article (a teaser, a caption, 
 MIN_CHARS = 200  # …unless it has this many characters (Chinese and Japanese have no spaces)
 WALL_MAX_WORDS = 250  # a cookie/login/paywall page is short; longer texts merely mention cookies
 INLINE_BATCH = 8  # below this many pages a process pool costs more than it saves
+# What the extraction pool's fork server loads before it forks workers, by mode: the fast mode
+# needs no dateparser or jusText tables (tasks/thorough_warmup.py).
+EXTRACTION_SERVER_MODULES = {
+    ExtractionMode.thorough: ["tasks.extraction_server", "tasks.thorough_warmup"],
+    ExtractionMode.fast: ["tasks.extraction_server"],
+}
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 TEXT_CONTENT_TYPES = ("text/plain",)
 
@@ -1052,12 +1059,24 @@ def _parse_html(html: str, url: str) -> HtmlElement | None:
         return None
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """A forkserver context whose server has this module imported and its parsers warmed
-    (tasks/extraction_server.py): workers fork from it ready, batch after batch."""
+def _pool_context(mode: ExtractionMode) -> multiprocessing.context.BaseContext:
+    """A forkserver context whose server has imported this module and warmed what the mode uses
+    (EXTRACTION_SERVER_MODULES): workers fork from it ready, batch after batch.
+
+    A process starts its fork server once, with the modules of the first mode it cleans in: a
+    thorough batch after fast ones (a notebook, a test session) has its workers warm up alone.
+    """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tasks.extraction_server"])
+    context.set_forkserver_preload(EXTRACTION_SERVER_MODULES[mode])
     return context
+
+
+def start_extraction_server(mode: ExtractionMode) -> None:
+    """Start the extraction pool's fork server now, without waiting for it: its imports and
+    warm-ups take 2.5 to 4 s of one core, which the first batch's clean would otherwise wait
+    for with the other core idle; started before the first fetch, they overlap it."""
+    _pool_context(mode)
+    multiprocessing.forkserver.ensure_running()
 
 
 # --- public functions ----------------------------------------------------------------------
@@ -1248,7 +1267,7 @@ def clean_documents(
     if workers == 1 or len(ok) < INLINE_BATCH:
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(mode)) as pool:
             # small chunks: at the batch's end one worker idles while the other ends its last one
             chunksize = max(1, len(ok) // (workers * 16))
             clean = partial(_clean_detached, mode=mode, page_seconds=page_seconds)

@@ -191,6 +191,25 @@ def test_a_page_that_outlasts_clean_page_seconds_is_rejected_and_the_rest_load(
     assert _rows(db_path, "SELECT count(*) FROM fetches WHERE outcome = 'ok'") == [(9,)]
 
 
+def test_the_pool_server_starts_early_only_for_runs_with_new_pages_to_clean():
+    """Its start-up (seconds of one core) overlaps the first fetch when batches of new URLs will
+    go to the pool; a re-run (known URLs: 304s), inline cleaning or Dask never start it."""
+    from flows.ingest import _will_use_the_pool
+    from tasks.records import WorkItem
+    from tasks.settings import Settings
+
+    items = [WorkItem(f"https://news.example.com/{i}", "t") for i in range(20)]
+    known = {item.url: ('"etag"', None) for item in items}
+    threads = Settings()
+    assert _will_use_the_pool(items, threads, {})
+    assert _will_use_the_pool(items, threads, dict(list(known.items())[:12]))  # 8 new
+    assert not _will_use_the_pool(items, threads, dict(list(known.items())[:13]))  # 7 new
+    assert not _will_use_the_pool(items, threads, known)
+    assert not _will_use_the_pool(items, Settings(clean_workers=1), {})
+    assert not _will_use_the_pool(items, Settings(batch_size=4), {})
+    assert not _will_use_the_pool(items, Settings(task_runner="dask"), {})
+
+
 _ARENAS_SCRIPT = """
 import ctypes, os, sys, tempfile, threading
 if sys.argv[1] == "flow":
