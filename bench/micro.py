@@ -13,8 +13,12 @@ The summaries benchmark fills a warehouse with A synthetic articles and E captur
 from range()) and times recompute_daily_summaries over the whole range, the function the
 summarize flow calls.
 
+With --lake the near-duplicate warehouse is a DuckLake (SQLite catalog, Parquet files beside it)
+instead of a DuckDB file: a lake has no band index beside it, and the lookup is the SQL join over
+minhash_bands that a shared lake keeps (README, Scaling out), so its time grows with the store.
+
 Run: python -m bench.micro [--stored 100000 1000000] [--batch 200] [--articles 1000000]
-     [--events 100000] [--skip near|summaries]
+     [--events 100000] [--skip near|summaries] [--lake]
 """
 
 from __future__ import annotations
@@ -97,12 +101,18 @@ def _timed(action: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def measure(stored: int, batch: int, folder: str) -> dict[str, Any]:
+def _size_mb(path: Path) -> int:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20)
+
+
+def measure(stored: int, batch: int, folder: str, lake: bool = False) -> dict[str, Any]:
     """Lookup and load timings for one incoming batch against `stored` articles."""
     rng = random.Random(stored)
     incoming = [_text(rng) for _ in range(batch)]
     planted = [_edited(text, rng) for text in incoming[: batch // 2]]
-    path = f"{folder}/micro-{stored}.duckdb"
+    catalog = f"{folder}/micro-{stored}/catalog.sqlite"
+    path = f"ducklake:sqlite:{catalog}" if lake else f"{folder}/micro-{stored}.duckdb"
     build_seconds, _ = _timed(lambda: build_store(path, stored, planted))
     docs = _documents(incoming, "incoming")
     fingerprint_seconds, prints = _timed(lambda: fingerprints(docs))
@@ -123,9 +133,11 @@ def measure(stored: int, batch: int, folder: str) -> dict[str, Any]:
         with writer(path) as conn:
             seconds, _ = _timed(lambda conn=conn, fresh=fresh: _load(conn, fresh))
         loads.append(seconds)
+    index_file = Path(path + INDEX_SUFFIX)
     return {
         "stored": stored,
         "batch": batch,
+        "warehouse": "ducklake" if lake else "duckdb",
         "build_s": round(build_seconds, 1),
         "near_found": found,
         "near_planted": len(planted),
@@ -134,8 +146,8 @@ def measure(stored: int, batch: int, folder: str) -> dict[str, Any]:
         "lookup_warm_ms_per_article": round(statistics.median(warm) / batch * 1000, 3),
         "load_ms_per_article": round(statistics.median(loads) / batch * 1000, 3),
         "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
-        "db_mb": round(Path(path).stat().st_size / 2**20),
-        "band_index_mb": round(Path(path + INDEX_SUFFIX).stat().st_size / 2**20),
+        "db_mb": _size_mb(Path(catalog).parent if lake else Path(path)),
+        "band_index_mb": _size_mb(index_file) if index_file.exists() else 0,
     }
 
 
@@ -207,13 +219,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--skip", choices=["near", "summaries"], action="append", default=[])
+    parser.add_argument("--lake", action="store_true", help="near duplicates in a DuckLake")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     rows, summary = [], None
     with tempfile.TemporaryDirectory(prefix="newsflow-micro-") as folder:
         if "near" not in args.skip:
             for stored in args.stored:
-                rows.append(measure(stored, args.batch, folder))
+                rows.append(measure(stored, args.batch, folder, args.lake))
                 print(json.dumps(rows[-1]), flush=True)
         if "summaries" not in args.skip:
             summary = measure_summaries(args.articles, args.events, folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from bench.baseline import run_baseline
@@ -43,10 +44,13 @@ def test_corpus_server_answers_conditional_requests_and_the_baseline_loads_it(co
     assert result["unique_texts"] < result["extracted"]  # the plan's copies hash alike
 
 
-def test_near_duplicate_micro_benchmark_finds_every_planted_copy(tmp_path):
-    row = measure(stored=2_000, batch=20, folder=str(tmp_path))
+@pytest.mark.parametrize("lake", [False, True], ids=["duckdb", "ducklake"])
+def test_near_duplicate_micro_benchmark_finds_every_planted_copy(tmp_path, lake):
+    row = measure(stored=2_000, batch=20, folder=str(tmp_path), lake=lake)
     assert row["near_found"] == row["near_planted"] == 10
     assert row["lookup_ms_per_article"] > 0 and row["load_ms_per_article"] > 0
+    assert row["warehouse"] == ("ducklake" if lake else "duckdb")
+    assert (row["band_index_mb"] > 0) is not lake  # a lake keeps no index file beside it
 
 
 def test_summaries_micro_benchmark_writes_the_daily_tables(tmp_path):
