@@ -349,7 +349,8 @@ def _will_use_the_pool(items: list[WorkItem], settings: Settings, validators: Va
     """Whether a batch will be cleaned over the process pool: on threads, with more than one
     worker, batches of INLINE_BATCH pages or more, and that many URLs never fetched before (a
     re-run's known URLs mostly answer 304: nothing to clean)."""
-    if settings.task_runner is not TaskRunnerName.threads or settings.clean_workers == 1:
+    workers = settings.clean_workers or os.cpu_count() or 1  # as clean_documents counts them
+    if settings.task_runner is not TaskRunnerName.threads or workers == 1:
         return False
     if settings.batch_size < INLINE_BATCH:
         return False
