@@ -485,7 +485,6 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from tasks.clean import _pool_context, start_extraction_server
 from tasks.settings import ExtractionMode
-from tests.conftest import ROOT
 
 def loaded():
     from trafilatura import external
