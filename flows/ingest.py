@@ -21,9 +21,9 @@ from pydantic import BaseModel, Field
 from flows import progress
 from tasks.clean import (
     EXTRACTION_SERVER_MODULES,
-    INLINE_BATCH,
     clean_batch,
     start_extraction_server,
+    uses_pool,
 )
 from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
@@ -346,15 +346,13 @@ def _run_batches(
 
 
 def _will_use_the_pool(items: list[WorkItem], settings: Settings, validators: Validators) -> bool:
-    """Whether a batch will be cleaned over the process pool: on threads, with more than one
-    worker, batches of INLINE_BATCH pages or more, and that many URLs never fetched before (a
-    re-run's known URLs mostly answer 304: nothing to clean)."""
-    workers = settings.clean_workers or os.cpu_count() or 1  # as clean_documents counts them
-    if settings.task_runner is not TaskRunnerName.threads or workers == 1:
+    """Whether a batch will be cleaned over the process pool: on threads, and as clean_documents
+    decides for a batch of the URLs never fetched before (a re-run's known URLs mostly answer
+    304: nothing to clean)."""
+    if settings.task_runner is not TaskRunnerName.threads:
         return False
-    if settings.batch_size < INLINE_BATCH:
-        return False
-    return sum(item.url not in validators for item in items) >= INLINE_BATCH
+    new = sum(item.url not in validators for item in items)
+    return uses_pool(settings.clean_workers, min(settings.batch_size, new))
 
 
 def _submit_fetch(

@@ -1243,6 +1243,16 @@ def clean_page(fetch: FetchResult, mode: ExtractionMode = ExtractionMode.thoroug
     return doc
 
 
+def uses_pool(workers: int, pages: int) -> bool:
+    """Whether clean_documents cleans `pages` pages over the process pool rather than inline.
+
+    Args:
+        workers: extraction processes; 0 means one per core.
+        pages: the batch's pages to clean.
+    """
+    return (workers or os.cpu_count() or 1) > 1 and pages >= INLINE_BATCH
+
+
 def clean_documents(
     fetches: list[FetchResult],
     workers: int = 0,
@@ -1264,7 +1274,7 @@ def clean_documents(
     """
     ok = [fetch for fetch in fetches if fetch.ok]
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(ok) < INLINE_BATCH:
+    if not uses_pool(workers, len(ok)):
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(mode)) as pool:
