@@ -42,8 +42,7 @@ def write_batch(
     The batch is written on one DuckDB thread: its statements are small, and on more threads they
     took a fifth more CPU for no less time (README, Latest results), CPU the extraction pool needs.
     """
-    with writer(db, wait_seconds=lock_wait_seconds) as conn:
-        conn.execute(f"SET threads = {BATCH_WRITE_THREADS}")
+    with writer(db, wait_seconds=lock_wait_seconds, threads=BATCH_WRITE_THREADS) as conn:
         return load_batch_rows(
             conn,
             run_id=run_id,

@@ -95,3 +95,14 @@ def test_writers_append_small_row_groups(db_path):
         conn.execute("CHECKPOINT")
         query = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('scratch')"
         assert conn.execute(query).fetchone()[0] == 5  # 10 000 rows in groups of ROW_GROUP_ROWS
+
+
+def test_a_writers_thread_cap_lasts_only_for_its_block(db_path):
+    """load_batch caps its writer at one thread; the next writer gets DuckDB's default again."""
+    setting = "SELECT current_setting('threads')"
+    with db.writer(db_path) as conn:
+        default = conn.execute(setting).fetchone()[0]
+    with db.writer(db_path, threads=1) as conn:
+        assert conn.execute(setting).fetchone()[0] == 1
+    with db.writer(db_path) as conn:
+        assert conn.execute(setting).fetchone()[0] == default

@@ -506,16 +506,22 @@ def _make_parent(path: str) -> None:
 
 
 @contextmanager
-def writer(path: str, *, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def writer(
+    path: str, *, wait_seconds: float = 60.0, threads: int | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A migrated read-write connection, held only as long as the `with` block: keep it short.
 
     path is a DuckDB file or a `ducklake:` URL (see Warehouse); a lake's tables are in the
-    current database, so the same statements run on both.
+    current database, so the same statements run on both. `threads` caps DuckDB's threads for
+    the block (migrations keep them all); a writer is its own in-memory DuckDB instance that
+    attaches the warehouse, so the cap ends with it.
     """
     conn = _open_writer(path, wait_seconds)
     try:
         with _write_errors(path):
             migrate(conn, path)
+            if threads is not None:
+                conn.execute("SET threads = ?", [threads])
             yield conn
     finally:
         with _write_errors(path):
