@@ -150,6 +150,7 @@ class _CpuStages:
     clean_workers: int
     extraction: ExtractionMode
     page_seconds: float
+    inline: bool = False  # clean in the task's thread: a Dask worker may not fork a pool
 
     def submit(self, fetched: list[FetchResult]) -> _Cleaning:
         if not any(fetch.ok for fetch in fetched):  # an unchanged re-run: nothing to clean
@@ -163,6 +164,7 @@ class _CpuStages:
                 "workers": self.clean_workers,
                 "mode": self.extraction,
                 "page_seconds": self.page_seconds,
+                "inline": self.inline,
             },
         )
         prints = self.runner.submit(dedupe_batch, {"docs": wrap(documents)})
@@ -305,6 +307,7 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
             clean_workers=1,
             extraction=settings.extraction,
             page_seconds=settings.clean_page_seconds,
+            inline=True,
         )
 
 
@@ -352,7 +355,7 @@ def _will_use_the_pool(items: list[WorkItem], settings: Settings, validators: Va
     if settings.task_runner is not TaskRunnerName.threads:
         return False
     new = sum(item.url not in validators for item in items)
-    return uses_pool(settings.clean_workers, min(settings.batch_size, new))
+    return uses_pool(min(settings.batch_size, new))
 
 
 def _submit_fetch(

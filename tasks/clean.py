@@ -1243,14 +1243,17 @@ def clean_page(fetch: FetchResult, mode: ExtractionMode = ExtractionMode.thoroug
     return doc
 
 
-def uses_pool(workers: int, pages: int) -> bool:
+def uses_pool(pages: int, inline: bool = False) -> bool:
     """Whether clean_documents cleans `pages` pages over the process pool rather than inline.
 
+    A pool of one process too: only a pool's workers bound a page's clean (page_seconds), and a
+    one-core machine is where a hung page would otherwise stall every run.
+
     Args:
-        workers: extraction processes; 0 means one per core.
         pages: the batch's pages to clean.
+        inline: clean in the calling thread whatever the batch (a Dask worker may not fork).
     """
-    return (workers or os.cpu_count() or 1) > 1 and pages >= INLINE_BATCH
+    return not inline and pages >= INLINE_BATCH
 
 
 def clean_documents(
@@ -1258,23 +1261,26 @@ def clean_documents(
     workers: int = 0,
     mode: ExtractionMode = ExtractionMode.thorough,
     page_seconds: float = CLEAN_PAGE_SECONDS,
+    inline: bool = False,
 ) -> list[Document]:
     """Clean the fetches whose outcome is "ok", in order, over a forkserver process pool.
 
     Args:
         fetches: fetch results; those not "ok" are skipped.
-        workers: processes to use; 0 means one per core. Small batches run inline.
+        workers: processes to use; 0 means one per core. Batches under INLINE_BATCH pages run
+            inline.
         mode: how much work to spend on each HTML page's text and date (ExtractionMode).
         page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout);
             pages cleaned inline are not bounded (a signal timer would reach only the main
             thread, and there it could upset the host's own alarms).
+        inline: clean every batch in the calling thread, without the pool.
 
     Returns:
         One Document per ok fetch, in input order, each with its fetch attached.
     """
     ok = [fetch for fetch in fetches if fetch.ok]
     workers = workers or os.cpu_count() or 1
-    if not uses_pool(workers, len(ok)):
+    if not uses_pool(len(ok), inline):
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(mode)) as pool:
@@ -1293,6 +1299,7 @@ def clean_batch(
     workers: int = 0,
     mode: ExtractionMode = ExtractionMode.thorough,
     page_seconds: float = CLEAN_PAGE_SECONDS,
+    inline: bool = False,
 ) -> list[Document]:
     """Clean a batch of fetches (pure and CPU-bound, so no retries) and log what came of them.
 
@@ -1301,12 +1308,13 @@ def clean_batch(
         workers: extraction processes; 0 means one per core.
         mode: thorough or fast extraction (ExtractionMode).
         page_seconds: how long an extraction process may spend on one page.
+        inline: clean in the task's own thread (on a Dask worker, which may not fork a pool).
 
     Returns:
         One Document per ok fetch, in order (rejected ones carry their reason).
     """
     logger = get_run_logger()
-    docs = clean_documents(fetches, workers, mode, page_seconds)
+    docs = clean_documents(fetches, workers, mode, page_seconds, inline)
     rejected: dict[str, int] = {}
     for doc in docs:
         if doc.rejected_reason:

@@ -419,7 +419,7 @@ def test_clean_documents_keeps_order_skips_failures_and_pools(corpus):
         )
     fetches.append(_fetch(seed, "file:///seed.txt", "text/plain"))
     pooled = clean_documents(fetches, workers=2)
-    inline = clean_documents(fetches, workers=1)
+    inline = clean_documents(fetches, inline=True)
     assert [d.url for d in pooled] == [f.final_url for f in fetches if f.ok]
     assert [(d.title, d.text, d.published_at) for d in pooled] == [
         (d.title, d.text, d.published_at) for d in inline
@@ -448,13 +448,15 @@ def _endless_page(paragraphs: int = 30_000) -> str:
     return f"<html><body><article>{body}</article></body></html>"
 
 
-def test_a_page_that_outlasts_its_time_limit_is_recorded_and_the_batch_goes_on():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_page_that_outlasts_its_time_limit_is_recorded_and_the_batch_goes_on(workers):
     """Each slow page is cut at page_seconds and recorded as rejected clean_timeout; the pool
-    process that gave up on it cleans the pages after it (two slow pages hold both workers)."""
+    process that gave up on it cleans the pages after it (two slow pages hold both workers).
+    One worker is a pool too, so a one-core machine has the bound."""
     endless = _endless_page()
     slow = [_fetch(endless, f"https://news.example.com/slow{i}", "text/html") for i in (1, 2)]
     quick = [_fetch(ARTICLE_HTML, f"https://news.example.com/{i}", "text/html") for i in range(8)]
-    docs = clean_documents([*slow, *quick], workers=2, page_seconds=1.0)
+    docs = clean_documents([*slow, *quick], workers=workers, page_seconds=1.0)
     assert [d.rejected_reason for d in docs] == ["clean_timeout"] * 2 + [None] * 8
     assert [d.url for d in docs] == [f.url for f in [*slow, *quick]]
 

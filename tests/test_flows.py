@@ -200,12 +200,12 @@ def test_the_pool_server_starts_early_only_for_runs_with_new_pages_to_clean():
 
     items = [WorkItem(f"https://news.example.com/{i}", "t") for i in range(20)]
     known = {item.url: ('"etag"', None) for item in items}
-    threads = Settings(clean_workers=2)  # the default, one per core, would be 1 on one core
+    threads = Settings()
     assert _will_use_the_pool(items, threads, {})
     assert _will_use_the_pool(items, threads, dict(list(known.items())[:12]))  # 8 new
     assert not _will_use_the_pool(items, threads, dict(list(known.items())[:13]))  # 7 new
     assert not _will_use_the_pool(items, threads, known)
-    assert not _will_use_the_pool(items, Settings(clean_workers=1), {})
+    assert _will_use_the_pool(items, Settings(clean_workers=1), {})  # one process: a pool too
     assert not _will_use_the_pool(items, Settings(batch_size=4), {})
     assert not _will_use_the_pool(items, Settings(task_runner="dask"), {})
 
