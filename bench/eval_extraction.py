@@ -17,7 +17,6 @@ import gzip
 import json
 import math
 import multiprocessing
-import os
 import re
 import statistics
 import time
@@ -34,7 +33,7 @@ from trafilatura.utils import decode_file
 
 from tasks.clean import clean_documents, local_day, read_publication_time
 from tasks.records import Document, FetchResult
-from tasks.settings import ExtractionMode
+from tasks.settings import ExtractionMode, usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -213,7 +212,7 @@ def _days_only(
     pages: list[tuple[Path, str]], workers: int, mode: ExtractionMode
 ) -> list[str | None]:
     """Publication days of pages, the date step alone, over a forkserver pool."""
-    with ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(workers or usable_cores(), mp_context=_context()) as pool:
         return list(pool.map(partial(_stated_day, mode=mode), pages, chunksize=4))
 
 
@@ -247,7 +246,7 @@ def evaluate_date_baselines(corpus: Path, workers: int = 0) -> dict[str, float]:
     truth = _load_json(folder / "eval_mediacloud_2020.json")
     dated = {url: day for url, item in truth.items() if (day := _day_truth(item["date"]))}
     pages = [(folder / "test_set" / f"{truth[url]['file']}.gz", url) for url in dated]
-    with ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(workers or usable_cores(), mp_context=_context()) as pool:
         found = list(pool.map(_baseline_days, pages, chunksize=4))
     expected = list(dated.values())
     return {

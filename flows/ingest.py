@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from tasks.settings import (
     TaskRunnerName,
     limit_malloc_arenas,
     load_settings,
+    usable_cores,
 )
 from tasks.sources import discover_items, sources_from_cli
 from warehouse.store import LoadCounts
@@ -249,7 +249,7 @@ def _dask_runner(settings: Settings) -> TaskRunner:
 
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address, client_kwargs={"timeout": "10s"})
-    workers = settings.dask_workers or os.cpu_count() or 1
+    workers = settings.dask_workers or usable_cores()
     cluster = {
         "n_workers": workers,
         "threads_per_worker": 1,

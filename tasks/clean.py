@@ -6,7 +6,6 @@ import json
 import logging
 import multiprocessing
 import multiprocessing.forkserver
-import os
 import re
 import signal
 import threading
@@ -32,7 +31,7 @@ from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import load_html
 
 from tasks.records import Document, FeedEntry, FetchResult
-from tasks.settings import CLEAN_PAGE_SECONDS, ExtractionMode
+from tasks.settings import CLEAN_PAGE_SECONDS, ExtractionMode, usable_cores
 
 LOGGER = logging.getLogger(__name__)
 
@@ -1267,7 +1266,7 @@ def clean_documents(
 
     Args:
         fetches: fetch results; those not "ok" are skipped.
-        workers: processes to use; 0 means one per core. Batches under INLINE_BATCH pages run
+        workers: processes to use; 0 means one per usable core. Batches under INLINE_BATCH pages run
             inline.
         mode: how much work to spend on each HTML page's text and date (ExtractionMode).
         page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout);
@@ -1279,7 +1278,7 @@ def clean_documents(
         One Document per ok fetch, in input order, each with its fetch attached.
     """
     ok = [fetch for fetch in fetches if fetch.ok]
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     if not uses_pool(len(ok), inline):
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
@@ -1305,7 +1304,7 @@ def clean_batch(
 
     Args:
         fetches: the batch's fetch results; only those with outcome "ok" are cleaned.
-        workers: extraction processes; 0 means one per core.
+        workers: extraction processes; 0 means one per usable core.
         mode: thorough or fast extraction (ExtractionMode).
         page_seconds: how long an extraction process may spend on one page.
         inline: clean in the task's own thread (on a Dask worker, which may not fork a pool).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import tomllib
 from enum import StrEnum
@@ -40,6 +41,35 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(_M_ARENA_MAX, arenas))
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU affinity (taskset, a container's cpuset), capped
+    by its cgroup's CPU quota rounded up (a container's --cpus, a Kubernetes CPU limit).
+
+    os.cpu_count() counts the host's cores: a pod limited to one CPU on a 32-core node would fork
+    32 extraction processes, each over a hundred MB, to share that one CPU. `cgroup` is where
+    the cgroup file system is mounted: v2's cpu.max, or v1's cpu/cpu.cfs_quota_us and period.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    quota = _cpu_quota(cgroup)
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
+
+
+def _cpu_quota(cgroup: Path) -> float | None:
+    """The cgroup's CPU quota in CPUs, None when it sets none or cannot be read."""
+    try:
+        if (cgroup / "cpu.max").exists():
+            quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        else:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota in ("max", "-1"):
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 class TaskRunnerName(StrEnum):
@@ -90,7 +120,9 @@ class Settings(BaseModel):
 
     db: str = DEFAULT_DB
     batch_size: int = Field(200, ge=1, le=5000, description="Pages per fetch/clean/load batch")
-    clean_workers: int = Field(0, ge=0, description="Extraction processes; 0 means one per core")
+    clean_workers: int = Field(
+        0, ge=0, description="Extraction processes; 0 means one per usable core (usable_cores)"
+    )
     extraction: ExtractionMode = Field(
         ExtractionMode.thorough, description="Clean stage effort a page: thorough or fast"
     )
@@ -103,7 +135,9 @@ class Settings(BaseModel):
     dask_address: str | None = Field(
         None, description="Dask scheduler (tcp://host:8786); none starts a local cluster"
     )
-    dask_workers: int = Field(0, ge=0, description="Local Dask cluster processes; 0: one per core")
+    dask_workers: int = Field(
+        0, ge=0, description="Local Dask cluster processes; 0: one per usable core"
+    )
     lock_wait_seconds: float = Field(
         60.0, ge=0, description="How long a writer waits for the file lock"
     )

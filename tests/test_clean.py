@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import signal
 import subprocess
@@ -34,7 +35,7 @@ from tasks.clean import (
     strip_site_name,
 )
 from tasks.records import FeedEntry, FetchResult, WorkItem
-from tasks.settings import ExtractionMode
+from tasks.settings import ExtractionMode, usable_cores
 from tests.conftest import ROOT
 
 BASELINE = Path(__file__).with_name("extraction_baseline.json")
@@ -486,7 +487,7 @@ _WORKER_MODULES_SCRIPT = """
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from tasks.clean import _pool_context, start_extraction_server
-from tasks.settings import ExtractionMode
+from tasks.settings import ExtractionMode, usable_cores
 
 def loaded():
     from trafilatura import external
@@ -570,3 +571,39 @@ def test_date_accuracy_gate(corpus, baseline, mode):
     accuracy = evaluate_dates(corpus, dates_only=True, mode=mode)["accuracy"]
     pinned = baseline[mode]["mediacloud_2020_day_accuracy"]
     assert accuracy >= pinned, f"{mode} date accuracy fell to {accuracy:.3f} (pinned {pinned})"
+
+
+def _cgroup(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("files", "quota_cores"),
+    [
+        ({"cpu.max": "50000 100000\n"}, 1),  # v2: half a CPU, rounded up to one process
+        ({"cpu.max": "max 100000\n"}, None),  # v2: no quota
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no cgroup file system
+    ],
+)
+def test_usable_cores_follow_the_cgroup_cpu_quota(tmp_path, files, quota_cores):
+    """A container's CPU limit caps the extraction processes that `clean_workers = 0` forks."""
+    cores = len(os.sched_getaffinity(0))
+    expected = cores if quota_cores is None else min(cores, quota_cores)
+    assert usable_cores(_cgroup(tmp_path, files)) == expected
+
+
+def test_usable_cores_follow_the_cpu_affinity(tmp_path):
+    """taskset or a container's cpuset: a process bound to one core counts one, however many
+    the machine has (os.cpu_count() would count them all)."""
+    allowed = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert usable_cores(tmp_path) == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert usable_cores(tmp_path) == len(allowed)
