@@ -487,7 +487,7 @@ _WORKER_MODULES_SCRIPT = """
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from tasks.clean import _pool_context, start_extraction_server
-from tasks.settings import ExtractionMode, usable_cores
+from tasks.settings import ExtractionMode
 
 def loaded():
     from trafilatura import external
