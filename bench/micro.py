@@ -121,6 +121,8 @@ def measure(stored: int, batch: int, folder: str, lake: bool = False) -> dict[st
         with writer(path) as conn, ExitStack() as stack:
             started = time.perf_counter()
             index = stack.enter_context(opened_band_index(conn))
+            if index is not None:
+                index.settle(conn)
             matches = _near_matches(conn, index, prints, list(range(batch)))
             lookups.append(time.perf_counter() - started)
             warm.append(

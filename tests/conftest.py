@@ -16,6 +16,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("NEWSFLOW_DB", None)
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="newsflow-cache-")  # lakes' LSH indexes
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -1,13 +1,27 @@
-"""The band index beside a DuckDB warehouse finds near copies and stays true to it after crashes."""
+"""The band index finds near copies and stays true to its warehouse: after crashes, and on a lake
+after other writers' commits."""
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from tasks.dedupe import fingerprints
 from tests.test_load import OTHER, REPORT, _doc, _load, _rows, _syndicated
-from warehouse.band_index import INDEX_SUFFIX, BandIndex, IndexEntry, index_path
+from warehouse.band_index import (
+    INDEX_SUFFIX,
+    BandIndex,
+    IndexEntry,
+    _held_alone,
+    index_file,
+    index_path,
+)
 from warehouse.db import writer
 
 
@@ -81,7 +95,79 @@ def test_a_new_version_replaces_the_indexed_signature(db_path):
     _near_copy_joins_the_story(db_path, "https://wire.example/story")
 
 
-def test_a_ducklake_warehouse_has_no_index_file(tmp_path):
-    with writer(f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}") as conn:
-        assert index_path(conn) is None
-    assert not list(tmp_path.glob("*" + INDEX_SUFFIX + "*"))
+# --- a lake's index, which other writers' commits reach through the lake's change feed ---------
+
+
+def _lake_index_rows(catalog: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(f"{catalog}{INDEX_SUFFIX}") as index:
+        return index.execute(query).fetchall()
+
+
+def _as_indexed(url: str) -> list[tuple]:
+    """The lake's signatures and stories as the index stores them."""
+    rows = _rows(
+        url,
+        "SELECT s.article_id, coalesce(a.cluster_id, s.article_id), s.signature "
+        "FROM minhash_signatures s LEFT JOIN articles a ON a.id = s.article_id ORDER BY 1",
+    )
+    return [(i, c, np.asarray(sig, dtype="<u4").tobytes()) for i, c, sig in rows]
+
+
+@contextmanager
+def _another_machine(catalog: Path) -> Iterator[None]:
+    """Loads meanwhile run as another machine's would: this machine's index sees none of them."""
+    with _held_alone(Path(f"{catalog}{INDEX_SUFFIX}")) as held:
+        assert held
+        yield
+
+
+def test_a_lake_indexes_beside_its_catalog_and_reads_other_writers_commits(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="warehouse.band_index")
+    catalog = tmp_path / "catalog.sqlite"
+    url = f"ducklake:sqlite:{catalog}"
+    _load(url, [_doc("https://b.example/k", OTHER)])
+    assert _lake_index_rows(catalog, "SELECT count(*), sum(pending) FROM lsh_docs") == [(1, 0)]
+    assert "reading this lake for the first time" in caplog.text
+
+    with _another_machine(catalog):
+        report = _load(url, [_doc("https://a.example/news/1", REPORT)])  # the SQL band join
+        changed = _load(url, [_doc("https://b.example/k", OTHER + " Flights resumed on Friday.")])
+    assert (report.new, changed.updated) == (1, 1)
+    assert len(_lake_index_rows(catalog, "SELECT * FROM lsh_docs")) == 1  # not read yet
+
+    _near_copy_joins_the_story(url, "https://wire.example/story")  # found through the index
+    indexed = _lake_index_rows(
+        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    )
+    assert indexed == _as_indexed(url)  # b's entry read in, a's changed signature replaced
+    assert _lake_index_rows(catalog, "SELECT docs FROM lsh_count") == [(3,)]
+    assert "rebuilding it" not in caplog.text  # caught up, not rebuilt
+    ((snapshot,),) = _rows(url, "SELECT id FROM ducklake_current_snapshot(current_database())")
+    read = _lake_index_rows(catalog, "SELECT snapshot FROM lsh_lake")
+    assert read == [(snapshot - 1,)]  # what the last load read; its own commit made the next
+
+
+def test_an_index_of_a_lake_made_again_under_the_same_url_is_rebuilt(tmp_path, caplog):
+    catalog = tmp_path / "catalog.sqlite"
+    url = f"ducklake:sqlite:{catalog}"
+    _load(url, [_doc("https://a.example/news/1", REPORT)])
+    catalog.unlink()
+    shutil.rmtree(f"{catalog}.files")
+    _load(url, [_doc("https://b.example/k", OTHER)])
+    assert "was made for a lake made at" in caplog.text
+    indexed = _lake_index_rows(
+        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    )
+    assert indexed == _as_indexed(url) and len(indexed) == 1
+
+
+def test_where_each_warehouse_keeps_its_index(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert index_file("/srv/news.duckdb", "duckdb") == Path("/srv/news.duckdb" + INDEX_SUFFIX)
+    assert index_file("/srv/c.ducklake", "ducklake") == Path("/srv/c.ducklake" + INDEX_SUFFIX)
+    assert index_file("sqlite:/srv/c.sqlite", "ducklake") == Path("/srv/c.sqlite" + INDEX_SUFFIX)
+    on_server = index_file("postgres:dbname=news host=pg.internal", "ducklake")
+    assert on_server.parent == tmp_path / "cache" / "newsflow"  # one per machine
+    assert on_server.name.startswith("ducklake-") and on_server.name.endswith(INDEX_SUFFIX)
+    assert on_server != index_file("postgres:dbname=other host=pg.internal", "ducklake")
+    assert index_file(None, "duckdb") is None  # in memory

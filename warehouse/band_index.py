@@ -1,21 +1,29 @@
-"""The near-duplicate index beside a DuckDB warehouse file: LSH band keys in SQLite's B-tree.
+"""The near-duplicate index of a warehouse: LSH band keys in SQLite's B-tree, on local disk.
 
 Why: DuckDB answers "which stored articles share a band bucket with these?" by scanning
-minhash_bands, so the lookup grows with every stored article. A B-tree finds each key in a few
-4 KB pages whatever the size, and the candidates' signatures sit beside them, so verifying a
-candidate reads no DuckDB column either.
+minhash_bands, so the lookup grows with every stored article (on a lake in object storage, every
+batch would read all its band files). A B-tree finds each key in a few 4 KB pages whatever the
+size, and the candidates' signatures sit beside them, so verifying a candidate reads no column.
 
-The index is derived data; DuckDB stays the source of truth. A batch's entries are written
-(marked pending) before the DuckDB commit and confirmed after it, so after a crash the next load
-finds the pending entries and settles each against DuckDB. An index that disagrees with DuckDB on
-the number of signatures (deleted, older copy, first use on an old warehouse) is rebuilt from it.
-A DuckLake has no local file to keep an index beside: it keeps the SQL band join.
+The index is derived data; the warehouse stays the source of truth. A batch's entries are written
+(marked pending) before the warehouse commit and confirmed after it, so after a crash the next load
+finds the pending entries and settles each against the warehouse. An index that disagrees with it
+on the number of signatures (deleted, older copy, first use on an old warehouse) is rebuilt.
+
+A DuckDB file's index sits beside it. A DuckLake's sits beside a file catalog, or in the user's
+cache for a PostgreSQL one, one per machine: other machines' writers commit too, so before each
+load the index reads the lake's signature changes since the snapshot it last read (DuckLake's
+table_changes, proportional to what changed, not to what is stored). One process at a time uses
+it; another writer on the same machine meanwhile joins minhash_bands in SQL.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -28,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from tasks.dedupe import band_buckets
-from warehouse.db import disk_full_error, sql, unwritable_error
+from warehouse.db import disk_full_error, is_ducklake, sql, unwritable_error
 
 LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +60,10 @@ CREATE TABLE IF NOT EXISTS lsh_keys (
     doc INTEGER NOT NULL,
     PRIMARY KEY (key, doc)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lsh_lake (  -- for a lake: which one, and the snapshot the index reflects
+    made_at  TEXT NOT NULL,
+    snapshot INTEGER NOT NULL
+);
 """
 _CANDIDATES = """
 SELECT probe.value, d.article_id, d.cluster_id, d.signature
@@ -66,9 +78,10 @@ UPDATE lsh_count SET docs = docs + (
     WHERE NOT EXISTS (SELECT 1 FROM lsh_docs WHERE article_id = ids.value)
 )
 """
+_COUNT_ONE_MORE = "UPDATE lsh_count SET docs = docs + 1"
 _UPSERT_DOC = """
-INSERT INTO lsh_docs (article_id, cluster_id, signature, pending) VALUES (?, ?, ?, 1)
-ON CONFLICT (article_id) DO UPDATE SET signature = excluded.signature, pending = 1
+INSERT INTO lsh_docs (article_id, cluster_id, signature, pending) VALUES (?, ?, ?, ?)
+ON CONFLICT (article_id) DO UPDATE SET signature = excluded.signature, pending = excluded.pending
 """
 _DELETE_KEYS = """
 DELETE FROM lsh_keys WHERE doc = ?1 AND key IN (SELECT value FROM json_each(?2))
@@ -96,20 +109,39 @@ def band_key(band: int, bucket: int) -> int:
 
 
 def index_path(conn: duckdb.DuckDBPyConnection) -> Path | None:
-    """Where the index of this connection's warehouse lives; None for a lake or in-memory DB."""
+    """Where the index of this connection's warehouse lives: beside a DuckDB file or a lake's file
+    catalog, in the user's cache for a lake catalog on a server; None for an in-memory DB."""
     row = conn.execute(
         "SELECT path, type FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
-    if row is None or row[1] != "duckdb" or not row[0]:
+    return None if row is None else index_file(*row)
+
+
+def index_file(path: str | None, kind: str) -> Path | None:
+    """index_path for a database as duckdb_databases() lists it (kind "duckdb" or "ducklake")."""
+    if not path or kind not in ("duckdb", "ducklake"):
         return None
-    return Path(row[0] + INDEX_SUFFIX)
+    scheme, _, rest = path.partition(":")
+    if kind == "ducklake" and scheme == "sqlite":
+        return Path(rest + INDEX_SUFFIX)
+    if kind == "ducklake" and scheme == "postgres":
+        name = hashlib.sha1(path.encode()).hexdigest()[:16]
+        return _cache_folder() / f"ducklake-{name}{INDEX_SUFFIX}"
+    return Path(path + INDEX_SUFFIX)  # a DuckDB file, or a lake's DuckDB file catalog
+
+
+def _cache_folder() -> Path:
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class BandIndex:
     """An open index: look up a batch's band keys, stage its new entries, confirm them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lake: bool = False) -> None:
         self.path = path
+        self.lake = lake
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")  # WAL survives a process crash
@@ -144,12 +176,16 @@ class BandIndex:
         with self._transaction():
             self._db.execute(_COUNT_NEW, [json.dumps([e.article_id for e in entries])])
             for entry in entries:
-                self._db.execute(
-                    _UPSERT_DOC,
-                    [entry.article_id, entry.cluster_id, _blob(entry.signature)],
-                )
-                keys = [band_key(band, bucket) for band, bucket in enumerate(entry.buckets)]
-                self._db.execute(_INSERT_KEYS, [entry.article_id, _json_ints(keys)])
+                self._put(entry, pending=True)
+
+    def _put(self, entry: IndexEntry, *, pending: bool) -> None:
+        """Write an entry and the keys of its signature (an entry already there keeps its count)."""
+        self._db.execute(
+            _UPSERT_DOC,
+            [entry.article_id, entry.cluster_id, _blob(entry.signature), int(pending)],
+        )
+        keys = [band_key(band, bucket) for band, bucket in enumerate(entry.buckets)]
+        self._db.execute(_INSERT_KEYS, [entry.article_id, _json_ints(keys)])
 
     def confirm(self) -> None:
         """DuckDB committed: the pending entries are now true."""
@@ -157,18 +193,56 @@ class BandIndex:
             self._db.execute("UPDATE lsh_docs SET pending = 0 WHERE pending = 1")
 
     def settle(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """Bring the index in line with DuckDB: settle pending entries, rebuild on disagreement."""
+        """Bring the index in line with the warehouse as this transaction sees it: settle pending
+        entries, take in a lake's commits since the last settle, rebuild on disagreement."""
         pending = [row[0] for row in self._db.execute(_PENDING)]
         if pending:
             self._settle_pending(conn, pending)
-        stored = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
-        indexed = self._db.execute("SELECT docs FROM lsh_count").fetchone()[0]
-        if stored != indexed:
-            LOGGER.warning(
-                "near-duplicate index %s holds %d signatures, the warehouse %d: rebuilding it",
-                self.path, indexed, stored,
-            )  # fmt: skip
+        why = self._catch_up(conn) if self.lake else None
+        if why is None:
+            stored = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
+            indexed = self._db.execute("SELECT docs FROM lsh_count").fetchone()[0]
+            if stored != indexed:
+                why = f"holds {indexed} signatures, the warehouse {stored}"
+        if why is not None:
+            LOGGER.warning("near-duplicate index %s %s: rebuilding it", self.path, why)
             self.rebuild(conn)
+
+    def _catch_up(self, conn: duckdb.DuckDBPyConnection) -> str | None:
+        """Take in the lake's signature changes since the snapshot the index reflects (all of them
+        the first time); or say why it cannot (another lake, expired snapshots) so it is rebuilt."""
+        read = self._db.execute("SELECT made_at, snapshot FROM lsh_lake").fetchone()
+        current, oldest, made_at = conn.execute(sql("band_index_snapshots")).fetchone()
+        if read is None:
+            LOGGER.info("near-duplicate index %s: reading this lake for the first time", self.path)
+            self.rebuild(conn)
+            return None
+        if read[0] != made_at:
+            return f"was made for a lake made at {read[0]}, not {made_at}"
+        since = read[1]
+        if since > current or since + 1 < oldest:
+            return f"read the lake up to snapshot {since}, outside its snapshots {oldest}-{current}"
+        if since == current:
+            return None
+        changes = conn.execute(
+            sql("band_index_changes"), {"since": since + 1, "until": current}
+        ).fetchall()
+        with self._transaction():
+            for article_id, present, signature, cluster_id in changes:
+                row = self._db.execute(
+                    "SELECT signature, pending FROM lsh_docs WHERE article_id = ?", [article_id]
+                ).fetchone()
+                signature = None if signature is None else np.asarray(signature, np.uint32)
+                if row is not None and present and row == (_blob(signature), 0):
+                    continue  # this process's own commit, already confirmed
+                if row is not None:
+                    self._forget(article_id)
+                if present:
+                    entry = IndexEntry(article_id, cluster_id, signature, band_buckets(signature))
+                    self._put(entry, pending=False)
+                    self._db.execute(_COUNT_ONE_MORE)
+            self._db.execute("UPDATE lsh_lake SET snapshot = ?", [current])
+        return None
 
     def _settle_pending(self, conn: duckdb.DuckDBPyConnection, pending: list[str]) -> None:
         """Entries whose DuckDB commit never happened go; the others take DuckDB's signature."""
@@ -200,6 +274,9 @@ class BandIndex:
 
     def rebuild(self, conn: duckdb.DuckDBPyConnection) -> None:
         """Refill the index from minhash_signatures and minhash_bands (keys in sorted order)."""
+        # A lake's snapshot is read first: changes committed while the rows are read come again
+        # in the next catch-up, which takes them in once more without harm.
+        lake = conn.execute(sql("band_index_snapshots")).fetchone() if self.lake else None
         with self._transaction():
             self._db.execute("DELETE FROM lsh_keys")
             self._db.execute("DELETE FROM lsh_docs")
@@ -224,6 +301,10 @@ class BandIndex:
                     zip(keys.tolist(), chunk["doc"].to_pylist(), strict=True),
                 )
             self._db.execute("UPDATE lsh_count SET docs = (SELECT count(*) FROM lsh_docs)")
+            self._db.execute("DELETE FROM lsh_lake")
+            if lake is not None:
+                current, _, made_at = lake
+                self._db.execute("INSERT INTO lsh_lake VALUES (?, ?)", [made_at, current])
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -254,14 +335,38 @@ def _blobs(signatures: pa.ListArray) -> Iterator[bytes]:
 
 @contextmanager
 def opened_band_index(conn: duckdb.DuckDBPyConnection) -> Iterator[BandIndex | None]:
-    """The settled index of the writer's warehouse, or None where there is none (a lake)."""
+    """The index of the writer's warehouse, this process's alone until the block ends; None for
+    an in-memory warehouse, or while another process on this machine holds a lake's index. Settle
+    it (BandIndex.settle) in each write transaction before looking anything up."""
     path = index_path(conn)
     if path is None:
         yield None
         return
-    with _write_errors(path), closing(BandIndex(path)) as index:
-        index.settle(conn)
-        yield index
+    with _write_errors(path), _held_alone(path) as held:
+        if not held:
+            LOGGER.info("near-duplicate index %s is in use: this load joins minhash_bands", path)
+            yield None
+            return
+        with closing(BandIndex(path, lake=is_ducklake(conn))) as index:
+            yield index
+
+
+@contextmanager
+def _held_alone(path: Path) -> Iterator[bool]:
+    """An exclusive lock on the index (a file beside it), if no other process holds it."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_file = open(lock_path, "a")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        warehouse = str(path)[: -len(INDEX_SUFFIX)]
+        raise unwritable_error(warehouse, f"{lock_path.name}: {exc.strerror}") from None
+    with lock_file as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # closing the file releases the lock
 
 
 @contextmanager

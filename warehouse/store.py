@@ -69,12 +69,15 @@ def load_batch_rows(
     """Write one batch atomically; re-loading the same batch changes no article counts.
 
     On a DuckLake another worker may commit meanwhile: then the whole batch is decided and
-    written again on the new snapshot (write_transaction), so dedupe still sees every article.
+    written again on the new snapshot (write_transaction), so dedupe still sees every article;
+    each attempt first brings the band index up to that snapshot.
     """
 
     with opened_band_index(conn) as index:
 
         def write_batch() -> LoadCounts:
+            if index is not None:
+                index.settle(conn)
             now = datetime.now(UTC)
             counts = LoadCounts()
             _upsert_sources(conn, sources, now)
@@ -343,8 +346,8 @@ def _near_matches(
 ) -> dict[int, _Match]:
     """LSH candidates sharing a (band, bucket), verified on their stored signatures.
 
-    The band index beside a DuckDB file answers in time independent of the warehouse size; a
-    lake, which has none, joins minhash_bands in SQL.
+    The band index answers in time independent of the warehouse size; without it (another
+    process on this machine holds a lake's index) the batch joins minhash_bands in SQL.
     """
     if not pending:
         return {}
