@@ -9,6 +9,7 @@ import pwd
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tasks.dedupe import Fingerprint, fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.conftest import ROOT, SAMPLES
+from warehouse.band_index import opened_band_index
 from warehouse.db import (
     WarehouseError,
     is_ducklake,
@@ -429,6 +432,27 @@ def test_two_writer_processes_load_overlapping_batches_into_one_lake(
     _two_writers_at_once(url, batches, "again")
     assert _counts(url) == expected  # re-running changes no counts
     assert check_warehouse(url) == []
+    assert _band_index_after_catching_up(url) == _signatures_and_stories(url)
+
+
+def _band_index_after_catching_up(url: str) -> list[tuple]:
+    """What this machine's band index holds once it has read the lake's last commits."""
+    with writer(url) as conn, opened_band_index(conn) as index:
+        write_transaction(conn, lambda: index.settle(conn))
+        path = index.path
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT article_id, cluster_id, signature, pending FROM lsh_docs ORDER BY 1"
+        ).fetchall()
+
+
+def _signatures_and_stories(url: str) -> list[tuple]:
+    rows = _rows(
+        url,
+        "SELECT s.article_id, a.cluster_id, s.signature FROM minhash_signatures s "
+        "JOIN articles a ON a.id = s.article_id ORDER BY 1",
+    )
+    return [(i, c, np.asarray(sig, dtype="<u4").tobytes(), 0) for i, c, sig in rows]
 
 
 # --- a local PostgreSQL server for the PostgreSQL-catalog tests ---------------------------------

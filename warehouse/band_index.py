@@ -230,10 +230,11 @@ class BandIndex:
         with self._transaction():
             for article_id, present, signature, cluster_id in changes:
                 row = self._db.execute(
-                    "SELECT signature, pending FROM lsh_docs WHERE article_id = ?", [article_id]
+                    "SELECT signature, cluster_id, pending FROM lsh_docs WHERE article_id = ?",
+                    [article_id],
                 ).fetchone()
                 signature = None if signature is None else np.asarray(signature, np.uint32)
-                if row is not None and present and row == (_blob(signature), 0):
+                if present and row == (_blob(signature), cluster_id, 0):
                     continue  # this process's own commit, already confirmed
                 if row is not None:
                     self._forget(article_id)
@@ -245,15 +246,18 @@ class BandIndex:
         return None
 
     def _settle_pending(self, conn: duckdb.DuckDBPyConnection, pending: list[str]) -> None:
-        """Entries whose DuckDB commit never happened go; the others take DuckDB's signature."""
+        """Entries whose commit never happened go; the others take the warehouse's signature and
+        story (on a lake another writer may have committed the same article in its own story)."""
         rows = conn.execute(sql("band_index_signatures"), {"ids": pending}).fetchall()
-        committed = {article_id: signature for article_id, signature in rows}
+        committed = {article_id: (signature, story) for article_id, signature, story in rows}
         with self._transaction():
             for article_id in pending:
                 if article_id in committed:
+                    signature, story = committed[article_id]
                     self._db.execute(
-                        "UPDATE lsh_docs SET signature = ?, pending = 0 WHERE article_id = ?",
-                        [_blob(np.asarray(committed[article_id])), article_id],
+                        "UPDATE lsh_docs SET signature = ?, cluster_id = ?, pending = 0 "
+                        "WHERE article_id = ?",
+                        [_blob(np.asarray(signature)), story, article_id],
                     )
                 else:
                     self._forget(article_id)
