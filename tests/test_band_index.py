@@ -161,6 +161,22 @@ def test_an_index_of_a_lake_made_again_under_the_same_url_is_rebuilt(tmp_path, c
     assert indexed == _as_indexed(url) and len(indexed) == 1
 
 
+def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog):
+    catalog = tmp_path / "catalog.sqlite"
+    url = f"ducklake:sqlite:{catalog}"
+    _load(url, [_doc("https://b.example/k", OTHER)])
+    with _another_machine(catalog):
+        _load(url, [_doc("https://a.example/news/1", REPORT)])
+    with writer(url) as conn:  # lake maintenance: the changes since the index's snapshot are gone
+        conn.execute("CALL ducklake_expire_snapshots(current_database(), older_than => now())")
+    _near_copy_joins_the_story(url, "https://wire.example/story")
+    assert "outside its snapshots" in caplog.text and "rebuilding it" in caplog.text
+    indexed = _lake_index_rows(
+        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    )
+    assert indexed == _as_indexed(url)
+
+
 def test_where_each_warehouse_keeps_its_index(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert index_file("/srv/news.duckdb", "duckdb") == Path("/srv/news.duckdb" + INDEX_SUFFIX)
