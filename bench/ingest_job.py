@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     sources = write_sources_file(
-        Path(args.db).parent,
+        Path(args.urls).parent,  # the warehouse may be a ducklake: URL
         args.urls,
         args.batch_size,
         args.workers,

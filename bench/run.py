@@ -7,7 +7,10 @@ memory and CPU of that process and its children. Prints a table (a row per N and
 the mean of the two baseline runs), writes
 bench/results/<timestamp>.json and a markdown table for the README.
 
-Run: python -m bench.run [--sizes 500 2000] [--extraction thorough fast] [--latency-ms 0]
+With --lake newsflow loads into a DuckLake (SQLite catalog, Parquet beside it) instead of a
+DuckDB file; the baseline keeps its DuckDB file.
+
+Run: python -m bench.run [--sizes 500 2000] [--extraction thorough fast] [--latency-ms 0] [--lake]
 """
 
 from __future__ import annotations
@@ -199,7 +202,7 @@ def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> list[
                 shared["baseline"] = baseline("baseline")
             for mode in args.extraction:
                 command = [sys.executable, "-m", "bench.ingest_job", "--urls", str(urls),
-                           "--db", f"{folder}/news-{mode}.duckdb",
+                           "--db", _warehouse(folder, mode, args.lake),
                            "--batch-size", str(args.batch_size),
                            "--task-runner", args.task_runner, "--extraction", mode]  # fmt: skip
                 out, memory = run_measured(command, env, args.timeout)
@@ -215,6 +218,15 @@ def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> list[
             server.stdin.close()
         server.wait(timeout=30)
     return [_summarize(row) for row in rows]
+
+
+def _warehouse(folder: str, mode: str, lake: bool) -> str:
+    """Where a measured ingest loads: a DuckDB file, or a DuckLake with a SQLite catalog."""
+    return (
+        f"ducklake:sqlite:{folder}/lake-{mode}/catalog.sqlite"
+        if lake
+        else f"{folder}/news-{mode}.duckdb"
+    )
 
 
 def _summarize(row: dict[str, Any]) -> dict[str, Any]:
@@ -319,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         help="the clean stage's modes to measure, each against the same baseline",
     )
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--lake", action="store_true", help="newsflow loads into a DuckLake")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
     parser.add_argument("--no-save", action="store_true", help="print only; no results file")
     args = parser.parse_args(argv)
