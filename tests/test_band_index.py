@@ -6,14 +6,18 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tasks.dedupe import fingerprints
 from tests.test_load import OTHER, REPORT, _doc, _load, _rows, _syndicated
+from warehouse import band_index
 from warehouse.band_index import (
     INDEX_SUFFIX,
     BandIndex,
@@ -121,7 +125,15 @@ def _another_machine(catalog: Path) -> Iterator[None]:
         yield
 
 
-def test_a_lake_indexes_beside_its_catalog_and_reads_other_writers_commits(tmp_path, caplog):
+@pytest.fixture
+def short_index_wait(monkeypatch):
+    """Loads give up on a held index at once, as if they ran on another machine."""
+    monkeypatch.setattr(band_index, "INDEX_WAIT_SECONDS", 0.0)
+
+
+def test_a_lake_indexes_beside_its_catalog_and_reads_other_writers_commits(
+    tmp_path, caplog, short_index_wait
+):
     caplog.set_level(logging.INFO, logger="warehouse.band_index")
     catalog = tmp_path / "catalog.sqlite"
     url = f"ducklake:sqlite:{catalog}"
@@ -161,7 +173,7 @@ def test_an_index_of_a_lake_made_again_under_the_same_url_is_rebuilt(tmp_path, c
     assert indexed == _as_indexed(url) and len(indexed) == 1
 
 
-def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog):
+def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog, short_index_wait):
     catalog = tmp_path / "catalog.sqlite"
     url = f"ducklake:sqlite:{catalog}"
     _load(url, [_doc("https://b.example/k", OTHER)])
@@ -175,6 +187,30 @@ def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog):
         catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
     assert indexed == _as_indexed(url)
+
+
+def test_a_load_waits_briefly_for_an_index_another_process_holds(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="warehouse.band_index")
+    catalog = tmp_path / "catalog.sqlite"
+    url = f"ducklake:sqlite:{catalog}"
+    _load(url, [_doc("https://b.example/k", OTHER)])
+    held, release = threading.Event(), threading.Event()
+
+    def other_process() -> None:  # its own open file: flock tells it apart as another holder
+        with _held_alone(Path(f"{catalog}{INDEX_SUFFIX}")):
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    held.wait(5)
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    _load(url, [_doc("https://a.example/news/1", REPORT)])
+    holder.join()
+    assert time.monotonic() - started >= 0.5  # it waited for the hold to end
+    assert "is in use" not in caplog.text  # and then used the index, not the SQL join
+    assert _lake_index_rows(catalog, "SELECT count(*), sum(pending) FROM lsh_docs") == [(2, 0)]
 
 
 def test_where_each_warehouse_keeps_its_index(tmp_path, monkeypatch):

@@ -14,7 +14,8 @@ A DuckDB file's index sits beside it. A DuckLake's sits beside a file catalog, o
 cache for a PostgreSQL one, one per machine: other machines' writers commit too, so before each
 load the index reads the lake's signature changes since the snapshot it last read (DuckLake's
 table_changes, proportional to what changed, not to what is stored). One process at a time uses
-it; another writer on the same machine meanwhile joins minhash_bands in SQL.
+it; another writer on the same machine waits for it a few seconds (a load holds it about a
+second, and a lake commits one load at a time anyway), then joins minhash_bands in SQL.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -44,6 +46,8 @@ INDEX_SUFFIX = ".lsh.sqlite"
 _BAND_SHIFT = 58  # the band number goes into the top bits: one integer key per (band, bucket)
 _LOW_DISK = 1 << 20  # free bytes under which an I/O error writing the index means a full disk
 _REBUILD_CHUNK = 50_000  # signatures per chunk while rebuilding
+INDEX_WAIT_SECONDS = 5.0  # how long a load waits for another process's hold on the index
+_LOCK_POLL_SECONDS = 0.05
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lsh_docs (
     doc        INTEGER PRIMARY KEY,
@@ -340,13 +344,13 @@ def _blobs(signatures: pa.ListArray) -> Iterator[bytes]:
 @contextmanager
 def opened_band_index(conn: duckdb.DuckDBPyConnection) -> Iterator[BandIndex | None]:
     """The index of the writer's warehouse, this process's alone until the block ends; None for
-    an in-memory warehouse, or while another process on this machine holds a lake's index. Settle
-    it (BandIndex.settle) in each write transaction before looking anything up."""
+    an in-memory warehouse, or when another process on this machine held a lake's index for
+    INDEX_WAIT_SECONDS. Settle it (BandIndex.settle) in each write transaction before use."""
     path = index_path(conn)
     if path is None:
         yield None
         return
-    with _write_errors(path), _held_alone(path) as held:
+    with _write_errors(path), _held_alone(path, INDEX_WAIT_SECONDS) as held:
         if not held:
             LOGGER.info("near-duplicate index %s is in use: this load joins minhash_bands", path)
             yield None
@@ -356,8 +360,9 @@ def opened_band_index(conn: duckdb.DuckDBPyConnection) -> Iterator[BandIndex | N
 
 
 @contextmanager
-def _held_alone(path: Path) -> Iterator[bool]:
-    """An exclusive lock on the index (a file beside it), if no other process holds it."""
+def _held_alone(path: Path, wait_seconds: float = 0.0) -> Iterator[bool]:
+    """An exclusive lock on the index (a file beside it), unless another process holds it for
+    longer than wait_seconds."""
     lock_path = path.with_name(path.name + ".lock")
     try:
         lock_file = open(lock_path, "a")  # noqa: SIM115 - closed by the with below
@@ -365,11 +370,16 @@ def _held_alone(path: Path) -> Iterator[bool]:
         warehouse = str(path)[: -len(INDEX_SUFFIX)]
         raise unwritable_error(warehouse, f"{lock_path.name}: {exc.strerror}") from None
     with lock_file as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(_LOCK_POLL_SECONDS)
         yield True  # closing the file releases the lock
 
 
