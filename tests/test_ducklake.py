@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from tasks.dedupe import Fingerprint, fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.conftest import ROOT, SAMPLES
-from warehouse.band_index import opened_band_index
+from warehouse import band_index
 from warehouse.db import (
     WarehouseError,
     is_ducklake,
@@ -142,8 +143,22 @@ class _Reruns(logging.Handler):
         self.count += "committed first" in record.getMessage()
 
 
-def _writer_child(url: str, batches: list[Batch], run_id: str, start, results) -> None:
-    """A writer process: wait for the other, load its batches, report how many loads reran."""
+class _Rebuilds(logging.Handler):
+    """Collects the band index's rebuild warnings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "rebuilding" in record.getMessage():
+            self.messages.append(record.getMessage())
+
+
+def _writer_child(url: str, batches: list[Batch], run_id: str, index: Path, start, results) -> None:
+    """A writer process as on a machine of its own (its own band index at `index`): wait for the
+    other, load its batches, report how many loads reran."""
+    band_index.index_path = lambda conn: index  # each machine keeps its own index
     reruns = _Reruns()
     log = logging.getLogger("warehouse.db")
     log.addHandler(reruns)
@@ -158,12 +173,16 @@ def _halves(batches: list[Batch]) -> tuple[list[Batch], list[Batch]]:
     return batches[:-1], list(reversed(batches[1:]))
 
 
-def _two_writers_at_once(url: str, batches: list[Batch], tag: str) -> dict[str, int]:
+def _two_writers_at_once(
+    url: str, batches: list[Batch], tag: str, indexes: list[Path]
+) -> dict[str, int]:
     """Two processes, started together, load overlapping halves, one of them backwards."""
     first, second = _halves(batches)
     start, results = _FORK.Barrier(2), _FORK.Queue()
     children = [
-        _FORK.Process(target=_writer_child, args=(url, part, f"{tag}-{n}", start, results))
+        _FORK.Process(
+            target=_writer_child, args=(url, part, f"{tag}-{n}", indexes[n], start, results)
+        )
         for n, part in enumerate((first, second))
     ]
     for child in children:
@@ -418,7 +437,8 @@ def test_two_writer_processes_load_overlapping_batches_into_one_lake(
 
     with writer(url):
         pass  # migrated once, so the race is between loads
-    reruns = _two_writers_at_once(url, batches, "first")
+    indexes = [tmp_path / f"machine-{n}.lsh.sqlite" for n in range(2)]
+    reruns = _two_writers_at_once(url, batches, "first", indexes)
     counts = _counts(url)
     print(f"{catalog}: two writers reran {reruns} loads; counts {counts}")
     assert counts == expected  # every article once, filed as a single writer files it
@@ -429,17 +449,22 @@ def test_two_writer_processes_load_overlapping_batches_into_one_lake(
     assert _rows(url, "SELECT count(*) - count(DISTINCT fetch_id) FROM fetches") == [(0,)]
     assert _rows(url, "SELECT writes FROM write_lock") == [(sum(loads),)]  # one claim per load
 
-    _two_writers_at_once(url, batches, "again")
+    _two_writers_at_once(url, batches, "again", indexes)
     assert _counts(url) == expected  # re-running changes no counts
     assert check_warehouse(url) == []
-    assert _band_index_after_catching_up(url) == _signatures_and_stories(url)
+    for index in indexes:  # each machine's index, caught up, is true to the lake
+        assert _band_index_after_catching_up(url, index) == _signatures_and_stories(url)
 
 
-def _band_index_after_catching_up(url: str) -> list[tuple]:
-    """What this machine's band index holds once it has read the lake's last commits."""
-    with writer(url) as conn, opened_band_index(conn) as index:
+def _band_index_after_catching_up(url: str, path: Path) -> list[tuple]:
+    """What a machine's band index holds once it has read the lake's last commits, which it does
+    from the lake's changes, not by rebuilding."""
+    rebuilds = _Rebuilds()
+    logging.getLogger("warehouse.band_index").addHandler(rebuilds)
+    with writer(url) as conn, closing(band_index.BandIndex(path, lake=True)) as index:
         write_transaction(conn, lambda: index.settle(conn))
-        path = index.path
+    logging.getLogger("warehouse.band_index").removeHandler(rebuilds)
+    assert rebuilds.messages == []
     with sqlite3.connect(path) as db:
         return db.execute(
             "SELECT article_id, cluster_id, signature, pending FROM lsh_docs ORDER BY 1"
