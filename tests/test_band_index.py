@@ -189,6 +189,29 @@ def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog, shor
     assert indexed == _as_indexed(url)
 
 
+def test_a_pending_entry_another_writer_committed_takes_its_signature_and_keys(
+    tmp_path, short_index_wait
+):
+    """This machine's load of b lost its commit to another writer's: what b is is theirs."""
+    catalog = tmp_path / "catalog.sqlite"
+    url = f"ducklake:sqlite:{catalog}"
+    _load(url, [_doc("https://a.example/news/1", REPORT)])
+    with _another_machine(catalog):
+        _load(url, [_doc("https://b.example/k", OTHER)])
+    (lost,) = fingerprints([_doc("https://b.example/k", _syndicated(REPORT))])
+    index = BandIndex(Path(f"{catalog}{INDEX_SUFFIX}"), lake=True)
+    index.stage([IndexEntry(lost.article_id, "lost", lost.signature, lost.buckets)])
+    index.close()
+    copy = OTHER.replace("Hospitals reported dozens of", "Doctors counted scores of")
+    assert _load(url, [_doc("https://c.example/k", copy, title="Rockets")]).duplicates == {
+        "near": 1
+    }  # found by the keys of b's committed signature
+    indexed = _lake_index_rows(
+        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    )
+    assert indexed == _as_indexed(url)
+
+
 def test_a_load_waits_briefly_for_an_index_another_process_holds(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="warehouse.band_index")
     catalog = tmp_path / "catalog.sqlite"

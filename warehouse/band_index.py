@@ -256,15 +256,13 @@ class BandIndex:
         committed = {article_id: (signature, story) for article_id, signature, story in rows}
         with self._transaction():
             for article_id in pending:
+                self._forget(article_id)  # with the keys of the signature it was staged with
                 if article_id in committed:
                     signature, story = committed[article_id]
-                    self._db.execute(
-                        "UPDATE lsh_docs SET signature = ?, cluster_id = ?, pending = 0 "
-                        "WHERE article_id = ?",
-                        [_blob(np.asarray(signature)), story, article_id],
-                    )
-                else:
-                    self._forget(article_id)
+                    signature = np.asarray(signature, np.uint32)
+                    entry = IndexEntry(article_id, story, signature, band_buckets(signature))
+                    self._put(entry, pending=False)
+                    self._db.execute(_COUNT_ONE_MORE)
         LOGGER.info("near-duplicate index: settled %d entries left pending", len(pending))
 
     def _forget(self, article_id: str) -> None:
