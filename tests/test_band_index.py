@@ -25,8 +25,9 @@ from warehouse.band_index import (
     _held_alone,
     index_file,
     index_path,
+    opened_band_index,
 )
-from warehouse.db import writer
+from warehouse.db import write_transaction, writer
 
 
 def _index_rows(db_path: str, query: str) -> list[tuple]:
@@ -138,25 +139,33 @@ def test_a_lake_indexes_beside_its_catalog_and_reads_other_writers_commits(
     catalog = tmp_path / "catalog.sqlite"
     url = f"ducklake:sqlite:{catalog}"
     _load(url, [_doc("https://b.example/k", OTHER)])
-    assert _lake_index_rows(catalog, "SELECT count(*), sum(pending) FROM lsh_docs") == [(1, 0)]
     assert "reading this lake for the first time" in caplog.text
+    assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(0,)]  # staged nothing
 
     with _another_machine(catalog):
         report = _load(url, [_doc("https://a.example/news/1", REPORT)])  # the SQL band join
         changed = _load(url, [_doc("https://b.example/k", OTHER + " Flights resumed on Friday.")])
     assert (report.new, changed.updated) == (1, 1)
-    assert len(_lake_index_rows(catalog, "SELECT * FROM lsh_docs")) == 1  # not read yet
+    assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(0,)]  # not read yet
 
     _near_copy_joins_the_story(url, "https://wire.example/story")  # found through the index
+    _catch_up(url)
     indexed = _lake_index_rows(
         catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
-    assert indexed == _as_indexed(url)  # b's entry read in, a's changed signature replaced
-    assert _lake_index_rows(catalog, "SELECT docs FROM lsh_count") == [(3,)]
+    assert indexed == _as_indexed(url)  # every commit read in, b's changed signature replaced
+    assert _lake_index_rows(catalog, "SELECT docs, sum(pending) FROM lsh_count, lsh_docs") == [
+        (3, 0)
+    ]
     assert "rebuilding it" not in caplog.text  # caught up, not rebuilt
     ((snapshot,),) = _rows(url, "SELECT id FROM ducklake_current_snapshot(current_database())")
-    read = _lake_index_rows(catalog, "SELECT snapshot FROM lsh_lake")
-    assert read == [(snapshot - 1,)]  # what the last load read; its own commit made the next
+    assert _lake_index_rows(catalog, "SELECT snapshot FROM lsh_lake") == [(snapshot,)]
+
+
+def _catch_up(url: str) -> None:
+    """What the next load does first: bring this machine's index up to the lake's snapshot."""
+    with writer(url) as conn, opened_band_index(conn) as index:
+        write_transaction(conn, lambda: index.settle(conn), claim=False)  # it writes no row
 
 
 def test_an_index_of_a_lake_made_again_under_the_same_url_is_rebuilt(tmp_path, caplog):
@@ -167,6 +176,7 @@ def test_an_index_of_a_lake_made_again_under_the_same_url_is_rebuilt(tmp_path, c
     shutil.rmtree(f"{catalog}.files")
     _load(url, [_doc("https://b.example/k", OTHER)])
     assert "was made for a lake made at" in caplog.text
+    _catch_up(url)
     indexed = _lake_index_rows(
         catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
@@ -183,33 +193,30 @@ def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog, shor
         conn.execute("CALL ducklake_expire_snapshots(current_database(), older_than => now())")
     _near_copy_joins_the_story(url, "https://wire.example/story")
     assert "outside its snapshots" in caplog.text and "rebuilding it" in caplog.text
+    _catch_up(url)
     indexed = _lake_index_rows(
         catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
     assert indexed == _as_indexed(url)
 
 
-def test_a_pending_entry_another_writer_committed_takes_its_signature_and_keys(
-    tmp_path, short_index_wait
-):
-    """This machine's load of b lost its commit to another writer's: what b is is theirs."""
-    catalog = tmp_path / "catalog.sqlite"
-    url = f"ducklake:sqlite:{catalog}"
-    _load(url, [_doc("https://a.example/news/1", REPORT)])
-    with _another_machine(catalog):
-        _load(url, [_doc("https://b.example/k", OTHER)])
+def test_a_crash_before_a_new_version_committed_keeps_the_old_one_findable(db_path, caplog):
+    """The load of b's new text staged its entry, then died before DuckDB committed it."""
+    _load(db_path, [_doc("https://b.example/k", OTHER)])
     (lost,) = fingerprints([_doc("https://b.example/k", _syndicated(REPORT))])
-    index = BandIndex(Path(f"{catalog}{INDEX_SUFFIX}"), lake=True)
-    index.stage([IndexEntry(lost.article_id, "lost", lost.signature, lost.buckets)])
-    index.close()
+    with writer(db_path) as conn:
+        staged = BandIndex(index_path(conn))
+        staged.stage([IndexEntry(lost.article_id, "lost", lost.signature, lost.buckets)])
+        staged.close()
     copy = OTHER.replace("Hospitals reported dozens of", "Doctors counted scores of")
-    assert _load(url, [_doc("https://c.example/k", copy, title="Rockets")]).duplicates == {
-        "near": 1
-    }  # found by the keys of b's committed signature
-    indexed = _lake_index_rows(
-        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    counts = _load(db_path, [_doc("https://c.example/k", copy, title="Rockets")])
+    assert counts.duplicates == {"near": 1}  # by the keys of b's committed signature
+    rows = _rows(db_path, "SELECT article_id, signature FROM minhash_signatures ORDER BY 1")
+    committed = [(i, np.asarray(sig, dtype="<u4").tobytes()) for i, sig in rows]
+    assert (
+        _index_rows(db_path, "SELECT article_id, signature FROM lsh_docs ORDER BY 1") == committed
     )
-    assert indexed == _as_indexed(url)
+    assert "rebuilding" not in caplog.text
 
 
 def test_a_load_waits_briefly_for_an_index_another_process_holds(tmp_path, caplog):
@@ -233,7 +240,7 @@ def test_a_load_waits_briefly_for_an_index_another_process_holds(tmp_path, caplo
     holder.join()
     assert time.monotonic() - started >= 0.5  # it waited for the hold to end
     assert "is in use" not in caplog.text  # and then used the index, not the SQL join
-    assert _lake_index_rows(catalog, "SELECT count(*), sum(pending) FROM lsh_docs") == [(2, 0)]
+    assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(1,)]  # b, read in
 
 
 def test_where_each_warehouse_keeps_its_index(tmp_path, monkeypatch):

@@ -6,16 +6,18 @@ batch would read all its band files). A B-tree finds each key in a few 4 KB page
 size, and the candidates' signatures sit beside them, so verifying a candidate reads no column.
 
 The index is derived data; the warehouse stays the source of truth. A batch's entries are written
-(marked pending) before the warehouse commit and confirmed after it, so after a crash the next load
-finds the pending entries and settles each against the warehouse. An index that disagrees with it
-on the number of signatures (deleted, older copy, first use on an old warehouse) is rebuilt.
+(marked pending) before the DuckDB commit and confirmed after it, so after a crash the next load
+finds the pending entries and settles each against DuckDB. An index that disagrees with the
+warehouse on the number of signatures (deleted, older copy, first use on an old warehouse) is
+rebuilt.
 
 A DuckDB file's index sits beside it. A DuckLake's sits beside a file catalog, or in the user's
 cache for a PostgreSQL one, one per machine: other machines' writers commit too, so before each
 load the index reads the lake's signature changes since the snapshot it last read (DuckLake's
-table_changes, proportional to what changed, not to what is stored). One process at a time uses
-it; another writer on the same machine waits for it a few seconds (a load holds it about a
-second, and a lake commits one load at a time anyway), then joins minhash_bands in SQL.
+table_changes, proportional to what changed, not to what is stored), its own machine's last
+commit included: a lake's index stages nothing. One process at a time uses it; another writer on
+the same machine waits for it a few seconds (a load holds it about a second, and a lake commits
+one load at a time anyway), then joins minhash_bands in SQL.
 """
 
 from __future__ import annotations
@@ -176,7 +178,11 @@ class BandIndex:
         return found
 
     def stage(self, entries: list[IndexEntry]) -> None:
-        """Write a batch's entries as pending, before DuckDB commits the same rows."""
+        """Write a batch's entries as pending, before DuckDB commits the same rows. A lake's index
+        takes them from the lake's changes at the next catch-up instead: there a commit may lose
+        to another writer's, and then what the articles are is what the winner committed."""
+        if self.lake:
+            return
         with self._transaction():
             self._db.execute(_COUNT_NEW, [json.dumps([e.article_id for e in entries])])
             for entry in entries:
@@ -239,7 +245,7 @@ class BandIndex:
                 ).fetchone()
                 signature = None if signature is None else np.asarray(signature, np.uint32)
                 if present and row == (_blob(signature), cluster_id, 0):
-                    continue  # this process's own commit, already confirmed
+                    continue  # read already (a rebuild reads ahead of its snapshot)
                 if row is not None:
                     self._forget(article_id)
                 if present:
@@ -250,8 +256,8 @@ class BandIndex:
         return None
 
     def _settle_pending(self, conn: duckdb.DuckDBPyConnection, pending: list[str]) -> None:
-        """Entries whose commit never happened go; the others take the warehouse's signature and
-        story (on a lake another writer may have committed the same article in its own story)."""
+        """Entries whose DuckDB commit never happened go; the others are written again as DuckDB
+        holds them, with the keys of that signature."""
         rows = conn.execute(sql("band_index_signatures"), {"ids": pending}).fetchall()
         committed = {article_id: (signature, story) for article_id, signature, story in rows}
         with self._transaction():
