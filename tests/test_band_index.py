@@ -3,7 +3,9 @@ after other writers' commits."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -241,6 +243,21 @@ def test_a_load_waits_briefly_for_an_index_another_process_holds(tmp_path, caplo
     assert time.monotonic() - started >= 0.5  # it waited for the hold to end
     assert "is in use" not in caplog.text  # and then used the index, not the SQL join
     assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(1,)]  # b, read in
+
+
+def test_a_lake_on_a_file_system_without_locks_still_finds_near_copies(
+    tmp_path, caplog, monkeypatch
+):
+    """A network file system may refuse flock (ENOLCK): loads then join minhash_bands in SQL."""
+    url = f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    _load(url, [_doc("https://a.example/news/1", REPORT)])
+
+    def no_locks(*_):  # what such a file system answers; there is none to mount here
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(band_index.fcntl, "flock", no_locks)
+    _near_copy_joins_the_story(url, "https://wire.example/story")
+    assert "cannot lock the near-duplicate index" in caplog.text
 
 
 def test_where_each_warehouse_keeps_its_index(tmp_path, monkeypatch):

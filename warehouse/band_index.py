@@ -354,19 +354,23 @@ def opened_band_index(conn: duckdb.DuckDBPyConnection) -> Iterator[BandIndex | N
     if path is None:
         yield None
         return
-    with _write_errors(path), _held_alone(path, INDEX_WAIT_SECONDS) as held:
+    lake = is_ducklake(conn)  # a DuckDB file is one process's already, by DuckDB's own lock
+    with _write_errors(path), _held_alone(path, INDEX_WAIT_SECONDS if lake else None) as held:
         if not held:
             LOGGER.info("near-duplicate index %s is in use: this load joins minhash_bands", path)
             yield None
             return
-        with closing(BandIndex(path, lake=is_ducklake(conn))) as index:
+        with closing(BandIndex(path, lake=lake)) as index:
             yield index
 
 
 @contextmanager
-def _held_alone(path: Path, wait_seconds: float = 0.0) -> Iterator[bool]:
+def _held_alone(path: Path, wait_seconds: float | None = 0.0) -> Iterator[bool]:
     """An exclusive lock on the index (a file beside it), unless another process holds it for
-    longer than wait_seconds."""
+    longer than wait_seconds, or the file system has no locks; None takes no lock."""
+    if wait_seconds is None:
+        yield True
+        return
     lock_path = path.with_name(path.name + ".lock")
     try:
         lock_file = open(lock_path, "a")  # noqa: SIM115 - closed by the with below
@@ -384,6 +388,10 @@ def _held_alone(path: Path, wait_seconds: float = 0.0) -> Iterator[bool]:
                     yield False
                     return
                 time.sleep(_LOCK_POLL_SECONDS)
+            except OSError as exc:  # e.g. a network file system without flock
+                LOGGER.warning("cannot lock the near-duplicate index %s (%s)", path, exc.strerror)
+                yield False
+                return
         yield True  # closing the file releases the lock
 
 
