@@ -105,11 +105,6 @@ def test_a_new_version_replaces_the_indexed_signature(db_path):
 # --- a lake's index, which other writers' commits reach through the lake's change feed ---------
 
 
-def _lake_index_rows(catalog: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(f"{catalog}{INDEX_SUFFIX}") as index:
-        return index.execute(query).fetchall()
-
-
 def _as_indexed(url: str) -> list[tuple]:
     """The lake's signatures and stories as the index stores them."""
     rows = _rows(
@@ -142,26 +137,26 @@ def test_a_lake_indexes_beside_its_catalog_and_reads_other_writers_commits(
     url = f"ducklake:sqlite:{catalog}"
     _load(url, [_doc("https://b.example/k", OTHER)])
     assert "reading this lake for the first time" in caplog.text
-    assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(0,)]  # staged nothing
+    assert _index_rows(str(catalog), "SELECT count(*) FROM lsh_docs") == [(0,)]  # staged nothing
 
     with _another_machine(catalog):
         report = _load(url, [_doc("https://a.example/news/1", REPORT)])  # the SQL band join
         changed = _load(url, [_doc("https://b.example/k", OTHER + " Flights resumed on Friday.")])
     assert (report.new, changed.updated) == (1, 1)
-    assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(0,)]  # not read yet
+    assert _index_rows(str(catalog), "SELECT count(*) FROM lsh_docs") == [(0,)]  # not read yet
 
     _near_copy_joins_the_story(url, "https://wire.example/story")  # found through the index
     _catch_up(url)
-    indexed = _lake_index_rows(
-        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    indexed = _index_rows(
+        str(catalog), "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
     assert indexed == _as_indexed(url)  # every commit read in, b's changed signature replaced
-    assert _lake_index_rows(catalog, "SELECT docs, sum(pending) FROM lsh_count, lsh_docs") == [
+    assert _index_rows(str(catalog), "SELECT docs, sum(pending) FROM lsh_count, lsh_docs") == [
         (3, 0)
     ]
     assert "rebuilding it" not in caplog.text  # caught up, not rebuilt
     ((snapshot,),) = _rows(url, "SELECT id FROM ducklake_current_snapshot(current_database())")
-    assert _lake_index_rows(catalog, "SELECT snapshot FROM lsh_lake") == [(snapshot,)]
+    assert _index_rows(str(catalog), "SELECT snapshot FROM lsh_lake") == [(snapshot,)]
 
 
 def _catch_up(url: str) -> None:
@@ -179,8 +174,8 @@ def test_an_index_of_a_lake_made_again_under_the_same_url_is_rebuilt(tmp_path, c
     _load(url, [_doc("https://b.example/k", OTHER)])
     assert "was made for a lake made at" in caplog.text
     _catch_up(url)
-    indexed = _lake_index_rows(
-        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    indexed = _index_rows(
+        str(catalog), "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
     assert indexed == _as_indexed(url) and len(indexed) == 1
 
@@ -196,8 +191,8 @@ def test_an_index_whose_snapshots_were_expired_is_rebuilt(tmp_path, caplog, shor
     _near_copy_joins_the_story(url, "https://wire.example/story")
     assert "outside its snapshots" in caplog.text and "rebuilding it" in caplog.text
     _catch_up(url)
-    indexed = _lake_index_rows(
-        catalog, "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
+    indexed = _index_rows(
+        str(catalog), "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
     )
     assert indexed == _as_indexed(url)
 
@@ -242,7 +237,7 @@ def test_a_load_waits_briefly_for_an_index_another_process_holds(tmp_path, caplo
     holder.join()
     assert time.monotonic() - started >= 0.5  # it waited for the hold to end
     assert "is in use" not in caplog.text  # and then used the index, not the SQL join
-    assert _lake_index_rows(catalog, "SELECT count(*) FROM lsh_docs") == [(1,)]  # b, read in
+    assert _index_rows(str(catalog), "SELECT count(*) FROM lsh_docs") == [(1,)]  # b, read in
 
 
 def test_a_lake_on_a_file_system_without_locks_still_finds_near_copies(

@@ -132,26 +132,16 @@ def _load(url: str, batches: list[Batch], run_id: str) -> None:
         )
 
 
-class _Reruns(logging.Handler):
-    """Counts the transactions write_transaction had to rerun after a concurrent commit."""
+class _Messages(logging.Handler):
+    """Collects the log messages that contain `text` (a rerun's, a rebuild's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: str) -> None:
         super().__init__()
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += "committed first" in record.getMessage()
-
-
-class _Rebuilds(logging.Handler):
-    """Collects the band index's rebuild warnings."""
-
-    def __init__(self) -> None:
-        super().__init__()
+        self.text = text
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "rebuilding" in record.getMessage():
+        if self.text in record.getMessage():
             self.messages.append(record.getMessage())
 
 
@@ -159,13 +149,13 @@ def _writer_child(url: str, batches: list[Batch], run_id: str, index: Path, star
     """A writer process as on a machine of its own (its own band index at `index`): wait for the
     other, load its batches, report how many loads reran."""
     band_index.index_path = lambda conn: index  # each machine keeps its own index
-    reruns = _Reruns()
+    reruns = _Messages("committed first")  # write_transaction reran after a concurrent commit
     log = logging.getLogger("warehouse.db")
     log.addHandler(reruns)
     log.setLevel(logging.INFO)
     start.wait(CHILD_WAIT)
     _load(url, batches, run_id)
-    results.put((run_id, reruns.count))
+    results.put((run_id, len(reruns.messages)))
 
 
 def _halves(batches: list[Batch]) -> tuple[list[Batch], list[Batch]]:
@@ -459,7 +449,7 @@ def test_two_writer_processes_load_overlapping_batches_into_one_lake(
 def _band_index_after_catching_up(url: str, path: Path) -> list[tuple]:
     """What a machine's band index holds once it has read the lake's last commits, which it does
     from the lake's changes, not by rebuilding."""
-    rebuilds = _Rebuilds()
+    rebuilds = _Messages("rebuilding")
     logging.getLogger("warehouse.band_index").addHandler(rebuilds)
     with writer(url) as conn, closing(band_index.BandIndex(path, lake=True)) as index:
         write_transaction(conn, lambda: index.settle(conn))

@@ -240,18 +240,14 @@ class BandIndex:
         with self._transaction():
             for article_id, present, signature, cluster_id in changes:
                 row = self._db.execute(
-                    "SELECT signature, cluster_id, pending FROM lsh_docs WHERE article_id = ?",
-                    [article_id],
+                    "SELECT signature, cluster_id FROM lsh_docs WHERE article_id = ?", [article_id]
                 ).fetchone()
-                signature = None if signature is None else np.asarray(signature, np.uint32)
-                if present and row == (_blob(signature), cluster_id, 0):
+                if present and row == (_blob(np.asarray(signature)), cluster_id):
                     continue  # read already (a rebuild reads ahead of its snapshot)
                 if row is not None:
                     self._forget(article_id)
                 if present:
-                    entry = IndexEntry(article_id, cluster_id, signature, band_buckets(signature))
-                    self._put(entry, pending=False)
-                    self._db.execute(_COUNT_ONE_MORE)
+                    self._add_committed(article_id, cluster_id, signature)
             self._db.execute("UPDATE lsh_lake SET snapshot = ?", [current])
         return None
 
@@ -259,17 +255,19 @@ class BandIndex:
         """Entries whose DuckDB commit never happened go; the others are written again as DuckDB
         holds them, with the keys of that signature."""
         rows = conn.execute(sql("band_index_signatures"), {"ids": pending}).fetchall()
-        committed = {article_id: (signature, story) for article_id, signature, story in rows}
+        committed = {article_id: (story, signature) for article_id, signature, story in rows}
         with self._transaction():
             for article_id in pending:
                 self._forget(article_id)  # with the keys of the signature it was staged with
                 if article_id in committed:
-                    signature, story = committed[article_id]
-                    signature = np.asarray(signature, np.uint32)
-                    entry = IndexEntry(article_id, story, signature, band_buckets(signature))
-                    self._put(entry, pending=False)
-                    self._db.execute(_COUNT_ONE_MORE)
+                    self._add_committed(article_id, *committed[article_id])
         LOGGER.info("near-duplicate index: settled %d entries left pending", len(pending))
+
+    def _add_committed(self, article_id: str, story: str, signature: list[int]) -> None:
+        """A new entry for a signature the warehouse holds, with its keys and in the count."""
+        signature = np.asarray(signature, np.uint32)
+        self._put(IndexEntry(article_id, story, signature, band_buckets(signature)), pending=False)
+        self._db.execute(_COUNT_ONE_MORE)
 
     def _forget(self, article_id: str) -> None:
         """Drop an entry and the keys of its signature."""
