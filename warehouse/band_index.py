@@ -208,7 +208,8 @@ class BandIndex:
         pending = [row[0] for row in self._db.execute(_PENDING)]
         if pending:
             self._settle_pending(conn, pending)
-        why = self._catch_up(conn) if self.lake else None
+        lake = conn.execute(sql("band_index_snapshots")).fetchone() if self.lake else None
+        why = self._catch_up(conn, lake) if lake else None
         if why is None:
             stored = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
             indexed = self._db.execute("SELECT docs FROM lsh_count").fetchone()[0]
@@ -216,16 +217,17 @@ class BandIndex:
                 why = f"holds {indexed} signatures, the warehouse {stored}"
         if why is not None:
             LOGGER.warning("near-duplicate index %s %s: rebuilding it", self.path, why)
-            self.rebuild(conn)
+            self.rebuild(conn, lake)
 
-    def _catch_up(self, conn: duckdb.DuckDBPyConnection) -> str | None:
+    def _catch_up(self, conn: duckdb.DuckDBPyConnection, lake: tuple) -> str | None:
         """Take in the lake's signature changes since the snapshot the index reflects (all of them
-        the first time); or say why it cannot (another lake, expired snapshots) so it is rebuilt."""
+        the first time); or say why it cannot (another lake, expired snapshots) so it is rebuilt.
+        `lake` is the band_index_snapshots row this transaction reads."""
         read = self._db.execute("SELECT made_at, snapshot FROM lsh_lake").fetchone()
-        current, oldest, made_at = conn.execute(sql("band_index_snapshots")).fetchone()
+        current, oldest, made_at = lake
         if read is None:
             LOGGER.info("near-duplicate index %s: reading this lake for the first time", self.path)
-            self.rebuild(conn)
+            self.rebuild(conn, lake)
             return None
         if read[0] != made_at:
             return f"was made for a lake made at {read[0]}, not {made_at}"
@@ -282,11 +284,11 @@ class BandIndex:
         self._db.execute("DELETE FROM lsh_docs WHERE doc = ?", [row[0]])
         self._db.execute("UPDATE lsh_count SET docs = docs - 1")
 
-    def rebuild(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """Refill the index from minhash_signatures and minhash_bands (keys in sorted order)."""
-        # A lake's snapshot is read first: changes committed while the rows are read come again
-        # in the next catch-up, which takes them in once more without harm.
-        lake = conn.execute(sql("band_index_snapshots")).fetchone() if self.lake else None
+    def rebuild(self, conn: duckdb.DuckDBPyConnection, lake: tuple | None) -> None:
+        """Refill the index from minhash_signatures and minhash_bands (keys in sorted order).
+        For a lake, `lake` is the band_index_snapshots row read before the rows (None otherwise):
+        changes committed while they are read come again in the next catch-up, which takes them
+        in without harm."""
         with self._transaction():
             self._db.execute("DELETE FROM lsh_keys")
             self._db.execute("DELETE FROM lsh_docs")
