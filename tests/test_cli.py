@@ -8,7 +8,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,9 @@ from typer.testing import CliRunner
 from flows.cli import app
 from tasks.dedupe import fingerprints
 from tasks.load import write_batch
-from tasks.records import Document, FetchResult
+from tasks.records import Document
 from tests.conftest import ROOT
+from tests.documents import cleaned_document
 from warehouse.db import migrations, writer
 
 LATEST = migrations()[-1][0]
@@ -27,17 +27,10 @@ WORDS = ["Taliban", "fighters", "entered", "the", "capital", "after", "troops", 
 
 
 def _document(index: int, words: int = 120) -> Document:
-    url = f"https://example.org/2021/08/{index}"
     text = " ".join(f"{WORDS[(index + i) % len(WORDS)]}{i % 97}" for i in range(words))
-    fetch = FetchResult(
-        url=url, source_name="cli", outcome="ok", final_url=url, status=200,
-        html=f"<p>{text}</p>", fetched_at=datetime.now(UTC),
-    )  # fmt: skip
-    return Document(
-        url=url, source_name="cli", canonical_url=None, title=f"Story {index}", author=None,
-        site_name=None, language="en", published_at=None, published_offset=None, text=text,
-        fetch=fetch,
-    )  # fmt: skip
+    return cleaned_document(
+        f"https://example.org/2021/08/{index}", text, source_name="cli", title=f"Story {index}"
+    )
 
 
 def _load(db: str, count: int = 2) -> None:

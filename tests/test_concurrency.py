@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.documents import cleaned_document
 from warehouse.queries import read_only_query
 
 BATCHES = 8
@@ -36,7 +37,6 @@ def write_batches(db: str, batches: int, size: int, pause: float) -> None:
     """The load side of an ingest run: one short transaction per batch, then a pause."""
     from tasks.dedupe import fingerprints
     from tasks.load import write_batch
-    from tasks.records import Document, FetchResult
 
     rng = random.Random(7)
     start = datetime(2021, 8, 6, tzinfo=UTC)
@@ -46,14 +46,17 @@ def write_batches(db: str, batches: int, size: int, pause: float) -> None:
             url = f"https://news.example.org/b{batch}/story-{item}"
             text = _text(rng)
             when = start + timedelta(hours=batch)
-            fetch = FetchResult(url=url, source_name="load", outcome="ok", final_url=url,
-                                status=200, bytes=len(text), fetched_at=when,
-                                content_type="text/html", html=f"<p>{text}</p>")  # fmt: skip
             docs.append(
-                Document(url=url, source_name="load", canonical_url=None, title=f"story {item}",
-                         author=None, site_name=f"batch-{batch}", language="en",
-                         published_at=when, published_offset=None, text=text, fetch=fetch)
-            )  # fmt: skip
+                cleaned_document(
+                    url,
+                    text,
+                    source_name="load",
+                    title=f"story {item}",
+                    site_name=f"batch-{batch}",
+                    published_at=when,
+                    fetched_at=when,
+                )
+            )
         write_batch(db, fetches=[d.fetch for d in docs], documents=docs, prints=fingerprints(docs))
         print(f"loaded batch {batch}", flush=True)
         time.sleep(pause)

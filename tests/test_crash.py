@@ -23,6 +23,7 @@ from tasks.dedupe import Fingerprint, fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.conftest import ROOT
+from tests.documents import cleaned_document
 from warehouse.db import reader, writer
 from warehouse.integrity import check_warehouse
 
@@ -59,31 +60,14 @@ def _text(index: int, edition: int, words: list[str]) -> str:
 
 
 def _document(index: int, edition: int, words: list[str]) -> Document:
-    url = f"https://news{index % 5}.example/2021/08/story-{index}"
-    text = _text(index, edition, words)
-    fetch = FetchResult(
-        url=url,
+    return cleaned_document(
+        f"https://news{index % 5}.example/2021/08/story-{index}",
+        _text(index, edition, words),
         source_name="crash",
-        outcome="ok",
-        final_url=url,
-        status=200,
-        bytes=len(text),
-        fetched_at=datetime.now(UTC),
-        content_type="text/html",
-        html=f"<html><body><article><p>{text}</p></article></body></html>",
-    )
-    return Document(
-        url=url,
-        source_name="crash",
-        canonical_url=None,
         title=f"Story {index}",
-        author=None,
         site_name=f"News {index % 5}",
-        language="en",
         published_at=datetime(2021, 8, 1 + index % 15, 8, tzinfo=UTC),
         published_offset="+04:30",
-        text=text,
-        fetch=fetch,
     )
 
 

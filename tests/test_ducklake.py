@@ -27,6 +27,7 @@ from tasks.dedupe import Fingerprint, fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.conftest import ROOT, SAMPLES
+from tests.documents import cleaned_document
 from warehouse import band_index
 from warehouse.db import (
     WarehouseError,
@@ -82,31 +83,14 @@ def _text(index: int, words: list[str]) -> str:
 
 
 def _document(index: int, words: list[str]) -> Document:
-    url = f"https://wire{index % 4}.example/2021/08/story-{index}"
-    text = _text(index, words)
-    fetch = FetchResult(
-        url=url,
+    return cleaned_document(
+        f"https://wire{index % 4}.example/2021/08/story-{index}",
+        _text(index, words),
         source_name="lake",
-        outcome="ok",
-        final_url=url,
-        status=200,
-        bytes=len(text),
-        fetched_at=datetime.now(UTC),
-        content_type="text/html",
-        html=f"<html><body><article><p>{text}</p></article></body></html>",
-    )
-    return Document(
-        url=url,
-        source_name="lake",
-        canonical_url=None,
         title=f"Story {index}",
-        author=None,
         site_name=f"Wire {index % 4}",
-        language="en",
         published_at=datetime(2021, 8, 1 + index % 15, 8, tzinfo=UTC),
         published_offset="+04:30",
-        text=text,
-        fetch=fetch,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
+from tests.documents import cleaned_document
 from warehouse.db import reader
 
 REPORT = """\
@@ -50,29 +51,16 @@ def _syndicated(text: str) -> str:
 
 
 def _doc(url: str, text: str, *, title: str = "Qala-i-Naw falls", canonical: str | None = None):
-    fetch = FetchResult(
-        url=url,
+    return cleaned_document(
+        url,
+        text,
         source_name="test",
-        outcome="ok",
-        final_url=url,
-        status=200,
-        bytes=len(text),
-        fetched_at=datetime(2021, 8, 13, 9, tzinfo=UTC),
-        content_type="text/html",
-        html=f"<html><body><p>{text}</p></body></html>",
-    )
-    return Document(
-        url=url,
-        source_name="test",
-        canonical_url=canonical,
         title=title,
-        author=None,
         site_name="Example News",
-        language="en",
         published_at=datetime(2021, 8, 13, 6, 30, tzinfo=UTC),
         published_offset="+04:30",
-        text=text,
-        fetch=fetch,
+        canonical_url=canonical,
+        fetched_at=datetime(2021, 8, 13, 9, tzinfo=UTC),
     )
 
 
