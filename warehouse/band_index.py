@@ -209,7 +209,7 @@ class BandIndex:
         if pending:
             self._settle_pending(conn, pending)
         lake = conn.execute(sql("band_index_snapshots")).fetchone() if self.lake else None
-        why = self._catch_up(conn, lake) if lake else None
+        why = self._catch_up(conn, lake) if lake is not None else None
         if why is None:
             stored = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
             indexed = self._db.execute("SELECT docs FROM lsh_count").fetchone()[0]
