@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tasks.dedupe import Fingerprint, fingerprints
@@ -28,6 +27,7 @@ from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.conftest import ROOT, SAMPLES
 from tests.documents import cleaned_document
+from tests.test_band_index import _as_indexed
 from warehouse import band_index
 from warehouse.db import (
     WarehouseError,
@@ -427,7 +427,7 @@ def test_two_writer_processes_load_overlapping_batches_into_one_lake(
     assert _counts(url) == expected  # re-running changes no counts
     assert check_warehouse(url) == []
     for index in indexes:  # each machine's index, caught up, is true to the lake
-        assert _band_index_after_catching_up(url, index) == _signatures_and_stories(url)
+        assert _band_index_after_catching_up(url, index) == _as_indexed(url)
 
 
 def _band_index_after_catching_up(url: str, path: Path) -> list[tuple]:
@@ -440,18 +440,10 @@ def _band_index_after_catching_up(url: str, path: Path) -> list[tuple]:
     logging.getLogger("warehouse.band_index").removeHandler(rebuilds)
     assert rebuilds.messages == []
     with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM lsh_docs WHERE pending = 1").fetchone() == (0,)
         return db.execute(
-            "SELECT article_id, cluster_id, signature, pending FROM lsh_docs ORDER BY 1"
+            "SELECT article_id, cluster_id, signature FROM lsh_docs ORDER BY 1"
         ).fetchall()
-
-
-def _signatures_and_stories(url: str) -> list[tuple]:
-    rows = _rows(
-        url,
-        "SELECT s.article_id, a.cluster_id, s.signature FROM minhash_signatures s "
-        "JOIN articles a ON a.id = s.article_id ORDER BY 1",
-    )
-    return [(i, c, np.asarray(sig, dtype="<u4").tobytes(), 0) for i, c, sig in rows]
 
 
 # --- a local PostgreSQL server for the PostgreSQL-catalog tests ---------------------------------

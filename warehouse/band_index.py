@@ -198,7 +198,9 @@ class BandIndex:
         self._db.execute(_INSERT_KEYS, [entry.article_id, _json_ints(keys)])
 
     def confirm(self) -> None:
-        """DuckDB committed: the pending entries are now true."""
+        """DuckDB committed: the pending entries are now true (a lake's index staged none)."""
+        if self.lake:
+            return
         with self._transaction():
             self._db.execute("UPDATE lsh_docs SET pending = 0 WHERE pending = 1")
 
