@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -171,17 +171,28 @@ class _CpuStages:
         return _Cleaning(fetched, documents, prints)
 
 
-def _release(fetched: list[list[FetchResult]], cleaned: _Cleaning) -> None:
-    """Drop a loaded batch's bulk (bodies, texts, signatures): Prefect keeps the task results
-    referenced until the flow run ends."""
+def _release(fetched: list[list[FetchResult]], cleaned: _Cleaning) -> list[list]:
+    """Drop a loaded batch's bulk (bodies, texts, signatures), as Prefect may keep the task
+    results referenced until the flow run ends, and empty the task results' lists.
+
+    Returns the emptied lists, for the caller to keep until the run ends: Prefect links a task
+    input to the task run whose result has the input's id(), and matches a list (which takes no
+    weak reference) by id alone, so a result list freed mid-run whose address a later input
+    reuses (an opaque() wrapper is of the same size) would link that input to the wrong task run
+    in the run graph (PrefectHQ/prefect#20558)."""
+    documents, prints = cleaned.documents.result(), cleaned.prints.result()
     for batch in fetched:
         for fetch in batch:
             fetch.html = None
             fetch.body = None
-    for doc in cleaned.documents.result():
+    for doc in documents:
         doc.text = ""
-    for fingerprint in cleaned.prints.result():
+    for fingerprint in prints:
         fingerprint.buckets = []
+    results = [*fetched, documents, prints]
+    for result in results:
+        result.clear()
+    return results
 
 
 class _OrderedLoads:
@@ -198,6 +209,7 @@ class _OrderedLoads:
         self._args = (db_path, run_id)
         self._lock_wait_seconds = lock_wait_seconds
         self._held: list[list[FetchResult]] = []  # batches fetched and not yet loaded
+        self._spent: list[Any] = []  # loaded batches' task results (lists emptied): see _release
         self._previous: (
             tuple[PrefectFuture[LoadCounts], list[list[FetchResult]], _Cleaning] | None
         ) = None
@@ -237,9 +249,10 @@ class _OrderedLoads:
         """Wait for the last queued load, count it and drop its batches' bulk."""
         if self._previous is not None:
             loading, fetched, cleaned = self._previous
-            self.totals.add(loading.result())
-            _release(fetched, cleaned)
+            counts = loading.result()
+            self.totals.add(counts)
             progress.report("loaded", sum(len(batch) for batch in fetched))
+            self._spent += [counts, *_release(fetched, cleaned)]
             self._previous = None
 
 
