@@ -22,7 +22,6 @@ from tasks.clean import (
     EXTRACTION_SERVER_MODULES,
     clean_batch,
     start_extraction_server,
-    uses_pool,
 )
 from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
@@ -362,13 +361,12 @@ def _run_batches(
 
 
 def _will_use_the_pool(items: list[WorkItem], settings: Settings, validators: Validators) -> bool:
-    """Whether a batch will be cleaned over the process pool: on threads, and as clean_documents
-    decides for a batch of the URLs never fetched before (a re-run's known URLs mostly answer
-    304: nothing to clean)."""
+    """Whether a batch will be cleaned over the process pool: on threads, when some URL was never
+    fetched before (a re-run's known URLs mostly answer 304: nothing to clean; a known page that
+    changed starts the server when its batch is cleaned)."""
     if settings.task_runner is not TaskRunnerName.threads:
         return False
-    new = sum(item.url not in validators for item in items)
-    return uses_pool(min(settings.batch_size, new))
+    return any(item.url not in validators for item in items)
 
 
 def _submit_fetch(

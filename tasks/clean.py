@@ -38,7 +38,6 @@ LOGGER = logging.getLogger(__name__)
 MIN_WORDS = 25  # fewer words than this is not an article (a teaser, a caption, a stub)…
 MIN_CHARS = 200  # …unless it has this many characters (Chinese and Japanese have no spaces)
 WALL_MAX_WORDS = 250  # a cookie/login/paywall page is short; longer texts merely mention cookies
-INLINE_BATCH = 8  # below this many pages a process pool costs more than it saves
 # What the extraction pool's fork server loads before it forks workers, by mode: the fast mode
 # needs no dateparser or jusText tables (tasks/thorough_warmup.py).
 EXTRACTION_SERVER_MODULES = {
@@ -1242,19 +1241,6 @@ def clean_page(fetch: FetchResult, mode: ExtractionMode = ExtractionMode.thoroug
     return doc
 
 
-def uses_pool(pages: int, inline: bool = False) -> bool:
-    """Whether clean_documents cleans `pages` pages over the process pool rather than inline.
-
-    A pool of one process too: only a pool's workers bound a page's clean (page_seconds), and a
-    one-core machine is where a hung page would otherwise stall every run.
-
-    Args:
-        pages: the batch's pages to clean.
-        inline: clean in the calling thread whatever the batch (a Dask worker may not fork).
-    """
-    return not inline and pages >= INLINE_BATCH
-
-
 def clean_documents(
     fetches: list[FetchResult],
     workers: int = 0,
@@ -1264,22 +1250,27 @@ def clean_documents(
 ) -> list[Document]:
     """Clean the fetches whose outcome is "ok", in order, over a forkserver process pool.
 
+    A batch of one page goes to the pool too: only a pool's workers bound a page's clean
+    (page_seconds), and a scheduled run's few new pages are where a hung page would otherwise
+    stall every run. With the fork server warm, a pool for a small batch costs 20-30 ms more
+    than cleaning it inline; the server's start-up overlaps the first fetch
+    (start_extraction_server).
+
     Args:
         fetches: fetch results; those not "ok" are skipped.
-        workers: processes to use; 0 means one per usable core. Batches under INLINE_BATCH pages run
-            inline.
+        workers: processes to use; 0 means one per usable core (never more than pages).
         mode: how much work to spend on each HTML page's text and date (ExtractionMode).
         page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout);
             pages cleaned inline are not bounded (a signal timer would reach only the main
             thread, and there it could upset the host's own alarms).
-        inline: clean every batch in the calling thread, without the pool.
+        inline: clean in the calling thread, without the pool (a Dask worker may not fork).
 
     Returns:
         One Document per ok fetch, in input order, each with its fetch attached.
     """
     ok = [fetch for fetch in fetches if fetch.ok]
-    workers = workers or usable_cores()
-    if not uses_pool(len(ok), inline):
+    workers = min(workers or usable_cores(), len(ok))
+    if inline or not ok:
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(mode)) as pool:

@@ -435,6 +435,9 @@ def test_a_page_that_breaks_the_cleaner_is_recorded_not_fatal(caplog):
     good = _fetch(ARTICLE_HTML, "https://news.example.com/ok", "text/html")
     docs = clean_documents([broken, good], workers=1)
     assert [d.rejected_reason for d in docs] == ["clean_error", None]
+    # a pool worker logs to its own stderr; inline, the same log reaches this process's handlers
+    docs = clean_documents([broken, good], inline=True)
+    assert [d.rejected_reason for d in docs] == ["clean_error", None]
     assert "cleaning https://news.example.com/bytes failed" in caplog.text
     assert "Traceback" in caplog.text
 
@@ -460,6 +463,14 @@ def test_a_page_that_outlasts_its_time_limit_is_recorded_and_the_batch_goes_on(w
     docs = clean_documents([*slow, *quick], workers=workers, page_seconds=1.0)
     assert [d.rejected_reason for d in docs] == ["clean_timeout"] * 2 + [None] * 8
     assert [d.url for d in docs] == [f.url for f in [*slow, *quick]]
+
+
+def test_a_batch_of_one_slow_page_is_bounded_too():
+    """A small batch (a scheduled run's few new pages) goes to the pool as well: the bound holds
+    for one page alone."""
+    slow = _fetch(_endless_page(), "https://news.example.com/slow", "text/html")
+    docs = clean_documents([slow], page_seconds=1.0)
+    assert [d.rejected_reason for d in docs] == ["clean_timeout"]
 
 
 def test_the_time_limit_stops_a_regular_expression_and_leaves_no_timer_behind():
