@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 
 from flows import progress
 from tasks.clean import (
-    EXTRACTION_SERVER_MODULES,
     clean_batch,
     start_extraction_server,
 )
@@ -149,7 +148,6 @@ class _CpuStages:
     clean_workers: int
     extraction: ExtractionMode
     page_seconds: float
-    inline: bool = False  # clean in the task's thread: a Dask worker may not fork a pool
 
     def submit(self, fetched: list[FetchResult]) -> _Cleaning:
         if not any(fetch.ok for fetch in fetched):  # an unchanged re-run: nothing to clean
@@ -163,7 +161,6 @@ class _CpuStages:
                 "workers": self.clean_workers,
                 "mode": self.extraction,
                 "page_seconds": self.page_seconds,
-                "inline": self.inline,
             },
         )
         prints = self.runner.submit(dedupe_batch, {"docs": wrap(documents)})
@@ -256,7 +253,8 @@ class _OrderedLoads:
 
 
 def _dask_runner(settings: Settings) -> TaskRunner:
-    """A DaskTaskRunner on the given scheduler, or on a local cluster of one process per core."""
+    """A DaskTaskRunner on the given scheduler, or on a local cluster of one process per core
+    (its worker processes not daemonic, see _cpu_stages)."""
     from prefect_dask import DaskTaskRunner  # imports distributed: only for runs that use it
 
     if settings.dask_address:
@@ -266,8 +264,9 @@ def _dask_runner(settings: Settings) -> TaskRunner:
         "n_workers": workers,
         "threads_per_worker": 1,
         "dashboard_address": None,
-        # each worker warms up before the run starts, not on its first batch (as the pool's server)
-        "preload": EXTRACTION_SERVER_MODULES[settings.extraction],
+        # each worker starts its extraction pool's server before the run's first batch
+        "preload": ["tasks.dask_worker"],
+        "preload_argv": [settings.extraction.value],
     }
     return DaskTaskRunner(cluster_kwargs=cluster)
 
@@ -291,8 +290,10 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
     otherwise wait for it with the pool idle. (A window of 2, the next batch's clean queued
     behind this one's, took the peak at N = 10 000 over 1 GB, and was no faster than smaller
     pool chunks alone: README, Latest results.)
-    Dask: a batch per worker thread plus one queued, each cleaned inline (Dask worker processes
-    are daemonic and may not start a pool), results back to this process for the ordered loads."""
+    Dask: a batch per worker thread plus one queued, each cleaned over a pool of one process,
+    results back to this process for the ordered loads. The local cluster's worker processes are
+    not daemonic, so that they may start that pool, whose workers bound a page's clean
+    (clean_page_seconds); a daemonic worker (another cluster's, by default) cleans inline."""
     if settings.task_runner is TaskRunnerName.threads:
         with ThreadPoolTaskRunner(max_workers=2) as runner:
             yield _CpuStages(
@@ -304,7 +305,9 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
             )
         return
     runner = _dask_runner(settings)  # first: importing distributed sets its log level
-    with _quiet_dask_logs(), runner:
+    import dask  # imported by distributed, so here at no cost
+
+    with _quiet_dask_logs(), dask.config.set({"distributed.worker.daemon": False}), runner:
         try:
             threads = sum(runner.client.nthreads().values())
         except OSError as exc:
@@ -319,7 +322,6 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
             clean_workers=1,
             extraction=settings.extraction,
             page_seconds=settings.clean_page_seconds,
-            inline=True,
         )
 
 

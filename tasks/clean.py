@@ -1246,7 +1246,6 @@ def clean_documents(
     workers: int = 0,
     mode: ExtractionMode = ExtractionMode.thorough,
     page_seconds: float = CLEAN_PAGE_SECONDS,
-    inline: bool = False,
 ) -> list[Document]:
     """Clean the fetches whose outcome is "ok", in order, over a forkserver process pool.
 
@@ -1254,23 +1253,23 @@ def clean_documents(
     (page_seconds), and a scheduled run's few new pages are where a hung page would otherwise
     stall every run. With the fork server warm, a pool for a small batch costs 20-30 ms more
     than cleaning it inline; the server's start-up overlaps the first fetch
-    (start_extraction_server).
+    (start_extraction_server). A daemonic process may not start a pool (a Dask worker, unless
+    its cluster sets distributed.worker.daemon to False): there the pages are cleaned inline,
+    unbounded (a signal timer would reach only the main thread, and there it could upset the
+    host's own alarms).
 
     Args:
         fetches: fetch results; those not "ok" are skipped.
         workers: processes to use; 0 means one per usable core (never more than pages).
         mode: how much work to spend on each HTML page's text and date (ExtractionMode).
-        page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout);
-            pages cleaned inline are not bounded (a signal timer would reach only the main
-            thread, and there it could upset the host's own alarms).
-        inline: clean in the calling thread, without the pool (a Dask worker may not fork).
+        page_seconds: a pool worker gives up on a page after this long (rejected clean_timeout).
 
     Returns:
         One Document per ok fetch, in input order, each with its fetch attached.
     """
     ok = [fetch for fetch in fetches if fetch.ok]
     workers = min(workers or usable_cores(), len(ok))
-    if inline or not ok:
+    if not ok or multiprocessing.current_process().daemon:
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(mode)) as pool:
@@ -1289,7 +1288,6 @@ def clean_batch(
     workers: int = 0,
     mode: ExtractionMode = ExtractionMode.thorough,
     page_seconds: float = CLEAN_PAGE_SECONDS,
-    inline: bool = False,
 ) -> list[Document]:
     """Clean a batch of fetches (pure and CPU-bound, so no retries) and log what came of them.
 
@@ -1298,13 +1296,12 @@ def clean_batch(
         workers: extraction processes; 0 means one per usable core.
         mode: thorough or fast extraction (ExtractionMode).
         page_seconds: how long an extraction process may spend on one page.
-        inline: clean in the task's own thread (on a Dask worker, which may not fork a pool).
 
     Returns:
         One Document per ok fetch, in order (rejected ones carry their reason).
     """
     logger = get_run_logger()
-    docs = clean_documents(fetches, workers, mode, page_seconds, inline)
+    docs = clean_documents(fetches, workers, mode, page_seconds)
     rejected: dict[str, int] = {}
     for doc in docs:
         if doc.rejected_reason:

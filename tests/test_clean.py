@@ -420,7 +420,7 @@ def test_clean_documents_keeps_order_skips_failures_and_pools(corpus):
         )
     fetches.append(_fetch(seed, "file:///seed.txt", "text/plain"))
     pooled = clean_documents(fetches, workers=2)
-    inline = clean_documents(fetches, inline=True)
+    inline = [clean_page(fetch) for fetch in fetches if fetch.ok]
     assert [d.url for d in pooled] == [f.final_url for f in fetches if f.ok]
     assert [(d.title, d.text, d.published_at) for d in pooled] == [
         (d.title, d.text, d.published_at) for d in inline
@@ -435,9 +435,8 @@ def test_a_page_that_breaks_the_cleaner_is_recorded_not_fatal(caplog):
     good = _fetch(ARTICLE_HTML, "https://news.example.com/ok", "text/html")
     docs = clean_documents([broken, good], workers=1)
     assert [d.rejected_reason for d in docs] == ["clean_error", None]
-    # a pool worker logs to its own stderr; inline, the same log reaches this process's handlers
-    docs = clean_documents([broken, good], inline=True)
-    assert [d.rejected_reason for d in docs] == ["clean_error", None]
+    # a pool worker logs to its own stderr; here the same log reaches this process's handlers
+    assert clean_page(broken).rejected_reason == "clean_error"
     assert "cleaning https://news.example.com/bytes failed" in caplog.text
     assert "Traceback" in caplog.text
 

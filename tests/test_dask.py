@@ -15,6 +15,7 @@ from uuid import UUID
 import pytest
 
 from flows.ingest import IngestReport, ingest
+from tests.test_clean import _endless_page
 from warehouse.queries import warehouse_counts
 
 PAGES = 12
@@ -36,24 +37,41 @@ def _near_copy(page: bytes) -> bytes:
     return html.encode("utf-8")
 
 
-@pytest.fixture
-def sources_file(httpserver, corpus, tmp_path: Path) -> Path:
-    """Real pages on 127.0.0.1, copies of early pages in the last batch, one missing page."""
+def _sources(httpserver, corpus, tmp_path: Path, *, endless: bool) -> Path:
+    """Real pages on 127.0.0.1, copies of early pages in the last batch, one missing page; with
+    `endless`, a last batch of one page that takes about 15 s to clean, and a 1 s bound."""
     pages = _real_pages(corpus, PAGES)
     paths = [f"/news/{n}" for n in range(PAGES)] + ["/copy/0", "/wire/1", "/news/gone"]
     for path, body in zip(paths, [*pages, pages[0], _near_copy(pages[1])], strict=False):
         httpserver.expect_request(path).respond_with_data(body, content_type="text/html")
     httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     httpserver.expect_request("/news/gone").respond_with_data("gone", status=404)
+    bound = ""
+    if endless:
+        paths.append("/news/endless")
+        httpserver.expect_request(paths[-1]).respond_with_data(
+            _endless_page(), content_type="text/html"
+        )
+        bound = "clean_page_seconds = 1.0\n"
     urls = tmp_path / "urls.txt"
     urls.write_text("\n".join(httpserver.url_for(p) for p in paths) + "\n")
     path = tmp_path / "sources.toml"
     path.write_text(
-        f"[settings]\nbatch_size = {BATCH_SIZE}\nallow_private_hosts = true\n"
+        f"[settings]\nbatch_size = {BATCH_SIZE}\nallow_private_hosts = true\n{bound}"
         "per_host_delay = 0.0\nper_host_concurrency = 8\nmax_retries = 0\ndask_workers = 2\n\n"
         f'[[source]]\nname = "loopback"\nkind = "urls"\nlocation = {json.dumps(str(urls))}\n'
     )
     return path
+
+
+@pytest.fixture
+def sources_file(httpserver, corpus, tmp_path: Path) -> Path:
+    return _sources(httpserver, corpus, tmp_path, endless=False)
+
+
+@pytest.fixture
+def sources_with_an_endless_page(httpserver, corpus, tmp_path: Path) -> Path:
+    return _sources(httpserver, corpus, tmp_path, endless=True)
 
 
 def _ingest(**parameters: Any) -> tuple[IngestReport, UUID]:
@@ -108,11 +126,14 @@ def _most_at_once(runs: list[Any]) -> int:
 
 
 def test_dask_loads_what_threads_load_with_batches_cleaned_at_once(
-    prefect_harness, sources_file: Path, tmp_path: Path
+    prefect_harness, sources_with_an_endless_page: Path, tmp_path: Path
 ) -> None:
     """A local cluster of two worker processes: same counts and rows as threads; on Dask several
-    batches are cleaned at once, on threads one; loads never overlap on either."""
-    batches = -(-(PAGES + 3) // BATCH_SIZE)
+    batches are cleaned at once, on threads one; loads never overlap on either. On both, a page
+    that outlasts clean_page_seconds, alone in its batch, is given up and recorded: the local
+    cluster's workers clean over a process pool of their own, whose workers have the bound."""
+    sources_file = sources_with_an_endless_page
+    batches = -(-(PAGES + 4) // BATCH_SIZE)
     threads, threads_run = _ingest(sources_file=str(sources_file), db=str(tmp_path / "t.duckdb"))
     dask, dask_run = _ingest(
         sources_file=str(sources_file),
@@ -122,6 +143,7 @@ def test_dask_loads_what_threads_load_with_batches_cleaned_at_once(
     assert _counts(dask) == _counts(threads)
     assert dask.new >= PAGES - 3 and dask.duplicates.get("exact") == 1
     assert sum(dask.failed.values()) == 1
+    assert dask.rejected == {"clean_timeout": 1}
     assert warehouse_counts(dask.db) == warehouse_counts(threads.db)
 
     on_threads = _task_runs(threads_run, expected=4 * batches)
