@@ -12,6 +12,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -1268,18 +1269,45 @@ def clean_documents(
         One Document per ok fetch, in input order, each with its fetch attached.
     """
     ok = [fetch for fetch in fetches if fetch.ok]
-    workers = min(workers or usable_cores(), len(ok))
     if not ok or multiprocessing.current_process().daemon:
         docs = [_clean_detached(fetch, mode) for fetch in ok]
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(mode)) as pool:
-            # small chunks: at the batch's end one worker idles while the other ends its last one
-            chunksize = max(1, len(ok) // (workers * 16))
-            clean = partial(_clean_detached, mode=mode, page_seconds=page_seconds)
-            docs = list(pool.map(clean, ok, chunksize=chunksize))
+        docs = _clean_in_pool(ok, min(workers or usable_cores(), len(ok)), mode, page_seconds)
     for doc, fetch in zip(docs, ok, strict=True):
         doc.fetch = fetch
     return docs
+
+
+def _clean_in_pool(
+    ok: list[FetchResult], workers: int, mode: ExtractionMode, page_seconds: float
+) -> list[Document]:
+    """Clean over a pool, in order, surviving a worker process that dies (the OOM killer, a
+    crash in C): the pages it had not returned are cleaned again in a new pool, the first of
+    them alone, and a page that takes its lone process down too is rejected "clean_crash"."""
+    docs: list[Document] = []
+    clean = partial(_clean_detached, mode=mode, page_seconds=page_seconds)
+    while len(docs) < len(ok):
+        rest = ok[len(docs) :]
+        try:
+            with ProcessPoolExecutor(workers, mp_context=_pool_context(mode)) as pool:
+                # small chunks: at a batch's end one worker idles while the other ends its last
+                chunksize = max(1, len(rest) // (workers * 16))
+                docs.extend(pool.map(clean, rest, chunksize=chunksize))  # in order, as they come
+        except BrokenProcessPool:
+            docs.append(_clean_alone(ok[len(docs)], clean, mode))
+    return docs
+
+
+def _clean_alone(fetch: FetchResult, clean: partial, mode: ExtractionMode) -> Document:
+    """Clean one page in a process of its own, the first page not returned when a pool broke:
+    if that process dies too, the page is what kills it."""
+    try:
+        with ProcessPoolExecutor(1, mp_context=_pool_context(mode)) as pool:
+            return pool.submit(clean, fetch).result()
+    except BrokenProcessPool:
+        url = fetch.final_url or fetch.url
+        LOGGER.error("cleaning %s took its process down twice; recorded as clean_crash", url)
+        return _document(url, fetch.source_name, _PageMeta(), "", rejected_reason="clean_crash")
 
 
 @task(name="clean_batch", cache_policy=NO_CACHE)  # never hash whole pages for a cache key
@@ -1319,4 +1347,7 @@ def clean_batch(
     hung = [doc.url for doc in docs if doc.rejected_reason == "clean_timeout"]
     if hung:
         logger.error("%d pages took over %s s to clean: %s", len(hung), page_seconds, hung)
+    crashed = [doc.url for doc in docs if doc.rejected_reason == "clean_crash"]
+    if crashed:
+        logger.error("%d pages took their extraction process down: %s", len(crashed), crashed)
     return docs

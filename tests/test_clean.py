@@ -9,6 +9,8 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -470,6 +472,55 @@ def test_a_batch_of_one_slow_page_is_bounded_too():
     slow = _fetch(_endless_page(), "https://news.example.com/slow", "text/html")
     docs = clean_documents([slow], page_seconds=1.0)
     assert [d.rejected_reason for d in docs] == ["clean_timeout"]
+
+
+def _children(pid: int, named: bytes = b"") -> list[int]:
+    """A process's children (those whose command line holds `named`), as Linux lists them."""
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                if named in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+    except OSError:  # one ended meanwhile: the next poll sees the rest
+        pass
+    return found
+
+
+def _kill_extraction_workers(times: int, after: float, killed: list[int]) -> None:
+    """SIGKILL, one at a time, `times` extraction pool workers (children of this process's fork
+    server) that have been running for `after` seconds, as the OOM killer would."""
+    first_seen: dict[int, float] = {}
+    deadline = time.monotonic() + 60
+    while len(killed) < times and time.monotonic() < deadline:
+        servers = _children(os.getpid(), named=b"forkserver")
+        for worker in [pid for server in servers for pid in _children(server)]:
+            seen = first_seen.setdefault(worker, time.monotonic())
+            if worker not in killed and time.monotonic() - seen >= after:
+                os.kill(worker, signal.SIGKILL)
+                killed.append(worker)
+                break
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("kills", "slow_page"), [(1, "clean_timeout"), (2, "clean_crash")])
+def test_an_extraction_process_killed_mid_batch_loses_no_page(kills, slow_page):
+    """A pool worker killed on a page (the OOM killer, a crash in lxml): the pages it returned
+    stay, the rest are cleaned again, the page it died on alone. Killed once, that page is only
+    slow (given up at page_seconds); killed again alone, it is what kills: rejected
+    clean_crash. Either way the batch's other pages are cleaned, in order."""
+    quick = [_fetch(ARTICLE_HTML, f"https://news.example.com/{i}", "text/html") for i in range(6)]
+    slow = _fetch(_endless_page(), "https://news.example.com/slow", "text/html")
+    batch = [*quick[:2], slow, *quick[2:]]
+    clean_documents(quick[:1], workers=1)  # the fork server up, so the killer times pages only
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_extraction_workers, args=(kills, 1.0, killed))
+    killer.start()
+    docs = clean_documents(batch, workers=1, page_seconds=3.0)
+    killer.join()
+    assert len(killed) == kills
+    assert [d.url for d in docs] == [f.url for f in batch]
+    assert [d.rejected_reason for d in docs] == [None, None, slow_page, *[None] * 4]
 
 
 def test_the_time_limit_stops_a_regular_expression_and_leaves_no_timer_behind():
