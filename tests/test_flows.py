@@ -190,6 +190,44 @@ def test_a_page_that_outlasts_clean_page_seconds_is_rejected_and_the_rest_load(
     assert _rows(db_path, "SELECT count(*) FROM fetches WHERE outcome = 'ok'") == [(5,)]
 
 
+def test_a_page_whose_extraction_process_died_is_fetched_in_full_on_the_next_run(
+    prefect_harness, site, corpus, tmp_path, db_path
+):
+    """A page whose extraction process is killed twice (the second time alone) is rejected
+    clean_crash and the other pages load; the next run sends it no validator, so it is fetched and
+    cleaned again (the crash may have been the machine's): here it is only slow, rejected
+    clean_timeout, and the run after that gets a 304 for it."""
+    import threading
+
+    from flows.ingest import ingest
+    from tests.test_clean import _endless_page, _kill_extraction_workers
+
+    site.page("/news/endless", _endless_page())
+    urls = [site.url("/news/endless")]
+    for case in PAGES[:2]:
+        site.page(f"/news/{case}", _page(corpus, case))
+        urls.append(site.url(f"/news/{case}"))
+    sources = tmp_path / "sources.toml"
+    sources.write_text("[settings]\nclean_page_seconds = 3.0\nclean_workers = 1\n")
+
+    def run():
+        return ingest(sources_file=str(sources), urls=urls, db=db_path, allow_private_hosts=True)
+
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_extraction_workers, args=(2, 1.0, killed))
+    killer.start()
+    first = run()
+    killer.join()
+    assert len(killed) == 2
+    assert (first.new, first.rejected) == (2, {"clean_crash": 1})
+    second = run()
+    assert (second.fetched, second.not_modified, second.rejected) == (1, 2, {"clean_timeout": 1})
+    third = run()
+    assert (third.fetched, third.not_modified, third.rejected) == (0, 3, {})
+    assert _rows(db_path, "SELECT reason FROM rejected") == [("clean_timeout",)]
+    assert site.hits["/news/endless"] == 3
+
+
 def test_the_pool_server_starts_early_only_for_runs_with_new_pages_to_clean():
     """Its start-up (seconds of one core) overlaps the first fetch when some URL is new; a
     re-run (known URLs: 304s) or Dask never start it."""
