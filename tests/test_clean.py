@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -474,32 +475,22 @@ def test_a_batch_of_one_slow_page_is_bounded_too():
     assert [d.rejected_reason for d in docs] == ["clean_timeout"]
 
 
-def _children(pid: int, named: bytes = b"") -> list[int]:
-    """A process's children (those whose command line holds `named`), as Linux lists them."""
-    found = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                if named in Path(f"/proc/{child}/cmdline").read_bytes():
-                    found.append(int(child))
-    except OSError:  # one ended meanwhile: the next poll sees the rest
-        pass
-    return found
-
-
 def _kill_extraction_workers(times: int, after: float, killed: list[int]) -> None:
     """SIGKILL, one at a time, `times` extraction pool workers (children of this process's fork
     server) that have been running for `after` seconds, as the OOM killer would."""
-    first_seen: dict[int, float] = {}
     deadline = time.monotonic() + 60
     while len(killed) < times and time.monotonic() < deadline:
-        servers = _children(os.getpid(), named=b"forkserver")
-        for worker in [pid for server in servers for pid in _children(server)]:
-            seen = first_seen.setdefault(worker, time.monotonic())
-            if worker not in killed and time.monotonic() - seen >= after:
-                os.kill(worker, signal.SIGKILL)
-                killed.append(worker)
-                break
+        for server in psutil.Process().children():
+            try:
+                if "forkserver" not in " ".join(server.cmdline()):
+                    continue
+                for worker in server.children():
+                    if worker.pid not in killed and time.time() - worker.create_time() >= after:
+                        worker.kill()
+                        killed.append(worker.pid)
+                        break
+            except psutil.NoSuchProcess:  # ended meanwhile: the next poll sees the rest
+                pass
         time.sleep(0.05)
 
 
