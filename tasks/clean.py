@@ -1306,7 +1306,7 @@ def _clean_alone(fetch: FetchResult, clean: partial, mode: ExtractionMode) -> Do
             return pool.submit(clean, fetch).result()
     except BrokenProcessPool:
         url = fetch.final_url or fetch.url
-        LOGGER.error("cleaning %s took its process down twice; recorded as clean_crash", url)
+        LOGGER.error("cleaning %s alone, its process died too; recorded as clean_crash", url)
         return _document(url, fetch.source_name, _PageMeta(), "", rejected_reason="clean_crash")
 
 
