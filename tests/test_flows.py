@@ -164,6 +164,25 @@ def test_a_rerun_of_unchanged_pages_logs_every_url_in_one_load(
     }
 
 
+def _an_endless_page_first(
+    site, corpus: Path, tmp_path: Path, pages: int, *, clean_seconds: float, workers: int
+) -> tuple[list[str], Path]:
+    """URLs of a page that takes about 15 s to clean, then of `pages` real pages, all on the
+    loopback site; and a sources file bounding a page's clean at `clean_seconds`."""
+    from tests.test_clean import _endless_page
+
+    site.page("/news/endless", _endless_page())
+    urls = [site.url("/news/endless")]
+    for case in PAGES[:pages]:
+        site.page(f"/news/{case}", _page(corpus, case))
+        urls.append(site.url(f"/news/{case}"))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f"[settings]\nclean_page_seconds = {clean_seconds}\nclean_workers = {workers}\n"
+    )
+    return urls, sources
+
+
 def test_a_page_that_outlasts_clean_page_seconds_is_rejected_and_the_rest_load(
     prefect_harness, site, corpus, tmp_path, db_path
 ):
@@ -171,15 +190,8 @@ def test_a_page_that_outlasts_clean_page_seconds_is_rejected_and_the_rest_load(
     too (a scheduled run's usual size): a 3 MB page that takes about 15 s to clean is given up
     after 1 s, recorded as fetched and rejected clean_timeout, and the batch's other pages load."""
     from flows.ingest import ingest
-    from tests.test_clean import _endless_page
 
-    site.page("/news/endless", _endless_page())
-    urls = [site.url("/news/endless")]
-    for case in PAGES[:4]:
-        site.page(f"/news/{case}", _page(corpus, case))
-        urls.append(site.url(f"/news/{case}"))
-    sources = tmp_path / "sources.toml"
-    sources.write_text("[settings]\nclean_page_seconds = 1.0\nclean_workers = 2\n")
+    urls, sources = _an_endless_page_first(site, corpus, tmp_path, 4, clean_seconds=1.0, workers=2)
     report = ingest(sources_file=str(sources), urls=urls, db=db_path, allow_private_hosts=True)
 
     assert (report.fetched, report.rejected) == (5, {"clean_timeout": 1})
@@ -200,15 +212,9 @@ def test_a_page_whose_extraction_process_died_is_fetched_in_full_on_the_next_run
     import threading
 
     from flows.ingest import ingest
-    from tests.test_clean import _endless_page, _kill_extraction_workers
+    from tests.test_clean import _kill_extraction_workers
 
-    site.page("/news/endless", _endless_page())
-    urls = [site.url("/news/endless")]
-    for case in PAGES[:2]:
-        site.page(f"/news/{case}", _page(corpus, case))
-        urls.append(site.url(f"/news/{case}"))
-    sources = tmp_path / "sources.toml"
-    sources.write_text("[settings]\nclean_page_seconds = 3.0\nclean_workers = 1\n")
+    urls, sources = _an_endless_page_first(site, corpus, tmp_path, 2, clean_seconds=3.0, workers=1)
 
     def run():
         return ingest(sources_file=str(sources), urls=urls, db=db_path, allow_private_hosts=True)
