@@ -31,7 +31,8 @@ from htmldate import find_date
 from trafilatura import extract_metadata
 from trafilatura.utils import decode_file
 
-from tasks.clean import clean_documents, local_day, read_publication_time
+from tasks.clean import clean_documents
+from tasks.extraction import local_day, read_publication_time
 from tasks.records import Document, FetchResult
 from tasks.settings import ExtractionMode, usable_cores
 
@@ -219,7 +220,7 @@ def _days_only(
 def _context() -> multiprocessing.context.BaseContext:
     """A forkserver context with the clean stage (and trafilatura, htmldate) preloaded."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tasks.clean"])
+    context.set_forkserver_preload(["tasks.extraction"])
     return context
 
 

@@ -4,6 +4,10 @@ Run by bench.run in its own process (so peak RSS is this run's alone) against a 
 URL is in PREFECT_API_URL. Stage times come from the flow run's task runs as the Prefect API
 recorded them; orchestration is the wall time during which no task run was running.
 
+Prefect and the flow are imported where they are used, as the `newsflow` script does: the
+extraction pool's fork server imports this module for its workers (tasks/clean.py, _main_modules),
+and should not import Prefect to do so.
+
 Run: python -m bench.ingest_job --urls urls.txt --db /tmp/news.duckdb [--batch-size 200]
 """
 
@@ -17,10 +21,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-from flows.ingest import ingest
 from tasks.settings import ExtractionMode
 
 STAGES = {
@@ -71,6 +71,9 @@ def _stage(task_name: str) -> str:
 
 def _read_task_runs(flow_run_id: UUID) -> list[Any]:
     """Every task run of the flow run, waiting (bounded) until the API has recorded them all."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
     flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
     deadline = time.monotonic() + SETTLE_SECONDS
     previous: list[Any] | None = None
@@ -127,6 +130,8 @@ def stage_report(runs: list[Any], wall: float) -> dict[str, Any]:
 
 def measure_ingest(sources_file: Path, db: str) -> dict[str, Any]:
     """Run the ingest flow once; wall time, its report and the per-stage figures."""
+    from flows.ingest import ingest
+
     started = time.perf_counter()
     state = ingest(sources_file=str(sources_file), db=db, return_state=True)
     wall = time.perf_counter() - started

@@ -2,7 +2,7 @@
 in flows/ingest.py), whose worker processes are not daemonic: it starts the worker's own
 extraction pool server as the worker starts, so that its first batch finds the server warm
 (2.5 to 4 s of one core otherwise spent on that batch), and imports the task modules the worker
-runs (tasks.extraction_server).
+runs (flows.ingest).
 
 A worker of another cluster can preload it too, with its workers not daemonic (a daemonic one
 cleans inline, without the clean_page_seconds bound):
@@ -12,7 +12,7 @@ tasks.dask_worker thorough` (the mode's name: the preload's argument).
 
 import click
 
-import tasks.extraction_server  # noqa: F401  (the worker's own tasks: clean_batch, dedupe_batch)
+import flows.ingest  # noqa: F401  (the worker's own tasks: clean_batch, dedupe_batch)
 from tasks.clean import start_extraction_server
 from tasks.settings import ExtractionMode
 

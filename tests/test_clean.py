@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,15 +20,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from trafilatura.utils import load_html
 
-from tasks.clean import (
+from tasks.clean import clean_batch, clean_documents
+from tasks.extraction import (
     _broad_run_can_add,
     _CleanTimeout,
     _page_lines,
-    _pool_context,
     _time_limit,
     _zone_evidence,
-    clean_batch,
-    clean_documents,
     clean_html,
     clean_page,
     clean_text_scrape,
@@ -39,7 +36,6 @@ from tasks.clean import (
 )
 from tasks.records import FeedEntry, FetchResult, WorkItem
 from tasks.settings import ExtractionMode, usable_cores
-from tests.conftest import ROOT
 
 BASELINE = Path(__file__).with_name("extraction_baseline.json")
 SEED = "seed/000_cf0c220304eb5a48.txt"
@@ -524,31 +520,29 @@ def test_the_time_limit_stops_a_regular_expression_and_leaves_no_timer_behind():
     assert signal.getsignal(signal.SIGALRM) is handler
 
 
-def _modules_loaded() -> set[str]:
-    return set(sys.modules)
-
-
-def test_extraction_workers_start_with_the_flow_modules_loaded():
-    """Each worker imports the parent's main module: the fork server holds what that needs."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(ExtractionMode.fast)) as pool:
-        loaded = pool.submit(_modules_loaded).result(timeout=120)
-    assert {"tasks.clean", "flows.ingest", "prefect", "duckdb", "pyarrow"} <= loaded
-
-
-_WORKER_MODULES_SCRIPT = """
+_WORKERS_MAIN = """
+import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from tasks.clean import _pool_context, start_extraction_server
-from tasks.settings import ExtractionMode
+
+import app.main_import  # stands for what a main module imports (flows.cli for `newsflow`)
+
 
 def loaded():
     from trafilatura import external
 
-    built = ["dateparser"] if "dateparser" in sys.modules else []
-    built += ["jusText stoplist"] if external.JT_STOPLIST is not None else []
-    return [*built, *(["tasks.clean"] if "tasks.clean" in sys.modules else [])]
+    found = ["dateparser"] if "dateparser" in sys.modules else []
+    found += ["jusText stoplist"] if external.JT_STOPLIST is not None else []
+    found += [name for name in ("tasks.extraction", "prefect") if name in sys.modules]
+    found += ["main preloaded"] if sys.modules["app.main_import"].PID != os.getpid() else []
+    return found
+
 
 if __name__ == "__main__":
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tasks.clean import _pool_context, start_extraction_server
+    from tasks.settings import ExtractionMode
+
     mode = ExtractionMode(sys.argv[1])
     start_extraction_server(mode)
     with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context(mode)) as pool:
@@ -557,19 +551,38 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize(
-    ("mode", "expected"),
-    [("fast", "tasks.clean"), ("thorough", "dateparser jusText stoplist tasks.clean")],
+    ("mode", "launch", "expected"),
+    [
+        ("fast", "script", "tasks.extraction main preloaded"),
+        ("fast", "module", "tasks.extraction main preloaded"),
+        ("thorough", "script", "dateparser jusText stoplist tasks.extraction main preloaded"),
+    ],
 )
-def test_a_fresh_process_fork_server_warms_only_what_its_mode_uses(mode, expected, tmp_path):
-    """The thorough mode's workers start with dateparser's and jusText's tables built; the fast
-    mode uses neither, and its workers start without them (1.5 s and 70 MB less in the server)."""
-    script = tmp_path / "workers.py"
-    script.write_text(_WORKER_MODULES_SCRIPT)
+def test_a_fresh_process_fork_server_loads_what_its_workers_need_and_no_more(
+    mode, launch, expected, tmp_path
+):
+    """A worker starts with the extraction code loaded and the parent's main module imported by
+    the fork server before it forked (`python script.py` and `python -m module` alike), so each
+    short-lived worker imports nothing again. Prefect, which the parent has loaded, is not in
+    it: the server imports only what the workers run and what main imports. The thorough mode's
+    workers start with dateparser's and jusText's tables built; the fast mode's without them."""
+    package = tmp_path / "app"  # in a package, as bench.ingest_job is: runpy warns there
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "workers.py").write_text(_WORKERS_MAIN)
+    (package / "main_import.py").write_text("import os\n\nPID = os.getpid()\n")
+    main = ["app/workers.py"] if launch == "script" else ["-m", "app.workers"]
     result = subprocess.run(
-        [sys.executable, str(script), mode], cwd=ROOT, capture_output=True, text=True, timeout=180
+        [sys.executable, *main, mode],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == expected
+    assert "Warning" not in result.stderr  # runpy's, when a worker's main was imported before
 
 
 def test_clean_batch_task_runs_in_a_flow(prefect_harness):

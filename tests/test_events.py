@@ -274,7 +274,7 @@ def test_sentences_split_at_ends_but_not_after_abbreviations():
 
 
 def _founding_article(corpus) -> ArticleText:
-    from tasks.clean import clean_text_scrape
+    from tasks.extraction import clean_text_scrape
 
     raw = (corpus / FOUNDING).read_text(encoding="utf-8")
     doc = clean_text_scrape(raw, f"file://{corpus / FOUNDING}", "samples")

@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tasks import fetch
-from tasks.clean import clean_text_scrape, normalize_text
+from tasks.extraction import clean_text_scrape, normalize_text
 from tasks.fetch import fetch_pages, fetch_url
 from tasks.records import Source, WorkItem
 from tasks.settings import FetchSettings, load_settings

@@ -296,7 +296,7 @@ def test_the_extraction_parameter_picks_the_clean_stage_mode(prefect_harness, tm
     """On the Aybak sample the two modes clean differently (only the thorough one drops the
     byline line); each run stores what its mode makes of the page."""
     from flows.ingest import ingest
-    from tasks.clean import clean_html
+    from tasks.extraction import clean_html
     from tasks.settings import ExtractionMode
 
     page = ROOT / "samples" / "2021-08-10_hindu-kush-herald_aybak.html"
