@@ -16,7 +16,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.extraction import clean_fetch, rejected_document
+from tasks.extraction import clean_fetch, log_to_stderr, rejected_document
 from tasks.records import Document, FetchResult
 from tasks.settings import CLEAN_PAGE_SECONDS, ExtractionMode, usable_cores
 
@@ -42,6 +42,16 @@ def _pool_context(mode: ExtractionMode) -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*_main_modules(), *EXTRACTION_SERVER_MODULES[mode]])
     return context
+
+
+def _extraction_pool(workers: int, mode: ExtractionMode) -> ProcessPoolExecutor:
+    """A pool of extraction workers forked from the fork server, logging as this process does."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=_pool_context(mode),
+        initializer=log_to_stderr,
+        initargs=(logging.getLogger().getEffectiveLevel(),),
+    )
 
 
 def _main_modules() -> list[str]:
@@ -138,7 +148,7 @@ def _clean_in_pool(
     while len(docs) < len(ok):
         rest = ok[len(docs) :]
         try:
-            with ProcessPoolExecutor(workers, mp_context=_pool_context(mode)) as pool:
+            with _extraction_pool(workers, mode) as pool:
                 # small chunks: at a batch's end one worker idles while the other ends its last
                 chunksize = max(1, len(rest) // (workers * 16))
                 docs.extend(pool.map(clean, rest, chunksize=chunksize))  # in order, as they come
@@ -151,7 +161,7 @@ def _clean_alone(fetch: FetchResult, clean: partial, mode: ExtractionMode) -> Do
     """Clean one page in a process of its own, the first page not returned when a pool broke:
     if that process dies too, the page is what kills it."""
     try:
-        with ProcessPoolExecutor(1, mp_context=_pool_context(mode)) as pool:
+        with _extraction_pool(1, mode) as pool:
             return pool.submit(clean, fetch).result()
     except BrokenProcessPool:
         url = fetch.final_url or fetch.url

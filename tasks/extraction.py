@@ -33,6 +33,8 @@ from tasks.records import Document, FeedEntry, FetchResult
 from tasks.settings import ExtractionMode
 
 LOGGER = logging.getLogger(__name__)
+# The format of Prefect's console lines, for the extraction workers' own (log_to_stderr)
+LOG_FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s"
 
 MIN_WORDS = 25  # fewer words than this is not an article (a teaser, a caption, a stub)…
 MIN_CHARS = 200  # …unless it has this many characters (Chinese and Japanese have no spaces)
@@ -1217,3 +1219,14 @@ def clean_fetch(fetch: FetchResult, mode: ExtractionMode, page_seconds: float = 
 def rejected_document(fetch: FetchResult, reason: str) -> Document:
     """The Document of a page whose clean failed, with no text or metadata: its row says why."""
     return _document(fetch.final_url or fetch.url, fetch.source_name, _PageMeta(), "", reason)
+
+
+def log_to_stderr(level: int) -> None:
+    """An extraction worker's logging: what it logs at `level` and above (a page given up on, an
+    extractor's traceback) goes to stderr in the format of the flow's own lines. The flow process
+    has Prefect set its logging up; the workers do not import Prefect."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -463,6 +463,37 @@ def test_a_page_that_outlasts_its_time_limit_is_recorded_and_the_batch_goes_on(w
     assert [d.url for d in docs] == [f.url for f in [*slow, *quick]]
 
 
+_GIVE_UP_ON_A_PAGE = """
+from tasks.clean import clean_documents
+from tasks.records import FetchResult
+
+body = "".join(f"<p>Paragraph {i}: the council met the delegates again.</p>" for i in range(30000))
+html = f"<html><body><article>{body}</article></body></html>"
+page = FetchResult("https://news.example.com/slow", "s", "ok", content_type="text/html", html=html)
+print([doc.rejected_reason for doc in clean_documents([page], page_seconds=0.5)])
+"""
+
+
+def test_an_extraction_worker_logs_in_the_format_of_the_flows_lines():
+    """A worker's own lines (a page given up on, a traceback) reach stderr formatted as the flow
+    process's are: the workers do not import Prefect, which sets that up in the flow process. In
+    a fresh process, as the fork server holds the stderr it started with."""
+    result = subprocess.run(
+        [sys.executable, "-c", _GIVE_UP_ON_A_PAGE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "['clean_timeout']\n"
+    assert re.search(
+        r"^\d\d:\d\d:\d\d\.\d{3} \| ERROR   \| tasks\.extraction - cleaning "
+        r"https://news\.example\.com/slow took more than 0\.5 s",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr
+
+
 def test_a_batch_of_one_slow_page_is_bounded_too():
     """A small batch (a scheduled run's few new pages) goes to the pool as well: the bound holds
     for one page alone."""
