@@ -2,7 +2,7 @@
 
 Pure functions over one page, with no Prefect in them: this module is what the extraction pool's
 workers run, and what its fork server imports for them (tasks/clean.py), so it imports only the
-extraction libraries (trafilatura, htmldate, lxml, dateutil) and the records.
+extraction libraries (trafilatura, htmldate, lxml, dateutil), the records and the settings.
 """
 
 from __future__ import annotations
