@@ -218,9 +218,11 @@ def _days_only(
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """A forkserver context with the clean stage (and trafilatura, htmldate) preloaded."""
+    """A forkserver context with the clean stage (and trafilatura, htmldate) preloaded: this
+    module imports tasks.clean, and with it Prefect, and each worker runs this module as its
+    main, so the server imports tasks.clean for them."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tasks.extraction"])
+    context.set_forkserver_preload(["tasks.clean"])
     return context
 
 
