@@ -10,7 +10,7 @@ import multiprocessing.forkserver
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -54,7 +54,8 @@ def _extraction_pool(workers: int, mode: ExtractionMode) -> ProcessPoolExecutor:
     )
 
 
-def _main_modules() -> list[str]:
+@cache  # main does not change; every batch's pool asks
+def _main_modules() -> tuple[str, ...]:
     """What the fork server imports for the parent's main module.
 
     multiprocessing runs the parent's main module in each worker it starts (as __mp_main__), so
@@ -72,9 +73,9 @@ def _main_modules() -> list[str]:
     main = sys.modules["__main__"]
     path = getattr(main, "__file__", None)
     if not path:
-        return []  # python -c, an interactive session: the workers have no main to run
+        return ()  # python -c, an interactive session: the workers have no main to run
     script = getattr(main, "__spec__", None) is None
-    return [*(["__main__"] if script else []), *_top_level_imports(Path(path))]
+    return (*(["__main__"] if script else []), *_top_level_imports(Path(path)))
 
 
 def _top_level_imports(script: Path) -> list[str]:
