@@ -189,6 +189,13 @@ def clean_batch(
         One Document per ok fetch, in order (rejected ones carry their reason).
     """
     logger = get_run_logger()
+    if multiprocessing.current_process().daemon and any(fetch.ok for fetch in fetches):
+        logger.warning(
+            "cleaning inline, without the %s s bound a page: this process is daemonic and may "
+            "not start an extraction pool (a Dask worker: start it with "
+            "DASK_DISTRIBUTED__WORKER__DAEMON=False; README, Dask)",
+            page_seconds,
+        )
     docs = clean_documents(fetches, workers, mode, page_seconds)
     rejected: dict[str, int] = {}
     for doc in docs:

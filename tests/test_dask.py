@@ -102,6 +102,22 @@ def _task_runs(flow_run_id: UUID, expected: int) -> dict[str, list[Any]]:
     return by_task
 
 
+def _log_lines(flow_run_id: UUID, until: str) -> list[str]:
+    """The flow run's log lines, its task runs' included, once one containing `until` has arrived
+    (a bounded wait): workers send their task runs' logs to the API in the background, in order."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    deadline = time.monotonic() + SETTLE_SECONDS
+    with get_client(sync_client=True) as client:
+        while True:
+            lines = [log.message for log in client.read_logs(log_filter=log_filter)]
+            if any(until in line for line in lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.5)
+
+
 def _upstream(runs: dict[str, list[Any]], task: str, parameter: str) -> set[str]:
     """Which tasks' results the runs of `task` got as `parameter`, as Prefect recorded them;
     "none" when a run got it from no task run."""
@@ -160,6 +176,11 @@ def test_dask_loads_what_threads_load_with_batches_cleaned_at_once(
         assert _upstream(runs, "load_batch", "prints") == {"dedupe_batch"}
     assert _most_at_once(on_threads["clean_batch"]) == 1
     assert _most_at_once(on_dask["clean_batch"]) >= 2
+    # the bound came from the Dask workers' own pools: no batch was cleaned inline (the timeout's
+    # error comes from a Dask worker's clean_batch, after any warning it would have logged)
+    lines = _log_lines(dask_run, "took over")
+    assert any("took over" in line for line in lines)
+    assert not any("cleaning inline" in line for line in lines)
 
 
 @pytest.fixture
@@ -180,7 +201,9 @@ def test_dask_address_cleans_on_that_cluster_and_a_rerun_changes_nothing(
     prefect_harness, sources_file: Path, tmp_path: Path, dask_cluster
 ) -> None:
     """--dask-address: clean and dedupe ran on the given cluster's workers, batch by batch,
-    fetch and load did not; ingesting the same pages again adds no article, version or reject."""
+    fetch and load did not; ingesting the same pages again adds no article, version or reject.
+    The cluster's workers are daemonic (Dask's default), so they clean inline, and the run's
+    log says so, with the fix."""
     cluster, client = dask_cluster
     client.get_task_stream()  # starts the scheduler recording which worker ran what
     batches = -(-(PAGES + 3) // BATCH_SIZE)
@@ -190,13 +213,15 @@ def test_dask_address_cleans_on_that_cluster_and_a_rerun_changes_nothing(
         "task_runner": "dask",
         "dask_address": cluster.scheduler_address,
     }
-    first, _ = _ingest(**parameters)
+    first, flow_run_id = _ingest(**parameters)
     stream = client.get_task_stream()
     workers = set(cluster.scheduler_info["workers"])
     ran = Counter(record["key"].split("-")[0] for record in stream)
     assert ran == {"clean_batch": batches, "dedupe_batch": batches}
     assert {record["worker"] for record in stream} <= workers
     assert first.new >= PAGES - 3 and first.duplicates.get("exact") == 1
+    inline = [line for line in _log_lines(flow_run_id, "cleaning inline") if "inline" in line]
+    assert inline and "DASK_DISTRIBUTED__WORKER__DAEMON=False" in inline[0]
 
     before = warehouse_counts(first.db)
     second, _ = _ingest(**parameters)
