@@ -7,6 +7,7 @@ import ast
 import logging
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -158,16 +159,41 @@ def _clean_in_pool(
     return docs
 
 
+class ExtractionWorkersError(RuntimeError):
+    """The extraction pool's processes die before they clean anything: the program or the
+    machine is at fault, not the pages, so none of them is recorded as clean_crash."""
+
+
 def _clean_alone(fetch: FetchResult, clean: partial, mode: ExtractionMode) -> Document:
     """Clean one page in a process of its own, the first page not returned when a pool broke:
-    if that process dies too, the page is what kills it."""
+    if that process dies too, and a process with no page to clean does not, the page is what
+    kills it."""
     try:
         with _extraction_pool(1, mode) as pool:
             return pool.submit(clean, fetch).result()
     except BrokenProcessPool:
+        _check_workers_start(mode)
         url = fetch.final_url or fetch.url
         LOGGER.error("cleaning %s alone, its process died too; recorded as clean_crash", url)
         return rejected_document(fetch, "clean_crash")
+
+
+def _check_workers_start(mode: ExtractionMode) -> None:
+    """Raise ExtractionWorkersError if an extraction process dies with no page to clean.
+
+    The usual cause: a script that runs the flow at its top level, without `if __name__ ==
+    "__main__":`. Each worker runs the parent's main module again as it starts (multiprocessing's
+    "safe importing of main module"), so each would run the flow, and fail, before any page.
+    """
+    try:
+        with _extraction_pool(1, mode) as pool:
+            pool.submit(os.getpid).result()
+    except BrokenProcessPool as exc:
+        raise ExtractionWorkersError(
+            "extraction processes die as they start, before any page (their error is on stderr): "
+            "a script that runs newsflow's flows must call them under "
+            '`if __name__ == "__main__":`, as each extraction process runs the script again'
+        ) from exc
 
 
 @task(name="clean_batch", cache_policy=NO_CACHE)  # never hash whole pages for a cache key

@@ -616,6 +616,35 @@ def test_a_fresh_process_fork_server_loads_what_its_workers_need_and_no_more(
     assert "Warning" not in result.stderr  # runpy's, when a worker's main was imported before
 
 
+_UNGUARDED_MAIN = """
+from tasks.clean import clean_documents
+from tasks.records import FetchResult
+
+page = "<html><body><article><p>" + "Kabul fell today, officials said. " * 40 + "</p></article>"
+fetch = FetchResult("https://news.example.com/a", "t", "ok", content_type="text/html", html=page)
+print(clean_documents([fetch], workers=1))  # no `if __name__ == "__main__":`
+"""
+
+
+def test_workers_that_die_before_any_page_fail_the_clean_and_blame_no_page(tmp_path):
+    """A script that cleans (or runs the flow) at its top level has each extraction process run
+    it again as it starts, and die before any page: the clean fails, saying why, instead of
+    recording each page as clean_crash (a page it records so is not fetched in full again
+    unless the next run finds it changed)."""
+    (tmp_path / "unguarded.py").write_text(_UNGUARDED_MAIN)
+    result = subprocess.run(
+        [sys.executable, "unguarded.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode != 0
+    assert "ExtractionWorkersError" in result.stderr
+    assert 'if __name__ == "__main__":' in result.stderr.splitlines()[-1]
+    assert "clean_crash" not in result.stdout + result.stderr
+
+
 def test_clean_batch_task_runs_in_a_flow(prefect_harness):
     from prefect import flow
 
