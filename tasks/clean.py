@@ -184,15 +184,17 @@ def _check_workers_start(mode: ExtractionMode) -> None:
     The usual cause: a script that runs the flow at its top level, without `if __name__ ==
     "__main__":`. Each worker runs the parent's main module again as it starts (multiprocessing's
     "safe importing of main module"), so each would run the flow, and fail, before any page.
+    The other: the machine kills them as they start (a memory limit).
     """
     try:
         with _extraction_pool(1, mode) as pool:
             pool.submit(os.getpid).result()
     except BrokenProcessPool as exc:
         raise ExtractionWorkersError(
-            "extraction processes die as they start, before any page (their error is on stderr): "
-            "a script that runs newsflow's flows must call them under "
-            '`if __name__ == "__main__":`, as each extraction process runs the script again'
+            "extraction processes die as they start, before any page; their error is on stderr. "
+            "Usually a script that runs newsflow's flows at its top level: each extraction "
+            'process runs the script again, so call them under `if __name__ == "__main__":`. '
+            "Otherwise the machine kills them (a memory limit?)"
         ) from exc
 
 
