@@ -629,8 +629,8 @@ print(clean_documents([fetch], workers=1))  # no `if __name__ == "__main__":`
 def test_workers_that_die_before_any_page_fail_the_clean_and_blame_no_page(tmp_path):
     """A script that cleans (or runs the flow) at its top level has each extraction process run
     it again as it starts, and die before any page: the clean fails, saying why, instead of
-    recording each page as clean_crash (a page it records so is not fetched in full again
-    unless the next run finds it changed)."""
+    recording each page as clean_crash, one lone process after another (each running the
+    script again)."""
     (tmp_path / "unguarded.py").write_text(_UNGUARDED_MAIN)
     result = subprocess.run(
         [sys.executable, "unguarded.py"],
