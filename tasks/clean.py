@@ -115,10 +115,7 @@ def clean_documents(
     (page_seconds), and a scheduled run's few new pages are where a hung page would otherwise
     stall every run. With the fork server warm, a pool for a small batch costs 20-30 ms more
     than cleaning it inline; the server's start-up overlaps the first fetch
-    (start_extraction_server). A daemonic process may not start a pool (a Dask worker, unless
-    its cluster sets distributed.worker.daemon to False): there the pages are cleaned inline,
-    unbounded (a signal timer would reach only the main thread, and there it could upset the
-    host's own alarms).
+    (start_extraction_server). A daemonic process cleans inline, unbounded (_cleans_inline).
 
     Args:
         fetches: fetch results; those not "ok" are skipped.
@@ -130,13 +127,21 @@ def clean_documents(
         One Document per ok fetch, in input order, each with its fetch attached.
     """
     ok = [fetch for fetch in fetches if fetch.ok]
-    if not ok or multiprocessing.current_process().daemon:
+    if not ok or _cleans_inline():
         docs = [clean_fetch(fetch, mode) for fetch in ok]
     else:
         docs = _clean_in_pool(ok, min(workers or usable_cores(), len(ok)), mode, page_seconds)
     for doc, fetch in zip(docs, ok, strict=True):
         doc.fetch = fetch
     return docs
+
+
+def _cleans_inline() -> bool:
+    """Whether this process must clean its pages itself, without the per-page bound: a daemonic
+    process may not start a pool (a Dask worker, unless its cluster sets distributed.worker.daemon
+    to False), and a signal timer would reach only the main thread, where it could upset the
+    host's own alarms."""
+    return multiprocessing.current_process().daemon
 
 
 def _clean_in_pool(
@@ -217,7 +222,7 @@ def clean_batch(
         One Document per ok fetch, in order (rejected ones carry their reason).
     """
     logger = get_run_logger()
-    if multiprocessing.current_process().daemon and any(fetch.ok for fetch in fetches):
+    if _cleans_inline() and any(fetch.ok for fetch in fetches):
         logger.warning(
             "cleaning inline, without the %s s bound a page: this process is daemonic and may "
             "not start an extraction pool (a Dask worker: start it with "
