@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-RULES_VERSION = "capture-rules-2"
+RULES_VERSION = "capture-rules-3"
 
 Status = Literal["confirmed", "claimed", "contested", "denied", "retaken"]
 Kind = Literal["capture", "contested", "retaken", "held"]
@@ -189,6 +189,14 @@ CLAUSE_BREAK = re.compile(
     r"told|according|because|since|until|then)\b",
     re.I,
 )
+# Words after which a new clause begins: hedges and actors before them are another clause's
+# ("Fears grew for Kabul as Herat fell", "Residents who can still reach it said the Taliban took
+# Ghazni"). Not "before", "until" or "when": what follows them may not have happened yet.
+CLAUSE_START = re.compile(
+    r"\b(?:as(?!\s+(?:soon|long|well|far|early|late|many|much|if)\b)|while|but|after|whereas|"
+    r"although|though|said|says|told|because)\b",
+    re.I,
+)
 # A place right after one of these is where something happened, not what was taken.
 LOCATIVE_PREPS = frozenset(
     {
@@ -229,10 +237,39 @@ PART_OF_CITY = re.compile(
 )
 PART_AFTER_PLACE = re.compile(
     r"^(?:['’]s)?\s+(?:(?:main|central|city|international|provincial|military|old|new)\s+)?"
-    r"(?:jail|prison|police|airport|air\s?base|base|garrison|governor|outskirts|suburbs?|gates?)\b",
+    r"(?:jail|prison|police|airport|air\s?base|base|garrison|governor|outskirts|suburbs?|gates?|"
+    r"cent(?:re|er)|bazaar|square|neighbou?rhoods?|streets?)\b",
     re.I,
 )
 DISTRICTS = re.compile(r"\bdistricts?\b", re.I)
+# A place named only to say whose or which thing: "Kandahar's Spin Boldak district", "the
+# Kabul-Kandahar highway", "the Kunduz road". (Its jail or airport is PART_AFTER_PLACE.)
+NOT_THE_CITY_AFTER = re.compile(
+    r"^(?:\s+province)?['’]s\s|^-\s?[A-Z]|^(?:\s+province)?\s+(?:highway|road|route|districts?)\b"
+)
+NOT_THE_CITY_BEFORE = re.compile(r"[A-Za-z]-\s?$")
+# "the former governor of Herat": a person of the city is taken, not the city.
+PERSON_OF = re.compile(
+    r"\b(?:governor|commander|warlord|chief|mayor|leader|head|spokes(?:man|woman|person)|"
+    r"officials?|residents?|people|elders?|lawmakers?|MPs?|representatives?|son|brother)\s+of\s*$",
+    re.I,
+)
+# "a counteroffensive to retake Lashkar Gah", "hope to recapture Kunduz": an aim, not an event.
+# ("The latest city to fall" is one.)
+INTENT_BEFORE = re.compile(
+    r"\b(?:hop(?:e|es|ed|ing)|want(?:s|ed|ing)?|intend(?:s|ed|ing)?|order(?:s|ed|ing)?|"
+    r"(?:counter-?)?offensives?|operations?|efforts?|campaigns?|push(?:es|ed|ing)?|bids?|"
+    r"struggl(?:e|es|ed|ing)|fight(?:s|ing)?|battl(?:e|es|ed|ing)|mov(?:e|es|ed|ing)|sen[dt]|"
+    r"sending|deploy(?:s|ed|ing)?|reinforcements|mobili[sz](?:e|es|ed|ing)|rush(?:ed|ing)?|"
+    r"determined|pledg(?:e|es|ed|ing)|promis(?:e|es|ed|ing)|need(?:s|ed)?|urg(?:e|es|ed|ing))"
+    r"\s+(?:[\w’'-]+\s+){0,3}?to\s+$",
+    re.I,
+)
+# "Kabul was taken by surprise", "took Kabul by surprise".
+BY_SURPRISE = re.compile(r"^\s+by\s+surprise\b", re.I)
+# Who retakes a city: the Taliban "recapturing" Kunduz (theirs in 2015) are capturing it.
+TALIBAN_ACTOR = re.compile(r"\b(?:Taliban|militants|insurgents)\b", re.I)
+TALIBAN_AGENT = re.compile(r"^\s+by\s+(?:the\s+)?(?:Taliban|militants|insurgents)\b", re.I)
 COORDINATION = re.compile(
     r"^\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*,?\s*as\s+well\s+as\s+|\s+then\s+)"
     r"(?:(?:the\s+)?(?:cities|provincial\s+capitals|capitals)\s+of\s+)?\s*$",
@@ -278,8 +315,10 @@ WIRE_DATELINE = re.compile(
 POSSESSIVE_BEFORE = re.compile(r"\b(?:their|its|his|her)\s+$", re.I)
 UNVERIFIED = re.compile(
     r"\b(?:not|yet\s+to)\s+(?:yet\s+)?(?:been\s+|be\s+)?(?:independently\s+)?(?:confirmed|verified)\b|"
-    r"\bunconfirmed\b|\bunverified\b|\bcould\s+not\s+(?:be\s+)?(?:independently\s+)?"
-    r"(?:confirm|verif)\w*|\bno\s+(?:official\s+|independent\s+)?confirmation\b",
+    r"\bunconfirmed\b|\bunverified\b|"
+    r"\b(?:could\s*not|couldn['’]t|can\s*not|can['’]t|did\s+not|didn['’]t|would\s+not|wouldn['’]t|"
+    r"declined\s+to|refused\s+to|unable\s+to|neither)\s+(?:be\s+)?(?:\w+ly\s+)?(?:confirm|verif)\w*|"
+    r"\bno\s+(?:official\s+|independent\s+)?confirmation\b",
     re.I,
 )
 TALIBAN_SOURCE = re.compile(

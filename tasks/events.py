@@ -15,9 +15,11 @@ import pyarrow as pa
 from prefect import get_run_logger, task
 
 from tasks.event_rules import (
+    BY_SURPRISE,
     CAPITAL_WORD,
     CARDINAL_COUNT,
     CLAUSE_BREAK,
+    CLAUSE_START,
     CONFIRMS,
     COORDINATION,
     COUNT_CONTEXT,
@@ -31,12 +33,15 @@ from tasks.event_rules import (
     DENIAL_AFTER,
     DISTRICTS,
     FORECAST,
+    INTENT_BEFORE,
     KIND_PRECEDENCE,
     LOCATIVE_LEAD,
     LOCATIVE_PREPS,
     MONTHS,
     NEGATION,
     NOT_A_NEGATION,
+    NOT_THE_CITY_AFTER,
+    NOT_THE_CITY_BEFORE,
     NUMBER_WORDS,
     OFFICIAL_SOURCE,
     ORDINAL_COUNT,
@@ -44,9 +49,12 @@ from tasks.event_rules import (
     PART_AFTER_PLACE,
     PART_OF_CITY,
     PAST_YEAR,
+    PERSON_OF,
     POSSESSIVE_BEFORE,
     RULES,
     RULES_VERSION,
+    TALIBAN_ACTOR,
+    TALIBAN_AGENT,
     TALIBAN_SOURCE,
     UNVERIFIED,
     WEEKDAYS,
@@ -328,9 +336,9 @@ def event_date(sentence: str, near: int, published_on: date) -> tuple[date, str]
     return best[1], best[2]
 
 
-def mentions_earlier_year(sentence: str, year: int) -> bool:
-    """True when the sentence dates itself in an earlier year ("in 2015"): a past episode."""
-    return any(int(m.group("year")) < year for m in PAST_YEAR.finditer(sentence))
+def mentions_earlier_year(text: str, year: int) -> bool:
+    """True when the text dates itself in an earlier year ("in 2015"): a past episode."""
+    return any(int(m.group("year")) < year for m in PAST_YEAR.finditer(text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +398,16 @@ def _is_part(sentence: str, mention: Mention, before: str) -> bool:
     return bool(PART_OF_CITY.search(before) or PART_AFTER_PLACE.match(sentence[mention.end :]))
 
 
+def _names_something_else(sentence: str, mention: Mention) -> bool:
+    """Is the city named only to say whose or which thing ("Kandahar's Spin Boldak district",
+    "the Kabul-Kandahar highway")? Its jail or airport is a part of it (_is_part) instead."""
+    after = sentence[mention.end :]
+    return bool(
+        (NOT_THE_CITY_AFTER.match(after) and not PART_AFTER_PLACE.match(after))
+        or NOT_THE_CITY_BEFORE.search(sentence[: mention.start])
+    )
+
+
 def _hits_after(
     sentence: str, rule: Rule, trigger: re.Match[str], mentions: Sequence[Mention]
 ) -> list[_Hit]:
@@ -399,7 +417,9 @@ def _hits_after(
         return []
     first = following[0]
     gap = sentence[trigger.end() : mentions[first].start]
-    if not _object_gap_ok(gap, rule) or DISTRICTS.search(gap):
+    if not _object_gap_ok(gap, rule) or DISTRICTS.search(gap) or PERSON_OF.search(gap):
+        return []
+    if _names_something_else(sentence, mentions[first]):
         return []
     before = _last_word(gap)
     part = _is_part(sentence, mentions[first], gap)
@@ -431,25 +451,68 @@ def _hits_before(
         gap = sentence[mention.end : trigger.start()]
         if not _subject_gap_ok(gap, rule) or DISTRICTS.search(gap + lead[-25:]):
             return []
+        if PERSON_OF.search(lead):
+            return []
+        # "Kandahar's fall" is the city's; "Herat's warlord Ismail Khan was captured" is not.
+        if re.sub(r"^['’]s\s*$", "", gap) and _names_something_else(sentence, mention):
+            return []
         part = _is_part(sentence, mention, lead[-30:] if _last_word(lead) in LOCATIVE_PREPS else "")
         chain = _coordinated(sentence, mentions, i, -1)
         return [_Hit(rule, trigger, mentions[j], part) for j in chain]
     return []
 
 
-def _clause(sentence: str, lo: int, hi: int) -> str:
-    """The clause around a match: from the last comma/semicolon/dash before it to its end."""
+def _clause_start(sentence: str, lo: int) -> int:
+    """Where the clause holding `lo` begins: after the last comma, dash or quote before it, or
+    after a word that starts a new clause ("Fears grew for Kabul as | Herat fell")."""
     head = sentence[:lo]
-    cut = max(head.rfind(c) for c in (",", ";", ":", "–", "—", "(", "“", '"'))
-    return sentence[cut + 1 : hi]
+    cut = max(head.rfind(c) for c in (",", ";", ":", "–", "—", "(", "“", '"')) + 1
+    words = list(CLAUSE_START.finditer(head, cut))
+    return words[-1].end() if words else cut
+
+
+def _clause(sentence: str, lo: int, hi: int) -> str:
+    """The clause around a match: from where its clause begins to the match's end."""
+    return sentence[_clause_start(sentence, lo) : hi]
+
+
+def _span(hit: _Hit) -> tuple[int, int]:
+    return min(hit.trigger.start(), hit.mention.start), max(hit.trigger.end(), hit.mention.end)
 
 
 def _is_hedged(sentence: str, hit: _Hit) -> bool:
-    """Is the match negated ("did not fall") or a forecast or fear ("could fall", "threaten")?"""
-    lo = min(hit.trigger.start(), hit.mention.start)
-    hi = max(hit.trigger.end(), hit.mention.end)
+    """Is the match negated ("did not fall"), a forecast, fear or aim ("could fall", "threaten",
+    "an offensive to retake"), or an idiom ("taken by surprise")?"""
+    lo, hi = _span(hit)
     clause = NOT_A_NEGATION.sub(" ", _clause(sentence, lo, hi))
-    return bool(NEGATION.search(clause) or FORECAST.search(clause))
+    return bool(
+        NEGATION.search(clause)
+        or FORECAST.search(clause)
+        or INTENT_BEFORE.search(sentence[: hit.trigger.start()])
+        or BY_SURPRISE.match(sentence[hi:])
+    )
+
+
+def _is_past_episode(sentence: str, hit: _Hit, year: int) -> bool:
+    """Does the match's own clause, or a short opening phrase ("In 2015, …"), date it in an
+    earlier year? An aside about the past ("Kunduz, which they held in 2015, fell") does not."""
+    lo, hi = _span(hit)
+    start = _clause_start(sentence, lo)
+    end = min((i for c in ",;:(—" if (i := sentence.find(c, hi)) >= 0), default=len(sentence))
+    own = _without_asides(sentence[start:end] + ",")
+    opening = sentence[: sentence.find(",")] if "," in sentence[:start] else ""
+    if len(_words(opening)) > 5:
+        opening = ""
+    return mentions_earlier_year(own + " " + opening, year)
+
+
+def _by_the_taliban(sentence: str, hit: _Hit) -> bool:
+    """Is a retake done by the Taliban ("The Taliban recaptured Kunduz", "Kunduz was recaptured
+    by the Taliban")? Then it is a capture: the city was theirs before, not the government's."""
+    if hit.rule.side == "after":
+        subject = _clause(sentence, hit.trigger.start(), hit.trigger.start())
+        return bool(TALIBAN_ACTOR.search(subject))
+    return bool(TALIBAN_AGENT.match(sentence[hit.trigger.end() :]))
 
 
 def find_hits(sentence: str, mentions: Sequence[Mention]) -> list[_Hit]:
@@ -458,9 +521,14 @@ def find_hits(sentence: str, mentions: Sequence[Mention]) -> list[_Hit]:
     for rule in RULES:
         for trigger in rule.trigger.finditer(sentence):
             finder = _hits_after if rule.side == "after" else _hits_before
-            hits.extend(
-                h for h in finder(sentence, rule, trigger, mentions) if not _is_hedged(sentence, h)
-            )
+            for hit in finder(sentence, rule, trigger, mentions):
+                if _is_hedged(sentence, hit):
+                    continue
+                if rule.kind == "retaken" and _by_the_taliban(sentence, hit):
+                    hit = replace(
+                        hit, rule=replace(rule, name=f"{rule.name} (Taliban)", kind="capture")
+                    )
+                hits.append(hit)
     return hits
 
 
@@ -528,10 +596,15 @@ def extract_sentence_events(
 ) -> list[CaptureFinding]:
     """The capture reports in one sentence, one per capital it is about."""
     mentions = gazetteer.find_mentions(sentence)
-    if not mentions or mentions_earlier_year(sentence, published_on.year):
+    if not mentions:
         return []
+    hits = [
+        h
+        for h in find_hits(sentence, mentions)
+        if not _is_past_episode(sentence, h, published_on.year)
+    ]
     findings = []
-    for place, hit in _strongest(find_hits(sentence, mentions)).items():
+    for place, hit in _strongest(hits).items():
         status, source = decide_status(
             sentence,
             hit.rule.kind,

@@ -98,10 +98,11 @@ def test_a_bad_gazetteer_row_names_the_file_and_line(tmp_path):
 
 SPELLING_FAMILIES = {
     "Sheberghan": ["Sheberghan", "Shebergan", "Shibirghan"],
-    "Pul-e Khumri": ["Pul-e Khumri", "Pul-i-Khumri", "Puli Khumri"],
+    "Kunduz": ["Kunduz", "Kondoz"],
+    "Pul-e Khumri": ["Pul-e Khumri", "Pul-i-Khumri", "Puli Khumri", "Pol-i-Khumri"],
     "Sar-e Pul": ["Sar-e Pul", "Sar-i-Pul", "Sari Pul"],
     "Lashkar Gah": ["Lashkar Gah", "Lashkargah"],
-    "Qala-i-Naw": ["Qala-i-Naw", "Qala-e-Naw"],
+    "Qala-i-Naw": ["Qala-i-Naw", "Qala-e-Naw", "Qala-e-Now"],
     "Taloqan": ["Taloqan", "Taluqan"],
     "Tarinkot": ["Tarinkot", "Tirin Kot", "Tarin Kowt"],
     "Chaghcharan": ["Chaghcharan", "Firozkoh", "Feroz Koh"],
@@ -194,6 +195,67 @@ def test_a_province_name_stands_for_its_capital_only_where_they_share_it(
 )
 def test_negations_forecasts_past_years_and_mere_mentions_are_ignored(gazetteer, sentence):
     assert _events(sentence, gazetteer) == {}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The Taliban captured Kandahar's Spin Boldak district on Wednesday, officials said.",
+        "Taliban fighters overran Kunduz's Imam Sahib district.",
+        "The Taliban captured the former governor of Herat, Ismail Khan.",
+        "Herat's famous warlord Ismail Khan was captured.",
+        "The Taliban seized the Kabul-Kandahar highway on Tuesday, officials said.",
+        "The Taliban seized the Kunduz-Takhar road.",
+        "Kabul was taken by surprise by the speed of the Taliban advance.",
+        "The Taliban took Kabul by surprise.",
+        "Afghan forces launched a counteroffensive to retake Lashkar Gah.",
+        "Government troops hope to recapture Kunduz.",
+        "The Taliban launched an offensive to capture Kandahar.",
+        "In 2015, the Taliban captured Kunduz for two weeks.",
+    ],
+)
+def test_a_district_road_or_person_of_a_city_an_aim_or_an_idiom_is_not_a_capture(
+    gazetteer, sentence
+):
+    assert _events(sentence, gazetteer) == {}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # An aside or an afterword about an earlier year leaves the report standing.
+        ("Kunduz, which the Taliban briefly held in 2015, fell on Sunday.",
+         {"Kunduz": "confirmed"}),
+        ("Kandahar fell to the Taliban on Thursday, the biggest prize for the insurgents since "
+         "they were ousted in 2001.", {"Kandahar": "confirmed"}),
+        ("Taliban seize Kunduz, a city they briefly captured in 2015", {"Kunduz": "confirmed"}),
+        ("The Taliban, who captured Kunduz in 2015, took Herat on Friday.", {"Herat": "confirmed"}),
+        # A hedge or a witness in another clause does not hedge this one.
+        ("Fears grew for Kabul on Friday as Herat fell to the Taliban.", {"Herat": "confirmed"}),
+        ("The UN warned of a humanitarian crisis after the Taliban captured Ghazni.",
+         {"Ghazni": "confirmed"}),
+        ("Residents who can still reach the city said the Taliban captured Ghazni on Thursday.",
+         {"Ghazni": "confirmed"}),
+        ("The US will evacuate staff before the Taliban take Kabul.", {}),
+        ("The strategic city of Ghazni became the latest one to fall into the group's hands.",
+         {"Ghazni": "confirmed"}),
+        # Officials who do not confirm a Taliban claim leave it a claim.
+        ("A Taliban spokesman said the group had captured Ghazni, but officials could not "
+         "immediately confirm it.", {"Ghazni": "claimed"}),
+        ("A Taliban spokesman said the group had captured Ghazni; officials declined to confirm "
+         "the claim.", {"Ghazni": "claimed"}),
+        # The Taliban "recapturing" a city (theirs in 2015) capture it; government forces retake.
+        ("The Taliban recaptured Kunduz on Sunday.", {"Kunduz": "confirmed"}),
+        ("Kunduz was recaptured by the Taliban on Sunday.", {"Kunduz": "confirmed"}),
+        ("The Taliban said Afghan forces had retaken Kunduz.", {"Kunduz": "retaken"}),
+        # Its own centre or jail is a part of the city; its fall is the city's.
+        ("Kandahar's city centre was seized on Friday.", {"Kandahar": "contested"}),
+        ("After Kandahar's fall on Thursday, Herat followed.", {"Kandahar": "confirmed"}),
+        ("The Taliban managed to capture Kunduz on Sunday.", {"Kunduz": "confirmed"}),
+    ],
+)  # fmt: skip
+def test_which_clause_a_cue_belongs_to(gazetteer, sentence, expected):
+    assert _events(sentence, gazetteer) == expected
 
 
 def test_kabul_is_the_national_capital_and_a_neighbour_is_not_it(gazetteer):
