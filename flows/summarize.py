@@ -57,6 +57,18 @@ def _extract_new_articles(db: str, batch_size: int) -> ExtractionStats:
     return found
 
 
+def recompute_range(
+    start: date | None, end: date | None, found: ExtractionStats
+) -> tuple[date | None, date | None]:
+    """The days to recompute: the requested ones, and every day from the earliest one this run's
+    extraction changed, since each day's running totals count all the days before it."""
+    if found.earliest_day is None:
+        return start, end
+    if start is not None and found.earliest_day < start:
+        start = found.earliest_day
+    return start, None
+
+
 @flow(name="summarize", validate_parameters=True)
 def summarize(
     start: date | None = None,
@@ -72,8 +84,10 @@ def summarize(
     """Extract capture events from new and changed articles, then recompute the daily summaries.
 
     Args:
-        start: first day to recompute (default: the first day with data).
-        end: last day to recompute (default: the last day with data).
+        start: first day to recompute and report (default: the first day with data). Days
+            before it are recomputed too when new or changed articles report them.
+        end: last day to recompute and report (default: the last day with data). When new or
+            changed articles were read, every later day is recomputed as well.
         db: the warehouse file.
         last_days: on a schedule, recompute only the last N days up to `end` (or today).
         batch_size: articles read, extracted and stored per extraction task run.
@@ -85,7 +99,17 @@ def summarize(
     if last_days and start is None:
         start = (end or date.today()) - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)
-    written = compute_daily_summaries(db, start, end)
+    recompute_start, recompute_end = recompute_range(start, end, found)
+    if (recompute_start, recompute_end) != (start, end):
+        logger.info(
+            "the articles read report days from %s on: recomputing %s … %s, not only %s … %s",
+            found.earliest_day,
+            recompute_start or "first day",
+            recompute_end or "last day",
+            start or "first day",
+            end or "last day",
+        )
+    written = compute_daily_summaries(db, recompute_start, recompute_end)
     rows = read_daily_captures(db, start, end)
     chart = render_captures_chart(rows, reports_dir(db))
     publish_captures_artifacts([display_row(r) for r in rows], chart)

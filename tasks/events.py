@@ -784,15 +784,21 @@ class ExtractedBatch:
 
 @dataclass(frozen=True)
 class ExtractionStats:
-    """How much one extraction run read and found."""
+    """How much one extraction run read and found, and the earliest day it changed: the daily
+    tables from that day on need recomputing (their running totals include it)."""
 
     articles: int = 0
     events: int = 0
     counts: int = 0
+    earliest_day: date | None = None
 
     def __add__(self, other: ExtractionStats) -> ExtractionStats:
+        days = [d for d in (self.earliest_day, other.earliest_day) if d is not None]
         return ExtractionStats(
-            self.articles + other.articles, self.events + other.events, self.counts + other.counts
+            self.articles + other.articles,
+            self.events + other.events,
+            self.counts + other.counts,
+            min(days, default=None),
         )
 
 
@@ -870,8 +876,13 @@ def extract_events(
     gazetteer = gazetteer or load_gazetteer()
     articles = [ArticleText(**row) for row in read_article_texts(db, article_ids)]
     batch = extract_batch(articles, gazetteer, datetime.now(UTC))
-    replace_article_events(db, batch.extractions, batch.events, batch.counts)
-    return ExtractionStats(len(articles), batch.events.num_rows, batch.counts.num_rows)
+    replaced_from = replace_article_events(db, batch.extractions, batch.events, batch.counts)
+    days = [a.published_on for a in articles] + batch.events.column("event_date").to_pylist()
+    if replaced_from is not None:
+        days.append(replaced_from)
+    return ExtractionStats(
+        len(articles), batch.events.num_rows, batch.counts.num_rows, min(days, default=None)
+    )
 
 
 def pending_articles(db: str, gazetteer: Gazetteer | None = None) -> list[str]:

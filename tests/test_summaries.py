@@ -223,3 +223,20 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
         == []
     )
     assert _rows(db_path, "SELECT count(*) FROM daily_captures") == [(10,)]
+
+    # A new article reports a capture days before the range asked for: the days from then on
+    # are recomputed, so the running total stays the sum of the days' new capitals.
+    insert_articles(
+        db_path,
+        [{"url": "https://d.example/ghazni", "site_name": "Site D",
+          "published_at": datetime(2021, 8, 12, 9, tzinfo=UTC),
+          "text": "Officials said the Taliban had captured Ghazni on Monday."}],
+    )  # fmt: skip
+    late = summarize(start=date(2021, 8, 11), end=date(2021, 8, 12), db=db_path)
+    assert (late.articles_read, late.days, late.capitals_reported) == (1, 2, 6)
+    days = _rows(
+        db_path,
+        "SELECT day, new_capital_names, cumulative_capitals FROM daily_captures ORDER BY day",
+    )
+    assert days[3] == (date(2021, 8, 9), ["Ghazni"], 6)
+    assert [row[2] for row in days] == [1, 2, 5, 6, 6, 6, 6, 6, 6, 6]

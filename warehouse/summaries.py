@@ -75,14 +75,24 @@ def replace_article_events(
     counts: pa.Table,
     *,
     wait_seconds: float = 60.0,
-) -> None:
+) -> date | None:
     """Store a batch's extraction in one transaction, replacing what earlier versions produced
-    (on DuckLake, serialised with every other writer through write_transaction)."""
+    (on DuckLake, serialised with every other writer through write_transaction).
+
+    Returns:
+        the earliest day the replaced events and counts were on (None if there were none).
+    """
+
+    def replace() -> date | None:
+        replaced_from = conn.execute(sql("events_replaced_from")).fetchone()[0]
+        conn.execute(sql("events_replace_batch"))
+        return replaced_from
+
     with writer(db, wait_seconds=wait_seconds) as conn:
         conn.register("batch_extractions", extractions)
         conn.register("batch_events", events)
         conn.register("batch_counts", counts)
-        write_transaction(conn, lambda: conn.execute(sql("events_replace_batch")))
+        return write_transaction(conn, replace)
 
 
 def recompute_daily_summaries(
