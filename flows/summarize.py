@@ -17,7 +17,7 @@ from tasks.summaries import (
     render_captures_chart,
     reports_dir,
 )
-from warehouse.summaries import read_daily_captures
+from warehouse.summaries import count_undated_articles, read_daily_captures
 
 EXTRACT_BATCH_SIZE = 500
 
@@ -34,6 +34,7 @@ class SummaryReport(BaseModel):
     days: int = 0
     capitals_reported: int = 0
     claimed_only: int = 0
+    undated_articles: int = 0
     rows_written: dict[str, int] = Field(default_factory=dict)
     chart_png: str | None = None
     chart_html: str | None = None
@@ -44,7 +45,13 @@ class SummaryReport(BaseModel):
             f"summarized {span}: read {self.articles_read} new or changed articles "
             f"({self.events_found} capture events, {self.counts_found} running counts); "
             f"{self.days} days, {self.capitals_reported} provincial capitals reported captured "
-            f"({self.claimed_only} only claimed); chart: {self.chart_html}"
+            f"({self.claimed_only} only claimed)"
+            + (
+                f"; {self.undated_articles} articles without a publication date left out"
+                if self.undated_articles
+                else ""
+            )
+            + f"; chart: {self.chart_html}"
         )
 
 
@@ -124,6 +131,7 @@ def summarize(
         days=len(rows),
         capitals_reported=last.get("cumulative_capitals", 0),
         claimed_only=last.get("claimed_only", 0),
+        undated_articles=count_undated_articles(db),
         rows_written=written,
         chart_png=str(chart.png),
         chart_html=str(chart.html),

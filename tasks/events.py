@@ -172,7 +172,7 @@ class ArticleText:
     version: int
     title: str | None
     text: str
-    published_on: date
+    published_on: date | None  # None: the page gave no date, so no day can be told
     cluster_id: str | None
     site_name: str
 
@@ -696,7 +696,10 @@ def article_sentences(title: str | None, text: str) -> list[str]:
 def extract_article(
     article: ArticleText, gazetteer: Gazetteer
 ) -> tuple[list[CaptureFinding], list[CountFinding]]:
-    """All capture reports and running counts in one article version."""
+    """All capture reports and running counts in one article version; none from an undated one,
+    whose "on Sunday" could be any Sunday (its fetch day may be years after it was written)."""
+    if article.published_on is None:
+        return [], []
     total = len(gazetteer.places)
     events: list[CaptureFinding] = []
     counts: list[CountFinding] = []
@@ -711,7 +714,8 @@ def date_headlines_from_body(findings: list[CaptureFinding]) -> list[CaptureFind
     the same capital ("took control of Aybak on Monday"), if it gives one."""
     body_days: dict[str, CaptureFinding] = {}
     for f in findings:
-        dated = f.sentence_index > 0 and f.date_basis != "published"
+        taken = f.status in ("confirmed", "claimed")  # not the day a siege began
+        dated = taken and f.sentence_index > 0 and f.date_basis != "published"
         if dated and (f.capital not in body_days or f.event_date < body_days[f.capital].event_date):
             body_days[f.capital] = f
     return [
@@ -877,7 +881,8 @@ def extract_events(
     articles = [ArticleText(**row) for row in read_article_texts(db, article_ids)]
     batch = extract_batch(articles, gazetteer, datetime.now(UTC))
     replaced_from = replace_article_events(db, batch.extractions, batch.events, batch.counts)
-    days = [a.published_on for a in articles] + batch.events.column("event_date").to_pylist()
+    days = [a.published_on for a in articles if a.published_on is not None]
+    days += batch.events.column("event_date").to_pylist()
     if replaced_from is not None:
         days.append(replaced_from)
     return ExtractionStats(

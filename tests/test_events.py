@@ -473,6 +473,19 @@ def test_a_headline_takes_the_day_its_body_gives_the_same_capital(gazetteer):
     ]
 
 
+def test_a_headline_does_not_take_the_day_a_siege_began(gazetteer):
+    article = ArticleText(
+        "a", "h", 1, "Taliban capture Kunduz",
+        "Taliban fighters besieged Kunduz on Monday. The city fell late Wednesday, officials said.",
+        date(2021, 8, 12), "a", "Herald",
+    )  # fmt: skip
+    found, _ = extract_article(article, gazetteer)
+    assert [(f.sentence_index, f.status, f.event_date) for f in found] == [
+        (0, "confirmed", date(2021, 8, 12)),
+        (1, "contested", date(2021, 8, 9)),
+    ]
+
+
 def test_their_first_provincial_capital_is_not_a_running_count():
     sentence = "It came a day after the insurgents took their first provincial capital."
     assert extract_sentence_counts(sentence, 1, 34) == []

@@ -13,7 +13,11 @@ from tasks.events import extract_events, load_gazetteer, pending_articles
 from tasks.summaries import daily_captures_table, export_summaries
 from tests.test_events import insert_articles
 from warehouse import db
-from warehouse.summaries import read_daily_captures, recompute_daily_summaries
+from warehouse.summaries import (
+    count_undated_articles,
+    read_daily_captures,
+    recompute_daily_summaries,
+)
 
 SYNDICATED = (
     "Taliban fighters captured Sheberghan, the capital of Jowzjan province, on Saturday, "
@@ -154,6 +158,26 @@ def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db
     assert eighth["new_capital_names"] == ["Ghazni", "Kunduz", "Sar-e Pul", "Taloqan"]
     assert eighth["cumulative_capitals"] == 6
     assert _rows(timeline_db, TABLE_SIZES) == [(totals[0][0], totals[0][1] + 1, totals[0][2] + 1)]
+
+
+def test_an_undated_article_stays_off_the_daily_tables(timeline_db):
+    """Its "on Sunday" could be any Sunday, and the day it was fetched (here 20 August) may be
+    years after it was written: it neither reports a capture nor widens the tables' span."""
+    [undated] = insert_articles(
+        timeline_db,
+        [{"url": "https://d.example/undated", "site_name": "Site D", "published_at": None,
+          "text": "Ghazni fell to the Taliban on Sunday, officials said."}],
+    )  # fmt: skip
+    _extract_all(timeline_db)
+    recompute_daily_summaries(timeline_db, None, None)
+    assert _rows(timeline_db, "SELECT count(*) FROM event_extractions WHERE article_id = ?",
+                 [undated]) == [(1,)]  # fmt: skip
+    assert _rows(timeline_db, "SELECT count(*) FROM capture_events WHERE article_id = ?",
+                 [undated]) == [(0,)]  # fmt: skip
+    assert _rows(timeline_db, "SELECT min(day), max(day), count(*) FROM daily_captures") == [
+        (date(2021, 8, 6), date(2021, 8, 15), 10)
+    ]
+    assert count_undated_articles(timeline_db) == 1
 
 
 def test_a_reversed_range_is_refused_naming_both_days(timeline_db):

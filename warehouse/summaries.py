@@ -119,6 +119,14 @@ def recompute_daily_summaries(
         return write_transaction(conn, replace_range)
 
 
+def count_undated_articles(db: str, *, wait_seconds: float = 30.0) -> int:
+    """Articles whose page gave no publication date: the daily tables leave them out."""
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        return conn.execute("SELECT count(*) FROM articles WHERE published_at IS NULL").fetchone()[
+            0
+        ]
+
+
 def read_daily_captures(
     db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
 ) -> list[dict[str, Any]]:

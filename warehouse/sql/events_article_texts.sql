@@ -5,7 +5,7 @@ SELECT
     version,
     title,
     text,
-    local_day(published_at, published_offset, first_seen_at) AS published_on,
+    local_day(published_at, published_offset, NULL) AS published_on,
     cluster_id,
     source_site(site_name, url, source_name) AS site_name
 FROM articles

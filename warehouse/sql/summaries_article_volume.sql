@@ -9,7 +9,7 @@ SELECT
     grouping(site) AS all_sites
 FROM (
     SELECT
-        local_day(published_at, published_offset, first_seen_at) AS day,
+        local_day(published_at, published_offset, NULL) AS day,
         source_site(site_name, url, source_name) AS site,
         cluster_id
     FROM articles
