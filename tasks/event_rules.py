@@ -197,6 +197,8 @@ CLAUSE_START = re.compile(
     r"although|though|said|says|told|because)\b",
     re.I,
 )
+# What parts a sentence's reports about different capitals (_stretch in tasks/events.py).
+SCOPE_BREAK = re.compile(r";|\b(?:but|while|whereas|meanwhile)\b", re.I)
 # A place right after one of these is where something happened, not what was taken.
 LOCATIVE_PREPS = frozenset(
     {

@@ -53,6 +53,7 @@ from tasks.event_rules import (
     POSSESSIVE_BEFORE,
     RULES,
     RULES_VERSION,
+    SCOPE_BREAK,
     TALIBAN_ACTOR,
     TALIBAN_AGENT,
     TALIBAN_SOURCE,
@@ -553,16 +554,33 @@ def attribute_capture(sentence: str) -> tuple[Status, str]:
     return "confirmed", "outlet"
 
 
+def _stretch(sentence: str, hit: _Hit, mentions: Sequence[Mention]) -> tuple[int, int]:
+    """The part of a sentence about the hit's capital: from the other capital named before it to
+    the one named after it, and only the hit's side of a "but", "while" or ";" between them
+    ("Officials said Ghazni fell, but the Taliban claimed Herat"). Without another capital
+    beyond it, a "but" joins cues about the same capital ("claimed …, but officials confirmed").
+    """
+    others = [m for m in mentions if m.place != hit.mention.place]
+    lo, hi = _span(hit)
+    before = max((m.end for m in others if m.end <= lo), default=None)
+    after = min((m.start for m in others if m.start >= hi), default=None)
+    start, end = before or 0, len(sentence) if after is None else after
+    if before is not None:
+        breaks = list(SCOPE_BREAK.finditer(sentence, before, lo))
+        start = breaks[-1].end() if breaks else start
+    if after is not None:
+        first_break = SCOPE_BREAK.search(sentence, hi, after)
+        end = first_break.start() if first_break else end
+    return start, end
+
+
 def is_denied(sentence: str, hit: _Hit, mentions: Sequence[Mention]) -> bool:
-    """Is this report denied: a denial since the previous other capital, or a claim denied after?
+    """Is this report denied: a denial in its stretch before it, or a claim denied after?
 
     Kept to the hit's stretch of the sentence so "seize X and Y as officials deny fall of Z"
     denies Z alone.
     """
-    place = hit.mention.place
-    others = [m for m in mentions if m.place != place]
-    lo = max((m.end for m in others if m.end <= hit.mention.start), default=0)
-    hi = min((m.start for m in others if m.start >= hit.mention.end), default=len(sentence))
+    lo, hi = _stretch(sentence, hit, mentions)
     end = max(hit.mention.end, hit.trigger.end())
     return bool(DENIAL.search(sentence[lo:end]) or DENIAL_AFTER.search(sentence[end:hi]))
 
@@ -605,8 +623,9 @@ def extract_sentence_events(
     ]
     findings = []
     for place, hit in _strongest(hits).items():
+        lo, hi = _stretch(sentence, hit, mentions)
         status, source = decide_status(
-            sentence,
+            sentence[lo:hi],
             hit.rule.kind,
             is_part=hit.is_part,
             denied=is_denied(sentence, hit, mentions),

@@ -252,6 +252,15 @@ def test_a_district_road_or_person_of_a_city_an_aim_or_an_idiom_is_not_a_capture
         ("Kandahar's city centre was seized on Friday.", {"Kandahar": "contested"}),
         ("After Kandahar's fall on Thursday, Herat followed.", {"Kandahar": "confirmed"}),
         ("The Taliban managed to capture Kunduz on Sunday.", {"Kunduz": "confirmed"}),
+        # A "but" between two capitals parts their cues; about one capital, it joins them.
+        ("Officials said Ghazni had fallen, but the Taliban claimed they had also taken Herat.",
+         {"Ghazni": "confirmed", "Herat": "claimed"}),
+        ("Reports that the Taliban had taken Ghazni were false, officials said, but Herat has "
+         "fallen.", {"Ghazni": "denied", "Herat": "confirmed"}),
+        ("The Taliban said they captured Ghazni, but officials confirmed it fell.",
+         {"Ghazni": "confirmed"}),
+        ("The Taliban said they captured Kunduz, Taloqan and Sar-e Pul.",
+         {"Kunduz": "claimed", "Taloqan": "claimed", "Sar-e Pul": "claimed"}),
     ],
 )  # fmt: skip
 def test_which_clause_a_cue_belongs_to(gazetteer, sentence, expected):

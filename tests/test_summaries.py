@@ -79,7 +79,10 @@ def test_one_report_syndicated_on_three_sites_is_three_sources_and_one_story(db_
     copies = [
         {"url": f"https://{site}.example/story", "site_name": f"Site {site.upper()}"}
         for site in ("a", "b", "c")
-    ] + [{"url": "https://a.example/amp/story", "site_name": "Site A"}]  # a copy on the same site
+    ] + [
+        {"url": "https://a.example/amp/story", "site_name": "Site A"},  # a copy on the same site
+        {"url": "https://www.b.example/print/story", "site_name": None},  # that page names no site
+    ]
     [first, *others] = insert_articles(
         db_path,
         [
@@ -107,9 +110,10 @@ def test_one_report_syndicated_on_three_sites_is_three_sources_and_one_story(db_
         ("Site A", 2, 1),
         ("Site B", 1, 1),
         ("Site C", 1, 1),
+        ("b.example", 1, 1),
     ]
     [day] = read_daily_captures(db_path)
-    assert (day["new_capital_names"], day["articles"], day["stories"]) == (["Sheberghan"], 4, 1)
+    assert (day["new_capital_names"], day["articles"], day["stories"]) == (["Sheberghan"], 5, 1)
     assert day["max_reported_count"] == 2
 
 

@@ -1,15 +1,33 @@
 -- Per day in [$start, $end] and capital reported captured (confirmed or claimed) that day: how
 -- many distinct sites and stories carried it that day and so far, and whether it was new.
+-- A site is its web host (www. aside), so its pages with and without a site name are one source;
+-- it is shown by the name its pages give most (else the host). Files on disk have no host: their
+-- site name (or source name) stands in.
 INSERT INTO daily_capture_sources
-WITH reports AS (
-    SELECT capital, province, capital_kind, status, event_date AS day, site_name, cluster_id
-    FROM capture_events
-    WHERE status IN ('confirmed', 'claimed')
+WITH events AS (
+    SELECT
+        e.capital, e.province, e.capital_kind, e.status, e.event_date AS day, e.site_name,
+        e.cluster_id,
+        coalesce(
+            nullif(lower(regexp_extract(a.url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1)), ''),
+            e.site_name) AS site
+    FROM capture_events AS e
+    JOIN articles AS a ON a.id = e.article_id
+    WHERE e.status IN ('confirmed', 'claimed')
+),
+site_names AS (
+    SELECT site, coalesce(mode(site_name) FILTER (WHERE lower(site_name) <> site), site) AS name
+    FROM events
+    GROUP BY site
+),
+reports AS (
+    SELECT events.* EXCLUDE (site_name), site_names.name AS site_name
+    FROM events JOIN site_names USING (site)
 ),
 site_firsts AS (
-    SELECT capital, site_name, min(day) AS first_day
+    SELECT capital, site, min(day) AS first_day
     FROM reports
-    GROUP BY capital, site_name
+    GROUP BY capital, site
 ),
 firsts AS (
     SELECT capital, min(day) AS first_day
@@ -23,7 +41,7 @@ per_day AS (
         any_value(province) AS province,
         any_value(capital_kind) AS capital_kind,
         CASE WHEN bool_or(status = 'confirmed') THEN 'confirmed' ELSE 'claimed' END AS status,
-        count(DISTINCT site_name) AS sources,
+        count(DISTINCT site) AS sources,
         count(DISTINCT cluster_id) AS stories,
         list(DISTINCT site_name ORDER BY site_name) AS site_names
     FROM reports
