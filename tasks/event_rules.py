@@ -40,7 +40,8 @@ def _rule(name: str, kind: Kind, trigger: str, side: Side, **options: object) ->
 
 _NEAR = frozenset({"in", "on", "for", "around", "inside", "into", "near", "outside", "at", "of"})
 _TALIBAN_HANDS = (
-    r"(?:the\s+)?(?:Taliban|militants|insurgents|group|militant\s+group)(?:['’]s?)?\s+hands"
+    r"(?:(?:the\s+)?(?:Taliban|militants|insurgents|group|militant\s+group)(?:['’]s?)?\s+hands|"
+    r"the\s+hands\s+of\s+the\s+(?:Taliban|militants|insurgents))"
 )
 _GOVERNMENT_HANDS = (
     r"(?:the\s+)?(?:control\s+of\s+(?:the\s+)?(?:government|Afghan(?:\s+security)?\s+forces|"
@@ -117,6 +118,13 @@ CAPTURE_RULES: tuple[Rule, ...] = (
         max_gap=10,
     ),
     _rule("surrendered to", "capture", r"\bsurrender(?:ed|s)?\s+to\b", "before", max_gap=8),
+    _rule(
+        "the Taliban control",
+        "capture",
+        r"\b(?:Taliban|militants|insurgents)\s+(?:now\s+)?(?:control|controls|controlled|hold|holds)\b",
+        "after",
+        max_gap=2,
+    ),
 )
 
 CONTESTED_RULES: tuple[Rule, ...] = (
@@ -393,6 +401,12 @@ COUNT_DENOMINATOR = re.compile(
 COUNT_INCREMENT = re.compile(r"^(?:more|other|another|further|additional|new)$", re.I)
 # "Three provincial capitals fell on Sunday" is that day's tally, not the running total.
 COUNT_FELL_THAT_DAY = re.compile(r"\s+(?:\w+\s+){0,2}?(?:fell|were|have\s+fallen)\b", re.I)
+# … and so is "The Taliban took three provincial capitals on Friday" (not "have now taken").
+COUNT_TAKEN_THAT_DAY = re.compile(
+    r"(?<!\bhave\s)(?<!\bhas\s)(?<!\bhad\s)(?<!\bnow\s)\b(?:took|captured|seized|overran)\s+"
+    r"(?:control\s+of\s+)?$",
+    re.I,
+)
 COUNT_RATE = re.compile(
     r"\b(?:in|within)\s+(?:the\s+(?:past|last)\s+)?(?:24|48|72|\d+)\s+hours\b|"
     r"\bin\s+(?:a|one|a\s+single)\s+day\b|\bon\s+(?:a\s+single|one)\s+day\b",

@@ -28,6 +28,7 @@ from tasks.event_rules import (
     COUNT_HINT,
     COUNT_INCREMENT,
     COUNT_RATE,
+    COUNT_TAKEN_THAT_DAY,
     DAY_WORDS,
     DENIAL,
     DENIAL_AFTER,
@@ -668,6 +669,12 @@ def _count_is_reported(sentence: str, match: re.Match[str], kind: str) -> bool:
     if not COUNT_CONTEXT.search(sentence) or COUNT_RATE.search(clause + after):
         return False
     if kind == "cardinal" and COUNT_FELL_THAT_DAY.match(after) and DAY_WORDS.search(sentence):
+        return False
+    if (
+        kind == "cardinal"
+        and COUNT_TAKEN_THAT_DAY.search(sentence[: match.start()])
+        and DAY_WORDS.search(after[:40])
+    ):
         return False
     return not (NEGATION.search(clause) or FORECAST.search(clause))
 
