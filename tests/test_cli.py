@@ -280,16 +280,50 @@ def test_query_refuses_statements_that_write(
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
-def test_query_cannot_write_files_through_explain_analyze(db_path: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("statement", "kind"),
+    [
+        ("EXPLAIN ANALYZE COPY articles TO '{target}'", "EXPLAIN COPY"),
+        ("/* a note */ EXPLAIN (ANALYZE) COPY articles TO '{target}'", "EXPLAIN COPY"),
+        ("EXPLAIN /* hidden */ ANALYZE COPY articles TO '{target}'", "EXPLAIN (unparsed)"),
+    ],
+)
+def test_query_cannot_write_files_through_explain_analyze(
+    db_path: str, tmp_path: Path, statement: str, kind: str
+) -> None:
     _load(db_path)
     target = tmp_path / "leak.csv"
-    code, _, err = _invoke("query", f"EXPLAIN ANALYZE COPY articles TO '{target}'", "--db", db_path)
+    code, out, err = _invoke("query", statement.format(target=target), "--db", db_path)
     assert not target.exists()
-    assert code == 1 and err.startswith("error: query failed: ") and len(err.splitlines()) == 1
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: newsflow query is read-only: {kind} statements are refused")
+    code, out, _ = _invoke(
+        "query", "EXPLAIN ANALYZE SELECT count(*) FROM articles", "--db", db_path, "-f", "csv"
+    )
+    assert code == 0 and out.startswith("explain_key,explain_value\nanalyzed_plan,")
     code, out, _ = _invoke(
         "query", "SELECT count(*) AS n FROM articles", "--db", db_path, "-f", "csv"
     )
     assert (code, out) == (0, "n\n2\n")
+
+
+def test_query_reads_a_lakes_rows_and_writes_nowhere(tmp_path: Path) -> None:
+    """A lake's rows are Parquet files in its data path: the query reads them, writes none."""
+    lake = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    data = tmp_path / "lake" / "catalog.sqlite.files"
+    _load(lake)
+    code, out, err = _invoke(
+        "query", "SELECT title FROM articles ORDER BY title", "--db", lake, "-f", "csv"
+    )
+    assert (code, out, err) == (0, "title\nStory 0\nStory 1\n", "")
+    for statement, error in [
+        (f"EXPLAIN ANALYZE COPY articles TO '{data}/leak.csv'", "newsflow query is read-only"),
+        (f"COPY articles TO '{data}/leak.csv'", "newsflow query is read-only"),
+        (f"SELECT * FROM read_text('{data}/../catalog.sqlite-wal')", "query failed: Permission"),
+    ]:
+        code, out, err = _invoke("query", statement, "--db", lake)
+        assert (code, out) == (1, "") and err.startswith(f"error: {error}"), statement
+    assert not (data / "leak.csv").exists()
 
 
 @pytest.mark.parametrize("url", ["ftp://example.org/a.html", "file:///etc/passwd", "example.org/a"])
