@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -324,6 +325,24 @@ def test_query_reads_a_lakes_rows_and_writes_nowhere(tmp_path: Path) -> None:
         code, out, err = _invoke("query", statement, "--db", lake)
         assert (code, out) == (1, "") and err.startswith(f"error: {error}"), statement
     assert not (data / "leak.csv").exists()
+
+
+def test_query_prints_every_column_by_position_and_a_header_without_rows(db_path: str) -> None:
+    _load(db_path)
+    both = "SELECT 1 AS x, 2 AS x, 3 AS x_1"
+    assert _invoke("query", both, "--db", db_path, "-f", "csv") == (0, "x,x,x_1\n1,2,3\n", "")
+    code, out, _ = _invoke("query", both, "--db", db_path, "-f", "json")
+    assert (code, json.loads(out)) == (0, [{"x": 1, "x_2": 2, "x_1": 3}])
+    code, out, _ = _invoke("query", both, "--db", db_path)
+    assert code == 0 and out.splitlines()[1].split() == ["┃", "x", "┃", "x", "┃", "x_1", "┃"]
+    pairs = "SELECT a.id, b.id FROM articles a JOIN articles b ON b.id = a.id ORDER BY 1"
+    code, out, _ = _invoke("query", pairs, "--db", db_path, "-f", "csv")
+    header, *rows = out.splitlines()
+    assert (code, header, len(rows)) == (0, "id,id", 2)
+    assert all(first == second for first, second in (row.split(",") for row in rows))
+    none = "SELECT id, title FROM articles WHERE false"
+    assert _invoke("query", none, "--db", db_path, "-f", "csv") == (0, "id,title\n", "")
+    assert _invoke("query", none, "--db", db_path, "-f", "json") == (0, "[]\n", "")
 
 
 @pytest.mark.parametrize("url", ["ftp://example.org/a.html", "file:///etc/passwd", "example.org/a"])
