@@ -113,6 +113,34 @@ def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
     assert not Path(db).exists()
 
 
+# --- newsflow export ---------------------------------------------------------------------------
+
+
+def test_export_to_a_file_name_taken_by_a_folder_fails_in_one_line(
+    db_path: str, tmp_path: Path
+) -> None:
+    _load(db_path)
+    out = tmp_path / "out"
+    (out / "daily_captures.csv").mkdir(parents=True)
+    target = out / "daily_captures.csv"
+    assert _invoke("export", "--out", str(out), "--db", db_path) == (
+        1,
+        "",
+        f'error: cannot write {target} (IO Error: Cannot open file "{target}": Is a directory); '
+        "pass another --out\n",
+    )
+
+
+def test_export_of_a_missing_warehouse_creates_no_folder(tmp_path: Path) -> None:
+    db, out = tmp_path / "none.duckdb", tmp_path / "newdir"
+    assert _invoke("export", "--out", str(out), "--db", str(db)) == (
+        1,
+        "",
+        f"error: warehouse {db} does not exist yet; run `newsflow ingest` first\n",
+    )
+    assert not out.exists() and not db.exists()
+
+
 # --- files newsflow must not touch -------------------------------------------------------------
 
 
