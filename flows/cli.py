@@ -340,7 +340,10 @@ def query(
 @app.command()
 def search(
     text: Annotated[str, typer.Argument(help="Words to look for in titles and texts.")],
-    since: Annotated[datetime | None, typer.Option(help="Only articles published since.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only articles published since (a story shown by one of them)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     db: DbOption = DEFAULT_DB,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,

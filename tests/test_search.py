@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
 
-from tests.test_load import OTHER, REPORT, _doc, _load, _rows
+from tests.documents import cleaned_document
+from tests.test_load import OTHER, REPORT, _doc, _load, _rows, _syndicated
 from warehouse.db import WarehouseError, load_extension, reader, writer
 from warehouse.integrity import check_warehouse
 from warehouse.queries import read_only_query, search_articles
@@ -163,3 +165,30 @@ def test_a_warehouse_of_the_released_003_gets_the_current_macros_and_searches(db
     with reader(db_path) as upgraded, reader(fresh) as new:
         assert upgraded.execute(MACROS).fetchall() == new.execute(MACROS).fetchall()
     assert check_warehouse(db_path) == []
+
+
+def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is_older(db_path):
+    """A story matched through a copy published after --since is shown by that copy, not by its
+    older canonical article: every line shown was published since the cutoff."""
+    first = _doc(QALA, REPORT)  # published 2021-08-13 06:30 UTC
+    copy = cleaned_document(
+        "https://c.example/wire/qala",
+        _syndicated(REPORT),
+        source_name="test",
+        title="Qala-i-Naw falls (wire)",
+        published_at=datetime(2021, 8, 15, 9, tzinfo=UTC),
+    )
+    _load(db_path, [first])
+    _load(db_path, [copy])
+    [(kind, cluster)] = _rows(db_path, f"SELECT duplicate_kind, cluster_id FROM articles "
+                                       f"WHERE url = '{copy.url}'")  # fmt: skip
+    assert kind == "near"
+    since = datetime(2021, 8, 14, tzinfo=UTC)
+    [hit] = search_articles(db_path, "Qala-i-Naw", since=since)
+    assert (hit["url"], hit["copies"], hit["cluster_id"]) == (copy.url, 2, cluster)
+    assert hit["published_at"] >= since
+    [hit] = search_articles(db_path, "Qala-i-Naw")  # without --since, the canonical article
+    assert hit["url"] == QALA
+    [hit] = search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 1, tzinfo=UTC))
+    assert hit["url"] == QALA
+    assert search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 16, tzinfo=UTC)) == []
