@@ -35,6 +35,7 @@ _DISK_FULL = ("No space left on device", "Disk quota exceeded", "File too large"
 _UNWRITABLE = ("Read-only file system", "Permission denied")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 READER_MAX_DELAY = 0.25
+_LOAD_WAIT = "; a load waits lock_wait_seconds, set in the sources file's [settings]"
 # A concurrent commit won: on DuckLake a logical conflict, or the catalog database refusing the
 # later of two commits (SQLite's lock, PostgreSQL's serialisation); the transaction is rerun.
 _CONFLICT_RE = re.compile(
@@ -212,7 +213,7 @@ def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPy
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
                     f"warehouse {path} is locked by {who}; gave up after {wait_seconds:.0f} s "
-                    "(wait for that run to finish, or raise --lock-wait)"
+                    f"(wait for that run to finish, then rerun{'' if read_only else _LOAD_WAIT})"
                 ) from None
             if not announced:
                 LOGGER.info(
