@@ -155,20 +155,45 @@ def _progress_display() -> Iterator[None]:
 
 
 def _print_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str | None = None) -> None:
-    columns = list(rows[0]) if rows else []
+    _print_table(list(rows[0]) if rows else [], [tuple(row.values()) for row in rows], fmt, title)
+
+
+def _print_table(
+    columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None
+) -> None:
+    """Rows by position, so columns that share a name all show; the header even with no rows."""
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(rows, default=str, indent=2) + "\n")
+        names = _unique_names(columns)
+        records = [dict(zip(names, row, strict=True)) for row in rows]
+        sys.stdout.write(json.dumps(records, default=str, indent=2) + "\n")
     elif fmt is OutputFormat.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
-        writer.writeheader()
+        writer = csv.writer(sys.stdout)
+        if columns:
+            writer.writerow(columns)
         writer.writerows(rows)
     else:
         table = Table(title=title, show_lines=False)
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
+
+
+def _unique_names(columns: list[str]) -> list[str]:
+    """JSON keys for columns that may share a name: the second `id` is `id_1`, the third `id_2`
+    (skipping names the query itself gave a column)."""
+    taken, names = set(columns), []
+    for index, column in enumerate(columns):
+        name = column
+        if column in columns[:index]:
+            copy = 1
+            while f"{column}_{copy}" in taken:
+                copy += 1
+            name = f"{column}_{copy}"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def _print_ingest(report: Any) -> None:
@@ -309,13 +334,16 @@ def query(
 
     with _user_errors():
         columns, rows = read_only_query(db, sql)
-    _print_rows([dict(zip(columns, row, strict=True)) for row in rows], format)
+    _print_table(columns, rows, format)
 
 
 @app.command()
 def search(
     text: Annotated[str, typer.Argument(help="Words to look for in titles and texts.")],
-    since: Annotated[datetime | None, typer.Option(help="Only articles published since.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only articles published since (a story shown by one of them)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     db: DbOption = DEFAULT_DB,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,

@@ -30,6 +30,7 @@ from warehouse.band_index import (
     opened_band_index,
 )
 from warehouse.db import write_transaction, writer
+from warehouse.integrity import check_warehouse
 
 
 def _index_rows(db_path: str, query: str) -> list[tuple]:
@@ -63,6 +64,30 @@ def test_a_deleted_index_is_rebuilt_from_the_warehouse(db_path, caplog):
     _near_copy_joins_the_story(db_path, "https://wire.example/story")
     assert _index_rows(db_path, "SELECT count(*), sum(pending) FROM lsh_docs") == [(3, 0)]
     assert "holds 0 signatures, the warehouse 2: rebuilding it" in caplog.text
+
+
+def test_an_index_beside_another_warehouse_copied_over_the_file_is_rebuilt(tmp_path, caplog):
+    """The other warehouse holds as many signatures, but not the stories the index points at."""
+    ours, other = str(tmp_path / "ours.duckdb"), str(tmp_path / "other.duckdb")
+    _load(ours, [_doc("https://a.example/news/1", REPORT)])
+    _load(other, [_doc("https://b.example/k", OTHER)])
+    shutil.copyfile(other, ours)  # ours.duckdb.lsh.sqlite stays: same count, other stories
+    copy = _doc("https://wire.example/story", _syndicated(REPORT), title="Another headline")
+    assert _load(ours, [copy]).duplicates == {}  # REPORT's story is not in this warehouse
+    assert "was made for a warehouse made at" in caplog.text and "rebuilding it" in caplog.text
+    assert check_warehouse(ours) == []
+    stored = _rows(ours, "SELECT article_id FROM minhash_signatures ORDER BY 1")
+    assert _index_rows(ours, "SELECT article_id FROM lsh_docs ORDER BY 1") == stored
+
+
+def test_an_index_that_records_no_warehouse_is_rebuilt(db_path, caplog):
+    """An index an older newsflow made cannot say which warehouse it holds: it is made again."""
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    with sqlite3.connect(db_path + INDEX_SUFFIX) as index:
+        index.execute("DELETE FROM lsh_made_for")
+    _near_copy_joins_the_story(db_path, "https://wire.example/story")
+    assert "does not record which warehouse" in caplog.text
+    assert _index_rows(db_path, "SELECT count(*) FROM lsh_made_for") == [(1,)]
 
 
 def test_entries_of_a_load_that_never_committed_are_dropped(db_path, caplog):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -110,6 +111,34 @@ def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
         f"error: warehouse {db} does not exist yet; run `newsflow ingest` first\n",
     )
     assert not Path(db).exists()
+
+
+# --- newsflow export ---------------------------------------------------------------------------
+
+
+def test_export_to_a_file_name_taken_by_a_folder_fails_in_one_line(
+    db_path: str, tmp_path: Path
+) -> None:
+    _load(db_path)
+    out = tmp_path / "out"
+    (out / "daily_captures.csv").mkdir(parents=True)
+    target = out / "daily_captures.csv"
+    assert _invoke("export", "--out", str(out), "--db", db_path) == (
+        1,
+        "",
+        f'error: cannot write {target} (IO Error: Cannot open file "{target}": Is a directory); '
+        "pass another --out\n",
+    )
+
+
+def test_export_of_a_missing_warehouse_creates_no_folder(tmp_path: Path) -> None:
+    db, out = tmp_path / "none.duckdb", tmp_path / "newdir"
+    assert _invoke("export", "--out", str(out), "--db", str(db)) == (
+        1,
+        "",
+        f"error: warehouse {db} does not exist yet; run `newsflow ingest` first\n",
+    )
+    assert not out.exists() and not db.exists()
 
 
 # --- files newsflow must not touch -------------------------------------------------------------
@@ -280,16 +309,68 @@ def test_query_refuses_statements_that_write(
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
-def test_query_cannot_write_files_through_explain_analyze(db_path: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("statement", "kind"),
+    [
+        ("EXPLAIN ANALYZE COPY articles TO '{target}'", "EXPLAIN COPY"),
+        ("/* a note */ EXPLAIN (ANALYZE) COPY articles TO '{target}'", "EXPLAIN COPY"),
+        ("EXPLAIN /* hidden */ ANALYZE COPY articles TO '{target}'", "EXPLAIN (unparsed)"),
+    ],
+)
+def test_query_cannot_write_files_through_explain_analyze(
+    db_path: str, tmp_path: Path, statement: str, kind: str
+) -> None:
     _load(db_path)
     target = tmp_path / "leak.csv"
-    code, _, err = _invoke("query", f"EXPLAIN ANALYZE COPY articles TO '{target}'", "--db", db_path)
+    code, out, err = _invoke("query", statement.format(target=target), "--db", db_path)
     assert not target.exists()
-    assert code == 1 and err.startswith("error: query failed: ") and len(err.splitlines()) == 1
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: newsflow query is read-only: {kind} statements are refused")
+    code, out, _ = _invoke(
+        "query", "EXPLAIN ANALYZE SELECT count(*) FROM articles", "--db", db_path, "-f", "csv"
+    )
+    assert code == 0 and out.startswith("explain_key,explain_value\nanalyzed_plan,")
     code, out, _ = _invoke(
         "query", "SELECT count(*) AS n FROM articles", "--db", db_path, "-f", "csv"
     )
     assert (code, out) == (0, "n\n2\n")
+
+
+def test_query_reads_a_lakes_rows_and_writes_nowhere(tmp_path: Path) -> None:
+    """A lake's rows are Parquet files in its data path: the query reads them, writes none."""
+    lake = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    data = tmp_path / "lake" / "catalog.sqlite.files"
+    _load(lake)
+    code, out, err = _invoke(
+        "query", "SELECT title FROM articles ORDER BY title", "--db", lake, "-f", "csv"
+    )
+    assert (code, out, err) == (0, "title\nStory 0\nStory 1\n", "")
+    for statement, error in [
+        (f"EXPLAIN ANALYZE COPY articles TO '{data}/leak.csv'", "newsflow query is read-only"),
+        (f"COPY articles TO '{data}/leak.csv'", "newsflow query is read-only"),
+        (f"SELECT * FROM read_text('{data}/../catalog.sqlite-wal')", "query failed: Permission"),
+    ]:
+        code, out, err = _invoke("query", statement, "--db", lake)
+        assert (code, out) == (1, "") and err.startswith(f"error: {error}"), statement
+    assert not (data / "leak.csv").exists()
+
+
+def test_query_prints_every_column_by_position_and_a_header_without_rows(db_path: str) -> None:
+    _load(db_path)
+    both = "SELECT 1 AS x, 2 AS x, 3 AS x_1"
+    assert _invoke("query", both, "--db", db_path, "-f", "csv") == (0, "x,x,x_1\n1,2,3\n", "")
+    code, out, _ = _invoke("query", both, "--db", db_path, "-f", "json")
+    assert (code, json.loads(out)) == (0, [{"x": 1, "x_2": 2, "x_1": 3}])
+    code, out, _ = _invoke("query", both, "--db", db_path)
+    assert code == 0 and out.splitlines()[1].split() == ["┃", "x", "┃", "x", "┃", "x_1", "┃"]
+    pairs = "SELECT a.id, b.id FROM articles a JOIN articles b ON b.id = a.id ORDER BY 1"
+    code, out, _ = _invoke("query", pairs, "--db", db_path, "-f", "csv")
+    header, *rows = out.splitlines()
+    assert (code, header, len(rows)) == (0, "id,id", 2)
+    assert all(first == second for first, second in (row.split(",") for row in rows))
+    none = "SELECT id, title FROM articles WHERE false"
+    assert _invoke("query", none, "--db", db_path, "-f", "csv") == (0, "id,title\n", "")
+    assert _invoke("query", none, "--db", db_path, "-f", "json") == (0, "[]\n", "")
 
 
 @pytest.mark.parametrize("url", ["ftp://example.org/a.html", "file:///etc/passwd", "example.org/a"])

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import pwd
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -218,6 +219,29 @@ def test_reader_of_a_lake_not_made_yet_says_how_to_make_one(tmp_path: Path) -> N
         reader(_lake(tmp_path)),
     ):
         pass
+
+
+def test_a_plain_warehouse_named_as_a_lake_catalog_is_refused_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    """ducklake:FILE on a newsflow DuckDB file would write DuckLake's tables into it."""
+    plain = tmp_path / "news.duckdb"
+    with writer(str(plain)):
+        pass
+    before = plain.read_bytes()
+    says = f"{plain} is a newsflow DuckDB warehouse, not a DuckLake catalog; pass --db {plain} "
+    for opened in (writer, reader):
+        with (
+            pytest.raises(WarehouseError, match=f"^{re.escape(says)}"),
+            opened(f"ducklake:{plain}"),
+        ):
+            pass
+    assert plain.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["news.duckdb"]
+    with writer(f"ducklake:{tmp_path / 'lake.ducklake'}"):
+        pass  # a lake's own DuckDB catalog file opens again
+    with reader(f"ducklake:{tmp_path / 'lake.ducklake'}") as conn:
+        assert is_ducklake(conn)
 
 
 def test_duckdb_lacks_keys_sequences_and_indexes_the_lake_schema_leaves_them_out(

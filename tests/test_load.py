@@ -187,3 +187,19 @@ def test_a_copy_of_an_updated_article_in_the_same_batch_joins_its_story(db_path)
     counts = _load(db_path, [updated, copy])
     assert (counts.updated, counts.new, counts.duplicates) == (1, 1, {"exact": 1})
     assert _rows(db_path, "SELECT count(DISTINCT cluster_id) FROM articles") == [(1,)]
+
+
+def _not_modified(url: str, final_url: str) -> FetchResult:
+    return FetchResult(
+        url=url, source_name="test", outcome="not_modified", final_url=final_url, status=304,
+        fetched_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def test_a_304_reached_through_a_redirect_marks_the_article_seen(db_path):
+    """The article is stored under the URL the redirect led to, not the one requested."""
+    _load(db_path, [_doc("https://a.example/a2", REPORT)])
+    [(first_seen,)] = _rows(db_path, "SELECT last_seen_at FROM articles")
+    write_batch(db_path, fetches=[_not_modified("https://a.example/r1", "https://a.example/a2")])
+    [(seen,)] = _rows(db_path, "SELECT last_seen_at FROM articles")
+    assert seen > first_seen

@@ -3,17 +3,57 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
 
-from tests.test_load import OTHER, REPORT, _doc, _load, _rows
-from warehouse.db import WarehouseError, load_extension, writer
+from tests.documents import cleaned_document
+from tests.test_load import OTHER, REPORT, _doc, _load, _rows, _syndicated
+from warehouse.db import WarehouseError, load_extension, reader, writer
 from warehouse.integrity import check_warehouse
 from warehouse.queries import read_only_query, search_articles
 
 QALA = "https://a.example/news/1"
 KANDAHAR = "https://b.example/kandahar"
+# The macros of 002 (27a931b) and 003 (b262769) as released, which warehouses of that time hold.
+RELEASED_MACROS = r"""
+CREATE MACRO local_day(published_at, utc_offset, seen_at) AS CAST(make_timestamp(
+    epoch_us(coalesce(published_at, seen_at))
+    + coalesce(
+        CASE WHEN left(utc_offset, 1) = '-' THEN -1 ELSE 1 END
+        * (TRY_CAST(substr(utc_offset, 2, 2) AS BIGINT) * 60
+           + TRY_CAST(right(utc_offset, 2) AS BIGINT)),
+        0) * 60000000
+) AS DATE);
+CREATE MACRO source_site(site_name, url, source_name) AS coalesce(
+    nullif(trim(site_name), ''),
+    nullif(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''),
+    nullif(trim(source_name), ''),
+    'unknown'
+);
+CREATE MACRO search_terms(body) AS list_transform(
+    list_filter(
+        regexp_split_to_array(
+            regexp_replace(lower(strip_accents(coalesce(body, ''))), '[''’.]', '', 'g'),
+            '[^a-z0-9]+'),
+        lambda t: length(t) > 1 AND NOT list_contains(
+            ['a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into',
+             'is', 'it', 'no', 'not', 'of', 'on', 'or', 'such', 'that', 'the', 'their', 'then',
+             'there', 'these', 'they', 'this', 'to', 'was', 'will', 'with'], t)),
+    lambda t: stem(t, 'porter'));
+CREATE MACRO search_term_counts(versions) AS TABLE
+SELECT article_id, version, term, count(*)::INTEGER AS tf
+FROM (
+    SELECT article_id, version, unnest(search_terms(concat_ws(' ', title, text))) AS term
+    FROM query_table(versions)
+)
+GROUP BY ALL;
+"""
+MACROS = """
+SELECT function_name, function_type, parameters, macro_definition FROM duckdb_functions()
+WHERE database_name = current_database() AND function_type LIKE '%macro' ORDER BY ALL
+"""
 
 
 def _titles(db_path: str, query: str) -> list[str]:
@@ -86,7 +126,7 @@ def test_upgrading_a_warehouse_indexes_its_articles_and_drops_the_rebuilt_fts_in
         conn.execute(
             "DROP TABLE search_postings; DROP TABLE search_docs; DROP MACRO TABLE "
             "search_term_counts; DROP MACRO TABLE search_terms; DROP MACRO search_term; "
-            "DROP MACRO search_words; DELETE FROM schema_version WHERE version = 3; "
+            "DROP MACRO search_words; DELETE FROM schema_version WHERE version >= 3; "
             "PRAGMA create_fts_index('articles', 'id', 'title', 'text')"
         )
     with pytest.raises(WarehouseError, match="predates its search index; run `newsflow ingest`"):
@@ -100,3 +140,55 @@ def test_upgrading_a_warehouse_indexes_its_articles_and_drops_the_rebuilt_fts_in
     assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(2,)]
     assert _titles(db_path, "airport") == ["Rockets hit airport"]
     assert check_warehouse(db_path) == []
+
+
+def test_a_warehouse_of_the_released_003_gets_the_current_macros_and_searches(db_path, tmp_path):
+    """003 and 002 were once edited after release; a warehouse that ran them as released is
+    brought to the current macros by 004, not left with a scalar search_terms forever."""
+    _load(db_path, [_doc(QALA, REPORT), _doc(KANDAHAR, OTHER, title="Rockets hit airport")])
+    with duckdb.connect(db_path) as conn:  # back to 001-003 as released (b262769)
+        load_extension(conn, "fts")
+        conn.execute(
+            "DROP MACRO local_day; DROP MACRO source_site; DROP MACRO TABLE search_term_counts; "
+            "DROP MACRO TABLE search_terms; DROP MACRO search_term; DROP MACRO search_words; "
+            "DELETE FROM schema_version WHERE version > 3;" + RELEASED_MACROS
+        )
+
+    with writer(db_path):
+        pass  # a writer migrates
+
+    assert _titles(db_path, "airport") == ["Rockets hit airport"]
+    _, rows = read_only_query(db_path, "SELECT term FROM search_terms('Rockets hit')")
+    assert rows == [("rocket",), ("hit",)]
+    fresh = str(tmp_path / "fresh.duckdb")
+    _load(fresh, [_doc(QALA, REPORT)])
+    with reader(db_path) as upgraded, reader(fresh) as new:
+        assert upgraded.execute(MACROS).fetchall() == new.execute(MACROS).fetchall()
+    assert check_warehouse(db_path) == []
+
+
+def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is_older(db_path):
+    """A story matched through a copy published after --since is shown by that copy, not by its
+    older canonical article: every line shown was published since the cutoff."""
+    first = _doc(QALA, REPORT)  # published 2021-08-13 06:30 UTC
+    copy = cleaned_document(
+        "https://c.example/wire/qala",
+        _syndicated(REPORT),
+        source_name="test",
+        title="Qala-i-Naw falls (wire)",
+        published_at=datetime(2021, 8, 15, 9, tzinfo=UTC),
+    )
+    _load(db_path, [first])
+    _load(db_path, [copy])
+    [(kind, cluster)] = _rows(db_path, f"SELECT duplicate_kind, cluster_id FROM articles "
+                                       f"WHERE url = '{copy.url}'")  # fmt: skip
+    assert kind == "near"
+    since = datetime(2021, 8, 14, tzinfo=UTC)
+    [hit] = search_articles(db_path, "Qala-i-Naw", since=since)
+    assert (hit["url"], hit["copies"], hit["cluster_id"]) == (copy.url, 2, cluster)
+    assert hit["published_at"] >= since
+    [hit] = search_articles(db_path, "Qala-i-Naw")  # without --since, the canonical article
+    assert hit["url"] == QALA
+    [hit] = search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 1, tzinfo=UTC))
+    assert hit["url"] == QALA
+    assert search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 16, tzinfo=UTC)) == []

@@ -62,11 +62,16 @@ def test_writer_waits_for_another_process_then_gives_up_with_its_pid(db_path):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with (
-            pytest.raises(db.WarehouseLocked, match=f"PID {holder.pid}"),
-            db.writer(db_path, wait_seconds=0.5),
-        ):
+        gave_up = f"warehouse {db_path} is locked by PID {holder.pid}; gave up after 0 s "
+        with pytest.raises(db.WarehouseLocked) as locked, db.writer(db_path, wait_seconds=0.5):
             pass
+        assert str(locked.value) == gave_up + (
+            "(wait for that run to finish, then rerun; a load waits lock_wait_seconds, set in "
+            "the sources file's [settings])"
+        )
+        with pytest.raises(db.WarehouseLocked) as locked, db.reader(db_path, wait_seconds=0.5):
+            pass  # readers (query, search, check, export) have no setting: they wait 30 s
+        assert str(locked.value) == gave_up + "(wait for that run to finish, then rerun)"
         started = time.monotonic()
         with db.writer(db_path, wait_seconds=20) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)

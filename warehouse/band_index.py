@@ -7,8 +7,9 @@ size, and the candidates' signatures sit beside them, so verifying a candidate r
 
 The index is derived data; the warehouse stays the source of truth. A batch's entries are written
 (marked pending) before the DuckDB commit and confirmed after it, so after a crash the next load
-finds the pending entries and settles each against DuckDB. An index that disagrees with the
-warehouse on the number of signatures (deleted, older copy, first use on an old warehouse) is
+finds the pending entries and settles each against DuckDB. An index made for another warehouse
+(its first migration's time differs: another file copied over this one) or that disagrees with
+the warehouse on the number of signatures (deleted, older copy, first use on an old warehouse) is
 rebuilt.
 
 A DuckDB file's index sits beside it. A DuckLake's sits beside a file catalog, or in the user's
@@ -69,6 +70,9 @@ CREATE TABLE IF NOT EXISTS lsh_keys (
 CREATE TABLE IF NOT EXISTS lsh_lake (  -- for a lake: which one, and the snapshot the index reflects
     made_at  TEXT NOT NULL,
     snapshot INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lsh_made_for (  -- for a DuckDB file: which one (its first migration)
+    made_at TEXT NOT NULL
 );
 """
 _CANDIDATES = """
@@ -207,11 +211,13 @@ class BandIndex:
     def settle(self, conn: duckdb.DuckDBPyConnection) -> None:
         """Bring the index in line with the warehouse as this transaction sees it: settle pending
         entries, take in a lake's commits since the last settle, rebuild on disagreement."""
-        pending = [row[0] for row in self._db.execute(_PENDING)]
+        lake = conn.execute(sql("band_index_snapshots")).fetchone() if self.lake else None
+        why = None if self.lake else self._made_for_another(conn)
+        pending = [row[0] for row in self._db.execute(_PENDING)] if why is None else []
         if pending:
             self._settle_pending(conn, pending)
-        lake = conn.execute(sql("band_index_snapshots")).fetchone() if self.lake else None
-        why = self._catch_up(conn, lake) if lake is not None else None
+        if lake is not None:
+            why = self._catch_up(conn, lake)
         if why is None:
             stored = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
             indexed = self._db.execute("SELECT docs FROM lsh_count").fetchone()[0]
@@ -220,6 +226,19 @@ class BandIndex:
         if why is not None:
             LOGGER.warning("near-duplicate index %s %s: rebuilding it", self.path, why)
             self.rebuild(conn, lake)
+
+    def _made_for_another(self, conn: duckdb.DuckDBPyConnection) -> str | None:
+        """Why this index is not the DuckDB file's own (None when it is); a new, empty index
+        takes the file's identity."""
+        made_at = conn.execute(sql("band_index_made_at")).fetchone()[0]
+        row = self._db.execute("SELECT made_at FROM lsh_made_for").fetchone()
+        if row is not None:
+            same = row[0] == made_at
+            return None if same else f"was made for a warehouse made at {row[0]}, not {made_at}"
+        if self._db.execute("SELECT docs FROM lsh_count").fetchone()[0] > 0:
+            return "does not record which warehouse it was made for (an older newsflow's)"
+        self._db.execute("INSERT INTO lsh_made_for VALUES (?)", [made_at])
+        return None
 
     def _catch_up(self, conn: duckdb.DuckDBPyConnection, lake: tuple) -> str | None:
         """Take in the lake's signature changes since the snapshot the index reflects (all of them
@@ -316,9 +335,13 @@ class BandIndex:
                 )
             self._db.execute("UPDATE lsh_count SET docs = (SELECT count(*) FROM lsh_docs)")
             self._db.execute("DELETE FROM lsh_lake")
+            self._db.execute("DELETE FROM lsh_made_for")
             if lake is not None:
                 current, _, made_at = lake
                 self._db.execute("INSERT INTO lsh_lake VALUES (?, ?)", [made_at, current])
+            else:
+                made_at = conn.execute(sql("band_index_made_at")).fetchone()[0]
+                self._db.execute("INSERT INTO lsh_made_for VALUES (?)", [made_at])
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

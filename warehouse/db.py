@@ -35,6 +35,7 @@ _DISK_FULL = ("No space left on device", "Disk quota exceeded", "File too large"
 _UNWRITABLE = ("Read-only file system", "Permission denied")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 READER_MAX_DELAY = 0.25
+_LOAD_WAIT = "; a load waits lock_wait_seconds, set in the sources file's [settings]"
 # A concurrent commit won: on DuckLake a logical conflict, or the catalog database refusing the
 # later of two commits (SQLite's lock, PostgreSQL's serialisation); the transaction is rerun.
 _CONFLICT_RE = re.compile(
@@ -212,7 +213,7 @@ def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPy
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
                     f"warehouse {path} is locked by {who}; gave up after {wait_seconds:.0f} s "
-                    "(wait for that run to finish, or raise --lock-wait)"
+                    f"(wait for that run to finish, then rerun{'' if read_only else _LOAD_WAIT})"
                 ) from None
             if not announced:
                 LOGGER.info(
@@ -408,6 +409,25 @@ def _prepare_lake(lake: Warehouse) -> None:
         catalog.close()
 
 
+def _refuse_plain_warehouse(lake: Warehouse) -> None:
+    """A lake's DuckDB catalog file that is a newsflow warehouse (schema_version, no DuckLake
+    metadata) is refused: attaching it would write DuckLake's tables into that warehouse."""
+    if lake.catalog_kind != "duckdb" or not lake.catalog_file.is_file():
+        return
+    never_fetch = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    try:
+        with duckdb.connect(lake.catalog, read_only=True, config=never_fetch) as conn:
+            rows = conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        tables = {row[0] for row in rows}
+    except duckdb.Error:
+        return  # in use, or not DuckDB: the attach says so
+    if "schema_version" in tables and "ducklake_metadata" not in tables:
+        raise WarehouseError(
+            f"{lake.catalog} is a newsflow DuckDB warehouse, not a DuckLake catalog; "
+            f"pass --db {lake.catalog} (without {DUCKLAKE_PREFIX}), or another file for a lake"
+        )
+
+
 def _attach_statement(lake: Warehouse, *, read_only: bool) -> str:
     spec = lake.catalog if lake.catalog_kind == "duckdb" else f"{lake.catalog_kind}:{lake.catalog}"
     options = [f"DATA_PATH {_literal(lake.data_path)}"] if lake.data_path else []
@@ -488,6 +508,7 @@ def _lake_missing(lake: Warehouse) -> bool:
 def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     lake = parse_warehouse(path)
     if lake.lake:
+        _refuse_plain_warehouse(lake)
         _prepare_lake(lake)
         return _open_lake(lake, read_only=False, wait_seconds=wait_seconds)
     _make_parent(path)
@@ -535,6 +556,7 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
     if (not lake.lake and not Path(path).exists()) or (lake.lake and _lake_missing(lake)):
         raise WarehouseError(f"warehouse {path} does not exist yet; run `newsflow ingest` first")
     if lake.lake:
+        _refuse_plain_warehouse(lake)
         conn = _open_lake(lake, read_only=True, wait_seconds=wait_seconds)
     else:
         conn = _open(path, read_only=True, wait_seconds=wait_seconds)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, load_extension, reader, sql
+from warehouse.db import WarehouseError, is_ducklake, load_extension, reader, sql
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+# What EXPLAIN wraps: after `EXPLAIN`, `EXPLAIN ANALYZE` or `EXPLAIN (options)`; comments first.
+_EXPLAINED_RE = re.compile(
+    r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+|\([^)]*\)\s*)?(?P<inner>.*)$",
+    re.I | re.S,
+)
 
 
 def known_validators(
@@ -62,25 +68,55 @@ def search_articles(
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
+    """The statement's type; an EXPLAIN's is what it explains (EXPLAIN ANALYZE runs it)."""
+    kind = statement.type.name
+    if kind != "EXPLAIN":
+        return kind
+    match = _EXPLAINED_RE.match(statement.query)
+    try:
+        inner = conn.extract_statements(match.group("inner")) if match else []
+    except duckdb.Error:
+        inner = []
+    return "EXPLAIN " + (inner[0].type.name if len(inner) == 1 else "(unparsed)")
+
+
+def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Refuse every statement but SELECT and EXPLAIN [ANALYZE] SELECT."""
+    try:
+        statements = conn.extract_statements(query)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+    if not statements:
+        raise WarehouseError("the query is empty; pass one SELECT statement")
+    for statement in statements:
+        kind = _statement_kind(conn, statement)
+        if kind not in READ_ONLY_STATEMENTS and kind != "EXPLAIN SELECT":
+            raise WarehouseError(
+                f"newsflow query is read-only: {kind} statements are refused "
+                "(use SELECT; the flows are the only writers)"
+            )
+
+
+def _disable_file_access(conn: duckdb.DuckDBPyConnection) -> None:
+    """No file access from the user's SQL, but for reading a lake's own Parquet files.
+
+    A lake's tables are files in its data path, read as the query runs: that folder stays open
+    (_refuse_writes keeps statements that could write there, EXPLAIN ANALYZE COPY among them, out).
+    """
+    if is_ducklake(conn):
+        row = conn.execute("SELECT data_path FROM ducklake_settings(current_database())").fetchone()
+        if row and row[0]:
+            conn.execute("SET allowed_directories = $1", [[row[0]]])
+    conn.execute("SET enable_external_access = false")
+
+
 def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
     """Run a user's SQL on a read-only connection; statements that could write are refused."""
     with reader(db) as conn:
-        try:
-            statements = conn.extract_statements(query)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
-        if not statements:
-            raise WarehouseError("the query is empty; pass one SELECT statement")
-        for statement in statements:
-            kind = statement.type.name
-            if kind not in READ_ONLY_STATEMENTS:
-                raise WarehouseError(
-                    f"newsflow query is read-only: {kind} statements are refused "
-                    "(use SELECT; the flows are the only writers)"
-                )
+        _refuse_writes(conn, query)
         load_extension(conn, "fts")  # for search_terms() in users' SQL
-        # EXPLAIN ANALYZE runs its statement (COPY … TO writes files): no file access from here on.
-        conn.execute("SET enable_external_access = false")
+        _disable_file_access(conn)
         try:
             cursor = conn.execute(query)
         except duckdb.Error as exc:

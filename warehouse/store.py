@@ -392,8 +392,9 @@ def _verified(
 def _touch_not_modified(
     conn: duckdb.DuckDBPyConnection, fetches: list[FetchResult], now: datetime
 ) -> None:
-    """A 304 is still a sighting: the article was there, unchanged."""
-    keys = [url_key(f.url) for f in fetches if f.outcome == "not_modified"]
+    """A 304 is still a sighting: the article was there, unchanged (under the URL a redirect
+    led to, which is the one it is stored by)."""
+    keys = [url_key(f.final_url or f.url) for f in fetches if f.outcome == "not_modified"]
     if not keys:
         return
     conn.register("touched_keys", pa.table({"url_key": keys}))

@@ -8,9 +8,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
 import pyarrow as pa
 
-from warehouse.db import reader, sql, write_transaction, writer
+from warehouse.db import WarehouseError, reader, sql, write_transaction, writer
 
 LOGGER = logging.getLogger(__name__)
 SUMMARY_TABLES = ("daily_captures", "daily_capture_sources", "daily_article_counts")
@@ -136,22 +137,37 @@ def read_daily_captures(
         return result.to_arrow_table().to_pylist()
 
 
+def _make_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = f"{exc.strerror} ({exc.filename})"
+        message = f"cannot create the folder {out_dir}: {where}; pass another --out"
+        raise WarehouseError(message) from None
+
+
 def write_summary_tables(
     db: str, out_dir: Path, fmt: Literal["csv", "parquet"], *, wait_seconds: float = 30.0
 ) -> list[Path]:
     """Write each summary table to <out_dir>/<table>.<fmt> with DuckDB's writers; list columns
-    become "[a, b]" text in CSV and stay lists in Parquet."""
+    become "[a, b]" text in CSV and stay lists in Parquet. The folder is made only once the
+    warehouse has opened, so a bad --db leaves nothing behind."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown export format {fmt!r}; use csv or parquet")
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with reader(db, wait_seconds=wait_seconds) as conn:
+        _make_folder(out_dir)
         for table in SUMMARY_TABLES:
             path = out_dir / f"{table}.{fmt}"
             relation = conn.sql(_READ_TABLE[table])
-            if fmt == "csv":
-                relation.write_csv(str(path), header=True)
-            else:
-                relation.write_parquet(str(path))
+            try:
+                if fmt == "csv":
+                    relation.write_csv(str(path), header=True)
+                else:
+                    relation.write_parquet(str(path))
+            except duckdb.IOException as exc:
+                detail = str(exc).splitlines()[0]
+                message = f"cannot write {path} ({detail}); pass another --out"
+                raise WarehouseError(message) from None
             written.append(path)
     return written

@@ -2,27 +2,22 @@
 -- versions were read, and the daily summaries computed from them (replaced per date range).
 
 -- The day an article belongs to: its publication time at its own UTC offset when known, else UTC;
--- the first time it was seen when it has no publication time. (CASE keeps the common path cheap.)
-CREATE MACRO local_day(published_at, utc_offset, seen_at) AS CASE
-    WHEN utc_offset IS NULL THEN CAST(make_timestamp(epoch_us(coalesce(published_at, seen_at))) AS DATE)
-    ELSE CAST(make_timestamp(
-        epoch_us(coalesce(published_at, seen_at))
-        + coalesce(
-            CASE WHEN left(utc_offset, 1) = '-' THEN -1 ELSE 1 END
-            * (TRY_CAST(substr(utc_offset, 2, 2) AS BIGINT) * 60
-               + TRY_CAST(right(utc_offset, 2) AS BIGINT)),
-            0) * 60000000
-    ) AS DATE)
-END;
+-- the first time it was seen when it has no publication time.
+CREATE MACRO local_day(published_at, utc_offset, seen_at) AS CAST(make_timestamp(
+    epoch_us(coalesce(published_at, seen_at))
+    + coalesce(
+        CASE WHEN left(utc_offset, 1) = '-' THEN -1 ELSE 1 END
+        * (TRY_CAST(substr(utc_offset, 2, 2) AS BIGINT) * 60 + TRY_CAST(right(utc_offset, 2) AS BIGINT)),
+        0) * 60000000
+) AS DATE);
 
 -- Who published an article: its site name, else its URL's host, else its configured source.
-CREATE MACRO source_site(site_name, url, source_name) AS CASE
-    WHEN site_name <> '' THEN site_name
-    ELSE coalesce(
-        nullif(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''),
-        nullif(source_name, ''),
-        'unknown')
-END;
+CREATE MACRO source_site(site_name, url, source_name) AS coalesce(
+    nullif(trim(site_name), ''),
+    nullif(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''),
+    nullif(trim(source_name), ''),
+    'unknown'
+);
 
 -- One row per sentence and capital: what the sentence reports about the capital.
 CREATE TABLE capture_events (
@@ -39,8 +34,8 @@ CREATE TABLE capture_events (
     event_date     DATE NOT NULL,
     date_basis     VARCHAR NOT NULL,      -- 'published', or the words that dated it ("late Saturday")
     published_on   DATE NOT NULL,
-    cluster_id     VARCHAR,               -- fixed when the article is loaded
-    site_name      VARCHAR NOT NULL,      -- source_site(); changes only with a new text version
+    cluster_id     VARCHAR,               -- refreshed from articles before each summary
+    site_name      VARCHAR NOT NULL,      -- source_site(), refreshed likewise
     evidence       VARCHAR NOT NULL,
     extracted_at   TIMESTAMPTZ NOT NULL
 );

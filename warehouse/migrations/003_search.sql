@@ -2,44 +2,28 @@
 -- which had to be rebuilt from every article after each run (time and memory grew with the
 -- warehouse). BM25 is computed at query time (warehouse/sql/search_articles.sql).
 
--- The words of a text: lower case, accents, apostrophes and dots dropped ("U.S." is "us"), split on
--- anything but letters and digits.
-CREATE MACRO search_words(body) AS regexp_split_to_array(
-    regexp_replace(lower(strip_accents(coalesce(body, ''))), '[''’.]', '', 'g'), '[^a-z0-9]+');
-
--- The search term of a word: its Porter stem (fts's stem()); NULL for one-character words and
--- Lucene's English stop words.
-CREATE MACRO search_term(word) AS CASE
-    WHEN length(word) > 1 AND word NOT IN (
-        'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is',
-        'it', 'no', 'not', 'of', 'on', 'or', 'such', 'that', 'the', 'their', 'then', 'there',
-        'these', 'they', 'this', 'to', 'was', 'will', 'with')
-    THEN stem(word, 'porter')
-END;
-
--- The search terms of a text, one row per occurrence: SELECT DISTINCT term FROM search_terms('…').
-CREATE MACRO search_terms(body) AS TABLE
-SELECT term FROM (SELECT search_term(word) AS term FROM (SELECT unnest(search_words(body)) AS word))
-WHERE term IS NOT NULL;
+-- The search terms of a text: lower case, accents, apostrophes and dots dropped ("U.S." is "us"),
+-- split on anything but letters and digits, one-character words and Lucene's English stop words
+-- dropped, Porter-stemmed with fts's stem(). Loads and searches both go through it.
+CREATE MACRO search_terms(body) AS list_transform(
+    list_filter(
+        regexp_split_to_array(
+            regexp_replace(lower(strip_accents(coalesce(body, ''))), '[''’.]', '', 'g'),
+            '[^a-z0-9]+'),
+        lambda t: length(t) > 1 AND NOT list_contains(
+            ['a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into',
+             'is', 'it', 'no', 'not', 'of', 'on', 'or', 'such', 'that', 'the', 'their', 'then',
+             'there', 'these', 'they', 'this', 'to', 'was', 'will', 'with'], t)),
+    lambda t: stem(t, 'porter'));
 
 -- How often each term occurs in the title and text of each article version of a table or view
--- with the columns article_id, version, title and text. Words are counted first and each distinct
--- word stemmed once: stemming every occurrence took twice as long.
+-- with the columns article_id, version, title and text.
 CREATE MACRO search_term_counts(versions) AS TABLE
-WITH words AS (
-    SELECT article_id, version, word, count(*) AS n
-    FROM (
-        SELECT article_id, version, unnest(search_words(concat_ws(' ', title, text))) AS word
-        FROM query_table(versions)
-    )
-    GROUP BY ALL
-),
-terms AS (
-    SELECT word, search_term(word) AS term FROM (SELECT DISTINCT word FROM words)
+SELECT article_id, version, term, count(*)::INTEGER AS tf
+FROM (
+    SELECT article_id, version, unnest(search_terms(concat_ws(' ', title, text))) AS term
+    FROM query_table(versions)
 )
-SELECT article_id, version, term, sum(n)::INTEGER AS tf
-FROM words JOIN terms USING (word)
-WHERE term IS NOT NULL
 GROUP BY ALL;
 
 -- One row per indexed article version: its number of terms (BM25's document length). Versions

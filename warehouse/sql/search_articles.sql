@@ -1,6 +1,8 @@
 -- BM25 (k1 = 1.2, b = 0.75) over the search index of each article's current version, one line per
 -- story: each matching cluster shown by its canonical article, with its number of copies.
--- Document frequencies and lengths are those of the whole warehouse; $since only filters the hits.
+-- Document frequencies and lengths are those of the whole warehouse; $since only filters the hits,
+-- and a story whose canonical article was published before $since is shown by its best-matching
+-- copy published since (every line shown was published since).
 WITH query_terms AS (
     SELECT DISTINCT term FROM search_terms($query)
 ),
@@ -21,7 +23,7 @@ document_frequency AS (
     SELECT term, count(*) AS df FROM postings GROUP BY term
 ),
 scored AS (
-    SELECT p.cluster_id, sum(
+    SELECT p.cluster_id, p.article_id, sum(
         ln(1 + (c.docs - f.df + 0.5) / (f.df + 0.5))
         * p.tf * (1.2 + 1) / (p.tf + 1.2 * (1 - 0.75 + 0.75 * d.terms / c.avg_terms))
     ) AS score
@@ -33,7 +35,15 @@ scored AS (
     GROUP BY p.cluster_id, p.article_id
 ),
 stories AS (
-    SELECT cluster_id, max(score) AS score FROM scored GROUP BY cluster_id
+    SELECT cluster_id, max(score) AS score, arg_max(article_id, score) AS best_article
+    FROM scored GROUP BY cluster_id
+),
+shown AS (
+    SELECT s.cluster_id, s.score, CASE
+        WHEN $since::TIMESTAMPTZ IS NULL OR k.published_at >= $since::TIMESTAMPTZ THEN s.cluster_id
+        ELSE s.best_article
+    END AS article_id
+    FROM stories s JOIN articles k ON k.id = s.cluster_id  -- k: the canonical article
 ),
 copies AS (
     SELECT cluster_id, count(*) AS copies FROM articles
@@ -41,8 +51,8 @@ copies AS (
 )
 SELECT round(s.score, 3) AS score, a.published_at, a.site_name, a.title, a.url, c.copies,
        s.cluster_id
-FROM stories s
-JOIN articles a ON a.id = s.cluster_id
+FROM shown s
+JOIN articles a ON a.id = s.article_id
 JOIN copies c ON c.cluster_id = s.cluster_id
 ORDER BY s.score DESC, a.published_at DESC NULLS LAST
 LIMIT $limit;
