@@ -3,6 +3,8 @@
 -- no longer trims the site name), and 003's scalar search_terms gave way to search_words,
 -- search_term and a table macro search_terms (each distinct word stemmed once). Those edits were
 -- first made in 002 and 003 themselves, which warehouses that had applied them never re-ran.
+-- (002's comments on capture_events.cluster_id and site_name, "refreshed before each summary",
+-- describe a refresh since dropped: both are fixed when an article version is extracted.)
 
 -- The day an article belongs to: its publication time at its own UTC offset when known, else UTC;
 -- the first time it was seen when it has no publication time. (CASE keeps the common path cheap.)
