@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import json
 import logging
 import os
@@ -46,6 +47,8 @@ _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.1)?/?$")
 _W3C_YEAR = re.compile(r"^\d{4}$")
 _W3C_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _WHITESPACE = re.compile(r"\s+")
+_HIDDEN_ELEMENT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>?")
 # feedparser reads the base URL for relative links from these; a declared XML type keeps it from
 # flagging every document as "no Content-type specified".
 _FEED_HEADERS = {"content-type": "application/xml"}
@@ -143,11 +146,20 @@ def parse_w3c_datetime(text: str | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def _stripped_tags(markup: str) -> str:
+    """Text of markup lxml will not take as a fragment (a whole document, a lone doctype)."""
+    return html.unescape(_TAG.sub(" ", _HIDDEN_ELEMENT.sub(" ", markup)))
+
+
 def _html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment, whitespace collapsed."""
+    """Plain text of an HTML fragment, whitespace collapsed; odd markup never raises."""
     if "<" not in fragment:
         return _WHITESPACE.sub(" ", fragment).strip()
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (AssertionError, lxml.etree.LxmlError, ValueError):
+        # lxml asserts "too many bodies" on <html></html> and finds <!DOCTYPE html> empty
+        return _WHITESPACE.sub(" ", _stripped_tags(fragment)).strip()
     for hidden in root.xpath(".//script | .//style"):
         hidden.drop_tree()
     return _WHITESPACE.sub(" ", root.text_content()).strip()
@@ -273,11 +285,19 @@ def _parse_xml_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
     return ParsedFeed(_unique_entries(entries), problem)
 
 
+def _json_string(holder: dict[str, Any], key: str) -> str | None:
+    """A JSON Feed field that must be a string; any other type (a number, a list) is ignored."""
+    value = holder.get(key)
+    return value if isinstance(value, str) else None
+
+
 def _json_feed_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
     """JSON Feed 1.1 `authors` list, else 1.0 `author`, falling back to the feed's."""
     for holder in (item, feed):
         authors = holder.get("authors") or ([holder["author"]] if holder.get("author") else [])
-        names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
+        if not isinstance(authors, list):
+            continue
+        names = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
         if names:
             return ", ".join(names)
     return None
@@ -286,7 +306,8 @@ def _json_feed_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
 def _json_feed_entry(
     item: dict[str, Any], feed: dict[str, Any], feed_url: str, source_name: str
 ) -> FeedEntry:
-    base_url = _link_base(feed_url, feed.get("feed_url"), feed.get("home_page_url"))
+    declared = (_json_string(feed, "feed_url"), _json_string(feed, "home_page_url"))
+    base_url = _link_base(feed_url, *declared)
     link = _absolute_http_url(str(item.get("url") or item.get("external_url") or ""), base_url)
     title = str(item.get("title") or "").strip() or None
     summary = item.get("summary") or item.get("content_text")
@@ -716,8 +737,20 @@ def _bad_source(source: Source, error: SourceError) -> FetchResult:
     return _failure(source.location, source, error.kind, str(error))
 
 
+def _broken_source(source: Source, error: Exception) -> FetchResult:
+    """An error nobody foresaw while expanding one source: logged with its traceback and recorded
+    as that source's failure, so the other sources are still expanded."""
+    LOGGER.exception("source %r: unexpected error while expanding it", source.name)
+    message = (
+        f"unexpected {type(error).__name__} while expanding source {source.name!r}: {error} "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    return _failure(source.location, source, "internal_error", message)
+
+
 def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
-    """Expand every source into work items; a bad source is recorded and never stops the others.
+    """Expand every source into work items; a bad source is recorded and never stops the others,
+    nor does one that hits an unexpected error (recorded as outcome `internal_error`).
 
     Args:
         sources: configured and command-line sources, in priority order.
@@ -735,6 +768,11 @@ def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
                 found = expand_source(source, settings, session)
             except SourceError as error:
                 combined.fetches.append(_bad_source(source, error))
+                continue
+            except _TRANSIENT_ERRORS:
+                raise  # the task retries network hiccups that escaped the fetcher
+            except Exception as error:  # noqa: BLE001 - recorded as this source's failure
+                combined.fetches.append(_broken_source(source, error))
                 continue
             combined.items.extend(found.items)
             combined.fetches.extend(found.fetches)

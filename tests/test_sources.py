@@ -253,6 +253,42 @@ def test_not_feeds_and_broken_documents_raise_with_their_kind():
         assert caught.value.kind == kind, body
 
 
+@pytest.mark.parametrize(
+    ("description", "summary"),
+    [
+        ("<![CDATA[<html><head><title>Two</title></head></html>]]>", "Two"),
+        ("<![CDATA[<html></html>]]>", None),
+        ("<![CDATA[<html/>]]>", None),
+        ("<![CDATA[<!DOCTYPE html>]]>", None),
+        (
+            "<![CDATA[<html><head><style>p {}</style><title>A &amp; B</title></head></html>]]>",
+            "A & B",
+        ),
+    ],
+)
+def test_a_whole_html_document_as_a_description_is_read_as_text(description, summary):
+    body = rss([{"guid": "g", "title": "One", "description": description}])
+    (entry,) = parse_feed(body, "http://example.org/feed", "s")
+    assert (entry.title, entry.summary) == ("One", summary)
+
+
+def test_json_feed_fields_of_the_wrong_type_are_ignored(tmp_path):
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "feed_url": 5,
+        "home_page_url": ["x"],
+        "authors": 5,
+        "items": [{"id": "a", "url": "https://n.org/a", "title": "A"}, {"id": "b", "url": "/b"}],
+    }
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps(feed))
+    entries = read_feed(path.read_bytes(), path.as_uri(), "s").entries
+    assert [(e.link, e.title, e.author) for e in entries] == [
+        ("https://n.org/a", "A", None),
+        (None, None, None),  # a relative link with no http(s) base to resolve it against
+    ]
+
+
 def test_empty_but_valid_feed_has_no_entries():
     assert parse_feed(rss([]), "http://example.org/feed", "s") == []
 
@@ -566,6 +602,44 @@ def test_bad_sources_are_recorded_and_never_stop_the_others(site, fetch_settings
     assert by_url[site.url_for("/shared")].feed_entry is None
     assert by_url[site.url_for("/own")].feed_entry.entry_key == "urn:o"
     assert [e.entry_key for e in found.feed_entries] == ["urn:s", "urn:o"]
+
+
+def test_an_odd_feed_entry_never_stops_the_other_sources(site, fetch_settings):
+    odd = rss([{"guid": "o", "link": "/odd", "description": "<![CDATA[<html></html>]]>"}])
+    serve(site, "/odd.xml", odd, "application/rss+xml")
+    serve(site, "/news.xml", rss([{"guid": "n", "link": "/news"}]), "application/rss+xml")
+    configured = [
+        Source("odd", "feed", site.url_for("/odd.xml")),
+        Source("news", "feed", site.url_for("/news.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [("odd", "ok"), ("news", "ok")]
+    assert [i.url for i in found.items] == [site.url_for("/odd"), site.url_for("/news")]
+
+
+def test_an_unexpected_error_in_one_source_is_recorded_as_its_failure(
+    site, fetch_settings, monkeypatch, caplog
+):
+    def broken_sitemap_reader(body: bytes, url: str) -> None:
+        raise KeyError("loc")
+
+    monkeypatch.setattr(sources, "read_sitemap", broken_sitemap_reader)
+    serve(site, "/sitemap.xml", urlset([(site.url_for("/a"), None)]), "application/xml")
+    serve(site, "/news.xml", rss([{"guid": "n", "link": "/news"}]), "application/rss+xml")
+    configured = [
+        Source("map", "sitemap", site.url_for("/sitemap.xml")),
+        Source("news", "feed", site.url_for("/news.xml")),
+    ]
+    with caplog.at_level(logging.ERROR, logger="tasks.sources"):
+        found = expand_sources(configured, fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [
+        ("map", "internal_error"),
+        ("news", "ok"),
+    ]
+    assert "unexpected KeyError while expanding source 'map'" in found.fetches[0].error
+    assert found.fetches[0].fetched_at is not None
+    assert [i.url for i in found.items] == [site.url_for("/news")]
+    assert any(record.exc_info for record in caplog.records)  # the traceback is kept
 
 
 def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_settings):
