@@ -368,6 +368,10 @@ def _check_target(url: str, batch: _Batch, mode: _Mode, via: str | None) -> None
         raise _FetchFailure("bad_url", f"URL {url} is not valid: {exc}") from exc
     if not host:
         raise _FetchFailure("bad_url", f"URL {url} has no host")
+    try:
+        host.encode("idna")  # what the connection does: an empty or 64+ character label fails
+    except UnicodeError as exc:
+        raise _FetchFailure("bad_url", f"host name {host!r} in {url} is not valid: {exc}") from exc
     if not batch.settings.allow_private_hosts:
         _refuse_private_host(host, port or (443 if parts.scheme.lower() == "https" else 80))
     if mode != "robots" and batch.robots is not None:
@@ -612,6 +616,8 @@ def _request(
             )
         except requests.RequestException as exc:
             raise _failure_from_request_error(exc, s) from exc
+        except urllib3.exceptions.LocationValueError as exc:  # escapes requests unwrapped
+            raise _FetchFailure("bad_url", f"URL refused by the HTTP client: {exc}") from exc
         try:
             return _read_response(url, response, deadline, s, mode)
         finally:
@@ -927,6 +933,19 @@ def _open_batch(settings: FetchSettings, session: requests.Session) -> _Batch:
     return batch
 
 
+def _unexpected_failure(url: str, error: Exception) -> FetchResult:
+    """An error nobody foresaw while fetching one URL: logged with its traceback and recorded as
+    that URL's failure, so the rest of the batch is still fetched."""
+    LOGGER.exception("unexpected error while fetching %s", url)
+    message = (
+        f"unexpected {type(error).__name__} while fetching {url}: {error} "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    result = FetchResult(url=url, source_name="", outcome="internal_error", error=message)
+    result.fetched_at = datetime.now(UTC)
+    return result
+
+
 def _fetch_in_batch(
     url: str,
     batch: _Batch,
@@ -934,10 +953,15 @@ def _fetch_in_batch(
     accept: Accept,
     source_name: str,
 ) -> FetchResult:
-    if url[:5].lower() == "file:":
-        result = _read_file(url, batch.settings, accept)
-    else:
-        result = _fetch_http(url, batch, validators, accept, batch.settings.max_retries)
+    try:
+        if url[:5].lower() == "file:":
+            result = _read_file(url, batch.settings, accept)
+        else:
+            result = _fetch_http(url, batch, validators, accept, batch.settings.max_retries)
+    except OSError:
+        raise  # the machine failed (no file descriptors, …): fetch_batch retries the batch
+    except Exception as error:  # noqa: BLE001 - recorded as this URL's failure
+        result = _unexpected_failure(url, error)
     result.source_name = source_name
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import pickle
 import socket
 import threading
@@ -19,6 +20,7 @@ from prefect.states import Completed, Failed
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tasks import fetch as fetch_module
 from tasks.fetch import (
     RobotsRules,
     _is_transient_batch_failure,
@@ -55,6 +57,12 @@ class RogueHandler(BaseHTTPRequestHandler):
 
     def route_missing(self) -> None:
         self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def route_jump_to_bad_host(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "http://news..example.com/story")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -614,6 +622,51 @@ def test_batch_keeps_order_and_every_failure(
     assert [r.source_name for r in results] == [f"src{i}" for i in range(6)]
     assert all(r.error for r in results if not r.ok) and all(r.fetched_at for r in results)
     assert fetch_pages([], settings) == []
+
+
+@pytest.mark.parametrize("respect_robots", [True, False])
+def test_malformed_host_names_are_bad_urls_not_an_aborted_batch(
+    rogue: ThreadingHTTPServer, fetch_settings: FetchSettings, respect_robots: bool
+) -> None:
+    urls = [
+        "http://news..example.com/story",  # an empty label
+        f"http://{'a' * 64}.example.com/story",  # a label over 63 characters
+        rogue_url(rogue, "/jump-to-bad-host"),
+        rogue_url(rogue, "/slow-page"),
+    ]
+    settings = tuned(fetch_settings, max_retries=0, respect_robots=respect_robots)
+    results = fetch_pages([WorkItem(url, "s") for url in urls], settings)
+    assert [r.outcome for r in results] == ["bad_url", "bad_url", "bad_url", "ok"]
+    assert "news..example.com" in (results[0].error or "") and "not valid" in (
+        results[0].error or ""
+    )
+    assert results[2].final_url == "http://news..example.com/story"
+
+
+def test_an_unexpected_error_fetching_one_url_is_recorded_as_its_failure(
+    site: HTTPServer,
+    fetch_settings: FetchSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real_decode_text = fetch_module.decode_text
+
+    def decode_text_with_a_bug(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
+        if b"poison" in body:
+            raise KeyError("charset")
+        return real_decode_text(body, header_charset)
+
+    monkeypatch.setattr(fetch_module, "decode_text", decode_text_with_a_bug)
+    site.expect_request("/poison").respond_with_data("<p>poison</p>", content_type="text/html")
+    site.expect_request("/ok").respond_with_data(HTML, content_type="text/html")
+    items = [WorkItem(site.url_for("/poison"), "s"), WorkItem(site.url_for("/ok"), "s")]
+    with caplog.at_level(logging.ERROR, logger="tasks.fetch"):
+        results = fetch_pages(items, fetch_settings)
+    assert [r.outcome for r in results] == ["internal_error", "ok"]
+    assert "unexpected KeyError while fetching" in (results[0].error or "")
+    assert results[0].item == items[0] and results[0].source_name == "s"
+    assert results[0].fetched_at is not None
+    assert any(record.exc_info for record in caplog.records)  # the traceback is kept
 
 
 # --- files -------------------------------------------------------------------------------------
