@@ -721,18 +721,38 @@ def _declared_charsets(body: bytes, header_charset: str | None) -> list[str]:
     return [name for name in dict.fromkeys(candidates) if name]
 
 
+def _decode_with_stray_bytes(body: bytes, declared: list[str]) -> tuple[str, str] | None:
+    """The first declared charset that holds for most of the text, its few bad bytes replaced
+    (as browsers do); None when bad bytes outnumber the other non-ASCII characters, as in a page
+    written in another charset than it declares."""
+    for name in declared:
+        try:
+            text = body.decode(name, "replace")
+        except (UnicodeError, LookupError):  # a label naming no text codec ("idna", "base64")
+            continue
+        stray = text.count("\ufffd")
+        fitting = sum(1 for char in text if char > "\x7f") - stray
+        if stray <= fitting:
+            LOGGER.info("%d bytes not %s replaced (the charset the document declares)", stray, name)
+            return text, name
+    return None
+
+
 def decode_text(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
     """Decode a document: BOM, header charset, <meta>/XML declaration, then UTF-8, then detection.
 
-    A declared charset that does not decode strictly is skipped. Returns (text, encoding used).
+    A declared charset that does not decode strictly is skipped; if none does, the first one
+    that fits most of the text decodes it with its stray bytes replaced, and detection is the
+    last resort. Returns (text, encoding used).
     Raises ValueError when no charset fits (the caller records outcome "decode").
     """
-    for name in [*_declared_charsets(body, header_charset), "utf-8"]:
+    declared = _declared_charsets(body, header_charset)
+    for name in [*declared, "utf-8"]:
         try:
             return body.decode(name), name
         except (UnicodeError, LookupError):
             continue
-    return _detect_charset(body)
+    return _decode_with_stray_bytes(body, declared) or _detect_charset(body)
 
 
 def _detect_charset(body: bytes) -> tuple[str, str]:

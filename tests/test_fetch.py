@@ -406,6 +406,18 @@ def test_charset_decoding(
     assert "“quoted”" in result.html or "Кабул" in result.html
 
 
+def test_one_stray_byte_does_not_garble_a_declared_utf8_page(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    page = FRENCH.replace("<html>", '<html><meta charset="utf-8">').encode("utf-8")
+    page = page.replace(b"</body>", b"<p>Copyright \xa9 2021</p></body>")  # one Latin-1 byte
+    site.expect_request("/page").respond_with_data(page, content_type="text/html; charset=utf-8")
+    result = fetch_url(site.url_for("/page"), fetch_settings)
+    assert (result.outcome, result.encoding) == ("ok", "utf-8"), result.error
+    assert result.html == page.decode("utf-8", "replace")
+    assert "fenêtre? Ça coûte 5 €" in result.html and "Copyright \ufffd 2021" in result.html
+
+
 def test_decode_text_prefers_bom_and_xml_declaration() -> None:
     assert decode_text("\ufeffKabul".encode("utf-8"), "iso-8859-1") == ("Kabul", "utf-8-sig")
     xml = '<?xml version="1.0" encoding="windows-1251"?><rss>Кабул</rss>'.encode("cp1251")
