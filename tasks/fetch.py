@@ -65,6 +65,9 @@ ACCEPT_HEADERS: dict[str, str] = {
 }
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309 2.5: parse at least the first 500 KiB
+# Feeds and sitemaps: the sitemap protocol's own cap (50,000 URLs, 50 MB uncompressed), which
+# max_bytes (a page's cap, 5 MB by default) would refuse as too_large.
+DOCUMENT_MAX_BYTES = 50_000_000
 CHUNK_BYTES = 65_536
 SNIFF_BYTES = 4096
 FILE_TYPES = {".html": "text/html", ".htm": "text/html", ".txt": "text/plain"}
@@ -510,6 +513,18 @@ def _read_chunk(raw: urllib3.HTTPResponse, deadline: float, s: FetchSettings, go
         raise _FetchFailure("connection", message, retryable=True, bytes_read=got) from exc
 
 
+def _byte_cap(mode: _Mode, s: FetchSettings) -> int:
+    """The most decoded bytes a body may have: pages max_bytes, feeds and sitemaps far more."""
+    if mode == "robots":
+        return ROBOTS_MAX_BYTES
+    return s.max_bytes if mode == "page" else DOCUMENT_MAX_BYTES
+
+
+def _byte_cap_name(mode: _Mode) -> str:
+    """What the cap of `mode` is called in messages, so a user knows what would raise it."""
+    return {"page": "max_bytes", "robots": "the robots.txt cap"}.get(mode, "the document cap")
+
+
 def _read_body(
     raw: urllib3.HTTPResponse,
     content_encoding: str | None,
@@ -517,6 +532,7 @@ def _read_body(
     s: FetchSettings,
     cap: int,
     *,
+    cap_name: str,
     truncate: bool,
 ) -> bytes:
     """Stream the body, gunzipping as it comes; stop at `cap` decoded bytes or at the deadline."""
@@ -529,7 +545,7 @@ def _read_body(
         if len(body) > cap:
             if truncate:
                 return bytes(body[:cap])
-            message = f"body exceeds max_bytes {cap} (decoded bytes; stopped while streaming)"
+            message = f"body exceeds {cap_name} {cap} (decoded bytes; stopped while streaming)"
             raise _FetchFailure("too_large", message, bytes_read=len(body))
         if not chunk:
             if decoder is not None and not decoder.eof:
@@ -567,15 +583,15 @@ def _read_response(
     if not _content_type_allowed(media_type, mode):
         message = f"content type {media_type} is not accepted for a {mode}"
         raise _FetchFailure("content_type", message, response=result)
-    cap = ROBOTS_MAX_BYTES if mode == "robots" else s.max_bytes
+    cap, cap_name = _byte_cap(mode, s), _byte_cap_name(mode)
     length = headers.get("Content-Length", "")
     if mode != "robots" and length.isdigit() and int(length) > cap:
-        message = f"Content-Length {length} exceeds max_bytes {cap}; not downloaded"
+        message = f"Content-Length {length} exceeds {cap_name} {cap}; not downloaded"
         raise _FetchFailure("too_large", message, response=result)
     encoding = headers.get("Content-Encoding")
     try:
         result.body = _read_body(
-            response.raw, encoding, deadline, s, cap, truncate=mode == "robots"
+            response.raw, encoding, deadline, s, cap, cap_name=cap_name, truncate=mode == "robots"
         )
     except _FetchFailure as failure:
         failure.response = result
@@ -770,14 +786,15 @@ def _detect_charset(body: bytes) -> tuple[str, str]:
     return str(best), _charset_name(best.encoding) or best.encoding
 
 
-def _gunzip_capped(body: bytes, cap: int) -> bytes:
+def _gunzip_capped(body: bytes, cap: int, cap_name: str) -> bytes:
     """Gunzip a body that is gzip bytes (sitemap.xml.gz), refusing more than `cap` output bytes."""
     try:
         out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, cap + 1)
     except zlib.error as exc:
         raise _FetchFailure("decode", f"body looks gzipped but does not gunzip: {exc}") from exc
     if len(out) > cap:
-        raise _FetchFailure("too_large", f"gunzipped body exceeds max_bytes {cap}", bytes_read=cap)
+        message = f"gunzipped body exceeds {cap_name} {cap}"
+        raise _FetchFailure("too_large", message, bytes_read=cap)
     return out
 
 
@@ -785,7 +802,7 @@ def _checked_body(response: _Response, mode: _Mode, cap: int) -> bytes:
     """The body to decode: gunzipped for feeds, refused when binary or empty."""
     body = response.body
     if mode == "feed" and body.startswith(GZIP_MAGIC):
-        body = _gunzip_capped(body, cap)
+        body = _gunzip_capped(body, cap, _byte_cap_name(mode))
     if mode != "robots" and _looks_binary(body):
         message = f"body of {response.url} is binary (NUL bytes or a binary signature), not text"
         raise _FetchFailure("binary", message, bytes_read=len(body))
@@ -853,7 +870,7 @@ def _fetch_http(
 ) -> FetchResult:
     """Fetch one http(s) URL with retries and backoff; always returns a FetchResult."""
     started, attempt = time.monotonic(), 0
-    cap = ROBOTS_MAX_BYTES if mode == "robots" else batch.settings.max_bytes
+    cap = _byte_cap(mode, batch.settings)
     while True:
         attempt += 1
         try:
@@ -894,7 +911,7 @@ def _file_media_type(path: Path, mode: _Mode) -> str:
     return known[suffix]
 
 
-def _read_file_bytes(path: Path, cap: int) -> bytes:
+def _read_file_bytes(path: Path, cap: int, cap_name: str) -> bytes:
     """Read (and gunzip) a file, never holding more than `cap` + 1 decoded bytes."""
     try:
         opener = gzip.open if path.suffix.lower() == ".gz" else open
@@ -907,7 +924,7 @@ def _read_file_bytes(path: Path, cap: int) -> bytes:
     except OSError as exc:
         raise _FetchFailure("io_error", f"file {path} cannot be read: {exc}") from exc
     if len(data) > cap:
-        raise _FetchFailure("too_large", f"file {path} exceeds max_bytes {cap}", bytes_read=cap)
+        raise _FetchFailure("too_large", f"file {path} exceeds {cap_name} {cap}", bytes_read=cap)
     return data
 
 
@@ -917,8 +934,9 @@ def _read_file(url: str, settings: FetchSettings, mode: _Mode) -> FetchResult:
     try:
         path = _file_path(url)
         media_type = _file_media_type(path, mode)
-        response = _Response(url, None, media_type, body=_read_file_bytes(path, settings.max_bytes))
-        result = _result_from_response(response, None, mode, settings.max_bytes)
+        cap = _byte_cap(mode, settings)
+        body = _read_file_bytes(path, cap, _byte_cap_name(mode))
+        result = _result_from_response(_Response(url, None, media_type, body=body), None, mode, cap)
     except _FetchFailure as failure:
         failure.final_url = url
         result = _result_from_failure(url, failure)

@@ -26,7 +26,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from tasks.fetch import fetch_url, open_session
+from tasks.fetch import DOCUMENT_MAX_BYTES, fetch_url, open_session
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
 from tasks.settings import FetchSettings
 
@@ -35,7 +35,7 @@ _R = TypeVar("_R")
 
 MAX_SITEMAP_DEPTH = 3  # the root sitemap is depth 0; children deeper than this are not fetched
 MAX_SITEMAPS_PER_SOURCE = 100
-MAX_UNCOMPRESSED_BYTES = 50_000_000  # the sitemap protocol's own cap; also guards gzip bombs
+MAX_UNCOMPRESSED_BYTES = DOCUMENT_MAX_BYTES  # the sitemap protocol's cap; also stops gzip bombs
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".txt")
 _GZIP_MAGIC = b"\x1f\x8b"
 _HTTP_SCHEMES = {"http", "https"}

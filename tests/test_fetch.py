@@ -331,7 +331,10 @@ def gzip_bomb() -> bytes:
 
 
 def test_gzip_bomb_stops_at_cap(
-    site: HTTPServer, fetch_settings: FetchSettings, gzip_bomb: bytes
+    site: HTTPServer,
+    fetch_settings: FetchSettings,
+    gzip_bomb: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site.expect_request("/bomb").respond_with_data(
         gzip_bomb, content_type="text/html", headers={"Content-Encoding": "gzip"}
@@ -342,8 +345,43 @@ def test_gzip_bomb_stops_at_cap(
     settings = tuned(fetch_settings, max_bytes=MB)
     page = fetch_url(site.url_for("/bomb"), settings)
     assert page.outcome == "too_large" and page.bytes == MB + 1
+    monkeypatch.setattr(fetch_module, "DOCUMENT_MAX_BYTES", MB)
     feed = fetch_url(site.url_for("/bomb.xml.gz"), settings, accept="feed")
     assert feed.outcome == "too_large" and "gunzipped" in (feed.error or "")
+
+
+def test_feeds_and_sitemaps_get_the_document_cap_not_max_bytes(
+    site: HTTPServer,
+    rogue: ThreadingHTTPServer,
+    fetch_settings: FetchSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = "".join(f"<url><loc>https://n.org/story/{n}</loc></url>" for n in range(200))
+    sitemap = f"<urlset>{rows}</urlset>".encode()  # 8 kB, over this test's max_bytes
+    site.expect_request("/sitemap.xml").respond_with_data(sitemap, content_type="application/xml")
+    site.expect_request("/sitemap.xml.gz").respond_with_data(
+        gzip.compress(sitemap), content_type="application/gzip"
+    )
+    site.expect_request("/encoded.xml").respond_with_data(
+        gzip.compress(sitemap), content_type="application/xml", headers={"Content-Encoding": "gzip"}
+    )
+    (tmp_path / "sitemap.xml").write_bytes(sitemap)
+    settings = tuned(fetch_settings, max_bytes=1000)
+    documents = [site.url_for(p) for p in ("/sitemap.xml", "/sitemap.xml.gz", "/encoded.xml")]
+    for url in [*documents, (tmp_path / "sitemap.xml").as_uri()]:
+        result = fetch_url(url, settings, accept="feed")
+        assert (result.outcome, result.body) == ("ok", sitemap), (url, result.error)
+    site.expect_request("/page").respond_with_data(sitemap, content_type="text/html")
+    page = fetch_url(site.url_for("/page"), settings)  # the same bytes as a page
+    assert page.outcome == "too_large" and "max_bytes 1000" in (page.error or "")
+
+    monkeypatch.setattr(fetch_module, "DOCUMENT_MAX_BYTES", 1000)
+    for url in documents:
+        result = fetch_url(url, settings, accept="feed")
+        assert result.outcome == "too_large" and "document cap" in (result.error or ""), url
+    endless = fetch_url(rogue_url(rogue, "/endless"), settings, accept="feed")
+    assert endless.outcome == "too_large" and "while streaming" in (endless.error or "")
 
 
 def test_gzip_content_encoding_decoded(site: HTTPServer, fetch_settings: FetchSettings) -> None:
