@@ -26,6 +26,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
+from tasks.dedupe import url_key
 from tasks.fetch import DOCUMENT_MAX_BYTES, fetch_url, open_session
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
 from tasks.settings import FetchSettings
@@ -728,8 +729,9 @@ def expand_source(source: Source, settings: FetchSettings, session: requests.Ses
 
 
 def _unique_items(items: list[WorkItem]) -> list[WorkItem]:
-    """Items with distinct URLs; the first one wins."""
-    return _first_by_key(items, lambda item: item.url)
+    """One item per article (the url_key that articles are stored by, so `/a#comments` and
+    `/a?utm_source=rss` are `/a`): each page is fetched once; the first item wins."""
+    return _first_by_key(items, lambda item: url_key(item.url))
 
 
 def _bad_source(source: Source, error: SourceError) -> FetchResult:
@@ -757,7 +759,7 @@ def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
         settings: fetch settings for feed, sitemap and URL-list documents.
 
     Returns:
-        A Discovery: items de-duplicated by URL across sources (the first source wins), every
+        A Discovery: items de-duplicated by article URL key across sources (the first wins), every
         feed entry (also those without a fetchable page), and the source documents' fetches.
     """
     combined = Discovery()

@@ -642,6 +642,30 @@ def test_an_unexpected_error_in_one_source_is_recorded_as_its_failure(
     assert any(record.exc_info for record in caplog.records)  # the traceback is kept
 
 
+def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
+    feed = rss(
+        [
+            {"guid": "1", "title": "First", "link": "/a1"},
+            {"guid": "2", "title": "Comments", "link": "/a1#comments"},
+            {"guid": "3", "title": "Tracked", "link": "/a1?utm_source=rss&amp;utm_medium=feed"},
+            {"guid": "4", "title": "Other", "link": "/a2?id=7&amp;utm_campaign=x"},
+        ]
+    )
+    serve(site, "/feed.xml", feed, "application/rss+xml")
+    serve(site, "/sitemap.xml", urlset([(site.url_for("/a2?id=7"), None)]), "application/xml")
+    configured = [
+        Source("news", "feed", site.url_for("/feed.xml")),
+        Source("map", "sitemap", site.url_for("/sitemap.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [(i.url, i.source_name) for i in found.items] == [
+        (site.url_for("/a1"), "news"),
+        (site.url_for("/a2?id=7&utm_campaign=x"), "news"),
+    ]
+    assert found.items[0].feed_entry.title == "First"
+    assert len(found.feed_entries) == 4  # every entry is kept, only the pages are fetched once
+
+
 def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_settings):
     serve(site, "/fake.xml", b"<!DOCTYPE html><html><body>x</body></html>", "application/xml")
     found = expand_sources([Source("fake", "feed", site.url_for("/fake.xml"))], fetch_settings)
