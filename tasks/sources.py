@@ -51,8 +51,8 @@ _WHITESPACE = re.compile(r"\s+")
 _HIDDEN_ELEMENT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>?")
 # feedparser reads the base URL for relative links from these; a declared XML type keeps it from
-# flagging every document as "no Content-type specified".
-_FEED_HEADERS = {"content-type": "application/xml"}
+# flagging every document as "no Content-type specified" (and, with a charset, it decodes by that).
+_FEED_MEDIA_TYPE = "application/xml"
 _TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)
 
 
@@ -261,8 +261,11 @@ def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) ->
     raise SourceError("not_a_feed", f"{feed_url} is not an RSS, Atom or JSON feed")
 
 
-def _parse_xml_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
-    headers = dict(_FEED_HEADERS)
+def _parse_xml_feed(
+    body: bytes, feed_url: str, source_name: str, charset: str | None
+) -> ParsedFeed:
+    content_type = f"{_FEED_MEDIA_TYPE}; charset={charset}" if charset else _FEED_MEDIA_TYPE
+    headers = {"content-type": content_type}
     if _is_http_url(feed_url):
         headers["content-location"] = feed_url
     parsed = feedparser.parse(
@@ -353,13 +356,17 @@ def _parse_json_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed
     return ParsedFeed(_unique_entries(entries), problem)
 
 
-def read_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
+def read_feed(
+    body: bytes, feed_url: str, source_name: str, charset: str | None = None
+) -> ParsedFeed:
     """Parse an RSS, Atom or JSON feed, and say what was wrong when a malformed one was salvaged.
 
     Args:
         body: the raw document (gzip bytes are decompressed here too).
         feed_url: where it came from; relative links resolve against it (and any xml:base).
         source_name: the configured source, copied into every entry.
+        charset: the charset the fetch decoded the document with (its HTTP header's when that
+            fits), which an XML feed without an encoding in its declaration needs.
 
     Returns:
         The unique entries (duplicate GUIDs collapsed) and a problem note or None.
@@ -369,7 +376,7 @@ def read_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
         raise SourceError("parse_error", f"{feed_url} is empty")
     if body.lstrip(b"\xef\xbb\xbf")[:1] in (b"{", b"["):
         return _parse_json_feed(body, feed_url, source_name)
-    return _parse_xml_feed(body, feed_url, source_name)
+    return _parse_xml_feed(body, feed_url, source_name, charset)
 
 
 def parse_feed(body: bytes, feed_url: str, source_name: str) -> list[FeedEntry]:
@@ -613,7 +620,8 @@ def _expand_feed(source: Source, settings: FetchSettings, session: requests.Sess
     if not result.ok:
         return found
     try:
-        parsed = read_feed(result.body or b"", result.final_url or source.location, source.name)
+        url = result.final_url or source.location
+        parsed = read_feed(result.body or b"", url, source.name, result.encoding)
     except SourceError as error:
         _mark_failed(result, error)
         return found

@@ -666,6 +666,16 @@ def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
     assert len(found.feed_entries) == 4  # every entry is kept, only the pages are fetched once
 
 
+def test_a_feed_is_decoded_by_the_charset_its_http_header_declares(site, fetch_settings):
+    feed = rss([{"guid": "1", "title": "Талибы взяли Кандагар", "link": "/kandahar"}])
+    feed = feed.replace(b' encoding="UTF-8"', b"").decode().encode("cp1251")
+    content_type = "application/rss+xml; charset=windows-1251"
+    serve(site, "/feed.xml", feed, content_type)
+    found = expand_sources([Source("ru", "feed", site.url_for("/feed.xml"))], fetch_settings)
+    assert [(f.outcome, f.error) for f in found.fetches] == [("ok", None)]
+    assert [e.title for e in found.feed_entries] == ["Талибы взяли Кандагар"]
+
+
 def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_settings):
     serve(site, "/fake.xml", b"<!DOCTYPE html><html><body>x</body></html>", "application/xml")
     found = expand_sources([Source("fake", "feed", site.url_for("/fake.xml"))], fetch_settings)
