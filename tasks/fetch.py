@@ -39,8 +39,8 @@ from tasks.settings import FetchSettings
 LOGGER = logging.getLogger(__name__)
 
 Validators = dict[str, tuple[str | None, str | None]]
-Accept = Literal["page", "feed"]
-_Mode = Literal["page", "feed", "robots"]
+Accept = Literal["page", "feed", "list"]
+_Mode = Literal["page", "feed", "list", "robots"]
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
@@ -61,6 +61,7 @@ ACCEPT_HEADERS: dict[str, str] = {
     "page": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1",
     "feed": "application/rss+xml,application/atom+xml,application/feed+json,application/xml;q=0.9,"
     "text/xml;q=0.9,application/json;q=0.8,*/*;q=0.5",
+    "list": "text/plain,text/*;q=0.9,*/*;q=0.1",
     "robots": "text/plain,*/*;q=0.5",
 }
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -413,11 +414,18 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 def _content_type_allowed(media_type: str | None, mode: _Mode) -> bool:
-    """Pages take HTML, XHTML, plain text; feeds take XML, JSON, gzip, text; robots anything."""
+    """Pages take HTML, XHTML, plain text; feeds take XML, JSON, gzip, text; URL lists any text
+    (a .csv, a list served as octet-stream: it is read one URL a line); robots anything."""
     if mode == "robots" or media_type is None:
         return True
     if mode == "page":
         return media_type in PAGE_TYPES
+    if mode == "list":
+        return (
+            media_type in PAGE_TYPES
+            or media_type.startswith("text/")
+            or media_type == "application/octet-stream"
+        )
     return (
         media_type in FEED_TYPES
         or media_type.startswith("text/")
@@ -514,7 +522,8 @@ def _read_chunk(raw: urllib3.HTTPResponse, deadline: float, s: FetchSettings, go
 
 
 def _byte_cap(mode: _Mode, s: FetchSettings) -> int:
-    """The most decoded bytes a body may have: pages max_bytes, feeds and sitemaps far more."""
+    """The most decoded bytes a body may have: pages max_bytes, documents (feeds, sitemaps, URL
+    lists) far more."""
     if mode == "robots":
         return ROBOTS_MAX_BYTES
     return s.max_bytes if mode == "page" else DOCUMENT_MAX_BYTES
@@ -897,12 +906,15 @@ def _file_path(url: str) -> Path:
 
 
 def _file_media_type(path: Path, mode: _Mode) -> str:
-    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON."""
+    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON;
+    a URL list is text whatever its name (`urls`, `backlog.csv`)."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes.pop()
     known = FILE_TYPES | (FEED_FILE_TYPES if mode == "feed" else {})
     suffix = suffixes[-1] if suffixes else ""
+    if mode == "list":
+        return known.get(suffix, "text/plain")
     if suffix not in known:
         expected = ", ".join(sorted(known))
         raise _FetchFailure(
@@ -1020,7 +1032,8 @@ def fetch_url(
         settings: timeouts, caps, retries and politeness.
         session: a requests session to reuse (one is opened and closed when None).
         validators: (ETag, Last-Modified) known for this URL, sent as a conditional GET.
-        accept: "page" for HTML/text pages, "feed" for feeds and sitemaps (also fills `body`).
+        accept: "page" for HTML/text pages, "feed" for feeds and sitemaps (also fills `body`),
+            "list" for URL lists (any text, any file name; the document cap, not max_bytes).
         source_name: copied to the result.
 
     Returns:

@@ -571,7 +571,7 @@ def _get_document(
     source: Source,
     settings: FetchSettings,
     session: requests.Session,
-    accept: Literal["page", "feed"],
+    accept: Literal["feed", "list"],
 ) -> FetchResult:
     """Fetch a source document from the web, or read it from disk for file locations."""
     return fetch_url(
@@ -603,7 +603,7 @@ def _expand_urls(source: Source, settings: FetchSettings, session: requests.Sess
     if "inline" in source.options:
         urls = read_url_list("\n".join(source.options["inline"]))
         return Discovery(items=[WorkItem(url=u, source_name=source.name) for u in urls])
-    result = _get_document(source.location, source, settings, session, "page")
+    result = _get_document(source.location, source, settings, session, "list")
     found = Discovery(fetches=[result])
     if not result.ok:
         return found

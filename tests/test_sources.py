@@ -696,6 +696,33 @@ def test_limit_and_remote_url_list(site, fetch_settings):
     assert found.items[-1].url == site.url_for("/story/relative")
 
 
+def test_url_lists_are_read_whatever_their_name_or_text_type(site, fetch_settings, tmp_path):
+    listing = "\n".join(site.url_for(f"/story/{n}") for n in range(2)) + "\n"
+    for name in ("urls", "backlog.csv", "picks.txt"):
+        (tmp_path / name).write_text(listing)
+    serve(site, "/backlog.csv", listing.encode(), "text/csv; charset=utf-8")
+    serve(site, "/urls", listing.encode(), "application/octet-stream")
+    serve(site, "/urls.pdf", b"%PDF-1.7", "application/pdf")
+    configured = [
+        Source("no-suffix", "urls", str(tmp_path / "urls")),
+        Source("csv", "urls", str(tmp_path / "backlog.csv")),
+        Source("txt", "urls", str(tmp_path / "picks.txt")),
+        Source("csv-http", "urls", site.url_for("/backlog.csv")),
+        Source("octets-http", "urls", site.url_for("/urls")),
+        Source("pdf-http", "urls", site.url_for("/urls.pdf")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    outcomes = [(f.source_name, f.outcome) for f in found.fetches]
+    assert outcomes == [(s.name, "ok") for s in configured[:-1]] + [("pdf-http", "content_type")]
+    assert [(i.url, i.source_name) for i in found.items] == [
+        (site.url_for("/story/0"), "no-suffix"),
+        (site.url_for("/story/1"), "no-suffix"),
+    ]  # every list names the same two pages: the first source wins
+    for source in configured[1:-1]:
+        alone = expand_sources([source], fetch_settings)
+        assert [i.url for i in alone.items] == [site.url_for(f"/story/{n}") for n in range(2)]
+
+
 def test_sitemap_limit_stops_fetching_more_sitemaps(site, fetch_settings):
     children = [site.url_for(f"/part-{n}.xml") for n in range(3)]
     serve(site, "/index.xml", sitemap_index(children), "application/xml")
