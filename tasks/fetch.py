@@ -476,6 +476,35 @@ def _failure_from_request_error(exc: requests.RequestException, s: FetchSettings
     return _FetchFailure("request_error", f"request failed: {detail}")
 
 
+class _GzipMembers:
+    """Gunzips bytes fed in chunks that hold one gzip member or several (RFC 1952 allows a
+    series, as `cat a.gz b.gz` makes); zero bytes between or after members are padding."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    @property
+    def eof(self) -> bool:
+        """Whether the last member read so far is complete (the whole stream, at its end)."""
+        return self._member.eof
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` bytes (> 0) of output; input left over at the cap is dropped."""
+        out = bytearray()
+        while data and len(out) < limit:
+            if self._member.eof:
+                data = data.lstrip(b"\x00")
+                if not data:
+                    break
+                self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._member.decompress(data, limit - len(out))
+            data = self._member.unused_data if self._member.eof else b""
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        return self._member.flush()
+
+
 def _content_decoder(content_encoding: str | None) -> Any:
     """A zlib decompressor for gzip/deflate bodies, None for identity; others are refused."""
     codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
@@ -483,7 +512,7 @@ def _content_decoder(content_encoding: str | None) -> Any:
     if not codings:
         return None
     if codings in (["gzip"], ["x-gzip"]):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return _GzipMembers()
     if codings == ["deflate"]:
         return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, auto-detected
     raise _FetchFailure(
@@ -796,14 +825,19 @@ def _detect_charset(body: bytes) -> tuple[str, str]:
 
 
 def _gunzip_capped(body: bytes, cap: int, cap_name: str) -> bytes:
-    """Gunzip a body that is gzip bytes (sitemap.xml.gz), refusing more than `cap` output bytes."""
+    """Gunzip a body that is gzip bytes (sitemap.xml.gz), every member of it, refusing more than
+    `cap` output bytes and a stream cut short."""
+    members = _GzipMembers()
     try:
-        out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, cap + 1)
+        out = members.decompress(body, cap + 1)
     except zlib.error as exc:
         raise _FetchFailure("decode", f"body looks gzipped but does not gunzip: {exc}") from exc
     if len(out) > cap:
         message = f"gunzipped body exceeds {cap_name} {cap}"
         raise _FetchFailure("too_large", message, bytes_read=cap)
+    if not members.eof:
+        message = f"compressed body ends mid-stream after {len(out)} decoded bytes (truncated)"
+        raise _FetchFailure("decode", message, bytes_read=len(out))
     return out
 
 

@@ -395,6 +395,44 @@ def test_gzip_content_encoding_decoded(site: HTTPServer, fetch_settings: FetchSe
     assert "gzip" in site.log[-1][0].headers["Accept-Encoding"]
 
 
+def test_every_gzip_member_is_read_and_a_cut_stream_is_a_decode_failure(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    head, tail = HTML[:30], HTML[30:]
+    two_members = gzip.compress(head.encode()) + gzip.compress(tail.encode()) + b"\x00" * 8
+    site.expect_request("/page").respond_with_data(
+        two_members, content_type="text/html", headers={"Content-Encoding": "gzip"}
+    )
+    rows = [f"<url><loc>https://n.org/{n}</loc></url>" for n in range(2)]
+    members = [
+        gzip.compress(f"<urlset>{rows[0]}".encode()),
+        gzip.compress(f"{rows[1]}</urlset>".encode()),
+    ]
+    site.expect_request("/sitemap.xml.gz").respond_with_data(
+        b"".join(members), content_type="application/gzip"
+    )
+    whole = gzip.compress(f"<urlset>{''.join(rows)}</urlset>".encode())
+    site.expect_request("/cut.xml.gz").respond_with_data(
+        whole[:-12], content_type="application/gzip"
+    )
+    page = fetch_url(site.url_for("/page"), fetch_settings)
+    assert (page.outcome, page.html) == ("ok", HTML), page.error
+    sitemap = fetch_url(site.url_for("/sitemap.xml.gz"), fetch_settings, accept="feed")
+    assert sitemap.outcome == "ok" and sitemap.body == f"<urlset>{''.join(rows)}</urlset>".encode()
+    cut = fetch_url(site.url_for("/cut.xml.gz"), fetch_settings, accept="feed")
+    assert cut.outcome == "decode" and "ends mid-stream" in (cut.error or "")
+    assert cut.body is None and cut.attempts == 1
+
+
+def test_gzip_members_split_anywhere_between_chunks() -> None:
+    body = gzip.compress(b"Kabul ") + b"\x00\x00" + gzip.compress(b"fell.")
+    for size in (1, 2, 7, len(body)):
+        members = fetch_module._GzipMembers()
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        out = b"".join(members.decompress(chunk, 100) for chunk in chunks) + members.flush()
+        assert out == b"Kabul fell." and members.eof, size
+
+
 # --- content types, bodies, charsets -----------------------------------------------------------
 
 
