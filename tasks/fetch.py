@@ -259,8 +259,9 @@ def _ca_bundle() -> str | bool:
 
 
 @dataclass
-class _Batch:
-    """What the URLs of one batch share: settings, one session, politeness and the robots cache."""
+class FetchBatch:
+    """What the URLs of one batch share: settings, one session, politeness and the robots cache
+    (open_batch makes one; fetch_pages makes its own)."""
 
     settings: FetchSettings
     session: requests.Session
@@ -360,7 +361,7 @@ def _refuse_private_host(host: str, port: int) -> None:
             )
 
 
-def _check_target(url: str, batch: _Batch, mode: _Mode, via: str | None) -> None:
+def _check_target(url: str, batch: FetchBatch, mode: _Mode, via: str | None) -> None:
     """Refuse a URL before any request: scheme, host, private addresses, robots.txt."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in HTTP_SCHEMES:
@@ -652,7 +653,7 @@ def _prepared_get(
 
 
 def _request(
-    url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
+    url: str, batch: FetchBatch, validators: tuple[str | None, str | None] | None, mode: _Mode
 ) -> _Response:
     """One GET (redirects not followed) in the host's politeness slot, read within total_timeout."""
     s = batch.settings
@@ -690,7 +691,7 @@ def _resolve_url(base: str | None, link: str) -> str:
 
 
 def _follow_redirects(
-    url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
+    url: str, batch: FetchBatch, validators: tuple[str | None, str | None] | None, mode: _Mode
 ) -> _Response:
     """Request `url`, following up to max_redirects redirects by hand, each target checked."""
     current, via = _resolve_url(None, url), None
@@ -906,7 +907,7 @@ def _finish(result: FetchResult, url: str, started: float, attempts: int) -> Fet
 
 def _fetch_http(
     url: str,
-    batch: _Batch,
+    batch: FetchBatch,
     validators: tuple[str | None, str | None] | None,
     mode: _Mode,
     max_retries: int,
@@ -994,7 +995,7 @@ def open_session(settings: FetchSettings) -> requests.Session:
 
     Requests go to the adapter as they are (_prepared_get): no cookies or session settings carry
     from one URL to the next. Each passes the proxies, .netrc credentials and CA bundle of its
-    origin, read from the environment once per batch (_Batch.environment_for).
+    origin, read from the environment once per batch (FetchBatch.environment_for).
     """
     session = requests.Session()
     session.trust_env = False
@@ -1006,8 +1007,8 @@ def open_session(settings: FetchSettings) -> requests.Session:
     return session
 
 
-def _open_batch(settings: FetchSettings, session: requests.Session) -> _Batch:
-    batch = _Batch(
+def _new_batch(settings: FetchSettings, session: requests.Session) -> FetchBatch:
+    batch = FetchBatch(
         settings, session, HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
     )
     if settings.respect_robots:
@@ -1030,13 +1031,24 @@ def _unexpected_failure(url: str, error: Exception) -> FetchResult:
     return result
 
 
-def _fetch_in_batch(
+@contextmanager
+def open_batch(settings: FetchSettings) -> Iterator[FetchBatch]:
+    """One session, per-host politeness and robots cache for URLs fetched one after another with
+    fetch_in_batch (a source's feeds and sitemaps): robots.txt is read once per origin and the
+    per-host delay holds between them."""
+    with open_session(settings) as session:
+        yield _new_batch(settings, session)
+
+
+def fetch_in_batch(
     url: str,
-    batch: _Batch,
-    validators: tuple[str | None, str | None] | None,
-    accept: Accept,
-    source_name: str,
+    batch: FetchBatch,
+    *,
+    accept: Accept = "page",
+    source_name: str = "",
+    validators: tuple[str | None, str | None] | None = None,
 ) -> FetchResult:
+    """Fetch one URL as fetch_url does, sharing the batch's politeness and robots cache."""
     try:
         if url[:5].lower() == "file:":
             result = _read_file(url, batch.settings, accept)
@@ -1061,6 +1073,9 @@ def fetch_url(
 ) -> FetchResult:
     """Fetch one URL (http(s) or file://) with retries, robots, private-host and politeness checks.
 
+    Each call reads robots.txt afresh and waits for no other: several URLs in turn go through
+    open_batch and fetch_in_batch.
+
     Args:
         url: the URL to fetch; file:// URIs are read from disk.
         settings: timeouts, caps, retries and politeness.
@@ -1076,8 +1091,10 @@ def fetch_url(
     own_session = session is None
     active = session if session is not None else open_session(settings)
     try:
-        batch = _open_batch(settings, active)
-        return _fetch_in_batch(url, batch, validators, accept, source_name)
+        batch = _new_batch(settings, active)
+        return fetch_in_batch(
+            url, batch, accept=accept, source_name=source_name, validators=validators
+        )
     finally:
         if own_session:
             active.close()
@@ -1100,10 +1117,12 @@ def fetch_pages(
     if not items:
         return []
     with open_session(settings) as session:
-        batch = _open_batch(settings, session)
+        batch = _new_batch(settings, session)
 
         def fetch_item(item: WorkItem) -> FetchResult:
-            result = _fetch_in_batch(item.url, batch, known.get(item.url), "page", item.source_name)
+            result = fetch_in_batch(
+                item.url, batch, source_name=item.source_name, validators=known.get(item.url)
+            )
             result.item = item
             return result
 

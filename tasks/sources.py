@@ -27,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from tasks.dedupe import url_key
-from tasks.fetch import DOCUMENT_MAX_BYTES, fetch_url, open_session
+from tasks.fetch import DOCUMENT_MAX_BYTES, FetchBatch, fetch_in_batch, open_batch
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
 from tasks.settings import FetchSettings
 
@@ -567,16 +567,10 @@ def _document_url(location: str) -> str:
 
 
 def _get_document(
-    location: str,
-    source: Source,
-    settings: FetchSettings,
-    session: requests.Session,
-    accept: Literal["feed", "list"],
+    location: str, source: Source, batch: FetchBatch, accept: Literal["feed", "list"]
 ) -> FetchResult:
     """Fetch a source document from the web, or read it from disk for file locations."""
-    return fetch_url(
-        _document_url(location), settings, session=session, accept=accept, source_name=source.name
-    )
+    return fetch_in_batch(_document_url(location), batch, accept=accept, source_name=source.name)
 
 
 def _failure(url: str, source: Source, outcome: str, error: str) -> FetchResult:
@@ -598,12 +592,12 @@ def _mark_failed(result: FetchResult, error: SourceError) -> None:
 # Expanding each kind of source
 
 
-def _expand_urls(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+def _expand_urls(source: Source, batch: FetchBatch) -> Discovery:
     """A URL list: inline (from the command line), a file, or an http(s) URL of a list."""
     if "inline" in source.options:
         urls = read_url_list("\n".join(source.options["inline"]))
         return Discovery(items=[WorkItem(url=u, source_name=source.name) for u in urls])
-    result = _get_document(source.location, source, settings, session, "list")
+    result = _get_document(source.location, source, batch, "list")
     found = Discovery(fetches=[result])
     if not result.ok:
         return found
@@ -613,9 +607,9 @@ def _expand_urls(source: Source, settings: FetchSettings, session: requests.Sess
     return found
 
 
-def _expand_feed(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+def _expand_feed(source: Source, batch: FetchBatch) -> Discovery:
     """A feed: every entry is kept; each entry with a link becomes a work item."""
-    result = _get_document(source.location, source, settings, session, "feed")
+    result = _get_document(source.location, source, batch, "feed")
     found = Discovery(fetches=[result])
     if not result.ok:
         return found
@@ -636,9 +630,9 @@ def _expand_feed(source: Source, settings: FetchSettings, session: requests.Sess
 
 
 def _fetch_sitemap(
-    url: str, source: Source, settings: FetchSettings, session: requests.Session
+    url: str, source: Source, batch: FetchBatch
 ) -> tuple[FetchResult, ParsedSitemap]:
-    result = _get_document(url, source, settings, session, "feed")
+    result = _get_document(url, source, batch, "feed")
     if not result.ok:
         return result, ParsedSitemap([], [])
     try:
@@ -655,9 +649,7 @@ def _skipped_sitemap(url: str, source: Source, reason: str) -> FetchResult:
     return _failure(url, source, "sitemap_limit", reason)
 
 
-def _expand_sitemap(
-    source: Source, settings: FetchSettings, session: requests.Session
-) -> Discovery:
+def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
     """A sitemap or sitemap index, breadth first; bounded in depth and count, loops visited once.
 
     With a `limit`, no further sitemaps are fetched once enough page URLs were found.
@@ -671,7 +663,7 @@ def _expand_sitemap(
             reason = f"more than {MAX_SITEMAPS_PER_SOURCE} sitemaps in one source"
             found.fetches.append(_skipped_sitemap(url, source, reason))
             continue
-        result, parsed = _fetch_sitemap(url, source, settings, session)
+        result, parsed = _fetch_sitemap(url, source, batch)
         found.fetches.append(result)
         visited.add(urldefrag(result.final_url or url).url)
         found.items.extend(
@@ -716,15 +708,15 @@ def _limited(values: list[Any], source: Source) -> list[Any]:
     return values if limit is None else values[:limit]
 
 
-def expand_source(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+def expand_source(source: Source, batch: FetchBatch) -> Discovery:
     """Everything one source yields, its `limit` option applied to the items (and feed entries)."""
     _source_limit(source)  # refuse a bad option before any fetching
     if source.kind == "urls":
-        found = _expand_urls(source, settings, session)
+        found = _expand_urls(source, batch)
     elif source.kind == "feed":
-        found = _expand_feed(source, settings, session)
+        found = _expand_feed(source, batch)
     elif source.kind == "sitemap":
-        found = _expand_sitemap(source, settings, session)
+        found = _expand_sitemap(source, batch)
     elif source.kind == "path":
         found = _expand_path(source)
     else:
@@ -764,7 +756,8 @@ def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
 
     Args:
         sources: configured and command-line sources, in priority order.
-        settings: fetch settings for feed, sitemap and URL-list documents.
+        settings: fetch settings for feed, sitemap and URL-list documents, all fetched in one
+            batch: one robots.txt read per origin, the per-host delay kept between documents.
 
     Returns:
         A Discovery: items de-duplicated by article URL key across sources (the first wins), every
@@ -772,10 +765,10 @@ def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
     """
     combined = Discovery()
     seen_entries: set[tuple[str, str]] = set()
-    with open_session(settings) as session:
+    with open_batch(settings) as batch:  # robots.txt once per origin, the per-host delay held
         for source in sources:
             try:
-                found = expand_source(source, settings, session)
+                found = expand_source(source, batch)
             except SourceError as error:
                 combined.fetches.append(_bad_source(source, error))
                 continue

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 from prefect.states import Failed
+from werkzeug import Response
 
 from tasks import sources
 from tasks.fetch import fetch_url
@@ -559,6 +562,40 @@ def test_sitemap_depth_and_count_limits_are_recorded(site, fetch_settings, monke
     found = expand_sources([Source("wide", "sitemap", site.url_for("/wide.xml"))], fetch_settings)
     assert [f.outcome for f in found.fetches] == ["ok"] * 3 + ["sitemap_limit"] * 3
     assert len(found.items) == 2
+
+
+def test_source_documents_share_one_robots_read_and_the_per_host_delay(site, fetch_settings):
+    starts: list[float] = []
+
+    def timed(body: bytes, content_type: str):
+        def answer(request):
+            starts.append(time.monotonic())
+            return Response(body, content_type=content_type)
+
+        return answer
+
+    children = [site.url_for(f"/part-{n}.xml") for n in range(3)]
+    site.expect_request("/index.xml").respond_with_handler(
+        timed(sitemap_index(children), "application/xml")
+    )
+    for n in range(3):
+        part = urlset([(site.url_for(f"/p{n}"), None)])
+        site.expect_request(f"/part-{n}.xml").respond_with_handler(timed(part, "application/xml"))
+    feed = rss([{"guid": "1", "link": "/news"}])
+    site.expect_request("/feed.xml").respond_with_handler(timed(feed, "application/rss+xml"))
+    configured = [
+        Source("map", "sitemap", site.url_for("/index.xml")),
+        Source("news", "feed", site.url_for("/feed.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [f.outcome for f in found.fetches] == ["ok"] * 5
+    assert requests_for(site, "/robots.txt") == 1
+
+    starts.clear()  # robots.txt off: only the documents themselves are spaced by the delay
+    polite = fetch_settings.model_copy(update={"per_host_delay": 0.2, "respect_robots": False})
+    found = expand_sources(configured, polite)
+    assert [f.outcome for f in found.fetches] == ["ok"] * 5
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.15
 
 
 def test_bad_sources_are_recorded_and_never_stop_the_others(site, fetch_settings, tmp_path):
