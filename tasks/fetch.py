@@ -23,8 +23,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import quote, unquote, unquote_to_bytes, urldefrag, urljoin, urlsplit
 
 import charset_normalizer
 import requests
@@ -934,7 +933,9 @@ def _file_path(url: str) -> Path:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise _FetchFailure("bad_url", f"file URI {url} names host {parts.netloc!r}; only local")
-    path = Path(url2pathname(parts.path))
+    # The URI's bytes are the file name's (Path.as_uri quotes os.fsencode of it): a name that is
+    # not UTF-8 (caf\xe9.html) comes back only through os.fsdecode, not url2pathname's UTF-8.
+    path = Path(os.fsdecode(unquote_to_bytes(parts.path)))
     if not path.is_absolute():
         raise _FetchFailure("bad_url", f"file URI {url} is not an absolute path")
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import pickle
 import socket
 import threading
@@ -782,6 +783,17 @@ def test_file_uris_read_from_disk(tmp_path: Path, fetch_settings: FetchSettings)
     assert text.content_type == "text/plain" and text.html == "Kabul: “captured”, 15 août"
     assert gz.html == FRENCH and gz.encoding == "cp1252" and gz.final_url == item(names[2]).url
     assert all(r.status is None and r.attempts == 1 for r in results)
+
+
+def test_a_file_name_that_is_not_utf8_is_read(
+    tmp_path: Path, fetch_settings: FetchSettings
+) -> None:
+    latin1_name = tmp_path / os.fsdecode(b"caf\xe9.html")  # as a Latin-1 system saved it
+    latin1_name.write_text(HTML, encoding="utf-8")
+    page = WorkItem(latin1_name.as_uri(), "disk")  # as the directory walk (discover_files) lists it
+    assert page.url.endswith("/caf%E9.html")
+    (result,) = fetch_pages([page], fetch_settings)
+    assert (result.outcome, result.html) == ("ok", HTML), result.error
 
 
 # --- Prefect task ------------------------------------------------------------------------------
