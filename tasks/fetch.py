@@ -23,8 +23,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import quote, unquote, unquote_to_bytes, urldefrag, urljoin, urlsplit
 
 import charset_normalizer
 import requests
@@ -39,8 +38,8 @@ from tasks.settings import FetchSettings
 LOGGER = logging.getLogger(__name__)
 
 Validators = dict[str, tuple[str | None, str | None]]
-Accept = Literal["page", "feed"]
-_Mode = Literal["page", "feed", "robots"]
+Accept = Literal["page", "feed", "list"]
+_Mode = Literal["page", "feed", "list", "robots"]
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
@@ -61,10 +60,14 @@ ACCEPT_HEADERS: dict[str, str] = {
     "page": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1",
     "feed": "application/rss+xml,application/atom+xml,application/feed+json,application/xml;q=0.9,"
     "text/xml;q=0.9,application/json;q=0.8,*/*;q=0.5",
+    "list": "text/plain,text/*;q=0.9,*/*;q=0.1",
     "robots": "text/plain,*/*;q=0.5",
 }
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309 2.5: parse at least the first 500 KiB
+# Feeds and sitemaps: the sitemap protocol's own cap (50,000 URLs, 50 MB uncompressed), which
+# max_bytes (a page's cap, 5 MB by default) would refuse as too_large.
+DOCUMENT_MAX_BYTES = 50_000_000
 CHUNK_BYTES = 65_536
 SNIFF_BYTES = 4096
 FILE_TYPES = {".html": "text/html", ".htm": "text/html", ".txt": "text/plain"}
@@ -255,8 +258,9 @@ def _ca_bundle() -> str | bool:
 
 
 @dataclass
-class _Batch:
-    """What the URLs of one batch share: settings, one session, politeness and the robots cache."""
+class FetchBatch:
+    """What the URLs of one batch share: settings, one session, politeness and the robots cache
+    (open_batch makes one; fetch_pages makes its own)."""
 
     settings: FetchSettings
     session: requests.Session
@@ -356,7 +360,7 @@ def _refuse_private_host(host: str, port: int) -> None:
             )
 
 
-def _check_target(url: str, batch: _Batch, mode: _Mode, via: str | None) -> None:
+def _check_target(url: str, batch: FetchBatch, mode: _Mode, via: str | None) -> None:
     """Refuse a URL before any request: scheme, host, private addresses, robots.txt."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in HTTP_SCHEMES:
@@ -368,6 +372,10 @@ def _check_target(url: str, batch: _Batch, mode: _Mode, via: str | None) -> None
         raise _FetchFailure("bad_url", f"URL {url} is not valid: {exc}") from exc
     if not host:
         raise _FetchFailure("bad_url", f"URL {url} has no host")
+    try:
+        host.encode("idna")  # what the connection does: an empty or 64+ character label fails
+    except UnicodeError as exc:
+        raise _FetchFailure("bad_url", f"host name {host!r} in {url} is not valid: {exc}") from exc
     if not batch.settings.allow_private_hosts:
         _refuse_private_host(host, port or (443 if parts.scheme.lower() == "https" else 80))
     if mode != "robots" and batch.robots is not None:
@@ -406,11 +414,18 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 def _content_type_allowed(media_type: str | None, mode: _Mode) -> bool:
-    """Pages take HTML, XHTML, plain text; feeds take XML, JSON, gzip, text; robots anything."""
+    """Pages take HTML, XHTML, plain text; feeds take XML, JSON, gzip, text; URL lists any text
+    (a .csv, a list served as octet-stream: it is read one URL a line); robots anything."""
     if mode == "robots" or media_type is None:
         return True
     if mode == "page":
         return media_type in PAGE_TYPES
+    if mode == "list":
+        return (
+            media_type in PAGE_TYPES
+            or media_type.startswith("text/")
+            or media_type == "application/octet-stream"
+        )
     return (
         media_type in FEED_TYPES
         or media_type.startswith("text/")
@@ -461,6 +476,35 @@ def _failure_from_request_error(exc: requests.RequestException, s: FetchSettings
     return _FetchFailure("request_error", f"request failed: {detail}")
 
 
+class _GzipMembers:
+    """Gunzips bytes fed in chunks that hold one gzip member or several (RFC 1952 allows a
+    series, as `cat a.gz b.gz` makes); zero bytes between or after members are padding."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    @property
+    def eof(self) -> bool:
+        """Whether the last member read so far is complete (the whole stream, at its end)."""
+        return self._member.eof
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` bytes (> 0) of output; input left over at the cap is dropped."""
+        out = bytearray()
+        while data and len(out) < limit:
+            if self._member.eof:
+                data = data.lstrip(b"\x00")
+                if not data:
+                    break
+                self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._member.decompress(data, limit - len(out))
+            data = self._member.unused_data if self._member.eof else b""
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        return self._member.flush()
+
+
 def _content_decoder(content_encoding: str | None) -> Any:
     """A zlib decompressor for gzip/deflate bodies, None for identity; others are refused."""
     codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
@@ -468,7 +512,7 @@ def _content_decoder(content_encoding: str | None) -> Any:
     if not codings:
         return None
     if codings in (["gzip"], ["x-gzip"]):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return _GzipMembers()
     if codings == ["deflate"]:
         return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, auto-detected
     raise _FetchFailure(
@@ -506,6 +550,19 @@ def _read_chunk(raw: urllib3.HTTPResponse, deadline: float, s: FetchSettings, go
         raise _FetchFailure("connection", message, retryable=True, bytes_read=got) from exc
 
 
+def _byte_cap(mode: _Mode, s: FetchSettings) -> int:
+    """The most decoded bytes a body may have: pages max_bytes, documents (feeds, sitemaps, URL
+    lists) far more."""
+    if mode == "robots":
+        return ROBOTS_MAX_BYTES
+    return s.max_bytes if mode == "page" else DOCUMENT_MAX_BYTES
+
+
+def _byte_cap_name(mode: _Mode) -> str:
+    """What the cap of `mode` is called in messages, so a user knows what would raise it."""
+    return {"page": "max_bytes", "robots": "the robots.txt cap"}.get(mode, "the document cap")
+
+
 def _read_body(
     raw: urllib3.HTTPResponse,
     content_encoding: str | None,
@@ -513,6 +570,7 @@ def _read_body(
     s: FetchSettings,
     cap: int,
     *,
+    cap_name: str,
     truncate: bool,
 ) -> bytes:
     """Stream the body, gunzipping as it comes; stop at `cap` decoded bytes or at the deadline."""
@@ -525,7 +583,7 @@ def _read_body(
         if len(body) > cap:
             if truncate:
                 return bytes(body[:cap])
-            message = f"body exceeds max_bytes {cap} (decoded bytes; stopped while streaming)"
+            message = f"body exceeds {cap_name} {cap} (decoded bytes; stopped while streaming)"
             raise _FetchFailure("too_large", message, bytes_read=len(body))
         if not chunk:
             if decoder is not None and not decoder.eof:
@@ -563,15 +621,15 @@ def _read_response(
     if not _content_type_allowed(media_type, mode):
         message = f"content type {media_type} is not accepted for a {mode}"
         raise _FetchFailure("content_type", message, response=result)
-    cap = ROBOTS_MAX_BYTES if mode == "robots" else s.max_bytes
+    cap, cap_name = _byte_cap(mode, s), _byte_cap_name(mode)
     length = headers.get("Content-Length", "")
     if mode != "robots" and length.isdigit() and int(length) > cap:
-        message = f"Content-Length {length} exceeds max_bytes {cap}; not downloaded"
+        message = f"Content-Length {length} exceeds {cap_name} {cap}; not downloaded"
         raise _FetchFailure("too_large", message, response=result)
     encoding = headers.get("Content-Encoding")
     try:
         result.body = _read_body(
-            response.raw, encoding, deadline, s, cap, truncate=mode == "robots"
+            response.raw, encoding, deadline, s, cap, cap_name=cap_name, truncate=mode == "robots"
         )
     except _FetchFailure as failure:
         failure.response = result
@@ -594,7 +652,7 @@ def _prepared_get(
 
 
 def _request(
-    url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
+    url: str, batch: FetchBatch, validators: tuple[str | None, str | None] | None, mode: _Mode
 ) -> _Response:
     """One GET (redirects not followed) in the host's politeness slot, read within total_timeout."""
     s = batch.settings
@@ -612,6 +670,8 @@ def _request(
             )
         except requests.RequestException as exc:
             raise _failure_from_request_error(exc, s) from exc
+        except urllib3.exceptions.LocationValueError as exc:  # escapes requests unwrapped
+            raise _FetchFailure("bad_url", f"URL refused by the HTTP client: {exc}") from exc
         try:
             return _read_response(url, response, deadline, s, mode)
         finally:
@@ -630,7 +690,7 @@ def _resolve_url(base: str | None, link: str) -> str:
 
 
 def _follow_redirects(
-    url: str, batch: _Batch, validators: tuple[str | None, str | None] | None, mode: _Mode
+    url: str, batch: FetchBatch, validators: tuple[str | None, str | None] | None, mode: _Mode
 ) -> _Response:
     """Request `url`, following up to max_redirects redirects by hand, each target checked."""
     current, via = _resolve_url(None, url), None
@@ -715,18 +775,38 @@ def _declared_charsets(body: bytes, header_charset: str | None) -> list[str]:
     return [name for name in dict.fromkeys(candidates) if name]
 
 
+def _decode_with_stray_bytes(body: bytes, declared: list[str]) -> tuple[str, str] | None:
+    """The first declared charset that holds for most of the text, its few bad bytes replaced
+    (as browsers do); None when bad bytes outnumber the other non-ASCII characters, as in a page
+    written in another charset than it declares."""
+    for name in declared:
+        try:
+            text = body.decode(name, "replace")
+        except (UnicodeError, LookupError):  # a label naming no text codec ("idna", "base64")
+            continue
+        stray = text.count("\ufffd")
+        fitting = sum(1 for char in text if char > "\x7f") - stray
+        if stray <= fitting:
+            LOGGER.info("%d bytes not %s replaced (the charset the document declares)", stray, name)
+            return text, name
+    return None
+
+
 def decode_text(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
     """Decode a document: BOM, header charset, <meta>/XML declaration, then UTF-8, then detection.
 
-    A declared charset that does not decode strictly is skipped. Returns (text, encoding used).
+    A declared charset that does not decode strictly is skipped; if none does, the first one
+    that fits most of the text decodes it with its stray bytes replaced, and detection is the
+    last resort. Returns (text, encoding used).
     Raises ValueError when no charset fits (the caller records outcome "decode").
     """
-    for name in [*_declared_charsets(body, header_charset), "utf-8"]:
+    declared = _declared_charsets(body, header_charset)
+    for name in [*declared, "utf-8"]:
         try:
             return body.decode(name), name
         except (UnicodeError, LookupError):
             continue
-    return _detect_charset(body)
+    return _decode_with_stray_bytes(body, declared) or _detect_charset(body)
 
 
 def _detect_charset(body: bytes) -> tuple[str, str]:
@@ -744,14 +824,20 @@ def _detect_charset(body: bytes) -> tuple[str, str]:
     return str(best), _charset_name(best.encoding) or best.encoding
 
 
-def _gunzip_capped(body: bytes, cap: int) -> bytes:
-    """Gunzip a body that is gzip bytes (sitemap.xml.gz), refusing more than `cap` output bytes."""
+def _gunzip_capped(body: bytes, cap: int, cap_name: str) -> bytes:
+    """Gunzip a body that is gzip bytes (sitemap.xml.gz), every member of it, refusing more than
+    `cap` output bytes and a stream cut short."""
+    members = _GzipMembers()
     try:
-        out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, cap + 1)
+        out = members.decompress(body, cap + 1)
     except zlib.error as exc:
         raise _FetchFailure("decode", f"body looks gzipped but does not gunzip: {exc}") from exc
     if len(out) > cap:
-        raise _FetchFailure("too_large", f"gunzipped body exceeds max_bytes {cap}", bytes_read=cap)
+        message = f"gunzipped body exceeds {cap_name} {cap}"
+        raise _FetchFailure("too_large", message, bytes_read=cap)
+    if not members.eof:
+        message = f"compressed body ends mid-stream after {len(out)} decoded bytes (truncated)"
+        raise _FetchFailure("decode", message, bytes_read=len(out))
     return out
 
 
@@ -759,7 +845,7 @@ def _checked_body(response: _Response, mode: _Mode, cap: int) -> bytes:
     """The body to decode: gunzipped for feeds, refused when binary or empty."""
     body = response.body
     if mode == "feed" and body.startswith(GZIP_MAGIC):
-        body = _gunzip_capped(body, cap)
+        body = _gunzip_capped(body, cap, _byte_cap_name(mode))
     if mode != "robots" and _looks_binary(body):
         message = f"body of {response.url} is binary (NUL bytes or a binary signature), not text"
         raise _FetchFailure("binary", message, bytes_read=len(body))
@@ -820,14 +906,14 @@ def _finish(result: FetchResult, url: str, started: float, attempts: int) -> Fet
 
 def _fetch_http(
     url: str,
-    batch: _Batch,
+    batch: FetchBatch,
     validators: tuple[str | None, str | None] | None,
     mode: _Mode,
     max_retries: int,
 ) -> FetchResult:
     """Fetch one http(s) URL with retries and backoff; always returns a FetchResult."""
     started, attempt = time.monotonic(), 0
-    cap = ROBOTS_MAX_BYTES if mode == "robots" else batch.settings.max_bytes
+    cap = _byte_cap(mode, batch.settings)
     while True:
         attempt += 1
         try:
@@ -847,19 +933,24 @@ def _file_path(url: str) -> Path:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise _FetchFailure("bad_url", f"file URI {url} names host {parts.netloc!r}; only local")
-    path = Path(url2pathname(parts.path))
+    # The URI's bytes are the file name's (Path.as_uri quotes os.fsencode of it): a name that is
+    # not UTF-8 (caf\xe9.html) comes back only through os.fsdecode, not url2pathname's UTF-8.
+    path = Path(os.fsdecode(unquote_to_bytes(parts.path)))
     if not path.is_absolute():
         raise _FetchFailure("bad_url", f"file URI {url} is not an absolute path")
     return path
 
 
 def _file_media_type(path: Path, mode: _Mode) -> str:
-    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON."""
+    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON;
+    a URL list is text whatever its name (`urls`, `backlog.csv`)."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes.pop()
     known = FILE_TYPES | (FEED_FILE_TYPES if mode == "feed" else {})
     suffix = suffixes[-1] if suffixes else ""
+    if mode == "list":
+        return known.get(suffix, "text/plain")
     if suffix not in known:
         expected = ", ".join(sorted(known))
         raise _FetchFailure(
@@ -868,7 +959,7 @@ def _file_media_type(path: Path, mode: _Mode) -> str:
     return known[suffix]
 
 
-def _read_file_bytes(path: Path, cap: int) -> bytes:
+def _read_file_bytes(path: Path, cap: int, cap_name: str) -> bytes:
     """Read (and gunzip) a file, never holding more than `cap` + 1 decoded bytes."""
     try:
         opener = gzip.open if path.suffix.lower() == ".gz" else open
@@ -881,7 +972,7 @@ def _read_file_bytes(path: Path, cap: int) -> bytes:
     except OSError as exc:
         raise _FetchFailure("io_error", f"file {path} cannot be read: {exc}") from exc
     if len(data) > cap:
-        raise _FetchFailure("too_large", f"file {path} exceeds max_bytes {cap}", bytes_read=cap)
+        raise _FetchFailure("too_large", f"file {path} exceeds {cap_name} {cap}", bytes_read=cap)
     return data
 
 
@@ -891,8 +982,9 @@ def _read_file(url: str, settings: FetchSettings, mode: _Mode) -> FetchResult:
     try:
         path = _file_path(url)
         media_type = _file_media_type(path, mode)
-        response = _Response(url, None, media_type, body=_read_file_bytes(path, settings.max_bytes))
-        result = _result_from_response(response, None, mode, settings.max_bytes)
+        cap = _byte_cap(mode, settings)
+        body = _read_file_bytes(path, cap, _byte_cap_name(mode))
+        result = _result_from_response(_Response(url, None, media_type, body=body), None, mode, cap)
     except _FetchFailure as failure:
         failure.final_url = url
         result = _result_from_failure(url, failure)
@@ -904,7 +996,7 @@ def open_session(settings: FetchSettings) -> requests.Session:
 
     Requests go to the adapter as they are (_prepared_get): no cookies or session settings carry
     from one URL to the next. Each passes the proxies, .netrc credentials and CA bundle of its
-    origin, read from the environment once per batch (_Batch.environment_for).
+    origin, read from the environment once per batch (FetchBatch.environment_for).
     """
     session = requests.Session()
     session.trust_env = False
@@ -916,8 +1008,8 @@ def open_session(settings: FetchSettings) -> requests.Session:
     return session
 
 
-def _open_batch(settings: FetchSettings, session: requests.Session) -> _Batch:
-    batch = _Batch(
+def _new_batch(settings: FetchSettings, session: requests.Session) -> FetchBatch:
+    batch = FetchBatch(
         settings, session, HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
     )
     if settings.respect_robots:
@@ -927,17 +1019,46 @@ def _open_batch(settings: FetchSettings, session: requests.Session) -> _Batch:
     return batch
 
 
-def _fetch_in_batch(
+def _unexpected_failure(url: str, error: Exception) -> FetchResult:
+    """An error nobody foresaw while fetching one URL: logged with its traceback and recorded as
+    that URL's failure, so the rest of the batch is still fetched."""
+    LOGGER.exception("unexpected error while fetching %s", url)
+    message = (
+        f"unexpected {type(error).__name__} while fetching {url}: {error} "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    result = FetchResult(url=url, source_name="", outcome="internal_error", error=message)
+    result.fetched_at = datetime.now(UTC)
+    return result
+
+
+@contextmanager
+def open_batch(settings: FetchSettings) -> Iterator[FetchBatch]:
+    """One session, per-host politeness and robots cache for URLs fetched one after another with
+    fetch_in_batch (a source's feeds and sitemaps): robots.txt is read once per origin and the
+    per-host delay holds between them."""
+    with open_session(settings) as session:
+        yield _new_batch(settings, session)
+
+
+def fetch_in_batch(
     url: str,
-    batch: _Batch,
-    validators: tuple[str | None, str | None] | None,
-    accept: Accept,
-    source_name: str,
+    batch: FetchBatch,
+    *,
+    accept: Accept = "page",
+    source_name: str = "",
+    validators: tuple[str | None, str | None] | None = None,
 ) -> FetchResult:
-    if url[:5].lower() == "file:":
-        result = _read_file(url, batch.settings, accept)
-    else:
-        result = _fetch_http(url, batch, validators, accept, batch.settings.max_retries)
+    """Fetch one URL as fetch_url does, sharing the batch's politeness and robots cache."""
+    try:
+        if url[:5].lower() == "file:":
+            result = _read_file(url, batch.settings, accept)
+        else:
+            result = _fetch_http(url, batch, validators, accept, batch.settings.max_retries)
+    except OSError:
+        raise  # the machine failed (no file descriptors, …): fetch_batch retries the batch
+    except Exception as error:  # noqa: BLE001 - recorded as this URL's failure
+        result = _unexpected_failure(url, error)
     result.source_name = source_name
     return result
 
@@ -953,12 +1074,16 @@ def fetch_url(
 ) -> FetchResult:
     """Fetch one URL (http(s) or file://) with retries, robots, private-host and politeness checks.
 
+    Each call reads robots.txt afresh and waits for no other: several URLs in turn go through
+    open_batch and fetch_in_batch.
+
     Args:
         url: the URL to fetch; file:// URIs are read from disk.
         settings: timeouts, caps, retries and politeness.
         session: a requests session to reuse (one is opened and closed when None).
         validators: (ETag, Last-Modified) known for this URL, sent as a conditional GET.
-        accept: "page" for HTML/text pages, "feed" for feeds and sitemaps (also fills `body`).
+        accept: "page" for HTML/text pages, "feed" for feeds and sitemaps (also fills `body`),
+            "list" for URL lists (any text, any file name; the document cap, not max_bytes).
         source_name: copied to the result.
 
     Returns:
@@ -967,8 +1092,10 @@ def fetch_url(
     own_session = session is None
     active = session if session is not None else open_session(settings)
     try:
-        batch = _open_batch(settings, active)
-        return _fetch_in_batch(url, batch, validators, accept, source_name)
+        batch = _new_batch(settings, active)
+        return fetch_in_batch(
+            url, batch, accept=accept, source_name=source_name, validators=validators
+        )
     finally:
         if own_session:
             active.close()
@@ -991,10 +1118,12 @@ def fetch_pages(
     if not items:
         return []
     with open_session(settings) as session:
-        batch = _open_batch(settings, session)
+        batch = _new_batch(settings, session)
 
         def fetch_item(item: WorkItem) -> FetchResult:
-            result = _fetch_in_batch(item.url, batch, known.get(item.url), "page", item.source_name)
+            result = fetch_in_batch(
+                item.url, batch, source_name=item.source_name, validators=known.get(item.url)
+            )
             result.item = item
             return result
 

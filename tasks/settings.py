@@ -99,7 +99,11 @@ class FetchSettings(BaseModel):
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect")
     read_timeout: float = Field(20.0, gt=0, description="Seconds between bytes of the response")
     total_timeout: float = Field(60.0, gt=0, description="Seconds for one whole attempt")
-    max_bytes: int = Field(5_000_000, gt=0, description="Byte cap, enforced while streaming")
+    max_bytes: int = Field(
+        5_000_000,
+        gt=0,
+        description="Byte cap of a page, enforced while streaming (feeds and sitemaps: 50 MB)",
+    )
     max_redirects: int = Field(5, ge=0)
     max_retries: int = Field(3, ge=0, description="Retries after the first attempt")
     backoff_base: float = Field(

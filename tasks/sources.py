@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import json
 import logging
 import os
@@ -25,7 +26,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from tasks.fetch import fetch_url, open_session
+from tasks.dedupe import url_key
+from tasks.fetch import DOCUMENT_MAX_BYTES, FetchBatch, fetch_in_batch, open_batch
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
 from tasks.settings import FetchSettings
 
@@ -34,7 +36,7 @@ _R = TypeVar("_R")
 
 MAX_SITEMAP_DEPTH = 3  # the root sitemap is depth 0; children deeper than this are not fetched
 MAX_SITEMAPS_PER_SOURCE = 100
-MAX_UNCOMPRESSED_BYTES = 50_000_000  # the sitemap protocol's own cap; also guards gzip bombs
+MAX_UNCOMPRESSED_BYTES = DOCUMENT_MAX_BYTES  # the sitemap protocol's cap; also stops gzip bombs
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".txt")
 _GZIP_MAGIC = b"\x1f\x8b"
 _HTTP_SCHEMES = {"http", "https"}
@@ -46,9 +48,11 @@ _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.1)?/?$")
 _W3C_YEAR = re.compile(r"^\d{4}$")
 _W3C_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _WHITESPACE = re.compile(r"\s+")
+_HIDDEN_ELEMENT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>?")
 # feedparser reads the base URL for relative links from these; a declared XML type keeps it from
-# flagging every document as "no Content-type specified".
-_FEED_HEADERS = {"content-type": "application/xml"}
+# flagging every document as "no Content-type specified" (and, with a charset, it decodes by that).
+_FEED_MEDIA_TYPE = "application/xml"
 _TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)
 
 
@@ -143,11 +147,20 @@ def parse_w3c_datetime(text: str | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def _stripped_tags(markup: str) -> str:
+    """Text of markup lxml will not take as a fragment (a whole document, a lone doctype)."""
+    return html.unescape(_TAG.sub(" ", _HIDDEN_ELEMENT.sub(" ", markup)))
+
+
 def _html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment, whitespace collapsed."""
+    """Plain text of an HTML fragment, whitespace collapsed; odd markup never raises."""
     if "<" not in fragment:
         return _WHITESPACE.sub(" ", fragment).strip()
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (AssertionError, lxml.etree.LxmlError, ValueError):
+        # lxml asserts "too many bodies" on <html></html> and finds <!DOCTYPE html> empty
+        return _WHITESPACE.sub(" ", _stripped_tags(fragment)).strip()
     for hidden in root.xpath(".//script | .//style"):
         hidden.drop_tree()
     return _WHITESPACE.sub(" ", root.text_content()).strip()
@@ -248,8 +261,11 @@ def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) ->
     raise SourceError("not_a_feed", f"{feed_url} is not an RSS, Atom or JSON feed")
 
 
-def _parse_xml_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
-    headers = dict(_FEED_HEADERS)
+def _parse_xml_feed(
+    body: bytes, feed_url: str, source_name: str, charset: str | None
+) -> ParsedFeed:
+    content_type = f"{_FEED_MEDIA_TYPE}; charset={charset}" if charset else _FEED_MEDIA_TYPE
+    headers = {"content-type": content_type}
     if _is_http_url(feed_url):
         headers["content-location"] = feed_url
     parsed = feedparser.parse(
@@ -273,11 +289,19 @@ def _parse_xml_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
     return ParsedFeed(_unique_entries(entries), problem)
 
 
+def _json_string(holder: dict[str, Any], key: str) -> str | None:
+    """A JSON Feed field that must be a string; any other type (a number, a list) is ignored."""
+    value = holder.get(key)
+    return value if isinstance(value, str) else None
+
+
 def _json_feed_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
     """JSON Feed 1.1 `authors` list, else 1.0 `author`, falling back to the feed's."""
     for holder in (item, feed):
         authors = holder.get("authors") or ([holder["author"]] if holder.get("author") else [])
-        names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
+        if not isinstance(authors, list):
+            continue
+        names = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
         if names:
             return ", ".join(names)
     return None
@@ -286,7 +310,8 @@ def _json_feed_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
 def _json_feed_entry(
     item: dict[str, Any], feed: dict[str, Any], feed_url: str, source_name: str
 ) -> FeedEntry:
-    base_url = _link_base(feed_url, feed.get("feed_url"), feed.get("home_page_url"))
+    declared = (_json_string(feed, "feed_url"), _json_string(feed, "home_page_url"))
+    base_url = _link_base(feed_url, *declared)
     link = _absolute_http_url(str(item.get("url") or item.get("external_url") or ""), base_url)
     title = str(item.get("title") or "").strip() or None
     summary = item.get("summary") or item.get("content_text")
@@ -331,13 +356,17 @@ def _parse_json_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed
     return ParsedFeed(_unique_entries(entries), problem)
 
 
-def read_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
+def read_feed(
+    body: bytes, feed_url: str, source_name: str, charset: str | None = None
+) -> ParsedFeed:
     """Parse an RSS, Atom or JSON feed, and say what was wrong when a malformed one was salvaged.
 
     Args:
         body: the raw document (gzip bytes are decompressed here too).
         feed_url: where it came from; relative links resolve against it (and any xml:base).
         source_name: the configured source, copied into every entry.
+        charset: the charset the fetch decoded the document with (its HTTP header's when that
+            fits), which an XML feed without an encoding in its declaration needs.
 
     Returns:
         The unique entries (duplicate GUIDs collapsed) and a problem note or None.
@@ -347,7 +376,7 @@ def read_feed(body: bytes, feed_url: str, source_name: str) -> ParsedFeed:
         raise SourceError("parse_error", f"{feed_url} is empty")
     if body.lstrip(b"\xef\xbb\xbf")[:1] in (b"{", b"["):
         return _parse_json_feed(body, feed_url, source_name)
-    return _parse_xml_feed(body, feed_url, source_name)
+    return _parse_xml_feed(body, feed_url, source_name, charset)
 
 
 def parse_feed(body: bytes, feed_url: str, source_name: str) -> list[FeedEntry]:
@@ -538,16 +567,10 @@ def _document_url(location: str) -> str:
 
 
 def _get_document(
-    location: str,
-    source: Source,
-    settings: FetchSettings,
-    session: requests.Session,
-    accept: Literal["page", "feed"],
+    location: str, source: Source, batch: FetchBatch, accept: Literal["feed", "list"]
 ) -> FetchResult:
     """Fetch a source document from the web, or read it from disk for file locations."""
-    return fetch_url(
-        _document_url(location), settings, session=session, accept=accept, source_name=source.name
-    )
+    return fetch_in_batch(_document_url(location), batch, accept=accept, source_name=source.name)
 
 
 def _failure(url: str, source: Source, outcome: str, error: str) -> FetchResult:
@@ -569,12 +592,12 @@ def _mark_failed(result: FetchResult, error: SourceError) -> None:
 # Expanding each kind of source
 
 
-def _expand_urls(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+def _expand_urls(source: Source, batch: FetchBatch) -> Discovery:
     """A URL list: inline (from the command line), a file, or an http(s) URL of a list."""
     if "inline" in source.options:
         urls = read_url_list("\n".join(source.options["inline"]))
         return Discovery(items=[WorkItem(url=u, source_name=source.name) for u in urls])
-    result = _get_document(source.location, source, settings, session, "page")
+    result = _get_document(source.location, source, batch, "list")
     found = Discovery(fetches=[result])
     if not result.ok:
         return found
@@ -584,14 +607,15 @@ def _expand_urls(source: Source, settings: FetchSettings, session: requests.Sess
     return found
 
 
-def _expand_feed(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+def _expand_feed(source: Source, batch: FetchBatch) -> Discovery:
     """A feed: every entry is kept; each entry with a link becomes a work item."""
-    result = _get_document(source.location, source, settings, session, "feed")
+    result = _get_document(source.location, source, batch, "feed")
     found = Discovery(fetches=[result])
     if not result.ok:
         return found
     try:
-        parsed = read_feed(result.body or b"", result.final_url or source.location, source.name)
+        url = result.final_url or source.location
+        parsed = read_feed(result.body or b"", url, source.name, result.encoding)
     except SourceError as error:
         _mark_failed(result, error)
         return found
@@ -606,9 +630,9 @@ def _expand_feed(source: Source, settings: FetchSettings, session: requests.Sess
 
 
 def _fetch_sitemap(
-    url: str, source: Source, settings: FetchSettings, session: requests.Session
+    url: str, source: Source, batch: FetchBatch
 ) -> tuple[FetchResult, ParsedSitemap]:
-    result = _get_document(url, source, settings, session, "feed")
+    result = _get_document(url, source, batch, "feed")
     if not result.ok:
         return result, ParsedSitemap([], [])
     try:
@@ -625,9 +649,7 @@ def _skipped_sitemap(url: str, source: Source, reason: str) -> FetchResult:
     return _failure(url, source, "sitemap_limit", reason)
 
 
-def _expand_sitemap(
-    source: Source, settings: FetchSettings, session: requests.Session
-) -> Discovery:
+def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
     """A sitemap or sitemap index, breadth first; bounded in depth and count, loops visited once.
 
     With a `limit`, no further sitemaps are fetched once enough page URLs were found.
@@ -641,7 +663,7 @@ def _expand_sitemap(
             reason = f"more than {MAX_SITEMAPS_PER_SOURCE} sitemaps in one source"
             found.fetches.append(_skipped_sitemap(url, source, reason))
             continue
-        result, parsed = _fetch_sitemap(url, source, settings, session)
+        result, parsed = _fetch_sitemap(url, source, batch)
         found.fetches.append(result)
         visited.add(urldefrag(result.final_url or url).url)
         found.items.extend(
@@ -686,15 +708,15 @@ def _limited(values: list[Any], source: Source) -> list[Any]:
     return values if limit is None else values[:limit]
 
 
-def expand_source(source: Source, settings: FetchSettings, session: requests.Session) -> Discovery:
+def expand_source(source: Source, batch: FetchBatch) -> Discovery:
     """Everything one source yields, its `limit` option applied to the items (and feed entries)."""
     _source_limit(source)  # refuse a bad option before any fetching
     if source.kind == "urls":
-        found = _expand_urls(source, settings, session)
+        found = _expand_urls(source, batch)
     elif source.kind == "feed":
-        found = _expand_feed(source, settings, session)
+        found = _expand_feed(source, batch)
     elif source.kind == "sitemap":
-        found = _expand_sitemap(source, settings, session)
+        found = _expand_sitemap(source, batch)
     elif source.kind == "path":
         found = _expand_path(source)
     else:
@@ -707,8 +729,9 @@ def expand_source(source: Source, settings: FetchSettings, session: requests.Ses
 
 
 def _unique_items(items: list[WorkItem]) -> list[WorkItem]:
-    """Items with distinct URLs; the first one wins."""
-    return _first_by_key(items, lambda item: item.url)
+    """One item per article (the url_key that articles are stored by, so `/a#comments` and
+    `/a?utm_source=rss` are `/a`): each page is fetched once; the first item wins."""
+    return _first_by_key(items, lambda item: url_key(item.url))
 
 
 def _bad_source(source: Source, error: SourceError) -> FetchResult:
@@ -716,25 +739,43 @@ def _bad_source(source: Source, error: SourceError) -> FetchResult:
     return _failure(source.location, source, error.kind, str(error))
 
 
+def _broken_source(source: Source, error: Exception) -> FetchResult:
+    """An error nobody foresaw while expanding one source: logged with its traceback and recorded
+    as that source's failure, so the other sources are still expanded."""
+    LOGGER.exception("source %r: unexpected error while expanding it", source.name)
+    message = (
+        f"unexpected {type(error).__name__} while expanding source {source.name!r}: {error} "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    return _failure(source.location, source, "internal_error", message)
+
+
 def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
-    """Expand every source into work items; a bad source is recorded and never stops the others.
+    """Expand every source into work items; a bad source is recorded and never stops the others,
+    nor does one that hits an unexpected error (recorded as outcome `internal_error`).
 
     Args:
         sources: configured and command-line sources, in priority order.
-        settings: fetch settings for feed, sitemap and URL-list documents.
+        settings: fetch settings for feed, sitemap and URL-list documents, all fetched in one
+            batch: one robots.txt read per origin, the per-host delay kept between documents.
 
     Returns:
-        A Discovery: items de-duplicated by URL across sources (the first source wins), every
+        A Discovery: items de-duplicated by article URL key across sources (the first wins), every
         feed entry (also those without a fetchable page), and the source documents' fetches.
     """
     combined = Discovery()
     seen_entries: set[tuple[str, str]] = set()
-    with open_session(settings) as session:
+    with open_batch(settings) as batch:  # robots.txt once per origin, the per-host delay held
         for source in sources:
             try:
-                found = expand_source(source, settings, session)
+                found = expand_source(source, batch)
             except SourceError as error:
                 combined.fetches.append(_bad_source(source, error))
+                continue
+            except _TRANSIENT_ERRORS:
+                raise  # the task retries network hiccups that escaped the fetcher
+            except Exception as error:  # noqa: BLE001 - recorded as this source's failure
+                combined.fetches.append(_broken_source(source, error))
                 continue
             combined.items.extend(found.items)
             combined.fetches.extend(found.fetches)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import logging
+import os
 import pickle
 import socket
 import threading
@@ -19,6 +21,7 @@ from prefect.states import Completed, Failed
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tasks import fetch as fetch_module
 from tasks.fetch import (
     RobotsRules,
     _is_transient_batch_failure,
@@ -55,6 +58,12 @@ class RogueHandler(BaseHTTPRequestHandler):
 
     def route_missing(self) -> None:
         self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def route_jump_to_bad_host(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "http://news..example.com/story")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -323,7 +332,10 @@ def gzip_bomb() -> bytes:
 
 
 def test_gzip_bomb_stops_at_cap(
-    site: HTTPServer, fetch_settings: FetchSettings, gzip_bomb: bytes
+    site: HTTPServer,
+    fetch_settings: FetchSettings,
+    gzip_bomb: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site.expect_request("/bomb").respond_with_data(
         gzip_bomb, content_type="text/html", headers={"Content-Encoding": "gzip"}
@@ -334,8 +346,43 @@ def test_gzip_bomb_stops_at_cap(
     settings = tuned(fetch_settings, max_bytes=MB)
     page = fetch_url(site.url_for("/bomb"), settings)
     assert page.outcome == "too_large" and page.bytes == MB + 1
+    monkeypatch.setattr(fetch_module, "DOCUMENT_MAX_BYTES", MB)
     feed = fetch_url(site.url_for("/bomb.xml.gz"), settings, accept="feed")
     assert feed.outcome == "too_large" and "gunzipped" in (feed.error or "")
+
+
+def test_feeds_and_sitemaps_get_the_document_cap_not_max_bytes(
+    site: HTTPServer,
+    rogue: ThreadingHTTPServer,
+    fetch_settings: FetchSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = "".join(f"<url><loc>https://n.org/story/{n}</loc></url>" for n in range(200))
+    sitemap = f"<urlset>{rows}</urlset>".encode()  # 8 kB, over this test's max_bytes
+    site.expect_request("/sitemap.xml").respond_with_data(sitemap, content_type="application/xml")
+    site.expect_request("/sitemap.xml.gz").respond_with_data(
+        gzip.compress(sitemap), content_type="application/gzip"
+    )
+    site.expect_request("/encoded.xml").respond_with_data(
+        gzip.compress(sitemap), content_type="application/xml", headers={"Content-Encoding": "gzip"}
+    )
+    (tmp_path / "sitemap.xml").write_bytes(sitemap)
+    settings = tuned(fetch_settings, max_bytes=1000)
+    documents = [site.url_for(p) for p in ("/sitemap.xml", "/sitemap.xml.gz", "/encoded.xml")]
+    for url in [*documents, (tmp_path / "sitemap.xml").as_uri()]:
+        result = fetch_url(url, settings, accept="feed")
+        assert (result.outcome, result.body) == ("ok", sitemap), (url, result.error)
+    site.expect_request("/page").respond_with_data(sitemap, content_type="text/html")
+    page = fetch_url(site.url_for("/page"), settings)  # the same bytes as a page
+    assert page.outcome == "too_large" and "max_bytes 1000" in (page.error or "")
+
+    monkeypatch.setattr(fetch_module, "DOCUMENT_MAX_BYTES", 1000)
+    for url in documents:
+        result = fetch_url(url, settings, accept="feed")
+        assert result.outcome == "too_large" and "document cap" in (result.error or ""), url
+    endless = fetch_url(rogue_url(rogue, "/endless"), settings, accept="feed")
+    assert endless.outcome == "too_large" and "while streaming" in (endless.error or "")
 
 
 def test_gzip_content_encoding_decoded(site: HTTPServer, fetch_settings: FetchSettings) -> None:
@@ -347,6 +394,44 @@ def test_gzip_content_encoding_decoded(site: HTTPServer, fetch_settings: FetchSe
     result = fetch_url(site.url_for("/gz"), fetch_settings)
     assert result.outcome == "ok" and result.html == HTML and result.bytes == len(HTML)
     assert "gzip" in site.log[-1][0].headers["Accept-Encoding"]
+
+
+def test_every_gzip_member_is_read_and_a_cut_stream_is_a_decode_failure(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    head, tail = HTML[:30], HTML[30:]
+    two_members = gzip.compress(head.encode()) + gzip.compress(tail.encode()) + b"\x00" * 8
+    site.expect_request("/page").respond_with_data(
+        two_members, content_type="text/html", headers={"Content-Encoding": "gzip"}
+    )
+    rows = [f"<url><loc>https://n.org/{n}</loc></url>" for n in range(2)]
+    members = [
+        gzip.compress(f"<urlset>{rows[0]}".encode()),
+        gzip.compress(f"{rows[1]}</urlset>".encode()),
+    ]
+    site.expect_request("/sitemap.xml.gz").respond_with_data(
+        b"".join(members), content_type="application/gzip"
+    )
+    whole = gzip.compress(f"<urlset>{''.join(rows)}</urlset>".encode())
+    site.expect_request("/cut.xml.gz").respond_with_data(
+        whole[:-12], content_type="application/gzip"
+    )
+    page = fetch_url(site.url_for("/page"), fetch_settings)
+    assert (page.outcome, page.html) == ("ok", HTML), page.error
+    sitemap = fetch_url(site.url_for("/sitemap.xml.gz"), fetch_settings, accept="feed")
+    assert sitemap.outcome == "ok" and sitemap.body == f"<urlset>{''.join(rows)}</urlset>".encode()
+    cut = fetch_url(site.url_for("/cut.xml.gz"), fetch_settings, accept="feed")
+    assert cut.outcome == "decode" and "ends mid-stream" in (cut.error or "")
+    assert cut.body is None and cut.attempts == 1
+
+
+def test_gzip_members_split_anywhere_between_chunks() -> None:
+    body = gzip.compress(b"Kabul ") + b"\x00\x00" + gzip.compress(b"fell.")
+    for size in (1, 2, 7, len(body)):
+        members = fetch_module._GzipMembers()
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        out = b"".join(members.decompress(chunk, 100) for chunk in chunks) + members.flush()
+        assert out == b"Kabul fell." and members.eof, size
 
 
 # --- content types, bodies, charsets -----------------------------------------------------------
@@ -396,6 +481,18 @@ def test_charset_decoding(
     assert result.outcome == "ok" and result.encoding == encoding
     assert result.html is not None and ("café" in result.html or "Кабул" in result.html)
     assert "“quoted”" in result.html or "Кабул" in result.html
+
+
+def test_one_stray_byte_does_not_garble_a_declared_utf8_page(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    page = FRENCH.replace("<html>", '<html><meta charset="utf-8">').encode("utf-8")
+    page = page.replace(b"</body>", b"<p>Copyright \xa9 2021</p></body>")  # one Latin-1 byte
+    site.expect_request("/page").respond_with_data(page, content_type="text/html; charset=utf-8")
+    result = fetch_url(site.url_for("/page"), fetch_settings)
+    assert (result.outcome, result.encoding) == ("ok", "utf-8"), result.error
+    assert result.html == page.decode("utf-8", "replace")
+    assert "fenêtre? Ça coûte 5 €" in result.html and "Copyright \ufffd 2021" in result.html
 
 
 def test_decode_text_prefers_bom_and_xml_declaration() -> None:
@@ -616,6 +713,51 @@ def test_batch_keeps_order_and_every_failure(
     assert fetch_pages([], settings) == []
 
 
+@pytest.mark.parametrize("respect_robots", [True, False])
+def test_malformed_host_names_are_bad_urls_not_an_aborted_batch(
+    rogue: ThreadingHTTPServer, fetch_settings: FetchSettings, respect_robots: bool
+) -> None:
+    urls = [
+        "http://news..example.com/story",  # an empty label
+        f"http://{'a' * 64}.example.com/story",  # a label over 63 characters
+        rogue_url(rogue, "/jump-to-bad-host"),
+        rogue_url(rogue, "/slow-page"),
+    ]
+    settings = tuned(fetch_settings, max_retries=0, respect_robots=respect_robots)
+    results = fetch_pages([WorkItem(url, "s") for url in urls], settings)
+    assert [r.outcome for r in results] == ["bad_url", "bad_url", "bad_url", "ok"]
+    assert "news..example.com" in (results[0].error or "") and "not valid" in (
+        results[0].error or ""
+    )
+    assert results[2].final_url == "http://news..example.com/story"
+
+
+def test_an_unexpected_error_fetching_one_url_is_recorded_as_its_failure(
+    site: HTTPServer,
+    fetch_settings: FetchSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real_decode_text = fetch_module.decode_text
+
+    def decode_text_with_a_bug(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
+        if b"poison" in body:
+            raise KeyError("charset")
+        return real_decode_text(body, header_charset)
+
+    monkeypatch.setattr(fetch_module, "decode_text", decode_text_with_a_bug)
+    site.expect_request("/poison").respond_with_data("<p>poison</p>", content_type="text/html")
+    site.expect_request("/ok").respond_with_data(HTML, content_type="text/html")
+    items = [WorkItem(site.url_for("/poison"), "s"), WorkItem(site.url_for("/ok"), "s")]
+    with caplog.at_level(logging.ERROR, logger="tasks.fetch"):
+        results = fetch_pages(items, fetch_settings)
+    assert [r.outcome for r in results] == ["internal_error", "ok"]
+    assert "unexpected KeyError while fetching" in (results[0].error or "")
+    assert results[0].item == items[0] and results[0].source_name == "s"
+    assert results[0].fetched_at is not None
+    assert any(record.exc_info for record in caplog.records)  # the traceback is kept
+
+
 # --- files -------------------------------------------------------------------------------------
 
 
@@ -641,6 +783,17 @@ def test_file_uris_read_from_disk(tmp_path: Path, fetch_settings: FetchSettings)
     assert text.content_type == "text/plain" and text.html == "Kabul: “captured”, 15 août"
     assert gz.html == FRENCH and gz.encoding == "cp1252" and gz.final_url == item(names[2]).url
     assert all(r.status is None and r.attempts == 1 for r in results)
+
+
+def test_a_file_name_that_is_not_utf8_is_read(
+    tmp_path: Path, fetch_settings: FetchSettings
+) -> None:
+    latin1_name = tmp_path / os.fsdecode(b"caf\xe9.html")  # as a Latin-1 system saved it
+    latin1_name.write_text(HTML, encoding="utf-8")
+    page = WorkItem(latin1_name.as_uri(), "disk")  # as the directory walk (discover_files) lists it
+    assert page.url.endswith("/caf%E9.html")
+    (result,) = fetch_pages([page], fetch_settings)
+    assert (result.outcome, result.html) == ("ok", HTML), result.error
 
 
 # --- Prefect task ------------------------------------------------------------------------------

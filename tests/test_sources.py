@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 from prefect.states import Failed
+from werkzeug import Response
 
 from tasks import sources
 from tasks.fetch import fetch_url
@@ -251,6 +254,42 @@ def test_not_feeds_and_broken_documents_raise_with_their_kind():
         with pytest.raises(SourceError, match=message) as caught:
             parse_feed(body, "http://example.org/feed", "s")
         assert caught.value.kind == kind, body
+
+
+@pytest.mark.parametrize(
+    ("description", "summary"),
+    [
+        ("<![CDATA[<html><head><title>Two</title></head></html>]]>", "Two"),
+        ("<![CDATA[<html></html>]]>", None),
+        ("<![CDATA[<html/>]]>", None),
+        ("<![CDATA[<!DOCTYPE html>]]>", None),
+        (
+            "<![CDATA[<html><head><style>p {}</style><title>A &amp; B</title></head></html>]]>",
+            "A & B",
+        ),
+    ],
+)
+def test_a_whole_html_document_as_a_description_is_read_as_text(description, summary):
+    body = rss([{"guid": "g", "title": "One", "description": description}])
+    (entry,) = parse_feed(body, "http://example.org/feed", "s")
+    assert (entry.title, entry.summary) == ("One", summary)
+
+
+def test_json_feed_fields_of_the_wrong_type_are_ignored(tmp_path):
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "feed_url": 5,
+        "home_page_url": ["x"],
+        "authors": 5,
+        "items": [{"id": "a", "url": "https://n.org/a", "title": "A"}, {"id": "b", "url": "/b"}],
+    }
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps(feed))
+    entries = read_feed(path.read_bytes(), path.as_uri(), "s").entries
+    assert [(e.link, e.title, e.author) for e in entries] == [
+        ("https://n.org/a", "A", None),
+        (None, None, None),  # a relative link with no http(s) base to resolve it against
+    ]
 
 
 def test_empty_but_valid_feed_has_no_entries():
@@ -525,6 +564,40 @@ def test_sitemap_depth_and_count_limits_are_recorded(site, fetch_settings, monke
     assert len(found.items) == 2
 
 
+def test_source_documents_share_one_robots_read_and_the_per_host_delay(site, fetch_settings):
+    starts: list[float] = []
+
+    def timed(body: bytes, content_type: str):
+        def answer(request):
+            starts.append(time.monotonic())
+            return Response(body, content_type=content_type)
+
+        return answer
+
+    children = [site.url_for(f"/part-{n}.xml") for n in range(3)]
+    site.expect_request("/index.xml").respond_with_handler(
+        timed(sitemap_index(children), "application/xml")
+    )
+    for n in range(3):
+        part = urlset([(site.url_for(f"/p{n}"), None)])
+        site.expect_request(f"/part-{n}.xml").respond_with_handler(timed(part, "application/xml"))
+    feed = rss([{"guid": "1", "link": "/news"}])
+    site.expect_request("/feed.xml").respond_with_handler(timed(feed, "application/rss+xml"))
+    configured = [
+        Source("map", "sitemap", site.url_for("/index.xml")),
+        Source("news", "feed", site.url_for("/feed.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [f.outcome for f in found.fetches] == ["ok"] * 5
+    assert requests_for(site, "/robots.txt") == 1
+
+    starts.clear()  # robots.txt off: only the documents themselves are spaced by the delay
+    polite = fetch_settings.model_copy(update={"per_host_delay": 0.2, "respect_robots": False})
+    found = expand_sources(configured, polite)
+    assert [f.outcome for f in found.fetches] == ["ok"] * 5
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.15
+
+
 def test_bad_sources_are_recorded_and_never_stop_the_others(site, fetch_settings, tmp_path):
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "saved.html").write_text("<p>saved</p>")
@@ -568,6 +641,78 @@ def test_bad_sources_are_recorded_and_never_stop_the_others(site, fetch_settings
     assert [e.entry_key for e in found.feed_entries] == ["urn:s", "urn:o"]
 
 
+def test_an_odd_feed_entry_never_stops_the_other_sources(site, fetch_settings):
+    odd = rss([{"guid": "o", "link": "/odd", "description": "<![CDATA[<html></html>]]>"}])
+    serve(site, "/odd.xml", odd, "application/rss+xml")
+    serve(site, "/news.xml", rss([{"guid": "n", "link": "/news"}]), "application/rss+xml")
+    configured = [
+        Source("odd", "feed", site.url_for("/odd.xml")),
+        Source("news", "feed", site.url_for("/news.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [("odd", "ok"), ("news", "ok")]
+    assert [i.url for i in found.items] == [site.url_for("/odd"), site.url_for("/news")]
+
+
+def test_an_unexpected_error_in_one_source_is_recorded_as_its_failure(
+    site, fetch_settings, monkeypatch, caplog
+):
+    def broken_sitemap_reader(body: bytes, url: str) -> None:
+        raise KeyError("loc")
+
+    monkeypatch.setattr(sources, "read_sitemap", broken_sitemap_reader)
+    serve(site, "/sitemap.xml", urlset([(site.url_for("/a"), None)]), "application/xml")
+    serve(site, "/news.xml", rss([{"guid": "n", "link": "/news"}]), "application/rss+xml")
+    configured = [
+        Source("map", "sitemap", site.url_for("/sitemap.xml")),
+        Source("news", "feed", site.url_for("/news.xml")),
+    ]
+    with caplog.at_level(logging.ERROR, logger="tasks.sources"):
+        found = expand_sources(configured, fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [
+        ("map", "internal_error"),
+        ("news", "ok"),
+    ]
+    assert "unexpected KeyError while expanding source 'map'" in found.fetches[0].error
+    assert found.fetches[0].fetched_at is not None
+    assert [i.url for i in found.items] == [site.url_for("/news")]
+    assert any(record.exc_info for record in caplog.records)  # the traceback is kept
+
+
+def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
+    feed = rss(
+        [
+            {"guid": "1", "title": "First", "link": "/a1"},
+            {"guid": "2", "title": "Comments", "link": "/a1#comments"},
+            {"guid": "3", "title": "Tracked", "link": "/a1?utm_source=rss&amp;utm_medium=feed"},
+            {"guid": "4", "title": "Other", "link": "/a2?id=7&amp;utm_campaign=x"},
+        ]
+    )
+    serve(site, "/feed.xml", feed, "application/rss+xml")
+    serve(site, "/sitemap.xml", urlset([(site.url_for("/a2?id=7"), None)]), "application/xml")
+    configured = [
+        Source("news", "feed", site.url_for("/feed.xml")),
+        Source("map", "sitemap", site.url_for("/sitemap.xml")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [(i.url, i.source_name) for i in found.items] == [
+        (site.url_for("/a1"), "news"),
+        (site.url_for("/a2?id=7&utm_campaign=x"), "news"),
+    ]
+    assert found.items[0].feed_entry.title == "First"
+    assert len(found.feed_entries) == 4  # every entry is kept, only the pages are fetched once
+
+
+def test_a_feed_is_decoded_by_the_charset_its_http_header_declares(site, fetch_settings):
+    feed = rss([{"guid": "1", "title": "Талибы взяли Кандагар", "link": "/kandahar"}])
+    feed = feed.replace(b' encoding="UTF-8"', b"").decode().encode("cp1251")
+    content_type = "application/rss+xml; charset=windows-1251"
+    serve(site, "/feed.xml", feed, content_type)
+    found = expand_sources([Source("ru", "feed", site.url_for("/feed.xml"))], fetch_settings)
+    assert [(f.outcome, f.error) for f in found.fetches] == [("ok", None)]
+    assert [e.title for e in found.feed_entries] == ["Талибы взяли Кандагар"]
+
+
 def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_settings):
     serve(site, "/fake.xml", b"<!DOCTYPE html><html><body>x</body></html>", "application/xml")
     found = expand_sources([Source("fake", "feed", site.url_for("/fake.xml"))], fetch_settings)
@@ -586,6 +731,33 @@ def test_limit_and_remote_url_list(site, fetch_settings):
     assert [i.url for i in found.items] == [site.url_for(f"/story/{n}") for n in range(3)]
     found = expand_sources([Source("remote", "urls", site.url_for("/list.txt"))], fetch_settings)
     assert found.items[-1].url == site.url_for("/story/relative")
+
+
+def test_url_lists_are_read_whatever_their_name_or_text_type(site, fetch_settings, tmp_path):
+    listing = "\n".join(site.url_for(f"/story/{n}") for n in range(2)) + "\n"
+    for name in ("urls", "backlog.csv", "picks.txt"):
+        (tmp_path / name).write_text(listing)
+    serve(site, "/backlog.csv", listing.encode(), "text/csv; charset=utf-8")
+    serve(site, "/urls", listing.encode(), "application/octet-stream")
+    serve(site, "/urls.pdf", b"%PDF-1.7", "application/pdf")
+    configured = [
+        Source("no-suffix", "urls", str(tmp_path / "urls")),
+        Source("csv", "urls", str(tmp_path / "backlog.csv")),
+        Source("txt", "urls", str(tmp_path / "picks.txt")),
+        Source("csv-http", "urls", site.url_for("/backlog.csv")),
+        Source("octets-http", "urls", site.url_for("/urls")),
+        Source("pdf-http", "urls", site.url_for("/urls.pdf")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    outcomes = [(f.source_name, f.outcome) for f in found.fetches]
+    assert outcomes == [(s.name, "ok") for s in configured[:-1]] + [("pdf-http", "content_type")]
+    assert [(i.url, i.source_name) for i in found.items] == [
+        (site.url_for("/story/0"), "no-suffix"),
+        (site.url_for("/story/1"), "no-suffix"),
+    ]  # every list names the same two pages: the first source wins
+    for source in configured[1:-1]:
+        alone = expand_sources([source], fetch_settings)
+        assert [i.url for i in alone.items] == [site.url_for(f"/story/{n}") for n in range(2)]
 
 
 def test_sitemap_limit_stops_fetching_more_sitemaps(site, fetch_settings):
