@@ -53,6 +53,10 @@ _AMP_SUFFIX_RE = re.compile(r"(?:\.amp)+(?=(?:\.html?)?$)")
 _HTTP_SCHEME_RE = re.compile(r"^https?://", re.IGNORECASE)
 _WORD_JOINER_RE = re.compile(r"(?<=\w)['\u2019\u02bc.](?=\w)")  # don't, U.S. -> dont, us
 _WORD_RE = re.compile(r"[^\W_]+")
+# A declared canonical URL names an article only on a real host: not "http://" (an empty template
+# variable) nor "{{url}}"; and not the home page under another name ("/index.html", "/home").
+_CANONICAL_HOST_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*(?::\d+)?|\[[0-9a-f:.]+\](?::\d+)?")
+_HOME_PAGE_RE = re.compile(r"(?:(?:index|default|home)(?:\.[a-z]+)?)?", re.IGNORECASE)
 
 
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
@@ -348,7 +352,8 @@ def near_duplicate_of(
 
 
 def _canonical_key(doc: Document) -> str | None:
-    """url_key of the declared canonical URL; ignored when an article declares its site root."""
+    """url_key of the declared canonical URL; ignored when it names no host or an article
+    declares its site's home page (every page of such a template would be one story)."""
     declared = (doc.canonical_url or "").strip()
     if not declared:
         return None
@@ -358,6 +363,10 @@ def _canonical_key(doc: Document) -> str | None:
         except ValueError:
             return None
     key = url_key(declared)
+    if not _HTTP_SCHEME_RE.match(canonical_url(declared)):
+        return None  # "about:blank", "urn:…": not a web page
+    if not _CANONICAL_HOST_RE.fullmatch(key.partition("/")[0]):
+        return None  # "http://" (no host), "https://{{url}}" (a template never filled in)
     own = url_key(doc.url)
     if _is_site_root(key) and not _is_site_root(own):
         return None  # CMS templates that point every article at the home page
@@ -365,8 +374,9 @@ def _canonical_key(doc: Document) -> str | None:
 
 
 def _is_site_root(key: str) -> bool:
+    """A home page: "/" or "/index.html", "/default.aspx", "/home", with no query."""
     host, slash, rest = key.partition("/")
-    return bool(host) and slash == "/" and not rest
+    return bool(host) and slash == "/" and _HOME_PAGE_RE.fullmatch(rest) is not None
 
 
 def fingerprints(docs: list[Document]) -> list[Fingerprint]:

@@ -403,6 +403,27 @@ def test_fingerprint_takes_identity_from_the_url_and_the_declared_canonical():
     assert fingerprint(home).canonical_key is None  # a template pointing every page home
 
 
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "https://example.com/index.html",  # the home page under another name
+        "https://www.example.com/Default.aspx",
+        "https://example.com/home/",
+        "http://",  # an empty template variable: no host at all
+        "https://{{ page.url }}",  # a template never filled in
+        "about:blank",
+    ],
+)
+def test_a_canonical_naming_no_article_groups_nothing(declared):
+    fps = batch_of(
+        ("https://example.com/news/ghazni", ghazni_article(), declared),
+        ("https://example.com/news/herat", HERAT_ARTICLE, declared),
+        ("https://other.example/world/herat", HERAT_ARTICLE[:400], declared),
+    )
+    assert [fp.canonical_key for fp in fps] == [None, None, None]
+    assert group_batch(fps) == [None, None, None]
+
+
 # --- grouping a batch -------------------------------------------------------------------------
 
 
