@@ -203,3 +203,15 @@ def test_a_304_reached_through_a_redirect_marks_the_article_seen(db_path):
     write_batch(db_path, fetches=[_not_modified("https://a.example/r1", "https://a.example/a2")])
     [(seen,)] = _rows(db_path, "SELECT last_seen_at FROM articles")
     assert seen > first_seen
+
+
+def test_an_original_arriving_after_a_copy_that_declared_it_canonical_joins_its_story(db_path):
+    copy = _doc("https://c.example/amp-view/x", OTHER, canonical="https://www.c.example/x")
+    original = _doc("https://c.example/x", OTHER[:250] + " " + REPORT)  # not near: a longer text
+    _load(db_path, [copy])
+    counts = _load(db_path, [original])  # the next run: as if both came in one batch
+    assert counts.duplicates == {"canonical_url": 1}
+    assert _rows(db_path, "SELECT count(DISTINCT cluster_id) FROM articles") == [(1,)]
+    assert _rows(db_path, "SELECT duplicate_kind FROM articles WHERE url_key = 'c.example/x'") == [
+        ("canonical_url",)
+    ]
