@@ -283,6 +283,9 @@ _ZONE_OFFSET_RE = re.compile(
 )
 _ZONE_NAME_RE = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]{2,3}(?!\w)")
 _ZONE_NAMES = {name for name in _TZ_ABBREVIATIONS if name not in ("UTC", "GMT", "Z")}
+# JSON-LD wrapped for XHTML parsers: "<![CDATA[ … ]]>", "//<![CDATA[ … //]]>", "/* <![CDATA[ */ …".
+_CDATA_OPEN_RE = re.compile(r"^\s*(?:/\*\s*<!\[CDATA\[\s*\*/|(?://)?\s*<!\[CDATA\[)")
+_CDATA_CLOSE_RE = re.compile(r"(?:/\*\s*\]\]>\s*\*/|(?://)?\s*\]\]>)\s*$")
 _EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")
 _BROKEN_SECONDS_RE = re.compile(r"(T\d{2}:\d{2}):(\d)(?=\D|$)")  # "T23:15:0Z" → "T23:15:00Z"
 
@@ -437,13 +440,20 @@ def _adopt_page_zone(stamp: _Stamp, html: str, day: str | None) -> _Stamp:
     return candidates[0] if candidates and stamp.offset == "+00:00" else stamp
 
 
+def _load_jsonld(text: str) -> object:
+    """The JSON a JSON-LD script holds, inside a CDATA wrapper too; None when it is not JSON."""
+    if _CDATA_OPEN_RE.match(text):
+        text = _CDATA_CLOSE_RE.sub("", _CDATA_OPEN_RE.sub("", text, count=1), count=1)
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        return None
+
+
 def _jsonld_items(tree: HtmlElement) -> Iterator[dict]:
     """Every JSON object in the page's JSON-LD scripts, @graph members included."""
     for script in tree.iterfind('.//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text or "", strict=False)
-        except ValueError:
-            continue
+        data = _load_jsonld(script.text or "")
         stack = [data]
         while stack:
             node = stack.pop()

@@ -265,6 +265,38 @@ def test_real_page_date_keeps_offset(corpus):
     assert "President Barack Obama" in doc.text
 
 
+@pytest.mark.parametrize(
+    ("case", "published"),
+    [  # JSON-LD inside "<![CDATA[ … ]]>": its datePublished, not the update or a later meta
+        ("spiceworks", datetime(2020, 7, 10, 14, 15, 42, tzinfo=UTC)),  # "Last Updated: 2025"
+        ("medium-3", datetime(2015, 10, 15, 2, 19, 15, 607000, tzinfo=UTC)),
+        ("schema-org-context-object", datetime(2024, 12, 6, 22, 0, 40, tzinfo=UTC)),
+    ],
+)
+def test_real_page_date_comes_from_json_ld_in_cdata(corpus, case, published):
+    doc = clean_html(_corpus_page(corpus, case), f"https://example.org/{case}")
+    assert doc.published_at == published
+
+
+NEWS_ARTICLE_JSON = '{"@type": "NewsArticle", "datePublished": "2021-08-12T09:00:00+04:30"}'
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [("<![CDATA[ ", " ]]>"), ("//<![CDATA[\n", "\n//]]>"), ("/* <![CDATA[ */ ", " /* ]]> */")],
+)
+def test_json_ld_in_a_cdata_wrapper_is_read(opening, closing):
+    script = opening + NEWS_ARTICLE_JSON + closing
+    html = (
+        f'<html><head><script type="application/ld+json">{script}</script></head><body>'
+        f"<article><p>{' '.join(['Taliban fighters entered Ghazni on Thursday.'] * 20)}</p>"
+        "</article><p>Updated 14 September 2021</p></body></html>"
+    )
+    doc = clean_html(html, "https://example.com/news/ghazni")
+    assert doc.published_at == datetime(2021, 8, 12, 4, 30, tzinfo=UTC)
+    assert doc.published_offset == "+04:30"
+
+
 WIKIPEDIA = "https://en.wikipedia.org/wiki/Mozilla"
 REMEMBER = "Remember 80/90 - Memorabilia anni 80/90"  # a site name with a separator in it
 LIGHTHOUSE = "ライトハウス国際特許事務所"
