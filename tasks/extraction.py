@@ -160,6 +160,7 @@ _DATELINE_LABEL = r"(?:(?:published|posted|updated)(?:\s+(?:time|on|at))?\s*:?\s
 _DATELINE_TIME = (
     r"(?:,?\s+(?:at\s+)?(?P<time>\d{1,2}:\d{2})(?:\s*(?P<tz>GMT|UTC|Z|[+-]\d{2}:?\d{2}))?)?"
 )
+_UPDATED_DATELINE_RE = re.compile(r"^\s*updated\b", re.IGNORECASE)  # a fallback: not when published
 _DATELINE_TAIL = r"\s*(?:(?:[/|]|(?:edited|updated|last updated)\b).*)?$"  # "/ Updated 2 hours ago"
 _DATELINE_RULES: dict[str, re.Pattern[str]] = {
     # "12 Aug, 2021 16:21", "Published time: 3 March 2021, 09:15 GMT Edited time: …"
@@ -922,12 +923,17 @@ def _is_headline(line: str) -> bool:
 
 
 def _split_scrape(lines: list[str]) -> tuple[str | None, datetime | None, list[str]]:
-    """Title, dateline moment and body lines of a scrape's non-empty lines."""
+    """Title, dateline moment and body lines of a scrape's non-empty lines; the first dateline
+    gives the moment, one labelled "Updated" only when no other dateline is there."""
     title: str | None = None
     moment: datetime | None = None
+    updated: datetime | None = None
     body: list[str] = []
     for line in lines:
         stated = _parse_dateline(line)
+        if stated is not None and _UPDATED_DATELINE_RE.match(line):
+            updated = updated or stated
+            continue
         if stated is not None:
             moment = moment or stated
             continue
@@ -939,7 +945,7 @@ def _split_scrape(lines: list[str]) -> tuple[str | None, datetime | None, list[s
         if title is not None and line.casefold() == title.casefold():
             continue
         body.append(line)
-    return title, moment, body
+    return title, moment or updated, body
 
 
 # --- documents -------------------------------------------------------------------------------

@@ -122,6 +122,21 @@ def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
     assert dateline not in doc.text
 
 
+@pytest.mark.parametrize(
+    "datelines",
+    [
+        ["Updated: 15 Aug, 2021 09:00", "Published: 12 Aug, 2021 16:21"],
+        ["Published: 12 Aug, 2021 16:21", "Updated: 15 Aug, 2021 09:00"],
+        ["Updated on August 15, 2021", "August 12, 2021 16:21"],
+    ],
+)
+def test_scrape_date_is_the_published_line_not_the_update(datelines):
+    scrape = "\n".join([*datelines, "Herat falls to the Taliban", "The city fell. " * 10])
+    doc = clean_text_scrape(scrape, "file:///s.txt")
+    assert doc.published_at == _utc(2021, 8, 12, 16, 21)
+    assert "Updated" not in doc.text
+
+
 REPORTING = [
     "The Taliban told residents to follow them on Telegram for updates on the curfew.",
     "Officials said the airport can be reached at dawn only by the northern road.",
