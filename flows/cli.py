@@ -374,7 +374,7 @@ def summarize(
     """
     from flows.summarize import summarize as summarize_flow
 
-    with _user_errors():
+    with _user_errors(), _quiet_tracebacks():
         report = summarize_flow(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)
 

@@ -382,3 +382,29 @@ def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url:
         f"error: --url {url!r} is not an http(s) URL; write it as https://host/path\n",
     )
     assert not db.exists()
+
+
+# --- newsflow summarize --------------------------------------------------------------------------
+
+
+def _newsflow(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real console script on the session's Prefect API, so what Prefect prints is seen too."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "300"}
+    env.pop("NEWSFLOW_DB", None)
+    return subprocess.run(
+        [str(NEWSFLOW), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_summarize_of_a_missing_warehouse_fails_in_one_line(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "none.duckdb")
+    done = _newsflow("summarize", "--db", db)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        f"error: warehouse {db} does not exist yet; run `newsflow ingest` first"
+    )
