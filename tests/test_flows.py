@@ -347,3 +347,31 @@ def test_a_second_process_writing_meanwhile_makes_the_load_wait_not_fail(
     assert holder.returncode == 0
     assert report.new == 1
     assert _rows(db_path, "SELECT note FROM notes") == [("held",)]
+
+
+# --- the summarize flow --------------------------------------------------------------------------
+
+
+def _warehouse_with_one_article(db: str) -> None:
+    from tasks.dedupe import fingerprints
+    from tasks.load import write_batch
+    from tests.documents import cleaned_document
+
+    text = "Taliban fighters captured Zaranj, the capital of Nimroz province, on Friday. " * 8
+    doc = cleaned_document("https://example.org/zaranj", text, source_name="t", title="Zaranj")
+    write_batch(db, fetches=[doc.fetch], documents=[doc], prints=fingerprints([doc]))
+
+
+def test_summarize_without_db_reads_the_warehouse_named_by_newsflow_db(
+    prefect_harness, tmp_path, monkeypatch
+):
+    """A deployed summarize (no db parameter) reads the warehouse the worker's ingests write."""
+    from flows.summarize import summarize
+
+    db = str(tmp_path / "elsewhere.duckdb")
+    _warehouse_with_one_article(db)
+    monkeypatch.chdir(tmp_path)  # where the default warehouse/news.duckdb does not exist
+    monkeypatch.setenv("NEWSFLOW_DB", db)
+    report = summarize()
+    assert (report.db, report.articles_read) == (db, 1)
+    assert not (tmp_path / "warehouse").exists()
