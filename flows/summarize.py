@@ -104,6 +104,8 @@ def summarize(
     """
     logger = get_run_logger()
     db = load_settings(db=db).db  # a worker's NEWSFLOW_DB names the warehouse its ingests write
+    if start and end and start > end:  # before the extraction writes anything
+        raise ValueError(f"start {start} is after end {end}; swap them")
     if last_days and start is None:
         start = (end or date.today()) - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)

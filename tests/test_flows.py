@@ -375,3 +375,14 @@ def test_summarize_without_db_reads_the_warehouse_named_by_newsflow_db(
     report = summarize()
     assert (report.db, report.articles_read) == (db, 1)
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_summarize_refuses_a_start_after_its_end_before_reading_any_article(
+    prefect_harness, db_path
+):
+    from flows.summarize import summarize
+
+    _warehouse_with_one_article(db_path)
+    with pytest.raises(ValueError, match="start 2021-08-16 is after end 2021-08-06; swap them"):
+        summarize(start="2021-08-16", end="2021-08-06", db=db_path)
+    assert summarize(db=db_path).articles_read == 1  # the refused run extracted nothing
