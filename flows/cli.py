@@ -278,6 +278,8 @@ def ingest(
         )
     _print_ingest(report)
     _print_loaded(db, started)
+    if report.all_failed():
+        _fail(report.failures())
 
 
 @app.command()
@@ -309,6 +311,8 @@ def run(
     _print_ingest(report.ingest)
     _print_loaded(db, started)
     _print_summary(report.summary, db)
+    if report.ingest.all_failed():
+        _fail(report.ingest.failures())
 
 
 def _print_summary(summary: Any, db: str) -> None:
