@@ -278,6 +278,8 @@ def ingest(
         )
     _print_ingest(report)
     _print_loaded(db, started)
+    if report.all_failed():
+        _fail(report.failures())
 
 
 @app.command()
@@ -309,6 +311,8 @@ def run(
     _print_ingest(report.ingest)
     _print_loaded(db, started)
     _print_summary(report.summary, db)
+    if report.ingest.all_failed():
+        _fail(report.ingest.failures())
 
 
 def _print_summary(summary: Any, db: str) -> None:
@@ -374,7 +378,7 @@ def summarize(
     """
     from flows.summarize import summarize as summarize_flow
 
-    with _user_errors():
+    with _user_errors(), _quiet_tracebacks():
         report = summarize_flow(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)
 

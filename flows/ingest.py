@@ -50,6 +50,7 @@ class IngestReport(BaseModel):
     """What one ingest run did, for the CLI summary and the run artifact."""
 
     db: str
+    run_id: str | None = None
     sources: int = 0
     discovered: int = 0
     feed_entries: int = 0
@@ -64,10 +65,11 @@ class IngestReport(BaseModel):
 
     @classmethod
     def from_counts(
-        cls, db: str, sources: int, discovered: int, counts: LoadCounts
+        cls, db: str, run_id: str | None, sources: int, discovered: int, counts: LoadCounts
     ) -> IngestReport:
         return cls(
             db=db,
+            run_id=run_id,
             sources=sources,
             discovered=discovered,
             feed_entries=counts.feed_entries,
@@ -79,6 +81,20 @@ class IngestReport(BaseModel):
             unchanged=counts.unchanged,
             duplicates=dict(counts.duplicates),
             rejected=dict(counts.rejected),
+        )
+
+    def all_failed(self) -> bool:
+        """Whether every fetch failed (sources down, robots, a typo): no page fetched or checked."""
+        reached = self.new + self.updated + self.unchanged + self.not_modified
+        return bool(self.failed) and not (reached or self.rejected or self.feed_entries)
+
+    def failures(self) -> str:
+        """The run's failures in one line, by reason, and where to read each URL's error."""
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.failed.items()))
+        where = f"WHERE run_id = '{self.run_id}'" if self.run_id else "ORDER BY fetched_at DESC"
+        return (
+            f"every fetch failed ({reasons}), nothing was loaded; see why: newsflow query "
+            f'"SELECT url, outcome, error FROM fetches {where}" --db {self.db}'
         )
 
     def rows(self) -> list[dict[str, object]]:
@@ -463,9 +479,11 @@ def ingest(
     validators = read_validators(db_path, [item.url for item in discovery.items])
 
     totals.add(_run_batches(db_path, run_id, discovery.items, settings, validators))
-    report = IngestReport.from_counts(db_path, len(sources), len(discovery.items), totals)
+    report = IngestReport.from_counts(db_path, run_id, len(sources), len(discovery.items), totals)
     _publish(report)
     logger.info("ingest into %s: %s", db_path, report.model_dump_json())
+    if report.all_failed():
+        logger.warning(report.failures())
     return report
 
 

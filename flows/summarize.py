@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
 from tasks.events import ExtractionStats, extract_events_batch, find_pending_articles
-from tasks.settings import DEFAULT_DB
+from tasks.settings import load_settings
 from tasks.summaries import (
     compute_daily_summaries,
     display_row,
@@ -80,7 +80,7 @@ def recompute_range(
 def summarize(
     start: date | None = None,
     end: date | None = None,
-    db: str = DEFAULT_DB,
+    db: str | None = None,
     last_days: Annotated[
         int | None, Field(ge=1, le=366, description="Only the last N days")
     ] = None,
@@ -95,7 +95,7 @@ def summarize(
             before it are recomputed too when new or changed articles report them.
         end: last day to recompute and report (default: the last day with data). When new or
             changed articles were read, every later day is recomputed as well.
-        db: the warehouse file.
+        db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB, as for ingest).
         last_days: on a schedule, recompute only the last N days up to `end` (or today).
         batch_size: articles read, extracted and stored per extraction task run.
 
@@ -103,6 +103,9 @@ def summarize(
         counts of what was read and written, and where the chart went.
     """
     logger = get_run_logger()
+    db = load_settings(db=db).db  # a worker's NEWSFLOW_DB names the warehouse its ingests write
+    if start and end and start > end:  # before the extraction writes anything
+        raise ValueError(f"start {start} is after end {end}; swap them")
     if last_days and start is None:
         start = (end or date.today()) - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)
@@ -143,4 +146,4 @@ def summarize(
 if __name__ == "__main__":
     import sys
 
-    print(summarize(db=sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DB).headline())
+    print(summarize(db=sys.argv[1] if len(sys.argv) > 1 else None).headline())

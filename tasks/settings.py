@@ -10,9 +10,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from tasks.records import Source
+from tasks.records import Source, SourceKind
 
 DEFAULT_DB = "warehouse/news.duckdb"
 DEFAULT_SOURCES = "deployments/sources.toml"
@@ -22,6 +22,9 @@ MALLOC_ARENAS = 2
 # a 2 MB page of 20 000 paragraphs cleans in about 10 s (thorough) on one core of the 2-core VM
 CLEAN_PAGE_SECONDS = 120.0
 _M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+_FILE_TABLES = {"settings", "source"}  # a sources file's top-level keys
+_SOURCE_KEYS = {"name", "kind", "location", "enabled", "limit"}  # a [[source]]'s keys
+_KINDS = set(SourceKind.__args__)
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
@@ -175,13 +178,15 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
             f"sources file {path} does not exist; pass --sources FILE or create it"
         )
     with path.open("rb") as fh:
-        data = tomllib.load(fh)
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"sources file {path} is not valid TOML: {exc}") from None
+    _refuse_unknown(set(data) - _FILE_TABLES, f"sources file {path} has", "table", _FILE_TABLES)
     base = path.resolve().parent
     sources = []
     for raw in data.get("source", []):
-        missing = {"name", "kind", "location"} - raw.keys()
-        if missing:
-            raise ValueError(f"source {raw!r} in {path} lacks {', '.join(sorted(missing))}")
+        _check_source(raw, path)
         if raw.get("enabled", True) is False:
             continue
         options = {k: v for k, v in raw.items() if k not in {"name", "kind", "location", "enabled"}}
@@ -194,6 +199,26 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
     return {"settings": data.get("settings", {}), "sources": sources}
 
 
+def _check_source(raw: dict[str, Any], path: Path) -> None:
+    """A [[source]] with every key it needs, only keys newsflow reads, and a known kind."""
+    missing = {"name", "kind", "location"} - raw.keys()
+    if missing:
+        raise ValueError(f"source {raw!r} in {path} lacks {', '.join(sorted(missing))}")
+    name = raw["name"]
+    _refuse_unknown(set(raw) - _SOURCE_KEYS, f"source {name!r} in {path} has", "key", _SOURCE_KEYS)
+    if raw["kind"] not in _KINDS:
+        raise ValueError(
+            f"source {name!r} in {path} has kind {raw['kind']!r}; use {', '.join(sorted(_KINDS))}"
+        )
+
+
+def _refuse_unknown(unknown: set[str], owner: str, what: str, known: set[str]) -> None:
+    """A misspelt key would be ignored, its source or setting silently left out: refuse it."""
+    if unknown:
+        names, known_names = ", ".join(sorted(unknown)), ", ".join(sorted(known))
+        raise ValueError(f"{owner} unknown {what} {names}; known: {known_names}")
+
+
 def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build Settings: defaults < sources file [settings] < env vars < overrides (CLI flags)."""
     values: dict[str, Any] = {}
@@ -201,10 +226,13 @@ def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> S
     if sources_file:
         data = read_sources_file(sources_file)
         values["sources"] = data["sources"]
-        _split(data["settings"], values, fetch_values)
+        _split(data["settings"], values, fetch_values, f" in {sources_file} [settings]")
     _split(_env_overrides(), values, fetch_values)
     _split({k: v for k, v in overrides.items() if v is not None}, values, fetch_values)
-    settings = Settings(**values, fetch=FetchSettings(**fetch_values))
+    try:
+        settings = Settings(**values, fetch=FetchSettings(**fetch_values))
+    except ValidationError as exc:
+        raise ValueError(_bad_setting(exc, sources_file)) from None
     if settings.dask_address and settings.task_runner is not TaskRunnerName.dask:
         raise ValueError(
             f"a Dask scheduler address ({settings.dask_address}) is set but the task runner is "
@@ -213,15 +241,26 @@ def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> S
     return settings
 
 
-def _split(flat: dict[str, Any], values: dict[str, Any], fetch_values: dict[str, Any]) -> None:
+def _bad_setting(exc: ValidationError, sources_file: str | Path | None) -> str:
+    """The first bad value in one line: the setting, the value, what is wrong, where it was set."""
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"] if part != "fetch") or exc.title
+    where = f" (in {sources_file}, or a flag or env var)" if sources_file else ""
+    return f"setting {name} = {error.get('input')!r}{where}: {error['msg']}"
+
+
+def _split(
+    flat: dict[str, Any], values: dict[str, Any], fetch_values: dict[str, Any], where: str = ""
+) -> None:
     """Route flat keys to Settings or FetchSettings by name."""
     for key, value in flat.items():
         if key in FetchSettings.model_fields:
             fetch_values[key] = value
-        elif key in Settings.model_fields:
+        elif key in _known_keys():
             values[key] = value
         else:
-            raise ValueError(f"unknown setting {key!r}; known: {sorted(_known_keys())}")
+            known = ", ".join(sorted(_known_keys()))
+            raise ValueError(f"unknown setting {key!r}{where}; known: {known}")
 
 
 def _known_keys() -> set[str]:

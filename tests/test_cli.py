@@ -21,6 +21,7 @@ from tasks.records import Document
 from tests.conftest import ROOT
 from tests.documents import cleaned_document
 from warehouse.db import migrations, writer
+from warehouse.queries import read_only_query
 
 LATEST = migrations()[-1][0]
 NEWSFLOW = ROOT / ".venv" / "bin" / "newsflow"
@@ -382,3 +383,53 @@ def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url:
         f"error: --url {url!r} is not an http(s) URL; write it as https://host/path\n",
     )
     assert not db.exists()
+
+
+# --- newsflow summarize --------------------------------------------------------------------------
+
+
+def _newsflow(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real console script on the session's Prefect API, so what Prefect prints is seen too."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "300"}
+    env.pop("NEWSFLOW_DB", None)
+    return subprocess.run(
+        [str(NEWSFLOW), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_summarize_of_a_missing_warehouse_fails_in_one_line(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "none.duckdb")
+    done = _newsflow("summarize", "--db", db)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        f"error: warehouse {db} does not exist yet; run `newsflow ingest` first"
+    )
+
+
+# --- newsflow ingest: a run that fetched nothing -------------------------------------------------
+
+
+def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, site, db_path):
+    """A typo in a URL, a site down: the table alone (exit 0) read like a run that went well."""
+    gone = site.url("/news/gone")
+    code, out, err = _invoke("ingest", "--url", gone, "--allow-private-hosts", "--db", db_path)
+    assert code == 1
+    assert "failed: http_404 │ 1" in out
+    run_ids = read_only_query(db_path, "SELECT DISTINCT run_id FROM fetches")[1]
+    assert err.splitlines()[-1] == (
+        "error: every fetch failed (http_404: 1), nothing was loaded; see why: newsflow query "
+        f"\"SELECT url, outcome, error FROM fetches WHERE run_id = '{run_ids[0][0]}'\" "
+        f"--db {db_path}"
+    )
+    site.page("/news/zaranj", f"<html><body><article><p>{' '.join(WORDS * 20)}</p></article>")
+    code, out, err = _invoke(
+        "ingest", "--url", gone, "--url", site.url("/news/zaranj"), "--allow-private-hosts",
+        "--db", db_path,
+    )  # fmt: skip
+    assert (code, err) == (0, ""), err  # one page fetched: a partial failure is a normal run
+    assert "failed: http_404 │ 1" in out

@@ -347,3 +347,42 @@ def test_a_second_process_writing_meanwhile_makes_the_load_wait_not_fail(
     assert holder.returncode == 0
     assert report.new == 1
     assert _rows(db_path, "SELECT note FROM notes") == [("held",)]
+
+
+# --- the summarize flow --------------------------------------------------------------------------
+
+
+def _warehouse_with_one_article(db: str) -> None:
+    from tasks.dedupe import fingerprints
+    from tasks.load import write_batch
+    from tests.documents import cleaned_document
+
+    text = "Taliban fighters captured Zaranj, the capital of Nimroz province, on Friday. " * 8
+    doc = cleaned_document("https://example.org/zaranj", text, source_name="t", title="Zaranj")
+    write_batch(db, fetches=[doc.fetch], documents=[doc], prints=fingerprints([doc]))
+
+
+def test_summarize_without_db_reads_the_warehouse_named_by_newsflow_db(
+    prefect_harness, tmp_path, monkeypatch
+):
+    """A deployed summarize (no db parameter) reads the warehouse the worker's ingests write."""
+    from flows.summarize import summarize
+
+    db = str(tmp_path / "elsewhere.duckdb")
+    _warehouse_with_one_article(db)
+    monkeypatch.chdir(tmp_path)  # where the default warehouse/news.duckdb does not exist
+    monkeypatch.setenv("NEWSFLOW_DB", db)
+    report = summarize()
+    assert (report.db, report.articles_read) == (db, 1)
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_summarize_refuses_a_start_after_its_end_before_reading_any_article(
+    prefect_harness, db_path
+):
+    from flows.summarize import summarize
+
+    _warehouse_with_one_article(db_path)
+    with pytest.raises(ValueError, match="start 2021-08-16 is after end 2021-08-06; swap them"):
+        summarize(start="2021-08-16", end="2021-08-06", db=db_path)
+    assert summarize(db=db_path).articles_read == 1  # the refused run extracted nothing

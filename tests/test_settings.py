@@ -1,0 +1,90 @@
+"""Settings from a sources file, env vars and flags: a misspelt or bad entry fails in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tasks.settings import load_settings
+from tests.conftest import ROOT
+
+SOURCE = '[[source]]\nname = "s"\nkind = "path"\nlocation = "pages"\n'
+
+
+def _sources_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_bundled_sources_file_loads() -> None:
+    settings = load_settings(ROOT / "deployments" / "sources.toml")
+    assert [(s.name, s.kind) for s in settings.source_list()] == [("samples", "path")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (  # [[sources]]: the source would be dropped and the run would find nothing to ingest
+            SOURCE.replace("[[source]]", "[[sources]]"),
+            "sources file {path} has unknown table sources; known: settings, source",
+        ),
+        (
+            "[setings]\nbatch_size = 3\n" + SOURCE,
+            "sources file {path} has unknown table setings; known: settings, source",
+        ),
+        (  # the limit would be ignored: every item of the source fetched
+            SOURCE + "limt = 10\n",
+            "source 's' in {path} has unknown key limt; known: enabled, kind, limit, location, "
+            "name",
+        ),
+        (
+            SOURCE.replace('"path"', '"paths"'),
+            "source 's' in {path} has kind 'paths'; use feed, path, sitemap, urls",
+        ),
+        (
+            "[settings]\nbatchsize = 3\n" + SOURCE,
+            "unknown setting 'batchsize' in {path} [settings]; known: allow_private_hosts,",
+        ),
+        (
+            "[settings]\nsources = []\n" + SOURCE,
+            "unknown setting 'sources' in {path} [settings]; known: allow_private_hosts,",
+        ),
+        (
+            "[settings]\nbatch_size = -3\n" + SOURCE,
+            "setting batch_size = -3 (in {path}, or a flag or env var): Input should be greater "
+            "than or equal to 1",
+        ),
+        (
+            '[settings]\nread_timeout = "long"\n' + SOURCE,
+            "setting read_timeout = 'long' (in {path}, or a flag or env var): Input should be a "
+            "valid number, unable to parse string as a number",
+        ),
+        (
+            "[settings\n" + SOURCE,
+            "sources file {path} is not valid TOML: Expected ']' at the end of a table "
+            "declaration (at line 1, column 10)",
+        ),
+    ],
+)
+def test_a_sources_file_entry_newsflow_would_ignore_or_misread_is_refused_in_one_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = _sources_file(tmp_path, text)
+    with pytest.raises(ValueError) as raised:
+        load_settings(path)
+    assert str(raised.value).startswith(message.format(path=path))
+    assert "\n" not in str(raised.value)
+
+
+def test_a_bad_flag_value_names_the_setting() -> None:
+    with pytest.raises(ValueError) as raised:
+        load_settings(batch_size=0)
+    assert str(raised.value) == "setting batch_size = 0: Input should be greater than or equal to 1"
+
+
+def test_a_disabled_source_and_its_limit_are_read(tmp_path: Path) -> None:
+    text = SOURCE + "limit = 5\n" + SOURCE.replace('"s"', '"off"') + "enabled = false\n"
+    sources = load_settings(_sources_file(tmp_path, text)).source_list()
+    assert [(s.name, s.options) for s in sources] == [("s", {"limit": 5})]
