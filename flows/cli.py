@@ -200,11 +200,11 @@ def _print_ingest(report: Any) -> None:
     _print_rows(report.rows(), OutputFormat.table, title=f"ingest into {report.db}")
 
 
-def _print_loaded(db: str, since: datetime, limit: int = 20) -> None:
+def _print_loaded(db: str, since: datetime, run_id: str | None, limit: int = 20) -> None:
     """The articles this run added (the first `limit`), so a person sees what was loaded."""
     from warehouse.queries import recent_articles
 
-    rows = recent_articles(db, since, limit=limit)
+    rows = recent_articles(db, since, run_id=run_id, limit=limit)
     if rows:
         _print_rows(rows, OutputFormat.table, title=f"articles loaded (first {limit} at most)")
 
@@ -277,7 +277,7 @@ def ingest(
             dask_address=dask_address,
         )
     _print_ingest(report)
-    _print_loaded(db, started)
+    _print_loaded(db, started, report.run_id)
     if report.all_failed():
         _fail(report.failures())
 
@@ -309,7 +309,7 @@ def run(
             dask_address=dask_address,
         )
     _print_ingest(report.ingest)
-    _print_loaded(db, started)
+    _print_loaded(db, started, report.ingest.run_id)
     _print_summary(report.summary, db)
     if report.ingest.all_failed():
         _fail(report.ingest.failures())

@@ -386,3 +386,21 @@ def test_summarize_refuses_a_start_after_its_end_before_reading_any_article(
     with pytest.raises(ValueError, match="start 2021-08-16 is after end 2021-08-06; swap them"):
         summarize(start="2021-08-16", end="2021-08-06", db=db_path)
     assert summarize(db=db_path).articles_read == 1  # the refused run extracted nothing
+
+
+def test_the_articles_a_run_loaded_are_its_own_not_another_runs(prefect_harness, db_path):
+    """The end-of-run list (`newsflow ingest`) names the articles this run fetched: another run
+    loading the same warehouse meanwhile adds articles first seen after this one started."""
+    from datetime import UTC, datetime
+
+    from flows.ingest import ingest
+    from warehouse.queries import recent_articles
+
+    started = datetime.now(UTC)
+    samples = ROOT / "samples"
+    other = ingest(paths=[str(samples / "2021-08-10_hindu-kush-herald_aybak.html")], db=db_path)
+    this = ingest(paths=[str(samples / "2021-08-06_frontier-dispatch_zaranj.html")], db=db_path)
+    assert (other.new, this.new) == (1, 1)
+    assert len(recent_articles(db_path, started)) == 2
+    [own] = recent_articles(db_path, started, run_id=this.run_id)
+    assert "Zaranj" in own["title"]

@@ -38,10 +38,14 @@ def warehouse_counts(db: str) -> dict[str, int]:
         return dict(zip(names, cursor.fetchone(), strict=True))
 
 
-def recent_articles(db: str, since: datetime, *, limit: int = 20) -> list[dict[str, Any]]:
-    """Articles first seen since a moment (a run's start), oldest publication first."""
+def recent_articles(
+    db: str, since: datetime, *, run_id: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Articles a run added: first seen since it started and, given its id, fetched by it (so
+    not another run's, loading the same warehouse meanwhile); oldest publication first."""
     with reader(db) as conn:
-        cursor = conn.execute(sql("recent_articles"), {"since": since, "limit": limit})
+        params = {"since": since, "run_id": run_id, "limit": limit}
+        cursor = conn.execute(sql("recent_articles"), params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
