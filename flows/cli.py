@@ -120,6 +120,12 @@ def _user_errors() -> Iterator[None]:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except OSError as exc:
         _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
+    except KeyboardInterrupt:
+        _fail(
+            "interrupted: the batches already loaded are kept (each loads whole or not at all); "
+            "rerun the same command to fetch the rest",
+            code=130,
+        )
 
 
 @contextmanager
