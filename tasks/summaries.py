@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from warehouse.db import parse_warehouse
 from warehouse.summaries import (
     read_daily_captures,
     recompute_daily_summaries,
@@ -65,8 +66,10 @@ class ChartFiles:
 
 
 def reports_dir(db: str) -> Path:
-    """Where a warehouse's charts go: a reports/ folder beside the warehouse file."""
-    return Path(db).resolve().parent / REPORTS_DIRNAME
+    """Where a warehouse's charts go: a reports/ folder beside the warehouse file, or beside a
+    DuckLake's catalog file; in the working directory for a lake on PostgreSQL, which has none."""
+    catalog = parse_warehouse(db).catalog_file
+    return (catalog.resolve().parent if catalog else Path.cwd()) / REPORTS_DIRNAME
 
 
 def _capitals_cell(row: dict[str, Any]) -> str:

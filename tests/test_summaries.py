@@ -268,3 +268,19 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     )
     assert days[3] == (date(2021, 8, 9), ["Ghazni"], 6)
     assert [row[2] for row in days] == [1, 2, 5, 6, 6, 6, 6, 6, 6, 6]
+
+
+@pytest.mark.parametrize(
+    ("db", "folder"),
+    [
+        ("/data/news.duckdb", "/data/reports"),
+        ("ducklake:sqlite:/data/lake/catalog.sqlite", "/data/lake/reports"),
+        ("ducklake:/data/lake/catalog.ducklake?data=/mnt/parquet", "/data/lake/reports"),
+        ("ducklake:postgres:dbname=news host=db", "{cwd}/reports"),
+    ],
+)
+def test_charts_go_beside_the_warehouse_file_or_the_lakes_catalog(db, folder):
+    """Not into a folder named after the URL ("ducklake:sqlite:/…") under the working directory."""
+    from tasks.summaries import reports_dir
+
+    assert reports_dir(db) == Path(folder.format(cwd=Path.cwd()))
