@@ -244,6 +244,21 @@ def test_a_plain_warehouse_named_as_a_lake_catalog_is_refused_and_left_alone(
         assert is_ducklake(conn)
 
 
+def test_a_lake_catalog_named_as_a_plain_warehouse_is_refused_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    """A plain --db on a lake's DuckDB catalog file would write newsflow's tables into it."""
+    catalog = tmp_path / "lake.ducklake"
+    with writer(f"ducklake:{catalog}"):
+        pass
+    before = catalog.read_bytes()
+    says = f"{catalog} is a DuckLake catalog, not a newsflow DuckDB warehouse; "
+    for opened in (writer, reader):
+        with pytest.raises(WarehouseError, match=f"^{re.escape(says)}"), opened(str(catalog)):
+            pass
+    assert catalog.read_bytes() == before
+
+
 def test_duckdb_lacks_keys_sequences_and_indexes_the_lake_schema_leaves_them_out(
     tmp_path: Path,
 ) -> None:

@@ -512,7 +512,21 @@ def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
         _prepare_lake(lake)
         return _open_lake(lake, read_only=False, wait_seconds=wait_seconds)
     _make_parent(path)
-    return _open(path, read_only=False, wait_seconds=wait_seconds)
+    conn = _open(path, read_only=False, wait_seconds=wait_seconds)
+    _refuse_lake_catalog(conn, path)
+    return conn
+
+
+def _refuse_lake_catalog(conn: duckdb.DuckDBPyConnection, path: str) -> None:
+    """A DuckLake's DuckDB catalog file opened as a plain warehouse is refused (and closed):
+    migrating it would write newsflow's tables among the lake's metadata."""
+    tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "ducklake_metadata" in tables and "schema_version" not in tables:
+        conn.close()
+        raise WarehouseError(
+            f"{path} is a DuckLake catalog, not a newsflow DuckDB warehouse; "
+            f"pass --db {DUCKLAKE_PREFIX}{path}"
+        )
 
 
 def _make_parent(path: str) -> None:
@@ -560,6 +574,7 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
         conn = _open_lake(lake, read_only=True, wait_seconds=wait_seconds)
     else:
         conn = _open(path, read_only=True, wait_seconds=wait_seconds)
+        _refuse_lake_catalog(conn, path)
     try:
         backend = "ducklake" if lake.lake else "duckdb"
         _check_not_newer(conn, path, (migrations(backend) or [(0, "", "")])[-1][0])
