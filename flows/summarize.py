@@ -17,7 +17,7 @@ from tasks.summaries import (
     render_captures_chart,
     reports_dir,
 )
-from warehouse.summaries import count_undated_articles, read_daily_captures
+from warehouse.summaries import count_undated_articles, day_range, read_daily_captures
 
 EXTRACT_BATCH_SIZE = 500
 
@@ -104,8 +104,7 @@ def summarize(
     """
     logger = get_run_logger()
     db = load_settings(db=db).db  # a worker's NEWSFLOW_DB names the warehouse its ingests write
-    if start and end and start > end:  # before the extraction writes anything
-        raise ValueError(f"start {start} is after end {end}; swap them")
+    day_range(start, end)  # a reversed range is refused before the extraction writes anything
     if last_days and start is None:
         start = (end or date.today()) - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)

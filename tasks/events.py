@@ -575,13 +575,13 @@ def _stretch(sentence: str, hit: _Hit, mentions: Sequence[Mention]) -> tuple[int
     return start, end
 
 
-def is_denied(sentence: str, hit: _Hit, mentions: Sequence[Mention]) -> bool:
+def is_denied(sentence: str, hit: _Hit, stretch: tuple[int, int]) -> bool:
     """Is this report denied: a denial in its stretch before it, or a claim denied after?
 
-    Kept to the hit's stretch of the sentence so "seize X and Y as officials deny fall of Z"
-    denies Z alone.
+    Kept to the hit's stretch of the sentence (_stretch) so "seize X and Y as officials deny
+    fall of Z" denies Z alone.
     """
-    lo, hi = _stretch(sentence, hit, mentions)
+    lo, hi = stretch
     end = max(hit.mention.end, hit.trigger.end())
     return bool(DENIAL.search(sentence[lo:end]) or DENIAL_AFTER.search(sentence[end:hi]))
 
@@ -629,7 +629,7 @@ def extract_sentence_events(
             sentence[lo:hi],
             hit.rule.kind,
             is_part=hit.is_part,
-            denied=is_denied(sentence, hit, mentions),
+            denied=is_denied(sentence, hit, (lo, hi)),
         )
         when, basis = event_date(sentence, hit.trigger.start(), published_on)
         findings.append(

@@ -46,7 +46,7 @@ _READ_TABLE = {
 }
 
 
-def _range(start: date | None, end: date | None) -> dict[str, date | None]:
+def day_range(start: date | None, end: date | None) -> dict[str, date | None]:
     """Bound parameters for a day range; a reversed range is refused with both dates named."""
     if start and end and start > end:
         raise ValueError(f"start {start} is after end {end}; swap them")
@@ -104,7 +104,7 @@ def recompute_daily_summaries(
     Returns:
         rows now in the range, per summary table.
     """
-    params = _range(start, end)
+    params = day_range(start, end)
 
     def replace_range() -> dict[str, int]:
         conn.execute(sql("summaries_article_volume"), params)
@@ -133,7 +133,7 @@ def read_daily_captures(
 ) -> list[dict[str, Any]]:
     """Daily captures in [start, end], each with its new capitals' statuses and source counts."""
     with reader(db, wait_seconds=wait_seconds) as conn:
-        result = conn.execute(sql("summaries_daily_captures_read"), _range(start, end))
+        result = conn.execute(sql("summaries_daily_captures_read"), day_range(start, end))
         return result.to_arrow_table().to_pylist()
 
 
