@@ -409,6 +409,16 @@ def _prepare_lake(lake: Warehouse) -> None:
         catalog.close()
 
 
+def _what_file_holds(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """What a DuckDB file opened as `conn` is: a newsflow "warehouse" (schema_version, no DuckLake
+    metadata), a DuckLake "catalog" (the reverse), or None (new, or neither)."""
+    tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    warehouse, catalog = "schema_version" in tables, "ducklake_metadata" in tables
+    if warehouse != catalog:
+        return "warehouse" if warehouse else "catalog"
+    return None
+
+
 def _refuse_plain_warehouse(lake: Warehouse) -> None:
     """A lake's DuckDB catalog file that is a newsflow warehouse (schema_version, no DuckLake
     metadata) is refused: attaching it would write DuckLake's tables into that warehouse."""
@@ -417,11 +427,10 @@ def _refuse_plain_warehouse(lake: Warehouse) -> None:
     never_fetch = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     try:
         with duckdb.connect(lake.catalog, read_only=True, config=never_fetch) as conn:
-            rows = conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        tables = {row[0] for row in rows}
+            holds = _what_file_holds(conn)
     except duckdb.Error:
         return  # in use, or not DuckDB: the attach says so
-    if "schema_version" in tables and "ducklake_metadata" not in tables:
+    if holds == "warehouse":
         raise WarehouseError(
             f"{lake.catalog} is a newsflow DuckDB warehouse, not a DuckLake catalog; "
             f"pass --db {lake.catalog} (without {DUCKLAKE_PREFIX}), or another file for a lake"
@@ -520,8 +529,7 @@ def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
 def _refuse_lake_catalog(conn: duckdb.DuckDBPyConnection, path: str) -> None:
     """A DuckLake's DuckDB catalog file opened as a plain warehouse is refused (and closed):
     migrating it would write newsflow's tables among the lake's metadata."""
-    tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "ducklake_metadata" in tables and "schema_version" not in tables:
+    if _what_file_holds(conn) == "catalog":
         conn.close()
         raise WarehouseError(
             f"{path} is a DuckLake catalog, not a newsflow DuckDB warehouse; "
