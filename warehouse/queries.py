@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from warehouse.db import WarehouseError, is_ducklake, load_extension, reader, sql
 
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
 # What EXPLAIN wraps: after `EXPLAIN`, `EXPLAIN ANALYZE` or `EXPLAIN (options)`; comments first.
 _EXPLAINED_RE = re.compile(
     r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+|\([^)]*\)\s*)?(?P<inner>.*)$",
@@ -95,7 +95,7 @@ def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
         raise WarehouseError("the query is empty; pass one SELECT statement")
     for statement in statements:
         kind = _statement_kind(conn, statement)
-        if kind not in READ_ONLY_STATEMENTS and kind != "EXPLAIN SELECT":
+        if kind not in READ_ONLY_STATEMENTS:
             raise WarehouseError(
                 f"newsflow query is read-only: {kind} statements are refused "
                 "(use SELECT; the flows are the only writers)"
