@@ -476,7 +476,7 @@ def _failure_from_request_error(exc: requests.RequestException, s: FetchSettings
     return _FetchFailure("request_error", f"request failed: {detail}")
 
 
-class _GzipMembers:
+class GzipMembers:
     """Gunzips bytes fed in chunks that hold one gzip member or several (RFC 1952 allows a
     series, as `cat a.gz b.gz` makes); zero bytes between or after members are padding."""
 
@@ -512,7 +512,7 @@ def _content_decoder(content_encoding: str | None) -> Any:
     if not codings:
         return None
     if codings in (["gzip"], ["x-gzip"]):
-        return _GzipMembers()
+        return GzipMembers()
     if codings == ["deflate"]:
         return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, auto-detected
     raise _FetchFailure(
@@ -827,7 +827,7 @@ def _detect_charset(body: bytes) -> tuple[str, str]:
 def _gunzip_capped(body: bytes, cap: int, cap_name: str) -> bytes:
     """Gunzip a body that is gzip bytes (sitemap.xml.gz), every member of it, refusing more than
     `cap` output bytes and a stream cut short."""
-    members = _GzipMembers()
+    members = GzipMembers()
     try:
         out = members.decompress(body, cap + 1)
     except zlib.error as exc:

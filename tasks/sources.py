@@ -27,7 +27,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from tasks.dedupe import url_key
-from tasks.fetch import DOCUMENT_MAX_BYTES, FetchBatch, fetch_in_batch, open_batch
+from tasks.fetch import (
+    DOCUMENT_MAX_BYTES,
+    GZIP_MAGIC,
+    FetchBatch,
+    GzipMembers,
+    fetch_in_batch,
+    open_batch,
+)
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
 from tasks.settings import FetchSettings
 
@@ -38,7 +45,6 @@ MAX_SITEMAP_DEPTH = 3  # the root sitemap is depth 0; children deeper than this 
 MAX_SITEMAPS_PER_SOURCE = 100
 MAX_UNCOMPRESSED_BYTES = DOCUMENT_MAX_BYTES  # the sitemap protocol's cap; also stops gzip bombs
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".txt")
-_GZIP_MAGIC = b"\x1f\x8b"
 _HTTP_SCHEMES = {"http", "https"}
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
@@ -95,23 +101,23 @@ class Discovery:
 
 
 def _gunzip(body: bytes, what: str) -> bytes:
-    """Decompress gzip bytes, capped so a small bomb cannot fill memory."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    """Decompress every gzip member, capped so a small bomb cannot fill memory."""
+    members = GzipMembers()
     try:
-        data = inflater.decompress(body, MAX_UNCOMPRESSED_BYTES + 1)
+        data = members.decompress(body, MAX_UNCOMPRESSED_BYTES + 1)
     except zlib.error as exc:
         raise SourceError("parse_error", f"{what}: gzip data is corrupt ({exc})") from exc
     if len(data) > MAX_UNCOMPRESSED_BYTES:
         raise SourceError(
             "too_large", f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed"
         )
-    if not inflater.eof:
+    if not members.eof:
         raise SourceError("parse_error", f"{what}: gzip data is truncated")
     return data
 
 
 def _maybe_gunzip(body: bytes, what: str) -> bytes:
-    return _gunzip(body, what) if body[:2] == _GZIP_MAGIC else body
+    return _gunzip(body, what) if body.startswith(GZIP_MAGIC) else body
 
 
 def _is_http_url(url: str) -> bool:

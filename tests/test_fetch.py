@@ -428,7 +428,7 @@ def test_every_gzip_member_is_read_and_a_cut_stream_is_a_decode_failure(
 def test_gzip_members_split_anywhere_between_chunks() -> None:
     body = gzip.compress(b"Kabul ") + b"\x00\x00" + gzip.compress(b"fell.")
     for size in (1, 2, 7, len(body)):
-        members = fetch_module._GzipMembers()
+        members = fetch_module.GzipMembers()
         chunks = [body[i : i + size] for i in range(0, len(body), size)]
         out = b"".join(members.decompress(chunk, 100) for chunk in chunks) + members.flush()
         assert out == b"Kabul fell." and members.eof, size

@@ -352,6 +352,13 @@ def test_sitemap_index_gzip_and_text_sitemaps():
     assert parse_sitemap(gzip.compress(body), "https://n.org/s1.xml.gz") == parse_sitemap(
         body, "https://n.org/s1.xml"
     )
+    # `cat a.gz b.gz` is one gzip file of two members (RFC 1952): both halves are read.
+    head, tail = b"https://n.org/x\n", b"https://n.org/y\n"
+    two_members = gzip.compress(head) + gzip.compress(tail)
+    assert parse_sitemap(two_members, "https://n.org/s.txt.gz")[0] == [
+        ("https://n.org/x", None),
+        ("https://n.org/y", None),
+    ]
     text = b"https://n.org/x\n\nhttps://n.org/y\n"
     assert parse_sitemap(text, "https://n.org/s2.txt") == (
         [("https://n.org/x", None), ("https://n.org/y", None)],
