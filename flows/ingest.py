@@ -53,6 +53,7 @@ class IngestReport(BaseModel):
     run_id: str | None = None
     sources: int = 0
     discovered: int = 0
+    source_documents: int = 0
     feed_entries: int = 0
     fetched: int = 0
     not_modified: int = 0
@@ -65,22 +66,32 @@ class IngestReport(BaseModel):
 
     @classmethod
     def from_counts(
-        cls, db: str, run_id: str | None, sources: int, discovered: int, counts: LoadCounts
+        cls,
+        db: str,
+        run_id: str | None,
+        sources: int,
+        discovered: int,
+        discovery: LoadCounts,
+        pages: LoadCounts,
     ) -> IngestReport:
+        """The report of a run: `discovery` counts the feeds, sitemaps and URL lists read,
+        `pages` the pages; `fetched` and `not_modified` are pages only, so they add up against
+        `discovered`, and a source document that failed is a failure like a page."""
         return cls(
             db=db,
             run_id=run_id,
             sources=sources,
             discovered=discovered,
-            feed_entries=counts.feed_entries,
-            fetched=counts.fetched,
-            not_modified=counts.not_modified,
-            failed=dict(counts.failed),
-            new=counts.new,
-            updated=counts.updated,
-            unchanged=counts.unchanged,
-            duplicates=dict(counts.duplicates),
-            rejected=dict(counts.rejected),
+            source_documents=discovery.fetched + discovery.not_modified,
+            feed_entries=discovery.feed_entries + pages.feed_entries,
+            fetched=pages.fetched,
+            not_modified=pages.not_modified,
+            failed=dict(discovery.failed + pages.failed),
+            new=pages.new,
+            updated=pages.updated,
+            unchanged=pages.unchanged,
+            duplicates=dict(pages.duplicates),
+            rejected=dict(pages.rejected),
         )
 
     def all_failed(self) -> bool:
@@ -101,7 +112,14 @@ class IngestReport(BaseModel):
         """The report as (measure, value) rows for a table artifact or the terminal."""
         rows: list[dict[str, object]] = [
             {"measure": name, "value": getattr(self, name)}
-            for name in ("sources", "discovered", "feed_entries", "fetched", "not_modified")
+            for name in (
+                "sources",
+                "source_documents",
+                "discovered",
+                "feed_entries",
+                "fetched",
+                "not_modified",
+            )
         ]
         rows += [{"measure": f"failed: {k}", "value": v} for k, v in sorted(self.failed.items())]
         rows += [{"measure": n, "value": getattr(self, n)} for n in ("new", "updated", "unchanged")]
@@ -468,7 +486,7 @@ def ingest(
 
     discovery = discover_items(sources, settings.fetch)
     progress.report("discovered", len(discovery.items))
-    totals = load_discovery(
+    discovery_counts = load_discovery(
         db_path,
         run_id,
         sources,
@@ -478,8 +496,10 @@ def ingest(
     )
     validators = read_validators(db_path, [item.url for item in discovery.items])
 
-    totals.add(_run_batches(db_path, run_id, discovery.items, settings, validators))
-    report = IngestReport.from_counts(db_path, run_id, len(sources), len(discovery.items), totals)
+    page_counts = _run_batches(db_path, run_id, discovery.items, settings, validators)
+    report = IngestReport.from_counts(
+        db_path, run_id, len(sources), len(discovery.items), discovery_counts, page_counts
+    )
     _publish(report)
     logger.info("ingest into %s: %s", db_path, report.model_dump_json())
     if report.all_failed():

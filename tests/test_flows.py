@@ -103,6 +103,10 @@ def test_ingest_every_source_kind_then_rerun_loads_nothing_new(
     assert first.duplicates == {"near": 1}
     assert first.failed == {"http_404": 1, "robots": 1, "content_type": 1}
     assert first.feed_entries == 2
+    # The feed, the sitemap and the URL list are source documents, not pages, so `fetched` adds
+    # up against `discovered` (2 from the feed, 2 from the sitemap, 5 listed, 1 saved page):
+    # 7 pages fetched and 3 failed.
+    assert (first.source_documents, first.discovered, first.fetched) == (3, 10, 7)
     assert _rows(db_path, "SELECT count(*) FROM feed_entries WHERE title = 'Gone'") == [(1,)]
     outcomes = dict(_rows(db_path, "SELECT regexp_extract(url, '/[^/]+$'), outcome FROM fetches"))
     assert outcomes["/memo"] == "robots" and outcomes["/report.pdf"] == "content_type"
