@@ -103,6 +103,27 @@ def _quiet_tracebacks() -> Iterator[None]:
             handler.removeFilter(quiet)
 
 
+def _shield_temporary_api() -> None:
+    """Have Prefect's temporary API, which a flow command starts when PREFECT_API_URL names no
+    server, start with Ctrl-C blocked (tasks/interrupts.py).
+
+    A terminal's Ctrl-C reaches the API's process too, and it stopped at once: the interrupted
+    run, left to report its crash to nothing, printed tracebacks and spent minutes retrying
+    before it exited. Shielded, the API records the run as crashed and stops as the command
+    exits. Prefect keeps one temporary API a port (None: a free one); this makes it ours.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from tasks.interrupts import sigint_blocked
+
+    class ShieldedTemporaryAPI(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> Any:
+            with sigint_blocked():
+                return super()._run_uvicorn_command()
+
+    ShieldedTemporaryAPI()
+
+
 def _open_warehouse(db: str) -> None:
     """Create or migrate the warehouse before a flow starts, so a bad file fails in one line."""
     from warehouse.db import writer
@@ -264,6 +285,7 @@ def ingest(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
     started = datetime.now(UTC)
+    _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
         _open_warehouse(db)
@@ -305,6 +327,7 @@ def run(
     from flows.run import run as run_flow
 
     started = datetime.now(UTC)
+    _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         _open_warehouse(db)
         report = run_flow(
@@ -384,6 +407,7 @@ def summarize(
     """
     from flows.summarize import summarize as summarize_flow
 
+    _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks():
         report = summarize_flow(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)

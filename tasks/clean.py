@@ -12,12 +12,14 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache, partial
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.extraction import clean_fetch, log_to_stderr, rejected_document
+from tasks.extraction import clean_fetch, rejected_document, start_worker
+from tasks.interrupts import sigint_blocked
 from tasks.records import Document, FetchResult
 from tasks.settings import CLEAN_PAGE_SECONDS, ExtractionMode, usable_cores
 
@@ -49,10 +51,24 @@ def _extraction_pool(workers: int, mode: ExtractionMode) -> ProcessPoolExecutor:
     """A pool of extraction workers forked from the fork server, logging as this process does."""
     return ProcessPoolExecutor(
         workers,
-        mp_context=_pool_context(mode),
-        initializer=log_to_stderr,
+        mp_context=_running_server(mode),
+        initializer=start_worker,
         initargs=(logging.getLogger().getEffectiveLevel(),),
     )
+
+
+def _running_server(mode: ExtractionMode) -> multiprocessing.context.BaseContext:
+    """The pool context, its fork server started if it is not running.
+
+    The server starts with Ctrl-C blocked (tasks/interrupts.py): its imports take seconds, and a
+    terminal's Ctrl-C in them printed their traceback beside the run's one line. Once they are
+    done, multiprocessing has it ignore Ctrl-C; its workers take Ctrl-C again (start_worker).
+    """
+    context = _pool_context(mode)
+    resource_tracker.ensure_running()  # first: as it starts, it unblocks SIGINT (CPython bpo-33613)
+    with sigint_blocked():
+        multiprocessing.forkserver.ensure_running()
+    return context
 
 
 @cache  # main does not change; every batch's pool asks
@@ -99,8 +115,7 @@ def start_extraction_server(mode: ExtractionMode) -> None:
     0.6 s of one core (2.7 s with the thorough mode's warm-ups), which the first batch's clean
     would otherwise wait for with the other core idle; started before the first fetch, they
     overlap it."""
-    _pool_context(mode)
-    multiprocessing.forkserver.ensure_running()
+    _running_server(mode)
 
 
 def clean_documents(

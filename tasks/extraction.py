@@ -29,6 +29,7 @@ from lxml.html import HtmlElement, fromstring
 from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import load_html
 
+from tasks.interrupts import unblock_sigint
 from tasks.records import Document, FeedEntry, FetchResult
 from tasks.settings import ExtractionMode
 
@@ -1235,6 +1236,13 @@ def clean_fetch(fetch: FetchResult, mode: ExtractionMode, page_seconds: float = 
 def rejected_document(fetch: FetchResult, reason: str) -> Document:
     """The Document of a page whose clean failed, with no text or metadata: its row says why."""
     return _document(fetch.final_url or fetch.url, fetch.source_name, _PageMeta(), "", reason)
+
+
+def start_worker(level: int) -> None:
+    """An extraction worker's start: it takes Ctrl-C again (its fork server was started with
+    Ctrl-C blocked, tasks/clean.py), and logs as the flow does."""
+    unblock_sigint()
+    log_to_stderr(level)
 
 
 def log_to_stderr(level: int) -> None:
