@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,13 @@ from rich.table import Table
 from flows import progress
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
+
+# Prefect reads its settings when the flow commands first import it. It gives its temporary API
+# 20 s to start by default, which a busy 2-core machine exceeds (25 s here the first time: README),
+# and the command then died in a 60-line traceback; `make run` and the tests wait 90 s too.
+STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+os.environ.setdefault(STARTUP_TIMEOUT_VARIABLE, "90")
+_API_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 app = typer.Typer(
     help="newsflow: fetch, clean, deduplicate and load news into DuckDB, then summarize it.",
@@ -120,6 +128,16 @@ def _user_errors() -> Iterator[None]:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except OSError as exc:
         _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
+    except RuntimeError as exc:
+        if not str(exc).startswith(_API_TIMEOUT):
+            raise
+        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as waited
+
+        _fail(
+            f"Prefect's temporary API did not start within {waited.value()} s "
+            f"(a busy machine?); rerun with a higher {STARTUP_TIMEOUT_VARIABLE}, or start a server "
+            "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     except KeyboardInterrupt:
         _fail(
             "interrupted: the batches already loaded are kept (each loads whole or not at all); "

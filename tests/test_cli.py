@@ -411,6 +411,48 @@ def test_summarize_of_a_missing_warehouse_fails_in_one_line(
     )
 
 
+# --- Prefect's temporary API ---------------------------------------------------------------------
+
+
+def test_a_temporary_api_too_slow_to_start_fails_in_one_line(tmp_path: Path, page: str) -> None:
+    """Without a server, a flow command starts Prefect's temporary API and waits for it; when it
+    does not answer in time, one line says so and how to give it longer (was a traceback)."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "COLUMNS": "300"}
+    env.update({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})  # it needs seconds
+    for name in ("PREFECT_API_URL", "NEWSFLOW_DB"):
+        env.pop(name, None)
+    db = tmp_path / "news.duckdb"
+    done = subprocess.run(
+        [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        "error: Prefect's temporary API did not start within 1 s (a busy machine?); rerun with "
+        "a higher PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start a server "
+        "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
+
+
+def test_the_temporary_api_gets_90_s_to_start_unless_told_otherwise() -> None:
+    """Prefect's own 20 s is less than the first start takes on a busy 2-core machine (README)."""
+    code = (
+        "import flows.cli\n"
+        "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
+        "print(s.value())"
+    )
+    variable = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    env = {name: value for name, value in os.environ.items() if name != variable}
+    python = str(ROOT / ".venv" / "bin" / "python")
+    for extra, expected in [({}, "90"), ({variable: "200"}, "200")]:
+        done = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, env={**env, **extra},
+            cwd=ROOT, timeout=60, check=True,
+        )  # fmt: skip
+        assert done.stdout.strip() == expected
+
+
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------
 
 
