@@ -275,6 +275,7 @@ def ingest(
     On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
     from flows.ingest import ingest as ingest_flow
+    from tasks.settings import load_settings
     from tasks.sources import sources_from_cli
 
     if not any([sources, url, urls_file, feed, sitemap, path]):
@@ -284,6 +285,17 @@ def ingest(
     started = datetime.now(UTC)
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
+        # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
+        load_settings(
+            str(sources) if sources else None,
+            db=db,
+            batch_size=batch_size,
+            allow_private_hosts=allow_private_hosts or None,
+            respect_robots=False if ignore_robots else None,
+            extraction=extraction,
+            task_runner=task_runner,
+            dask_address=dask_address,
+        )
         _open_warehouse(db)
         report = ingest_flow(
             sources_file=str(sources) if sources else None,
@@ -321,9 +333,18 @@ def run(
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
     from flows.run import run as run_flow
+    from tasks.settings import load_settings
 
     started = datetime.now(UTC)
     with _user_errors(), _quiet_tracebacks(), _progress_display():
+        # a bad sources file or setting: one line, before Prefect starts or a file is made
+        load_settings(
+            str(sources),
+            db=db,
+            extraction=extraction,
+            task_runner=task_runner,
+            dask_address=dask_address,
+        )
         _open_warehouse(db)
         report = run_flow(
             sources_file=str(sources),

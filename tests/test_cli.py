@@ -385,6 +385,36 @@ def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url:
     assert not db.exists()
 
 
+# --- a sources file newsflow would misread ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (None, "sources file {path} does not exist; pass --sources FILE or create it"),
+        ('[[sources]]\nname = "s"\nkind = "path"\nlocation = "x"\n',
+         "sources file {path} has unknown table sources; known: settings, source"),
+        ('[[source]]\nname = "s"\nkind = "path"\nlocation = "x"\nlimt = 10\n',
+         "source 's' in {path} has unknown key limt; known: enabled, kind, limit, location, name"),
+        ("[settings]\nbatch_size = -3\n",
+         "setting batch_size = -3 (in {path}, or a flag or env var): Input should be greater "
+         "than or equal to 1"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_a_bad_sources_file_is_refused_before_prefect_starts_or_a_warehouse_is_made(
+    prefect_harness: None, tmp_path: Path, command: str, text: str | None, says: str
+) -> None:
+    """One line and exit 1, no flow run (its Prefect error logs), no warehouse file left behind."""
+    path = tmp_path / "sources.toml"
+    if text is not None:
+        path.write_text(text)
+    db = tmp_path / "news.duckdb"
+    expected = f"error: {says.format(path=path)}\n"
+    assert _invoke(command, "--sources", str(path), "--db", str(db)) == (1, "", expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["sources.toml"] if text else [])
+
+
 # --- newsflow summarize --------------------------------------------------------------------------
 
 
