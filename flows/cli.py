@@ -59,6 +59,17 @@ DbOption = Annotated[
     typer.Option("--db", envvar="NEWSFLOW_DB", help="Warehouse file (or set NEWSFLOW_DB)."),
 ]
 
+# ingest and run: a sources file's [settings] db applies unless --db or NEWSFLOW_DB says otherwise
+SourcesDbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="NEWSFLOW_DB",
+        help="Warehouse file (or set NEWSFLOW_DB; default: the sources file's db, else "
+        f"{DEFAULT_DB}).",
+    ),
+]
+
 
 ExtractionOption = Annotated[
     ExtractionMode | None,
@@ -249,7 +260,7 @@ def ingest(
     path: Annotated[
         list[str] | None, typer.Option("--path", help="A saved page, text scrape or folder.")
     ] = None,
-    db: DbOption = DEFAULT_DB,
+    db: SourcesDbOption = None,
     batch_size: Annotated[
         int | None, typer.Option(min=1, max=5000, help="Pages per batch.")
     ] = None,
@@ -286,7 +297,7 @@ def ingest(
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
         # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
-        load_settings(
+        db = load_settings(
             str(sources) if sources else None,
             db=db,
             batch_size=batch_size,
@@ -295,7 +306,7 @@ def ingest(
             extraction=extraction,
             task_runner=task_runner,
             dask_address=dask_address,
-        )
+        ).db
         _open_warehouse(db)
         report = ingest_flow(
             sources_file=str(sources) if sources else None,
@@ -323,7 +334,7 @@ def run(
     sources: Annotated[Path, typer.Option("--sources", help="Sources TOML file.")] = Path(
         DEFAULT_SOURCES
     ),
-    db: DbOption = DEFAULT_DB,
+    db: SourcesDbOption = None,
     extraction: ExtractionOption = None,
     task_runner: TaskRunnerOption = None,
     dask_address: DaskAddressOption = None,
@@ -338,13 +349,13 @@ def run(
     started = datetime.now(UTC)
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         # a bad sources file or setting: one line, before Prefect starts or a file is made
-        load_settings(
+        db = load_settings(
             str(sources),
             db=db,
             extraction=extraction,
             task_runner=task_runner,
             dask_address=dask_address,
-        )
+        ).db
         _open_warehouse(db)
         report = run_flow(
             sources_file=str(sources),

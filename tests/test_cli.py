@@ -415,6 +415,29 @@ def test_a_bad_sources_file_is_refused_before_prefect_starts_or_a_warehouse_is_m
     assert sorted(p.name for p in tmp_path.iterdir()) == (["sources.toml"] if text else [])
 
 
+def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
+    prefect_harness: None, tmp_path: Path, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`db` in [settings] is the run's warehouse unless --db (or NEWSFLOW_DB) names another, as
+    for a deployment's run of the same file; the CLI's default used to override it."""
+    monkeypatch.chdir(tmp_path)
+    named, flag = tmp_path / "lake" / "named.duckdb", tmp_path / "flag.duckdb"
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[settings]\ndb = "{named}"\n\n[[source]]\nname = "one"\nkind = "path"\n'
+        f'location = "{page}"\n'
+    )
+    for command in ("ingest", "run"):
+        code, out, err = _invoke(command, "--sources", str(sources))
+        assert (code, err) == (0, ""), err
+        assert f"ingestinto{named}" in "".join(out.split())  # the title, however wrapped
+    assert not (tmp_path / "warehouse").exists()  # the default, warehouse/news.duckdb
+    assert read_only_query(str(named), "SELECT count(*) FROM articles")[1] == [(1,)]
+    code, _, err = _invoke("ingest", "--sources", str(sources), "--db", str(flag))
+    assert (code, err) == (0, ""), err
+    assert read_only_query(str(flag), "SELECT count(*) FROM articles")[1] == [(1,)]
+
+
 # --- newsflow summarize --------------------------------------------------------------------------
 
 
