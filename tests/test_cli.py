@@ -310,6 +310,17 @@ def test_query_refuses_statements_that_write(
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
+def test_query_refuses_more_than_one_statement(db_path: str) -> None:
+    """`newsflow query` takes one statement: of two, only the last one's rows were printed."""
+    _load(db_path)
+    assert _invoke("query", "SELECT count(*) AS n FROM articles; SELECT 2 AS m", "--db",
+                   db_path, "-f", "csv") == (
+        1, "", "error: the query holds 2 statements; pass one SELECT at a time\n"
+    )  # fmt: skip
+    one = "SELECT count(*) AS n FROM articles;"  # a trailing semicolon is still one statement
+    assert _invoke("query", one, "--db", db_path, "-f", "csv") == (0, "n\n2\n", "")
+
+
 @pytest.mark.parametrize(
     ("statement", "kind"),
     [
