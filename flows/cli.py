@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,13 @@ from rich.table import Table
 from flows import progress
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
+
+# Prefect reads its settings when the flow commands first import it. It gives its temporary API
+# 20 s to start by default, which a busy 2-core machine exceeds (25 s here the first time: README),
+# and the command then died in a 60-line traceback; `make run` and the tests wait 90 s too.
+STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+os.environ.setdefault(STARTUP_TIMEOUT_VARIABLE, "90")
+_API_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 app = typer.Typer(
     help="newsflow: fetch, clean, deduplicate and load news into DuckDB, then summarize it.",
@@ -49,6 +57,17 @@ class ExportFormat(StrEnum):
 DbOption = Annotated[
     str,
     typer.Option("--db", envvar="NEWSFLOW_DB", help="Warehouse file (or set NEWSFLOW_DB)."),
+]
+
+# ingest and run: a sources file's [settings] db applies unless --db or NEWSFLOW_DB says otherwise
+SourcesDbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="NEWSFLOW_DB",
+        help="Warehouse file (or set NEWSFLOW_DB; default: the sources file's db, else "
+        f"{DEFAULT_DB}).",
+    ),
 ]
 
 
@@ -141,6 +160,16 @@ def _user_errors() -> Iterator[None]:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except OSError as exc:
         _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
+    except RuntimeError as exc:
+        if not str(exc).startswith(_API_TIMEOUT):
+            raise
+        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as waited
+
+        _fail(
+            f"Prefect's temporary API did not start within {waited.value()} s "
+            f"(a busy machine?); rerun with a higher {STARTUP_TIMEOUT_VARIABLE}, or start a server "
+            "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     except KeyboardInterrupt:
         _fail(
             "interrupted: the batches already loaded are kept (each loads whole or not at all); "
@@ -252,7 +281,7 @@ def ingest(
     path: Annotated[
         list[str] | None, typer.Option("--path", help="A saved page, text scrape or folder.")
     ] = None,
-    db: DbOption = DEFAULT_DB,
+    db: SourcesDbOption = None,
     batch_size: Annotated[
         int | None, typer.Option(min=1, max=5000, help="Pages per batch.")
     ] = None,
@@ -278,6 +307,7 @@ def ingest(
     On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
     from flows.ingest import ingest as ingest_flow
+    from tasks.settings import load_settings
     from tasks.sources import sources_from_cli
 
     if not any([sources, url, urls_file, feed, sitemap, path]):
@@ -288,6 +318,17 @@ def ingest(
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
+        # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
+        db = load_settings(
+            str(sources) if sources else None,
+            db=db,
+            batch_size=batch_size,
+            allow_private_hosts=allow_private_hosts or None,
+            respect_robots=False if ignore_robots else None,
+            extraction=extraction,
+            task_runner=task_runner,
+            dask_address=dask_address,
+        ).db
         _open_warehouse(db)
         report = ingest_flow(
             sources_file=str(sources) if sources else None,
@@ -315,7 +356,7 @@ def run(
     sources: Annotated[Path, typer.Option("--sources", help="Sources TOML file.")] = Path(
         DEFAULT_SOURCES
     ),
-    db: DbOption = DEFAULT_DB,
+    db: SourcesDbOption = None,
     extraction: ExtractionOption = None,
     task_runner: TaskRunnerOption = None,
     dask_address: DaskAddressOption = None,
@@ -325,10 +366,19 @@ def run(
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
     from flows.run import run as run_flow
+    from tasks.settings import load_settings
 
     started = datetime.now(UTC)
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
+        # a bad sources file or setting: one line, before Prefect starts or a file is made
+        db = load_settings(
+            str(sources),
+            db=db,
+            extraction=extraction,
+            task_runner=task_runner,
+            dask_address=dask_address,
+        ).db
         _open_warehouse(db)
         report = run_flow(
             sources_file=str(sources),

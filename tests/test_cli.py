@@ -310,6 +310,17 @@ def test_query_refuses_statements_that_write(
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
+def test_query_refuses_more_than_one_statement(db_path: str) -> None:
+    """`newsflow query` takes one statement: of two, only the last one's rows were printed."""
+    _load(db_path)
+    assert _invoke("query", "SELECT count(*) AS n FROM articles; SELECT 2 AS m", "--db",
+                   db_path, "-f", "csv") == (
+        1, "", "error: the query holds 2 statements; pass one SELECT at a time\n"
+    )  # fmt: skip
+    one = "SELECT count(*) AS n FROM articles;"  # a trailing semicolon is still one statement
+    assert _invoke("query", one, "--db", db_path, "-f", "csv") == (0, "n\n2\n", "")
+
+
 @pytest.mark.parametrize(
     ("statement", "kind"),
     [
@@ -385,6 +396,59 @@ def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url:
     assert not db.exists()
 
 
+# --- a sources file newsflow would misread ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (None, "sources file {path} does not exist; pass --sources FILE or create it"),
+        ('[[sources]]\nname = "s"\nkind = "path"\nlocation = "x"\n',
+         "sources file {path} has unknown table sources; known: settings, source"),
+        ('[[source]]\nname = "s"\nkind = "path"\nlocation = "x"\nlimt = 10\n',
+         "source 's' in {path} has unknown key limt; known: enabled, kind, limit, location, name"),
+        ("[settings]\nbatch_size = -3\n",
+         "setting batch_size = -3 (in {path}, or a flag or env var): Input should be greater "
+         "than or equal to 1"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_a_bad_sources_file_is_refused_before_prefect_starts_or_a_warehouse_is_made(
+    prefect_harness: None, tmp_path: Path, command: str, text: str | None, says: str
+) -> None:
+    """One line and exit 1, no flow run (its Prefect error logs), no warehouse file left behind."""
+    path = tmp_path / "sources.toml"
+    if text is not None:
+        path.write_text(text)
+    db = tmp_path / "news.duckdb"
+    expected = f"error: {says.format(path=path)}\n"
+    assert _invoke(command, "--sources", str(path), "--db", str(db)) == (1, "", expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["sources.toml"] if text else [])
+
+
+def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
+    prefect_harness: None, tmp_path: Path, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`db` in [settings] is the run's warehouse unless --db (or NEWSFLOW_DB) names another, as
+    for a deployment's run of the same file; the CLI's default used to override it."""
+    monkeypatch.chdir(tmp_path)
+    named, flag = tmp_path / "lake" / "named.duckdb", tmp_path / "flag.duckdb"
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[settings]\ndb = "{named}"\n\n[[source]]\nname = "one"\nkind = "path"\n'
+        f'location = "{page}"\n'
+    )
+    for command in ("ingest", "run"):
+        code, out, err = _invoke(command, "--sources", str(sources))
+        assert (code, err) == (0, ""), err
+        assert f"ingestinto{named}" in "".join(out.split())  # the title, however wrapped
+    assert not (tmp_path / "warehouse").exists()  # the default, warehouse/news.duckdb
+    assert read_only_query(str(named), "SELECT count(*) FROM articles")[1] == [(1,)]
+    code, _, err = _invoke("ingest", "--sources", str(sources), "--db", str(flag))
+    assert (code, err) == (0, ""), err
+    assert read_only_query(str(flag), "SELECT count(*) FROM articles")[1] == [(1,)]
+
+
 # --- newsflow summarize --------------------------------------------------------------------------
 
 
@@ -409,6 +473,48 @@ def test_summarize_of_a_missing_warehouse_fails_in_one_line(
     assert done.stderr.splitlines()[-1] == (
         f"error: warehouse {db} does not exist yet; run `newsflow ingest` first"
     )
+
+
+# --- Prefect's temporary API ---------------------------------------------------------------------
+
+
+def test_a_temporary_api_too_slow_to_start_fails_in_one_line(tmp_path: Path, page: str) -> None:
+    """Without a server, a flow command starts Prefect's temporary API and waits for it; when it
+    does not answer in time, one line says so and how to give it longer (was a traceback)."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "COLUMNS": "300"}
+    env.update({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})  # it needs seconds
+    for name in ("PREFECT_API_URL", "NEWSFLOW_DB"):
+        env.pop(name, None)
+    db = tmp_path / "news.duckdb"
+    done = subprocess.run(
+        [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        "error: Prefect's temporary API did not start within 1 s (a busy machine?); rerun with "
+        "a higher PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start a server "
+        "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
+
+
+def test_the_temporary_api_gets_90_s_to_start_unless_told_otherwise() -> None:
+    """Prefect's own 20 s is less than the first start takes on a busy 2-core machine (README)."""
+    code = (
+        "import flows.cli\n"
+        "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
+        "print(s.value())"
+    )
+    variable = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    env = {name: value for name, value in os.environ.items() if name != variable}
+    python = str(ROOT / ".venv" / "bin" / "python")
+    for extra, expected in [({}, "90"), ({variable: "200"}, "200")]:
+        done = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, env={**env, **extra},
+            cwd=ROOT, timeout=60, check=True,
+        )  # fmt: skip
+        assert done.stdout.strip() == expected
 
 
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------

@@ -86,7 +86,7 @@ def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
 
 
 def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
-    """Refuse every statement but SELECT and EXPLAIN [ANALYZE] SELECT."""
+    """Refuse every statement but SELECT and EXPLAIN [ANALYZE] SELECT, and more than one."""
     try:
         statements = conn.extract_statements(query)
     except duckdb.Error as exc:
@@ -100,6 +100,10 @@ def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
                 f"newsflow query is read-only: {kind} statements are refused "
                 "(use SELECT; the flows are the only writers)"
             )
+    if len(statements) > 1:  # only the last one's rows would be printed
+        raise WarehouseError(
+            f"the query holds {len(statements)} statements; pass one SELECT at a time"
+        )
 
 
 def _disable_file_access(conn: duckdb.DuckDBPyConnection) -> None:
