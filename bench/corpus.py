@@ -1,10 +1,11 @@
 """The benchmark corpus: real pages, recombined pages, exact and near copies, on a loopback server.
 
-A corpus of size N is a deterministic plan (seeded): every real page of the shared corpus
-(scrapinghub and MediaCloud pages), new unique pages made by putting paragraphs of other real pages
-into a real page's template, 10% exact copies and 10% near copies (another headline, one paragraph
-edited) of earlier pages under other URLs. Pages are rendered on request, so the server holds only
-the real pages in memory, whatever N is.
+A corpus of size N is a deterministic plan (seeded): every real page of the shared corpus (the
+511 pages of extraction/* and dates/*: scrapinghub, Readability's test pages, MediaCloud; where N
+leaves room for fewer unique pages, a seeded sample of them), new unique pages made by putting
+paragraphs of other real pages into a real page's template, 10% exact copies and 10% near copies
+(another headline, one paragraph edited) of the unique pages under other URLs. Pages are rendered
+on request, so the server holds only the real pages in memory, whatever N is.
 
 Run: python -m bench.corpus --n 2000 [--latency-ms 100] [--port 0]  (prints "READY <port>")
 """
@@ -29,6 +30,7 @@ from tasks.fetch import decode_text
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 REAL_GLOBS = (
     "extraction/scrapinghub-aeb/html/*.html.gz",
+    "extraction/readability/pages/*/source.html.gz",  # not expected.html.gz: Readability's output
     "dates/mediacloud-2020/test_set/*.html.gz",
 )
 COPY_SHARE = 0.10
@@ -100,7 +102,10 @@ class Corpus:
     def _plan(self, n: int, rng: random.Random) -> list[PageSpec]:
         copies, nears = int(n * COPY_SHARE), int(n * NEAR_SHARE)
         unique = n - copies - nears
-        specs = [PageSpec("real", i, 0) for i in range(min(unique, len(self.real)))]
+        real = range(len(self.real))
+        if unique < len(real):  # too small for every real page: a sample across all sources
+            real = sorted(rng.sample(real, unique))
+        specs = [PageSpec("real", i, 0) for i in real]
         specs += [
             PageSpec("mixed", rng.choice(self.templates), rng.getrandbits(48))
             for _ in range(unique - len(specs))

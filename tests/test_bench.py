@@ -85,3 +85,20 @@ def test_the_ratio_is_taken_against_the_mean_of_the_two_baseline_runs():
     assert row["baseline_pages_s"] == 44.44  # 100 pages in the mean 2.25 s
     assert row["ratio"] == round(20.0 / 44.44, 3)
     assert "| 100 | fast | 44.44 (50.0, 40.0) | 20.0 | 0.45 |" in markdown_table([row])
+
+
+def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus):
+    """All of extraction/* and dates/* (Readability's source pages, not its expected output)."""
+    real_files = [
+        path
+        for folder in ("extraction", "dates")
+        for path in (corpus / folder).rglob("*.html.gz")
+        if path.name != "expected.html.gz"
+    ]
+    plan = Corpus(2000, corpus)
+    assert len(plan.real) == len(real_files) == 511
+    assert sorted(s.source for s in plan.specs if s.kind == "real") == list(range(len(plan.real)))
+    small = Corpus(500, corpus)  # 400 unique pages: a sample across all three folders
+    sampled = [s.source for s in small.specs if s.kind == "real"]
+    assert len(sampled) == len(set(sampled)) == 400
+    assert max(sampled) > 450 and min(sampled) < 50
