@@ -22,8 +22,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import trafilatura
 
 from tasks.fetch import decode_text
 
@@ -37,9 +40,18 @@ COPY_SHARE = 0.10
 NEAR_SHARE = 0.10
 SEED = 20210812
 MIN_TEMPLATE_PARAGRAPHS = 3
+MIN_PARAGRAPH_CHARS = 80
+NEAR_EDIT = "An editor at the syndicating outlet rewrote this paragraph for its own readers."
 
 _PAGE_PATH_RE = re.compile(r"/news/(\d{6})\.html")
-_PARAGRAPH_RE = re.compile(r"(<p\b[^>]*>)(.{80,}?)(</p>)", re.S | re.I)
+# A paragraph: <p>, then text and inline elements only, then </p>. It never runs on across a </p>
+# or another block (it once spanned up to 30 000 characters of a page's layout).
+_PARAGRAPH_RE = re.compile(
+    r"(<p\b[^>]*>)((?:[^<]|</?(?:a|abbr|b|bdi|br|cite|code|em|i|mark|q|s|small|span|strong|sub|"
+    r"sup|time|u)\b[^>]*>)+)(</p>)",
+    re.I,
+)
+_KEY_RE = re.compile(r"\W+")
 _TAG_RE = re.compile(r"<[^>]+>")
 _TITLE_RE = re.compile(r"(<title[^>]*>)(.*?)(</title>)", re.S | re.I)
 _H1_RE = re.compile(r"(<h1\b[^>]*>)(.*?)(</h1>)", re.S | re.I)
@@ -67,6 +79,33 @@ def _paragraph_text(fragment: str) -> str:
     return " ".join(html.unescape(_TAG_RE.sub(" ", fragment)).split())
 
 
+def _paragraphs(page: str) -> list[re.Match[str]]:
+    """The page's paragraphs of at least MIN_PARAGRAPH_CHARS characters of text."""
+    return [
+        m for m in _PARAGRAPH_RE.finditer(page) if len(_paragraph_text(m[2])) >= MIN_PARAGRAPH_CHARS
+    ]
+
+
+def _key(text: str) -> str:
+    return _KEY_RE.sub("", text).lower()
+
+
+@cache
+def article_paragraphs(page: str) -> tuple[int, ...]:
+    """Which of the page's _paragraphs an extractor keeps as its text (trafilatura, precision
+    first, as newsflow's thorough mode begins): where an edit changes the article, not a cookie
+    notice or a comment form that no extractor keeps, nor one of two copies of the article that
+    some pages hold (an AMP or print block beside the real one)."""
+    text = trafilatura.extract(page, fast=True, favor_precision=True, include_comments=False)
+    kept = _key(text or "")
+    keys = [_key(_paragraph_text(m[2]))[:60] for m in _paragraphs(page)]
+    return tuple(
+        number
+        for number, key in enumerate(keys)
+        if kept and key in kept and keys.count(key) == 1  # not a page's second copy of its text
+    )
+
+
 def _headline(rng: random.Random, number: int) -> str:
     words = " ".join(rng.choice(_WORDS) for _ in range(6))
     return f"{words.capitalize()} ({number})"
@@ -87,15 +126,9 @@ class Corpus:
         if not files:
             raise FileNotFoundError(f"no real pages under {root}; the shared corpus is needed")
         self.real = [decode_text(gzip.decompress(path.read_bytes()))[0] for path in files]
-        self.pool = [
-            text
-            for page in self.real
-            for m in _PARAGRAPH_RE.finditer(page)
-            if len(text := _paragraph_text(m[2])) >= 80
-        ]
-        self.templates = [
-            i for i, page in enumerate(self.real) if len(_PARAGRAPH_RE.findall(page)) >= 3
-        ]
+        self.pool = [_paragraph_text(m[2]) for page in self.real for m in _paragraphs(page)]
+        self.templates = [i for i, page in enumerate(self.real) if len(_paragraphs(page)) >= 3]
+        self._editable: dict[PageSpec, list[int]] = {}
         self.specs = self._plan(n, random.Random(seed))
         self.etags = [self._etag(spec) for spec in self.specs]  # once, not per request
 
@@ -110,13 +143,44 @@ class Corpus:
             PageSpec("mixed", rng.choice(self.templates), rng.getrandbits(48))
             for _ in range(unique - len(specs))
         ]
+        originals = list(specs)
         specs += [PageSpec("copy", rng.randrange(unique), 0) for _ in range(copies)]
-        specs += [
-            PageSpec("near", rng.randrange(unique), rng.getrandbits(48)) for _ in range(nears)
-        ]
+        specs += [PageSpec("near", self._near_original(originals, rng), rng.getrandbits(48))
+                  for _ in range(nears)]  # fmt: skip
         order = list(range(n))
         rng.shuffle(order)  # copies land before or after their originals, as on the web
+        positions = {old: new for new, old in enumerate(order)}
+        self._unique_positions = [positions[rank] for rank in range(unique)]
         return [specs[i] for i in order]
+
+    def _unique_page(self, spec: PageSpec) -> str:
+        return self.real[spec.source] if spec.kind == "real" else self._mixed(spec)
+
+    def editable_paragraphs(self, spec: PageSpec) -> list[int]:
+        """The paragraphs of a unique page that a near copy may rewrite: its article paragraphs
+        (a mixed page keeps its template's layout, so its pool paragraphs stand where the
+        template's article paragraphs were), each at most a quarter of the article's text, in a
+        page of MIN_TEMPLATE_PARAGRAPHS of them or more; none otherwise."""
+        if spec in self._editable:
+            return self._editable[spec]
+        article = article_paragraphs(self.real[spec.source])
+        editable: list[int] = []
+        if len(article) >= MIN_TEMPLATE_PARAGRAPHS:
+            paragraphs = _paragraphs(self._unique_page(spec))
+            sizes = {k: len(_paragraph_text(paragraphs[k][2])) for k in article}
+            editable = [k for k in article if sizes[k] * 4 <= sum(sizes.values())]
+        self._editable[spec] = editable
+        return editable
+
+    def _near_original(self, specs: list[PageSpec], rng: random.Random) -> int:
+        """The rank of a unique page with a paragraph a near copy may rewrite: not a page whose
+        edit would leave the page itself under another headline (no article paragraph found),
+        nor one that is mostly the edited paragraph."""
+        for _ in range(100 * len(specs)):
+            rank = rng.randrange(len(specs))
+            if self.editable_paragraphs(specs[rank]):
+                return rank
+        raise ValueError("no unique page has a paragraph a near copy could rewrite")
 
     def counts(self) -> dict[str, int]:
         """How many pages of each kind the plan holds."""
@@ -140,35 +204,33 @@ class Corpus:
     def render(self, index: int) -> str:
         """The HTML of page `index`, the same on every request."""
         spec = self.specs[index]
-        if spec.kind == "real":
-            return self.real[spec.source]
-        if spec.kind == "mixed":
-            return self._mixed(spec)
-        original = self.render(self._original_index(spec.source))
-        return original if spec.kind == "copy" else self._near(original, spec)
+        if spec.kind in ("real", "mixed"):
+            return self._unique_page(spec)
+        original = self.specs[self._original_index(spec.source)]
+        if spec.kind == "copy":
+            return self._unique_page(original)
+        return self._near(self._unique_page(original), self.editable_paragraphs(original), spec)
 
     def _original_index(self, unique_rank: int) -> int:
-        """Position in the shuffled plan of the unique page of rank `unique_rank`."""
-        if not hasattr(self, "_unique_positions"):
-            self._unique_positions = [
-                i for i, s in enumerate(self.specs) if s.kind in ("real", "mixed")
-            ]
+        """Position in the shuffled plan of the unique page of rank `unique_rank` (its place in
+        the plan before the shuffle, where _near_original chose it)."""
         return self._unique_positions[unique_rank]
 
     def _mixed(self, spec: PageSpec) -> str:
         rng = random.Random(spec.seed)
         page = _replace_title(self.real[spec.source], _headline(rng, spec.seed))
-        return _PARAGRAPH_RE.sub(lambda m: m[1] + html.escape(rng.choice(self.pool)) + m[3], page)
+        parts, end = [], 0
+        for m in _paragraphs(page):
+            parts += [page[end : m.start(2)], html.escape(rng.choice(self.pool))]
+            end = m.end(2)
+        return "".join(parts) + page[end:]
 
-    def _near(self, page: str, spec: PageSpec) -> str:
+    def _near(self, page: str, editable: list[int], spec: PageSpec) -> str:
+        """Another headline and one of the article's paragraphs rewritten."""
         rng = random.Random(spec.seed)
-        page = _replace_title(page, _headline(rng, spec.seed))
-        matches = list(_PARAGRAPH_RE.finditer(page))
-        if not matches:
-            return page
-        target = matches[rng.randrange(len(matches))]
-        edited = "An editor at the syndicating outlet rewrote this paragraph for its own readers."
-        return page[: target.start(2)] + edited + page[target.end(2) :]
+        headline = _headline(rng, spec.seed)
+        target = _paragraphs(page)[rng.choice(editable)]
+        return _replace_title(page[: target.start(2)] + NEAR_EDIT + page[target.end(2) :], headline)
 
 
 def _handler(corpus: Corpus, latency: float, hits: list[int]) -> type[BaseHTTPRequestHandler]:

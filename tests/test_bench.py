@@ -102,3 +102,31 @@ def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus):
     sampled = [s.source for s in small.specs if s.kind == "real"]
     assert len(sampled) == len(set(sampled)) == 400
     assert max(sampled) > 450 and min(sampled) < 50
+
+
+def test_corpus_near_copies_are_near_by_newsflows_own_measure(corpus):
+    """Each near copy's text differs from its original's (one of the article's paragraphs was
+    rewritten, not a cookie notice, a comment form or a second copy of the article that no
+    extractor keeps) and is still within the near-duplicate threshold of it."""
+    from tasks.dedupe import NEAR_THRESHOLD, estimate_similarity, minhash_signature, text_hash
+    from tasks.extraction import clean_html
+    from tasks.settings import ExtractionMode
+
+    plan = Corpus(400, corpus)
+    nears = [i for i, spec in enumerate(plan.specs) if spec.kind == "near"]
+    assert len(nears) == 40
+
+    def text(index: int) -> str:
+        url = f"http://127.0.0.1/news/{index:06d}.html"
+        return clean_html(plan.render(index), url, mode=ExtractionMode.fast).text
+
+    not_edited, too_far = [], []
+    for index in nears:
+        near, original = text(index), text(plan._original_index(plan.specs[index].source))
+        if text_hash(near) == text_hash(original):
+            not_edited.append(index)
+        elif estimate_similarity(minhash_signature(near), minhash_signature(original)) < (
+            NEAR_THRESHOLD
+        ):
+            too_far.append(index)
+    assert not_edited == [] and too_far == []
