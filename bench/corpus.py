@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -40,6 +40,7 @@ COPY_SHARE = 0.10
 NEAR_SHARE = 0.10
 SEED = 20210812
 MIN_TEMPLATE_PARAGRAPHS = 3
+MIN_TEMPLATE_SHARE = 0.8  # of a template's text in the paragraphs a mixed page replaces
 MIN_PARAGRAPH_CHARS = 80
 NEAR_EDIT = "An editor at the syndicating outlet rewrote this paragraph for its own readers."
 
@@ -90,20 +91,38 @@ def _key(text: str) -> str:
     return _KEY_RE.sub("", text).lower()
 
 
+def _extract(page: str, precision: bool = True) -> str:
+    """The page's text as trafilatura keeps it in one run without fallbacks: precision first, as
+    newsflow's thorough mode begins, or (precision=False) as its fast mode runs it."""
+    options = {"fast": True, "favor_precision": precision, "include_comments": False}
+    return trafilatura.extract(page, **options) or ""
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = text.lower().split()
+    return {tuple(words[i : i + 5]) for i in range(max(1, len(words) - 4))}
+
+
 @cache
-def article_paragraphs(page: str) -> tuple[int, ...]:
-    """Which of the page's _paragraphs an extractor keeps as its text (trafilatura, precision
-    first, as newsflow's thorough mode begins): where an edit changes the article, not a cookie
-    notice or a comment form that no extractor keeps, nor one of two copies of the article that
-    some pages hold (an AMP or print block beside the real one)."""
-    text = trafilatura.extract(page, fast=True, favor_precision=True, include_comments=False)
-    kept = _key(text or "")
-    keys = [_key(_paragraph_text(m[2]))[:60] for m in _paragraphs(page)]
-    return tuple(
+def _article(page: str) -> tuple[tuple[int, ...], float]:
+    """Which of the page's _paragraphs an extractor keeps as its text, and the share of that
+    text they hold."""
+    kept = _key(_extract(page))
+    keys = [_key(_paragraph_text(m[2])) for m in _paragraphs(page)]
+    heads = [key[:60] for key in keys]
+    article = tuple(
         number
-        for number, key in enumerate(keys)
-        if kept and key in kept and keys.count(key) == 1  # not a page's second copy of its text
+        for number, head in enumerate(heads)
+        if kept and head in kept and heads.count(head) == 1  # not a second copy of the text
     )
+    return article, (sum(len(keys[k]) for k in article) / len(kept) if kept else 0.0)
+
+
+def article_paragraphs(page: str) -> tuple[int, ...]:
+    """The page's article paragraphs: where an edit changes the article, not a cookie notice or
+    a comment form that no extractor keeps, nor one of two copies of the article that some pages
+    hold (an AMP or print block beside the real one)."""
+    return _article(page)[0]
 
 
 def _headline(rng: random.Random, number: int) -> str:
@@ -127,10 +146,34 @@ class Corpus:
             raise FileNotFoundError(f"no real pages under {root}; the shared corpus is needed")
         self.real = [decode_text(gzip.decompress(path.read_bytes()))[0] for path in files]
         self.pool = [_paragraph_text(m[2]) for page in self.real for m in _paragraphs(page)]
-        self.templates = [i for i, page in enumerate(self.real) if len(_paragraphs(page)) >= 3]
         self._editable: dict[PageSpec, list[int]] = {}
         self.specs = self._plan(n, random.Random(seed))
         self.etags = [self._etag(spec) for spec in self.specs]  # once, not per request
+
+    @cached_property
+    def templates(self) -> list[int]:
+        """The real pages a mixed page may take its layout from: MIN_TEMPLATE_PARAGRAPHS article
+        paragraphs or more, holding MIN_TEMPLATE_SHARE of its text, so that a mixed page, whose
+        paragraphs are all replaced, keeps little of its template's text: not a copy of the
+        template (or of another mixed page of it) when its article is in <div>s or lists."""
+        return [
+            i
+            for i, page in enumerate(self.real)
+            if len(article_paragraphs(page)) >= MIN_TEMPLATE_PARAGRAPHS
+            and _article(page)[1] >= MIN_TEMPLATE_SHARE
+            and not self._keeps_template_text(i)
+        ]
+
+    def _keeps_template_text(self, template: int) -> bool:
+        """Whether a trial mixed page of the template still reads as the template: some pages
+        hold their article a second time where no <p> is (the extractor falls back on it)."""
+        trial = self._mixed(PageSpec("mixed", template, 0))
+        original = _shingles(_extract(self.real[template]))
+        for precision in (True, False):
+            mixed = _shingles(_extract(trial, precision))
+            if len(mixed & original) > 0.2 * len(mixed):
+                return True
+        return False
 
     def _plan(self, n: int, rng: random.Random) -> list[PageSpec]:
         copies, nears = int(n * COPY_SHARE), int(n * NEAR_SHARE)

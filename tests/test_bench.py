@@ -130,3 +130,35 @@ def test_corpus_near_copies_are_near_by_newsflows_own_measure(corpus):
         ):
             too_far.append(index)
     assert not_edited == [] and too_far == []
+
+
+def test_corpus_mixed_pages_are_new_unique_pages(corpus):
+    """A mixed page, a template's layout with other pages' paragraphs, reads as neither its
+    template nor another mixed page of it: not where the template's article is outside its <p>s,
+    or held a second time where the extractor falls back on it."""
+    from tasks.dedupe import NEAR_THRESHOLD, estimate_similarity, minhash_signature, text_hash
+    from tasks.extraction import clean_html
+    from tasks.settings import ExtractionMode
+
+    plan = Corpus(700, corpus)  # 560 unique pages: the 511 real ones and 49 mixed
+    mixed = [i for i, spec in enumerate(plan.specs) if spec.kind == "mixed"]
+    assert len(mixed) == 49
+
+    def text(page: str) -> str:
+        return clean_html(page, "http://127.0.0.1/news/1.html", mode=ExtractionMode.fast).text
+
+    templates = {plan.specs[i].source for i in mixed}
+    signatures = {("real", t): minhash_signature(text(plan.real[t])) for t in templates}
+    hashes = {}
+    for i in mixed:
+        page = text(plan.render(i))
+        assert page and text_hash(page) not in hashes
+        hashes[text_hash(page)] = i
+        signatures[("mixed", i)] = minhash_signature(page)
+    alike = [
+        (a, b)
+        for a in signatures
+        for b in signatures
+        if a < b and estimate_similarity(signatures[a], signatures[b]) >= NEAR_THRESHOLD
+    ]
+    assert alike == []
