@@ -162,3 +162,22 @@ def test_corpus_mixed_pages_are_new_unique_pages(corpus):
         if a < b and estimate_similarity(signatures[a], signatures[b]) >= NEAR_THRESHOLD
     ]
     assert alike == []
+
+
+def test_the_baseline_extracts_with_newsflows_trafilatura_options():
+    """Not trafilatura's defaults: those keep readers' comments, which newsflow leaves out."""
+    from bench.baseline import EXTRACT_OPTIONS, _extract
+    from tasks.extraction import _TRAFILATURA_OPTIONS
+
+    assert EXTRACT_OPTIONS == _TRAFILATURA_OPTIONS
+    body = " ".join(
+        f"Sentence {i} of the article says something about the council." for i in range(30)
+    )
+    page = (
+        f"<html><body><article><h1>Headline</h1><p>{body}</p><p>{body[:400]}</p></article>"
+        '<div id="comments" class="comments"><h3>Comments</h3><ul><li class="comment"><p>A reader'
+        " wrote that the article was wrong about the council, entirely and completely.</p></li>"
+        "</ul></div></body></html>"
+    )
+    url, text = _extract(("http://127.0.0.1/news/000001.html", page))
+    assert "Sentence 29" in text and "A reader wrote" not in text
