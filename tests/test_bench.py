@@ -47,6 +47,7 @@ def test_corpus_server_answers_conditional_requests_and_the_baseline_loads_it(co
 @pytest.mark.parametrize("lake", [False, True], ids=["duckdb", "ducklake"])
 def test_near_duplicate_micro_benchmark_finds_every_planted_copy(tmp_path, lake):
     row = measure(stored=2_000, batch=20, folder=str(tmp_path), lake=lake)
+    assert row["signatures"] == row["stored"] == 2_000  # the planted copies are among them
     assert row["near_found"] == row["near_planted"] == 10
     assert row["lookup_ms_per_article"] > 0 and row["load_ms_per_article"] > 0
     assert row["warehouse"] == ("ducklake" if lake else "duckdb")
