@@ -1,10 +1,11 @@
 """The benchmark corpus: real pages, recombined pages, exact and near copies, on a loopback server.
 
-A corpus of size N is a deterministic plan (seeded): every real page of the shared corpus
-(scrapinghub and MediaCloud pages), new unique pages made by putting paragraphs of other real pages
-into a real page's template, 10% exact copies and 10% near copies (another headline, one paragraph
-edited) of earlier pages under other URLs. Pages are rendered on request, so the server holds only
-the real pages in memory, whatever N is.
+A corpus of size N is a deterministic plan (seeded): every real page of the shared corpus (the
+511 pages of extraction/* and dates/*: scrapinghub, Readability's test pages, MediaCloud; where N
+leaves room for fewer unique pages, a seeded sample of them), new unique pages made by putting
+paragraphs of other real pages into a real page's template, 10% exact copies and 10% near copies
+(another headline, one paragraph edited) of the unique pages under other URLs. Pages are rendered
+on request, so the server holds only the real pages in memory, whatever N is.
 
 Run: python -m bench.corpus --n 2000 [--latency-ms 100] [--port 0]  (prints "READY <port>")
 """
@@ -21,23 +22,37 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache, cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import trafilatura
 
 from tasks.fetch import decode_text
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 REAL_GLOBS = (
     "extraction/scrapinghub-aeb/html/*.html.gz",
+    "extraction/readability/pages/*/source.html.gz",  # not expected.html.gz: Readability's output
     "dates/mediacloud-2020/test_set/*.html.gz",
 )
 COPY_SHARE = 0.10
 NEAR_SHARE = 0.10
 SEED = 20210812
 MIN_TEMPLATE_PARAGRAPHS = 3
+MIN_TEMPLATE_SHARE = 0.8  # of a template's text in the paragraphs a mixed page replaces
+MIN_PARAGRAPH_CHARS = 80
+NEAR_EDIT = "An editor at the syndicating outlet rewrote this paragraph for its own readers."
 
 _PAGE_PATH_RE = re.compile(r"/news/(\d{6})\.html")
-_PARAGRAPH_RE = re.compile(r"(<p\b[^>]*>)(.{80,}?)(</p>)", re.S | re.I)
+# A paragraph: <p>, then text and inline elements only, then </p>. It never runs on across a </p>
+# or another block (it once spanned up to 30 000 characters of a page's layout).
+_PARAGRAPH_RE = re.compile(
+    r"(<p\b[^>]*>)((?:[^<]|</?(?:a|abbr|b|bdi|br|cite|code|em|i|mark|q|s|small|span|strong|sub|"
+    r"sup|time|u)\b[^>]*>)+)(</p>)",
+    re.I,
+)
+_KEY_RE = re.compile(r"\W+")
 _TAG_RE = re.compile(r"<[^>]+>")
 _TITLE_RE = re.compile(r"(<title[^>]*>)(.*?)(</title>)", re.S | re.I)
 _H1_RE = re.compile(r"(<h1\b[^>]*>)(.*?)(</h1>)", re.S | re.I)
@@ -65,6 +80,51 @@ def _paragraph_text(fragment: str) -> str:
     return " ".join(html.unescape(_TAG_RE.sub(" ", fragment)).split())
 
 
+def _paragraphs(page: str) -> list[re.Match[str]]:
+    """The page's paragraphs of at least MIN_PARAGRAPH_CHARS characters of text."""
+    return [
+        m for m in _PARAGRAPH_RE.finditer(page) if len(_paragraph_text(m[2])) >= MIN_PARAGRAPH_CHARS
+    ]
+
+
+def _key(text: str) -> str:
+    return _KEY_RE.sub("", text).lower()
+
+
+def _extract(page: str, precision: bool = True) -> str:
+    """The page's text as trafilatura keeps it in one run without fallbacks: precision first, as
+    newsflow's thorough mode begins, or (precision=False) as its fast mode runs it."""
+    options = {"fast": True, "favor_precision": precision, "include_comments": False}
+    return trafilatura.extract(page, **options) or ""
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = text.lower().split()
+    return {tuple(words[i : i + 5]) for i in range(max(1, len(words) - 4))}
+
+
+@cache
+def _article(page: str) -> tuple[tuple[int, ...], float]:
+    """Which of the page's _paragraphs an extractor keeps as its text, and the share of that
+    text they hold."""
+    kept = _key(_extract(page))
+    keys = [_key(_paragraph_text(m[2])) for m in _paragraphs(page)]
+    heads = [key[:60] for key in keys]
+    article = tuple(
+        number
+        for number, head in enumerate(heads)
+        if kept and head in kept and heads.count(head) == 1  # not a second copy of the text
+    )
+    return article, (sum(len(keys[k]) for k in article) / len(kept) if kept else 0.0)
+
+
+def article_paragraphs(page: str) -> tuple[int, ...]:
+    """The page's article paragraphs: where an edit changes the article, not a cookie notice or
+    a comment form that no extractor keeps, nor one of two copies of the article that some pages
+    hold (an AMP or print block beside the real one)."""
+    return _article(page)[0]
+
+
 def _headline(rng: random.Random, number: int) -> str:
     words = " ".join(rng.choice(_WORDS) for _ in range(6))
     return f"{words.capitalize()} ({number})"
@@ -85,33 +145,85 @@ class Corpus:
         if not files:
             raise FileNotFoundError(f"no real pages under {root}; the shared corpus is needed")
         self.real = [decode_text(gzip.decompress(path.read_bytes()))[0] for path in files]
-        self.pool = [
-            text
-            for page in self.real
-            for m in _PARAGRAPH_RE.finditer(page)
-            if len(text := _paragraph_text(m[2])) >= 80
-        ]
-        self.templates = [
-            i for i, page in enumerate(self.real) if len(_PARAGRAPH_RE.findall(page)) >= 3
-        ]
+        self.pool = [_paragraph_text(m[2]) for page in self.real for m in _paragraphs(page)]
+        self._editable: dict[PageSpec, list[int]] = {}
         self.specs = self._plan(n, random.Random(seed))
         self.etags = [self._etag(spec) for spec in self.specs]  # once, not per request
+
+    @cached_property
+    def templates(self) -> list[int]:
+        """The real pages a mixed page may take its layout from: MIN_TEMPLATE_PARAGRAPHS article
+        paragraphs or more, holding MIN_TEMPLATE_SHARE of its text, so that a mixed page, whose
+        paragraphs are all replaced, keeps little of its template's text: not a copy of the
+        template (or of another mixed page of it) when its article is in <div>s or lists."""
+        return [
+            i
+            for i, page in enumerate(self.real)
+            if len(article_paragraphs(page)) >= MIN_TEMPLATE_PARAGRAPHS
+            and _article(page)[1] >= MIN_TEMPLATE_SHARE
+            and not self._keeps_template_text(i)
+        ]
+
+    def _keeps_template_text(self, template: int) -> bool:
+        """Whether a trial mixed page of the template still reads as the template: some pages
+        hold their article a second time where no <p> is (the extractor falls back on it)."""
+        trial = self._mixed(PageSpec("mixed", template, 0))
+        original = _shingles(_extract(self.real[template]))
+        for precision in (True, False):
+            mixed = _shingles(_extract(trial, precision))
+            if len(mixed & original) > 0.2 * len(mixed):
+                return True
+        return False
 
     def _plan(self, n: int, rng: random.Random) -> list[PageSpec]:
         copies, nears = int(n * COPY_SHARE), int(n * NEAR_SHARE)
         unique = n - copies - nears
-        specs = [PageSpec("real", i, 0) for i in range(min(unique, len(self.real)))]
+        real = range(len(self.real))
+        if unique < len(real):  # too small for every real page: a sample across all sources
+            real = sorted(rng.sample(real, unique))
+        specs = [PageSpec("real", i, 0) for i in real]
         specs += [
             PageSpec("mixed", rng.choice(self.templates), rng.getrandbits(48))
             for _ in range(unique - len(specs))
         ]
+        originals = list(specs)
         specs += [PageSpec("copy", rng.randrange(unique), 0) for _ in range(copies)]
-        specs += [
-            PageSpec("near", rng.randrange(unique), rng.getrandbits(48)) for _ in range(nears)
-        ]
+        specs += [PageSpec("near", self._near_original(originals, rng), rng.getrandbits(48))
+                  for _ in range(nears)]  # fmt: skip
         order = list(range(n))
         rng.shuffle(order)  # copies land before or after their originals, as on the web
+        positions = {old: new for new, old in enumerate(order)}
+        self._unique_positions = [positions[rank] for rank in range(unique)]
         return [specs[i] for i in order]
+
+    def _unique_page(self, spec: PageSpec) -> str:
+        return self.real[spec.source] if spec.kind == "real" else self._mixed(spec)
+
+    def editable_paragraphs(self, spec: PageSpec) -> list[int]:
+        """The paragraphs of a unique page that a near copy may rewrite: its article paragraphs
+        (a mixed page keeps its template's layout, so its pool paragraphs stand where the
+        template's article paragraphs were), each at most a quarter of the article's text, in a
+        page of MIN_TEMPLATE_PARAGRAPHS of them or more; none otherwise."""
+        if spec in self._editable:
+            return self._editable[spec]
+        article = article_paragraphs(self.real[spec.source])
+        editable: list[int] = []
+        if len(article) >= MIN_TEMPLATE_PARAGRAPHS:
+            paragraphs = _paragraphs(self._unique_page(spec))
+            sizes = {k: len(_paragraph_text(paragraphs[k][2])) for k in article}
+            editable = [k for k in article if sizes[k] * 4 <= sum(sizes.values())]
+        self._editable[spec] = editable
+        return editable
+
+    def _near_original(self, specs: list[PageSpec], rng: random.Random) -> int:
+        """The rank of a unique page with a paragraph a near copy may rewrite: not a page whose
+        edit would leave the page itself under another headline (no article paragraph found),
+        nor one that is mostly the edited paragraph."""
+        for _ in range(100 * len(specs)):
+            rank = rng.randrange(len(specs))
+            if self.editable_paragraphs(specs[rank]):
+                return rank
+        raise ValueError("no unique page has a paragraph a near copy could rewrite")
 
     def counts(self) -> dict[str, int]:
         """How many pages of each kind the plan holds."""
@@ -135,35 +247,33 @@ class Corpus:
     def render(self, index: int) -> str:
         """The HTML of page `index`, the same on every request."""
         spec = self.specs[index]
-        if spec.kind == "real":
-            return self.real[spec.source]
-        if spec.kind == "mixed":
-            return self._mixed(spec)
-        original = self.render(self._original_index(spec.source))
-        return original if spec.kind == "copy" else self._near(original, spec)
+        if spec.kind in ("real", "mixed"):
+            return self._unique_page(spec)
+        original = self.specs[self._original_index(spec.source)]
+        if spec.kind == "copy":
+            return self._unique_page(original)
+        return self._near(self._unique_page(original), self.editable_paragraphs(original), spec)
 
     def _original_index(self, unique_rank: int) -> int:
-        """Position in the shuffled plan of the unique page of rank `unique_rank`."""
-        if not hasattr(self, "_unique_positions"):
-            self._unique_positions = [
-                i for i, s in enumerate(self.specs) if s.kind in ("real", "mixed")
-            ]
+        """Position in the shuffled plan of the unique page of rank `unique_rank` (its place in
+        the plan before the shuffle, where _near_original chose it)."""
         return self._unique_positions[unique_rank]
 
     def _mixed(self, spec: PageSpec) -> str:
         rng = random.Random(spec.seed)
         page = _replace_title(self.real[spec.source], _headline(rng, spec.seed))
-        return _PARAGRAPH_RE.sub(lambda m: m[1] + html.escape(rng.choice(self.pool)) + m[3], page)
+        parts, end = [], 0
+        for m in _paragraphs(page):
+            parts += [page[end : m.start(2)], html.escape(rng.choice(self.pool))]
+            end = m.end(2)
+        return "".join(parts) + page[end:]
 
-    def _near(self, page: str, spec: PageSpec) -> str:
+    def _near(self, page: str, editable: list[int], spec: PageSpec) -> str:
+        """Another headline and one of the article's paragraphs rewritten."""
         rng = random.Random(spec.seed)
-        page = _replace_title(page, _headline(rng, spec.seed))
-        matches = list(_PARAGRAPH_RE.finditer(page))
-        if not matches:
-            return page
-        target = matches[rng.randrange(len(matches))]
-        edited = "An editor at the syndicating outlet rewrote this paragraph for its own readers."
-        return page[: target.start(2)] + edited + page[target.end(2) :]
+        headline = _headline(rng, spec.seed)
+        target = _paragraphs(page)[rng.choice(editable)]
+        return _replace_title(page[: target.start(2)] + NEAR_EDIT + page[target.end(2) :], headline)
 
 
 def _handler(corpus: Corpus, latency: float, hits: list[int]) -> type[BaseHTTPRequestHandler]:

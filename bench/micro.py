@@ -83,10 +83,11 @@ def _statements(script: str) -> list[str]:
 
 
 def build_store(path: str, stored: int, planted: list[str]) -> None:
-    """Fill a fresh warehouse with `stored` synthetic articles and the `planted` texts."""
+    """Fill a fresh warehouse with `stored` articles in all: the `planted` texts and synthetic
+    articles for the rest."""
     with writer(path) as conn:
         for statement in _statements(FILL_SQL.read_text()):
-            conn.execute(statement, [stored])
+            conn.execute(statement, [stored - len(planted)])
         docs = _documents(planted, "stored")
         load_batch_rows(
             conn, run_id=None, sources=[], fetches=[d.fetch for d in docs], documents=docs,
@@ -127,6 +128,7 @@ def measure(stored: int, batch: int, folder: str, lake: bool = False) -> dict[st
                 index.settle(conn)
             matches = _near_matches(conn, index, prints, list(range(batch)))
             lookups.append(time.perf_counter() - started)
+            signatures = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
             warm.append(
                 _timed(lambda c=conn, i=index: _near_matches(c, i, prints, list(range(batch))))[0]
             )
@@ -143,6 +145,7 @@ def measure(stored: int, batch: int, folder: str, lake: bool = False) -> dict[st
         "batch": batch,
         "warehouse": "ducklake" if lake else "duckdb",
         "build_s": round(build_seconds, 1),
+        "signatures": signatures,  # stored when the lookups ran: `stored`, planted included
         "near_found": found,
         "near_planted": len(planted),
         "fingerprint_ms_per_article": round(fingerprint_seconds / batch * 1000, 3),

@@ -47,6 +47,7 @@ def test_corpus_server_answers_conditional_requests_and_the_baseline_loads_it(co
 @pytest.mark.parametrize("lake", [False, True], ids=["duckdb", "ducklake"])
 def test_near_duplicate_micro_benchmark_finds_every_planted_copy(tmp_path, lake):
     row = measure(stored=2_000, batch=20, folder=str(tmp_path), lake=lake)
+    assert row["signatures"] == row["stored"] == 2_000  # the planted copies are among them
     assert row["near_found"] == row["near_planted"] == 10
     assert row["lookup_ms_per_article"] > 0 and row["load_ms_per_article"] > 0
     assert row["warehouse"] == ("ducklake" if lake else "duckdb")
@@ -85,3 +86,99 @@ def test_the_ratio_is_taken_against_the_mean_of_the_two_baseline_runs():
     assert row["baseline_pages_s"] == 44.44  # 100 pages in the mean 2.25 s
     assert row["ratio"] == round(20.0 / 44.44, 3)
     assert "| 100 | fast | 44.44 (50.0, 40.0) | 20.0 | 0.45 |" in markdown_table([row])
+
+
+def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus):
+    """All of extraction/* and dates/* (Readability's source pages, not its expected output)."""
+    real_files = [
+        path
+        for folder in ("extraction", "dates")
+        for path in (corpus / folder).rglob("*.html.gz")
+        if path.name != "expected.html.gz"
+    ]
+    plan = Corpus(2000, corpus)
+    assert len(plan.real) == len(real_files) == 511
+    assert sorted(s.source for s in plan.specs if s.kind == "real") == list(range(len(plan.real)))
+    small = Corpus(500, corpus)  # 400 unique pages: a sample across all three folders
+    sampled = [s.source for s in small.specs if s.kind == "real"]
+    assert len(sampled) == len(set(sampled)) == 400
+    assert max(sampled) > 450 and min(sampled) < 50
+
+
+def test_corpus_near_copies_are_near_by_newsflows_own_measure(corpus):
+    """Each near copy's text differs from its original's (one of the article's paragraphs was
+    rewritten, not a cookie notice, a comment form or a second copy of the article that no
+    extractor keeps) and is still within the near-duplicate threshold of it."""
+    from tasks.dedupe import NEAR_THRESHOLD, estimate_similarity, minhash_signature, text_hash
+    from tasks.extraction import clean_html
+    from tasks.settings import ExtractionMode
+
+    plan = Corpus(400, corpus)
+    nears = [i for i, spec in enumerate(plan.specs) if spec.kind == "near"]
+    assert len(nears) == 40
+
+    def text(index: int) -> str:
+        url = f"http://127.0.0.1/news/{index:06d}.html"
+        return clean_html(plan.render(index), url, mode=ExtractionMode.fast).text
+
+    not_edited, too_far = [], []
+    for index in nears:
+        near, original = text(index), text(plan._original_index(plan.specs[index].source))
+        if text_hash(near) == text_hash(original):
+            not_edited.append(index)
+        elif estimate_similarity(minhash_signature(near), minhash_signature(original)) < (
+            NEAR_THRESHOLD
+        ):
+            too_far.append(index)
+    assert not_edited == [] and too_far == []
+
+
+def test_corpus_mixed_pages_are_new_unique_pages(corpus):
+    """A mixed page, a template's layout with other pages' paragraphs, reads as neither its
+    template nor another mixed page of it: not where the template's article is outside its <p>s,
+    or held a second time where the extractor falls back on it."""
+    from tasks.dedupe import NEAR_THRESHOLD, estimate_similarity, minhash_signature, text_hash
+    from tasks.extraction import clean_html
+    from tasks.settings import ExtractionMode
+
+    plan = Corpus(700, corpus)  # 560 unique pages: the 511 real ones and 49 mixed
+    mixed = [i for i, spec in enumerate(plan.specs) if spec.kind == "mixed"]
+    assert len(mixed) == 49
+
+    def text(page: str) -> str:
+        return clean_html(page, "http://127.0.0.1/news/1.html", mode=ExtractionMode.fast).text
+
+    templates = {plan.specs[i].source for i in mixed}
+    signatures = {("real", t): minhash_signature(text(plan.real[t])) for t in templates}
+    hashes = {}
+    for i in mixed:
+        page = text(plan.render(i))
+        assert page and text_hash(page) not in hashes
+        hashes[text_hash(page)] = i
+        signatures[("mixed", i)] = minhash_signature(page)
+    alike = [
+        (a, b)
+        for a in signatures
+        for b in signatures
+        if a < b and estimate_similarity(signatures[a], signatures[b]) >= NEAR_THRESHOLD
+    ]
+    assert alike == []
+
+
+def test_the_baseline_extracts_with_newsflows_trafilatura_options():
+    """Not trafilatura's defaults: those keep readers' comments, which newsflow leaves out."""
+    from bench.baseline import EXTRACT_OPTIONS, _extract
+    from tasks.extraction import _TRAFILATURA_OPTIONS
+
+    assert EXTRACT_OPTIONS == _TRAFILATURA_OPTIONS
+    body = " ".join(
+        f"Sentence {i} of the article says something about the council." for i in range(30)
+    )
+    page = (
+        f"<html><body><article><h1>Headline</h1><p>{body}</p><p>{body[:400]}</p></article>"
+        '<div id="comments" class="comments"><h3>Comments</h3><ul><li class="comment"><p>A reader'
+        " wrote that the article was wrong about the council, entirely and completely.</p></li>"
+        "</ul></div></body></html>"
+    )
+    url, text = _extract(("http://127.0.0.1/news/000001.html", page))
+    assert "Sentence 29" in text and "A reader wrote" not in text
