@@ -32,6 +32,7 @@ from tests.test_band_index import _as_indexed
 from warehouse import band_index
 from warehouse.db import (
     WarehouseError,
+    WarehouseLocked,
     is_ducklake,
     parse_warehouse,
     reader,
@@ -464,6 +465,46 @@ def test_without_the_write_lock_a_postgres_lake_takes_both_appends(postgres_lake
         pass
     assert _insert_source_unless_present(postgres_lake, claim=False) == [0]
     assert _rows(postgres_lake, "SELECT count(*) FROM sources WHERE name = 'wire'") == [(2,)]
+
+
+_HOLD_LOCKED = textwrap.dedent(
+    """
+    import sqlite3, sys
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    print("locked", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_a_write_whose_lake_catalog_stays_locked_ends_in_one_line_naming_the_lake(
+    tmp_path: Path,
+) -> None:
+    """Another process holds a write lock on the SQLite catalog (a sqlite3 shell, a backup): the
+    write gives up in one line that names the lake and the lock, not "a concurrent writer won"
+    with no lake named; it is rolled back, and the same write succeeds once the lock is gone."""
+    url = _lake(tmp_path)
+    with writer(url):
+        pass
+    catalog = tmp_path / "lake" / "catalog.sqlite"
+    with subprocess.Popen(  # another process: POSIX locks do not hold against one's own
+        [sys.executable, "-c", _HOLD_LOCKED, str(catalog)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout.readline() == "locked\n"
+        with writer(url) as conn, pytest.raises(WarehouseLocked) as raised:
+            write_transaction(conn, lambda: None, attempts=2)
+        holder.communicate("", timeout=CHILD_WAIT)  # releases the lock as it ends
+    message = str(raised.value)
+    assert message.startswith(f"warehouse ducklake:sqlite:{catalog}: its catalog stayed locked ")
+    assert "database is locked" in message and "\n" not in message
+    assert _rows(url, "SELECT writes FROM write_lock") == [(0,)]
+    with writer(url) as conn:
+        write_transaction(conn, lambda: None, attempts=2)
+    assert _rows(url, "SELECT writes FROM write_lock") == [(1,)]
 
 
 @pytest.fixture(scope="module")

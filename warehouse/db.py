@@ -376,10 +376,7 @@ def write_transaction(
             if not (lake and _CONFLICT_RE.search(str(exc))):
                 raise
             if attempt == attempts:
-                raise WarehouseLocked(
-                    f"a concurrent writer won {attempts} commits in a row; gave up "
-                    f"({str(exc).splitlines()[-1]})"
-                ) from exc
+                raise _gave_up(conn, attempts, exc) from exc
             LOGGER.info("a concurrent writer committed first (try %d); rerunning", attempt)
         except BaseException:
             _rollback(conn)
@@ -387,6 +384,26 @@ def write_transaction(
         time.sleep(delay * (1 + random.random()))
         delay = min(delay * 2, 2.0)
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _gave_up(conn: duckdb.DuckDBPyConnection, attempts: int, exc: duckdb.Error) -> WarehouseLocked:
+    """The one line a lake write ends in when every try lost: naming the lake, and whether its
+    catalog stayed locked (SQLite's lock: another load, or any process holding a write lock on
+    the file) or another writer's commits won."""
+    row = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    where = f"warehouse {DUCKLAKE_PREFIX}{row[0]}" if row and row[0] else "the warehouse"
+    detail = " ".join(str(exc).split())[:300]
+    if "database is locked" in str(exc):
+        return WarehouseLocked(
+            f"{where}: its catalog stayed locked through {attempts} tries ({detail}); another "
+            "process held it each time (another load, or one holding a write lock on the "
+            "catalog: a sqlite3 shell, a backup); rerun once it is released"
+        )
+    return WarehouseLocked(
+        f"{where}: a concurrent writer won {attempts} commits in a row; gave up ({detail})"
+    )
 
 
 def _literal(text: str) -> str:
