@@ -305,6 +305,33 @@ def _dask_runner(settings: Settings) -> TaskRunner:
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
+_LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
+
+
+@contextmanager
+def _api_named_for_workers(settings: Settings) -> Iterator[None]:
+    """Name the flow's Prefect API in the settings every Dask task carries to its worker.
+
+    Without a server (`newsflow ingest` on its own), the flow runs on Prefect's temporary local
+    API, which PREFECT_API_URL does not name: each worker then started a temporary API of its
+    own for its first task (a server process and its database, 10-40 s of CPU on two cores),
+    recorded its task runs there, and left it running if the worker was killed. That API
+    listens on 127.0.0.1, so only this machine's workers (the local cluster, or a scheduler on
+    loopback) are given it; another machine's cannot reach it.
+    """
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    address = settings.dask_address
+    local = address is None or address.split("://")[-1].startswith(_LOOPBACK_HOSTS)
+    if PREFECT_API_URL.value() or not local:
+        yield
+        return
+    api_url = str(get_client(sync_client=True).api_url).rstrip("/")
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        yield
+
+
 @contextmanager
 def _quiet_dask_logs() -> Iterator[None]:
     """Dask logs each scheduler and client connection at INFO: only warnings while a run uses it."""
@@ -341,7 +368,12 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
     runner = _dask_runner(settings)  # first: importing distributed sets its log level
     import dask  # imported by distributed, so here at no cost
 
-    with _quiet_dask_logs(), dask.config.set({"distributed.worker.daemon": False}), runner:
+    with (
+        _quiet_dask_logs(),
+        dask.config.set({"distributed.worker.daemon": False}),
+        _api_named_for_workers(settings),
+        runner,
+    ):
         try:
             threads = sum(runner.client.nthreads().values())
         except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -259,3 +260,56 @@ def test_an_address_without_the_dask_runner_is_refused(prefect_harness, tmp_path
     )
     assert "--task-runner dask" in result.stderr
     assert warehouse_counts(str(db))["articles"] == 0
+
+
+def _prefect_servers_started_meanwhile(harness_pid: int, stop: threading.Event) -> set[int]:
+    """Poll this process's descendants until `stop`: the Prefect API servers (uvicorn) among
+    them other than the session harness's own."""
+    import psutil
+
+    seen: set[int] = set()
+    while not stop.wait(0.2):
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if child.pid != harness_pid and "uvicorn" in " ".join(child.cmdline()):
+                    seen.add(child.pid)
+            except psutil.NoSuchProcess:
+                continue
+    return seen
+
+
+def test_dask_workers_report_to_the_flows_temporary_api(prefect_harness, tmp_path: Path) -> None:
+    """Without a Prefect server, `newsflow ingest` runs on Prefect's temporary local API, which
+    PREFECT_API_URL does not name: the settings each Dask task carries must name it, or every
+    worker starts a temporary API of its own for its first task (10-40 s of CPU on two cores,
+    its task runs in another database, and a worker that dies leaves its server running)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.conftest import SAMPLES
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[settings]\ndask_workers = 1\nextraction = "fast"\n\n'
+        f'[[source]]\nname = "samples"\nkind = "path"\nlocation = {json.dumps(str(SAMPLES))}\n'
+    )
+    harness = SubprocessASGIServer()  # what get_client() starts without PREFECT_API_URL
+    stop = threading.Event()
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        ThreadPoolExecutor(1) as pool,
+    ):
+        assert not PREFECT_API_URL.value()  # as under `newsflow ingest` without a server
+        watching = pool.submit(_prefect_servers_started_meanwhile, harness.server_process.pid, stop)
+        try:
+            report, flow_run_id = _ingest(
+                sources_file=str(sources), db=str(tmp_path / "news.duckdb"), task_runner="dask"
+            )
+        finally:
+            stop.set()
+        assert watching.result() == set()  # no worker started an API of its own
+    assert report.new == 11
+    runs = _task_runs(flow_run_id, expected=7)  # recorded in the flow's own API
+    assert len(runs["clean_batch"]) == len(runs["dedupe_batch"]) == 1

@@ -32,6 +32,7 @@ from tests.test_band_index import _as_indexed
 from warehouse import band_index
 from warehouse.db import (
     WarehouseError,
+    WarehouseLocked,
     is_ducklake,
     parse_warehouse,
     reader,
@@ -183,6 +184,12 @@ def _rows(url: str, query: str) -> list[tuple]:
         return conn.execute(query).fetchall()
 
 
+def _snapshots(catalog: Path) -> int:
+    """How many snapshots a SQLite catalog holds: one more for each commit."""
+    with closing(sqlite3.connect(catalog)) as db:
+        return db.execute("SELECT count(*) FROM ducklake_snapshot").fetchone()[0]
+
+
 def _lake(tmp_path: Path, name: str = "lake") -> str:
     return f"ducklake:sqlite:{tmp_path / name / 'catalog.sqlite'}"
 
@@ -276,6 +283,40 @@ def test_duckdb_lacks_keys_sequences_and_indexes_the_lake_schema_leaves_them_out
     with writer(url) as conn:  # opens again without re-applying anything
         assert conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == versions
         assert conn.execute("SELECT writes FROM write_lock").fetchall() == [(0,)]
+
+
+def test_a_lake_whose_data_folder_is_missing_is_refused_in_one_line_and_left_alone(
+    tmp_path: Path, batches: list[Batch]
+) -> None:
+    """The catalog lists Parquet files in a folder that is gone (moved, deleted, a volume not
+    mounted): every command says so in one line; a load neither makes the folder again nor
+    writes a snapshot whose earlier files are elsewhere."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    url = _lake(tmp_path)
+    _load(url, batches[:2], "first")
+    data = tmp_path / "lake" / "catalog.sqlite.files"
+    assert list(data.rglob("*.parquet"))  # not all inlined into the catalog
+    data.rename(tmp_path / "elsewhere")
+    snapshots = _snapshots(tmp_path / "lake" / "catalog.sqlite")
+    says = f"warehouse {url}: its data folder {data}/ is missing"
+    for opened in (writer, reader):
+        with pytest.raises(WarehouseError, match=f"^{re.escape(says)}"), opened(url):
+            pass
+    with pytest.raises(WarehouseError, match=re.escape(says)):
+        _load(url, batches[2:3], "second")
+    for command in (["search", "Report"], ["check"], ["export", "--out", str(tmp_path / "out")]):
+        result = CliRunner().invoke(app, [*command, "--db", url])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"error: {says}") and result.stderr.count("\n") == 1
+    assert not data.exists() and not (tmp_path / "out").exists()
+    assert _snapshots(tmp_path / "lake" / "catalog.sqlite") == snapshots  # nothing committed
+
+    (tmp_path / "elsewhere").rename(data)  # put back, the lake is whole again
+    assert _counts(url)["articles"] == 2 * BATCH
+    assert check_warehouse(url) == []
 
 
 # --- the ingest flow into a lake ----------------------------------------------------------------
@@ -424,6 +465,46 @@ def test_without_the_write_lock_a_postgres_lake_takes_both_appends(postgres_lake
         pass
     assert _insert_source_unless_present(postgres_lake, claim=False) == [0]
     assert _rows(postgres_lake, "SELECT count(*) FROM sources WHERE name = 'wire'") == [(2,)]
+
+
+_HOLD_LOCKED = textwrap.dedent(
+    """
+    import sqlite3, sys
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    print("locked", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_a_write_whose_lake_catalog_stays_locked_ends_in_one_line_naming_the_lake(
+    tmp_path: Path,
+) -> None:
+    """Another process holds a write lock on the SQLite catalog (a sqlite3 shell, a backup): the
+    write gives up in one line that names the lake and the lock, not "a concurrent writer won"
+    with no lake named; it is rolled back, and the same write succeeds once the lock is gone."""
+    url = _lake(tmp_path)
+    with writer(url):
+        pass
+    catalog = tmp_path / "lake" / "catalog.sqlite"
+    with subprocess.Popen(  # another process: POSIX locks do not hold against one's own
+        [sys.executable, "-c", _HOLD_LOCKED, str(catalog)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout.readline() == "locked\n"
+        with writer(url) as conn, pytest.raises(WarehouseLocked) as raised:
+            write_transaction(conn, lambda: None, attempts=2)
+        holder.communicate("", timeout=CHILD_WAIT)  # releases the lock as it ends
+    message = str(raised.value)
+    assert message.startswith(f"warehouse ducklake:sqlite:{catalog}: its catalog stayed locked ")
+    assert "database is locked" in message and "\n" not in message
+    assert _rows(url, "SELECT writes FROM write_lock") == [(0,)]
+    with writer(url) as conn:
+        write_transaction(conn, lambda: None, attempts=2)
+    assert _rows(url, "SELECT writes FROM write_lock") == [(1,)]
 
 
 @pytest.fixture(scope="module")

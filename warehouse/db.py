@@ -27,6 +27,11 @@ WAREHOUSE = "warehouse"  # the name a writer attaches a DuckDB file under
 _USE_WAREHOUSE = "USE warehouse"
 ROW_GROUP_ROWS = 2048  # rows per row group a writer appends (DuckDB's least): see _connect
 _DETACH_LAKE = "DETACH DATABASE IF EXISTS lake"
+_DATA_PATH = "SELECT data_path FROM ducklake_settings(current_database())"
+# the Parquet files a lake's current snapshot reads (DuckLake's metadata, attached beside it)
+_LIVE_DATA_FILES = (
+    "SELECT count(*) FROM __ducklake_metadata_lake.ducklake_data_file WHERE end_snapshot IS NULL"
+)
 SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_RE = re.compile(r"(Could not set lock|Conflicting lock)", re.I)
 _PID_RE = re.compile(r"PID (\d+)")
@@ -371,10 +376,7 @@ def write_transaction(
             if not (lake and _CONFLICT_RE.search(str(exc))):
                 raise
             if attempt == attempts:
-                raise WarehouseLocked(
-                    f"a concurrent writer won {attempts} commits in a row; gave up "
-                    f"({str(exc).splitlines()[-1]})"
-                ) from exc
+                raise _gave_up(conn, attempts, exc) from exc
             LOGGER.info("a concurrent writer committed first (try %d); rerunning", attempt)
         except BaseException:
             _rollback(conn)
@@ -384,29 +386,81 @@ def write_transaction(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+def _gave_up(conn: duckdb.DuckDBPyConnection, attempts: int, exc: duckdb.Error) -> WarehouseLocked:
+    """The one line a lake write ends in when every try lost: naming the lake, and whether its
+    catalog stayed locked (SQLite's lock: another load, or any process holding a write lock on
+    the file) or another writer's commits won."""
+    row = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    where = f"warehouse {DUCKLAKE_PREFIX}{row[0]}" if row and row[0] else "the warehouse"
+    detail = " ".join(str(exc).split())[:300]
+    if "database is locked" in str(exc):
+        return WarehouseLocked(
+            f"{where}: its catalog stayed locked through {attempts} tries ({detail}); another "
+            "process held it each time (another load, or one holding a write lock on the "
+            "catalog: a sqlite3 shell, a backup); rerun once it is released"
+        )
+    return WarehouseLocked(
+        f"{where}: a concurrent writer won {attempts} commits in a row; gave up ({detail})"
+    )
+
+
 def _literal(text: str) -> str:
     """A SQL string literal (ATTACH and LOAD take no bound parameters)."""
     return "'" + text.replace("'", "''") + "'"
 
 
 def _prepare_lake(lake: Warehouse) -> None:
-    """Create a local lake's folders; a new SQLite catalog starts in WAL mode, so that a reader
-    never holds up a commit and the later of two commits fails at once instead of waiting."""
+    """Create a new local lake's folders; a new SQLite catalog starts in WAL mode, so that a
+    reader never holds up a commit and the later of two commits fails at once instead of waiting.
+
+    The data folder is made only with its catalog: an existing lake's that is missing (moved,
+    deleted, a volume not mounted) is refused once attached (_check_data_path), not made again
+    empty for the next load to write beside the files it lost.
+    """
     folders = [lake.catalog_file.parent] if lake.catalog_file else []
-    if lake.data_path and not lake.data_path.startswith(_REMOTE_SCHEMES):
+    new = lake.catalog_file is not None and not lake.catalog_file.exists()
+    if new and lake.data_path and not lake.data_path.startswith(_REMOTE_SCHEMES):
         folders.append(Path(lake.data_path))
     for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WarehouseError(
-                f"warehouse {lake.url} cannot be created: {exc.strerror} ({exc.filename}); "
-                "check the path"
-            ) from None
+        _make_lake_folder(lake, folder)
     if lake.catalog_kind == "sqlite" and not lake.catalog_file.exists():
         with sqlite3.connect(lake.catalog_file) as catalog:
             catalog.execute("PRAGMA journal_mode=WAL")
         catalog.close()
+
+
+def _make_lake_folder(lake: Warehouse, folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(
+            f"warehouse {lake.url} cannot be created: {exc.strerror} ({exc.filename}); "
+            "check the path"
+        ) from None
+
+
+def _check_data_path(conn: duckdb.DuckDBPyConnection, lake: Warehouse, *, read_only: bool) -> None:
+    """Refuse an attached lake whose local data folder is gone while its catalog lists files in
+    it: every read of those tables would fail midway (a traceback, or a write error blamed on
+    another path), and a load would write new files beside the lost ones. A lake without files
+    yet may lack the folder (DuckLake makes it with the first file; a writer makes it now)."""
+    data = lake.data_path
+    if data is None:  # a PostgreSQL catalog remembers it
+        row = conn.execute(_DATA_PATH).fetchone()
+        data = row[0] if row else None
+    if not data or data.startswith(_REMOTE_SCHEMES) or Path(data).is_dir():
+        return
+    files = conn.execute(_LIVE_DATA_FILES).fetchone()[0]
+    if files:
+        raise WarehouseError(
+            f"warehouse {lake.url}: its data folder {data} is missing, and the catalog lists "
+            f"{files} Parquet files in it; restore the folder (or mount its volume) and rerun "
+            "(nothing was read or written)"
+        )
+    if not read_only:
+        _make_lake_folder(lake, Path(data))
 
 
 def _what_file_holds(conn: duckdb.DuckDBPyConnection) -> str | None:
@@ -474,7 +528,6 @@ def _open_lake(
         try:
             conn.execute(statement)
             conn.execute(_USE_LAKE)
-            return conn
         except duckdb.Error as exc:
             message = str(exc)
             busy = _LOCK_RE.search(message) or _CONFLICT_RE.search(message)
@@ -490,6 +543,13 @@ def _open_lake(
             _detach_quietly(conn)
             time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
+            continue
+        try:
+            _check_data_path(conn, lake, read_only=read_only)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
 
 def _detach_quietly(conn: duckdb.DuckDBPyConnection) -> None:
