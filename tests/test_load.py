@@ -83,8 +83,13 @@ def test_reloading_the_same_batch_changes_no_counts(db_path):
     docs = [_doc("https://a.example/news/1", REPORT), _doc("https://b.example/k", OTHER)]
     first = _load(db_path, docs)
     assert (first.new, first.unchanged) == (2, 0)
+    seen = "SELECT url, first_seen_at, last_seen_at FROM articles ORDER BY url"
+    before = _rows(db_path, seen)
     second = _load(db_path, docs)
     assert (second.new, second.updated, second.unchanged) == (0, 0, 2)
+    after = _rows(db_path, seen)  # an unchanged article seen again: its last sighting moves
+    assert [(url, first) for url, first, _ in after] == [(url, first) for url, first, _ in before]
+    assert all(a[2] > b[2] for a, b in zip(after, before, strict=True))
     assert _rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
     assert _rows(db_path, "SELECT count(*) FROM article_versions") == [(2,)]
     assert _rows(db_path, "SELECT count(*) FROM pages") == [(2,)]
