@@ -159,6 +159,14 @@ def test_rejected_items_are_kept_with_their_reason(db_path):
     assert _rows(db_path, "SELECT url, reason FROM rejected") == [
         ("https://a.example/cookie-wall", "no_text")
     ]
+    [(first_seen, last_seen)] = _rows(db_path, "SELECT first_seen_at, last_seen_at FROM rejected")
+    again = _doc("https://a.example/cookie-wall", "")
+    again.rejected_reason = "too_short"  # seen again, for another reason: one row, the latest
+    assert _load(db_path, [again]).rejected == {"too_short": 1}
+    [(reason, first, last)] = _rows(
+        db_path, "SELECT reason, first_seen_at, last_seen_at FROM rejected"
+    )
+    assert (reason, first) == ("too_short", first_seen) and last > last_seen
 
 
 def test_failed_fetches_are_logged_with_their_reason(db_path):
