@@ -139,6 +139,15 @@ def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
     assert rows[date(2021, 8, 7)]["new_capital_sources"] == [
         {"capital": "Sheberghan", "status": "claimed", "sources": 1}
     ]
+    # Sheberghan: claimed by site B on the 7th, confirmed by site C on the 8th (no longer new)
+    assert _rows(
+        timeline_db,
+        "SELECT day, status, sources, sources_to_date, first_reported_on, is_new "
+        "FROM daily_capture_sources WHERE capital = 'Sheberghan' ORDER BY day",
+    ) == [
+        (date(2021, 8, 7), "claimed", 1, 1, date(2021, 8, 7), True),
+        (date(2021, 8, 8), "confirmed", 1, 2, date(2021, 8, 7), False),
+    ]
 
 
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
