@@ -91,17 +91,25 @@ def test_check_names_each_broken_link_and_exits_1(db_path: str) -> None:
                      "0, now())")  # fmt: skip
         conn.execute("DELETE FROM article_versions WHERE version = 1 AND article_id = "
                      "(SELECT min(id) FROM articles)")  # fmt: skip
+        conn.execute("INSERT INTO minhash_signatures VALUES ('0000orphan000000', [1, 2, 3])")
+        [(unindexed,)] = conn.execute(
+            "DELETE FROM search_docs WHERE article_id = (SELECT max(id) FROM articles) "
+            "RETURNING article_id"
+        ).fetchall()
     code, out, err = _invoke("check", "--db", db_path)
     assert code == 1 and out == ""
     lines = err.splitlines()
     assert [line.split(":")[1].strip() for line in lines[:-1]] == [
         "articles_without_fetch",
         "dangling_duplicates",
+        "orphan_rows",
         "orphan_events",
         "version_counts",
+        "search_index",
     ]
-    assert "0000ghost0000000" in lines[2] and "feedfacefeedface" in lines[1]
-    assert lines[-1] == f"error: warehouse {db_path} failed 4 integrity checks"
+    assert "feedfacefeedface" in lines[1] and "minhash_signatures 0000orphan000000" in lines[2]
+    assert "0000ghost0000000" in lines[3] and f"article {unindexed} version 1" in lines[5]
+    assert lines[-1] == f"error: warehouse {db_path} failed 6 integrity checks"
 
 
 def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
