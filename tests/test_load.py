@@ -228,3 +228,45 @@ def test_an_original_arriving_after_a_copy_that_declared_it_canonical_joins_its_
     assert _rows(db_path, "SELECT duplicate_kind FROM articles WHERE url_key = 'c.example/x'") == [
         ("canonical_url",)
     ]
+
+
+def test_a_declared_canonical_outranks_the_same_text_stored_under_another_story(db_path):
+    """A page that names a stored article its canonical joins that story, even when its text is
+    the very text of another stored story: the page's own declaration is the stronger evidence."""
+    _load(db_path, [_doc("https://c.example/x", OTHER)])
+    _load(db_path, [_doc("https://z.example/elsewhere", REPORT)])
+    counts = _load(
+        db_path, [_doc("https://mirror.example/x", REPORT, canonical="https://c.example/x")]
+    )
+    assert counts.duplicates == {"canonical_url": 1}
+    [(declared,)] = _rows(db_path, "SELECT id FROM articles WHERE url = 'https://c.example/x'")
+    assert _rows(
+        db_path,
+        "SELECT cluster_id, duplicate_of, duplicate_kind FROM articles "
+        "WHERE url = 'https://mirror.example/x'",
+    ) == [(declared, declared, "canonical_url")]
+
+
+def test_an_exact_copy_adds_no_signature_of_its_own(db_path):
+    """An exact copy's MinHash is its original's: only the original's is kept and banded."""
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    _load(db_path, [_doc("https://mirror.example/copy", REPORT.upper())])
+    [(original,)] = _rows(db_path, "SELECT id FROM articles WHERE duplicate_of IS NULL")
+    assert _rows(db_path, "SELECT article_id FROM minhash_signatures") == [(original,)]
+    assert _rows(db_path, "SELECT DISTINCT article_id FROM minhash_bands") == [(original,)]
+
+
+def test_two_new_versions_of_one_article_in_one_batch_are_both_kept_in_order(db_path):
+    """Two URLs that lead to one article (a redirect) may bring it twice to one batch with
+    different texts: both become versions, the later one the article's text."""
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    second, third = REPORT + " Updated once.", REPORT + " Updated twice."
+    counts = _load(
+        db_path,
+        [_doc("https://a.example/news/1", second), _doc("https://a.example/news/1?ref=x", third)],
+    )
+    assert (counts.new, counts.updated) == (0, 2)
+    assert _rows(db_path, "SELECT version, text FROM articles") == [(3, third)]
+    assert _rows(db_path, "SELECT version, text FROM article_versions ORDER BY 1") == [
+        (1, REPORT), (2, second), (3, third)
+    ]  # fmt: skip
