@@ -12,7 +12,7 @@ from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.documents import cleaned_document
-from warehouse.db import reader
+from warehouse.db import reader, writer
 
 REPORT = """\
 Taliban fighters entered the western city of Qala-i-Naw on Friday after government forces
@@ -270,3 +270,32 @@ def test_two_new_versions_of_one_article_in_one_batch_are_both_kept_in_order(db_
     assert _rows(db_path, "SELECT version, text FROM article_versions ORDER BY 1") == [
         (1, REPORT), (2, second), (3, third)
     ]  # fmt: skip
+
+
+def _answered(url: str, outcome: str, etag: str | None, modified: str | None) -> FetchResult:
+    status = {"ok": 200, "not_modified": 304}.get(outcome, 500)
+    return FetchResult(
+        url=url, source_name="test", outcome=outcome, status=status, etag=etag,
+        last_modified=modified, fetched_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def test_validators_for_a_rerun_are_each_urls_latest_that_it_was_given(db_path):
+    """A re-run's conditional GET sends what the server said last: a 304's new ETag, a
+    Last-Modified alone; a failed fetch since (its error page's ETag too), or an answer without
+    validators, forgets none."""
+    from warehouse.queries import known_validators
+
+    a, b, c = "https://a.example/1", "https://b.example/2", "https://c.example/3"
+    monday, tuesday = "Mon, 09 Aug 2021 06:00:00 GMT", "Tue, 10 Aug 2021 06:00:00 GMT"
+    write_batch(db_path, fetches=[
+        _answered(a, "ok", '"a1"', monday), _answered(b, "ok", None, monday),
+        _answered(c, "ok", '"c1"', None),
+    ])  # fmt: skip
+    write_batch(db_path, fetches=[
+        _answered(a, "not_modified", '"a2"', tuesday),
+        _answered(b, "http_500", '"error-page"', None), _answered(c, "ok", None, None),
+    ])  # fmt: skip
+    with writer(db_path) as conn:
+        known = known_validators(conn, [a, b, c, "https://never.example/"])
+    assert known == {a: ('"a2"', tuesday), b: (None, monday), c: ('"c1"', None)}
