@@ -293,3 +293,37 @@ def test_charts_go_beside_the_warehouse_file_or_the_lakes_catalog(db, folder):
     from tasks.summaries import reports_dir
 
     assert reports_dir(db) == Path(folder.format(cwd=Path.cwd()))
+
+
+def test_an_edit_that_moves_a_capture_to_a_later_day_clears_the_day_it_left(
+    prefect_harness, db_path
+):
+    """A corrected article reports the capture on Monday, not Friday: a summarize of the days
+    around the new one recomputes from the Friday too, so no day keeps the withdrawn report."""
+    from flows.summarize import summarize
+
+    [article_id] = insert_articles(
+        db_path,
+        [{"url": "https://a.example/zaranj", "site_name": "Site A",
+          "published_at": datetime(2021, 8, 10, 9, tzinfo=UTC),
+          "text": "Taliban fighters captured Zaranj on Friday, officials said."}],
+    )  # fmt: skip
+    assert summarize(db=db_path).articles_read == 1
+    assert _rows(db_path, "SELECT min(day) FROM daily_captures WHERE new_capitals = 1") == [
+        (date(2021, 8, 6),)
+    ]
+    with db.writer(db_path) as conn:
+        conn.execute(
+            "UPDATE articles SET text = replace(text, 'Friday', 'Monday'), text_hash = 'v2', "
+            "version = 2 WHERE id = ?",
+            [article_id],
+        )
+    again = summarize(start=date(2021, 8, 9), end=date(2021, 8, 10), db=db_path)
+    assert (again.articles_read, again.capitals_reported) == (1, 1)
+    assert _rows(
+        db_path,
+        "SELECT day, new_capital_names, cumulative_capitals FROM daily_captures ORDER BY day",
+    ) == [(date(2021, 8, 9), ["Zaranj"], 1), (date(2021, 8, 10), [], 1)]
+    assert _rows(db_path, "SELECT day, capital FROM daily_capture_sources") == [
+        (date(2021, 8, 9), "Zaranj")
+    ]
