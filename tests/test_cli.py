@@ -443,6 +443,23 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
     assert "failed: http_404 │ 1" in out
 
 
+@pytest.mark.parametrize(
+    "reached",
+    [{"new": 1}, {"updated": 1}, {"unchanged": 1}, {"not_modified": 1}, {"feed_entries": 1},
+     {"rejected": {"no_text": 1}}],
+)  # fmt: skip
+def test_a_run_that_reached_any_page_or_entry_is_not_all_failed(reached) -> None:
+    """A re-run whose other pages answered 304, a page rejected, a feed's entries kept: the 404
+    beside them is a partial failure (exit 0), not a run where every fetch failed (exit 1)."""
+    from flows.ingest import IngestReport
+
+    failed = {"http_404": 1}
+    assert IngestReport(db="news.duckdb", failed=failed).all_failed()
+    assert not IngestReport(db="news.duckdb").all_failed()  # nothing tried: nothing failed
+    assert not IngestReport(db="news.duckdb", failed=failed, **reached).all_failed()
+    assert not IngestReport(db="news.duckdb", **reached).all_failed()
+
+
 def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(prefect_harness, db_path) -> None:
     """Ctrl-C mid-run: one line on what was kept and what to do, exit 130, no traceback.
 
