@@ -148,6 +148,19 @@ def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
         (date(2021, 8, 7), "claimed", 1, 1, date(2021, 8, 7), True),
         (date(2021, 8, 8), "confirmed", 1, 2, date(2021, 8, 7), False),
     ]
+    # another site's report of fighting in Kabul that day does not outrank the capture
+    insert_articles(
+        timeline_db,
+        [{"url": "https://e.example/kabul", "site_name": "Site E",
+          "published_at": datetime(2021, 8, 15, 20, tzinfo=UTC),
+          "text": "Heavy fighting raged in Kabul on Sunday, residents said."}],
+    )  # fmt: skip
+    _extract_all(timeline_db)
+    assert _rows(timeline_db, "SELECT status FROM capture_events WHERE capital = 'Kabul' "
+                 "ORDER BY status") == [("confirmed",), ("contested",)]  # fmt: skip
+    recompute_daily_summaries(timeline_db, date(2021, 8, 15), date(2021, 8, 15))
+    [kabul] = read_daily_captures(timeline_db, date(2021, 8, 15), date(2021, 8, 15))
+    assert (kabul["national_capital"], kabul["national_capital_status"]) == ("Kabul", "confirmed")
 
 
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
