@@ -170,7 +170,8 @@ def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db
         timeline_db,
         [{"url": "https://d.example/ghazni", "site_name": "Site D",
           "published_at": datetime(2021, 8, 8, 9, tzinfo=UTC),
-          "text": "The Taliban captured Ghazni on Sunday, residents said."}],
+          "text": "The Taliban captured Ghazni on Sunday, residents said. "
+                  "It was the third provincial capital to fall."}],
     )  # fmt: skip
     _extract_all(timeline_db)
     written = recompute_daily_summaries(timeline_db, date(2021, 8, 7), date(2021, 8, 8))
@@ -183,6 +184,7 @@ def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db
     [eighth] = read_daily_captures(timeline_db, date(2021, 8, 8), date(2021, 8, 8))
     assert eighth["new_capital_names"] == ["Ghazni", "Kunduz", "Sar-e Pul", "Taloqan"]
     assert eighth["cumulative_capitals"] == 6
+    assert eighth["max_reported_count"] == 5  # the day's highest, not the new article's third
     assert _rows(timeline_db, TABLE_SIZES) == [(totals[0][0], totals[0][1] + 1, totals[0][2] + 1)]
 
 
