@@ -293,6 +293,10 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     assert days[3] == (date(2021, 8, 9), ["Ghazni"], 6)
     assert [row[2] for row in days] == [1, 2, 5, 6, 6, 6, 6, 6, 6, 6]
 
+    # a scheduled run's last_days: the N days up to the end, that one included
+    recent = summarize(end=date(2021, 8, 15), last_days=3, db=db_path)
+    assert (recent.start, recent.days, recent.articles_read) == (date(2021, 8, 13), 3, 0)
+
 
 @pytest.mark.parametrize(
     ("db", "folder"),
