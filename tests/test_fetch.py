@@ -270,10 +270,13 @@ def test_500_then_success(site: HTTPServer, fetch_settings: FetchSettings) -> No
 def test_503_forever_is_bounded(site: HTTPServer, fetch_settings: FetchSettings) -> None:
     site.expect_request("/down").respond_with_data("", status=503)
     started = time.monotonic()
-    result = fetch_url(site.url_for("/down"), tuned(fetch_settings, max_retries=2))
-    assert (result.outcome, result.status, result.attempts) == ("http_503", 503, 3)
-    assert hits(site, "/down") == 3 and time.monotonic() - started < 2.0
-    assert "gave up after 3 attempts" in (result.error or "")
+    result = fetch_url(
+        site.url_for("/down"), tuned(fetch_settings, max_retries=3, backoff_base=0.1)
+    )
+    assert (result.outcome, result.status, result.attempts) == ("http_503", 503, 4)
+    # an exponential backoff between tries: at least half of 0.1, 0.2 and 0.4 s (jitter above)
+    assert hits(site, "/down") == 4 and 0.35 <= time.monotonic() - started < 2.0
+    assert "gave up after 4 attempts" in (result.error or "")
 
 
 def test_404_not_retried(site: HTTPServer, fetch_settings: FetchSettings) -> None:
