@@ -639,8 +639,11 @@ def test_robots_disallow_fetched_once_per_batch(
     assert ignoring.ok
 
 
-def test_robots_500_disallows_everything(site: HTTPServer, fetch_settings: FetchSettings) -> None:
-    site.expect_oneshot_request("/robots.txt").respond_with_data("", status=500)
+@pytest.mark.parametrize("status", [500, 503, 429])  # 429: too many requests is not "no file"
+def test_robots_500_disallows_everything(
+    site: HTTPServer, fetch_settings: FetchSettings, status: int
+) -> None:
+    site.expect_oneshot_request("/robots.txt").respond_with_data("", status=status)
     site.expect_request("/page").respond_with_data(HTML, content_type="text/html")
     result = fetch_url(site.url_for("/page"), fetch_settings)
     assert result.outcome == "robots" and "unreachable" in (result.error or "")
@@ -660,6 +663,9 @@ def test_robots_rules_longest_match() -> None:
     assert not rules.allows("http://h/news/kabul/private/1")
     assert not rules.allows("http://h/a/b.pdf") and rules.allows("http://h/a/b.pdf?x=1")
     assert RobotsRules.parse(text, "someone-else", "r").allows("http://h/news/herat")
+    tie = RobotsRules.parse("User-agent: *\nDisallow: /\nAllow: /same\nDisallow: /same\n", "n", "r")
+    assert tie.allows("http://h/same/1") and not tie.allows("http://h/other")  # allow on ties
+    assert tie.allows("http://h/robots.txt")  # the rules themselves stay readable
 
 
 # --- politeness and batches --------------------------------------------------------------------
