@@ -225,6 +225,7 @@ def test_is_public_address() -> None:
     private += ["::ffff:192.168.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1"]
     assert not any(is_public_address(address) for address in private)
     assert is_public_address("93.184.216.34") and is_public_address("2606:4700::1111")
+    assert is_public_address("::ffff:93.184.216.34")  # a public IPv4 address, IPv6-mapped
 
 
 # --- retries -----------------------------------------------------------------------------------
@@ -454,6 +455,18 @@ def test_pdf_refused_and_binary_html_detected(
     assert "application/pdf" in (pdf.error or "")
     fake = fetch_url(site.url_for("/fake.html"), fetch_settings)
     assert fake.outcome == "binary" and fake.html is None
+
+
+def test_a_page_served_without_a_content_type_is_kept(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    """No Content-Type header is no reason to refuse: the body itself says it is HTML."""
+    bare = Response(HTML)
+    del bare.headers["Content-Type"]
+    site.expect_request("/bare").respond_with_response(bare)
+    result = fetch_url(site.url_for("/bare"), fetch_settings)
+    assert (result.outcome, result.content_type) == ("ok", None)
+    assert "Kabul" in (result.html or "")
 
 
 def test_empty_200(site: HTTPServer, fetch_settings: FetchSettings) -> None:
