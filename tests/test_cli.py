@@ -91,17 +91,25 @@ def test_check_names_each_broken_link_and_exits_1(db_path: str) -> None:
                      "0, now())")  # fmt: skip
         conn.execute("DELETE FROM article_versions WHERE version = 1 AND article_id = "
                      "(SELECT min(id) FROM articles)")  # fmt: skip
+        conn.execute("INSERT INTO minhash_signatures VALUES ('0000orphan000000', [1, 2, 3])")
+        [(unindexed,)] = conn.execute(
+            "DELETE FROM search_docs WHERE article_id = (SELECT max(id) FROM articles) "
+            "RETURNING article_id"
+        ).fetchall()
     code, out, err = _invoke("check", "--db", db_path)
     assert code == 1 and out == ""
     lines = err.splitlines()
     assert [line.split(":")[1].strip() for line in lines[:-1]] == [
         "articles_without_fetch",
         "dangling_duplicates",
+        "orphan_rows",
         "orphan_events",
         "version_counts",
+        "search_index",
     ]
-    assert "0000ghost0000000" in lines[2] and "feedfacefeedface" in lines[1]
-    assert lines[-1] == f"error: warehouse {db_path} failed 4 integrity checks"
+    assert "feedfacefeedface" in lines[1] and "minhash_signatures 0000orphan000000" in lines[2]
+    assert "0000ghost0000000" in lines[3] and f"article {unindexed} version 1" in lines[5]
+    assert lines[-1] == f"error: warehouse {db_path} failed 6 integrity checks"
 
 
 def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
@@ -541,7 +549,24 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
     assert "failed: http_404 │ 1" in out
 
 
-def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "reached",
+    [{"new": 1}, {"updated": 1}, {"unchanged": 1}, {"not_modified": 1}, {"feed_entries": 1},
+     {"rejected": {"no_text": 1}}],
+)  # fmt: skip
+def test_a_run_that_reached_any_page_or_entry_is_not_all_failed(reached) -> None:
+    """A re-run whose other pages answered 304, a page rejected, a feed's entries kept: the 404
+    beside them is a partial failure (exit 0), not a run where every fetch failed (exit 1)."""
+    from flows.ingest import IngestReport
+
+    failed = {"http_404": 1}
+    assert IngestReport(db="news.duckdb", failed=failed).all_failed()
+    assert not IngestReport(db="news.duckdb").all_failed()  # nothing tried: nothing failed
+    assert not IngestReport(db="news.duckdb", failed=failed, **reached).all_failed()
+    assert not IngestReport(db="news.duckdb", **reached).all_failed()
+
+
+def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path) -> None:
     """A terminal's Ctrl-C mid-run: one line on what was kept and what to do, exit 130, no
     traceback, and no process of the run left behind.
 

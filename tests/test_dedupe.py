@@ -23,6 +23,7 @@ from tasks.dedupe import (
     NUM_PERM,
     SHINGLE_SIZE,
     BatchMatch,
+    Fingerprint,
     article_id,
     band_buckets,
     canonical_url,
@@ -479,6 +480,25 @@ def test_group_batch_leaves_unrelated_and_repeated_urls_alone():
     )
     assert group_batch(fps) == [None, None, None]
     assert group_batch([]) == []
+
+
+def test_a_batch_near_match_at_the_threshold_counts_and_a_tie_goes_to_the_earliest():
+    """The last page is exactly as near (NEAR_THRESHOLD) to each of two unrelated earlier ones."""
+    base = np.arange(NUM_PERM, dtype=np.uint32)
+    half = NUM_PERM // 2
+    first, second = base.copy(), base.copy()
+    first[half:] += 1000  # agrees with the last page on the first half of the slots only
+    second[:half] += 2000  # on the second half only
+
+    def fp(name: str, signature: np.ndarray) -> Fingerprint:
+        return Fingerprint(
+            name, f"x.example/{name}", None, name, signature, band_buckets(signature)
+        )
+
+    fps = [fp("a", first), fp("b", second), fp("c", base)]
+    assert estimate_similarity(first, second) == 0.0
+    assert estimate_similarity(base, first) == estimate_similarity(base, second) == NEAR_THRESHOLD
+    assert match_batch(fps) == [None, None, BatchMatch(0, "near", NEAR_THRESHOLD)]
 
 
 def test_group_batch_uses_buckets_not_all_pairs(monkeypatch):

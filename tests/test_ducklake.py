@@ -350,6 +350,42 @@ def test_ingest_flow_into_a_lake_then_query_it_back(prefect_harness, tmp_path: P
     assert check_warehouse(url) == []
 
 
+def test_reloading_a_batch_into_a_lake_adds_only_its_fetch_rows(tmp_path: Path) -> None:
+    """A lake's tables have no keys to refuse a second copy: each write's own check keeps a
+    source, a page, a feed entry, a rejected item and an article once when a batch comes again."""
+    from tasks.records import FeedEntry, Source
+
+    url = _lake(tmp_path)
+    text = "Taliban fighters captured Zaranj, the capital of Nimroz province, on Friday. " * 8
+    kept = cleaned_document("https://a.example/zaranj", text, source_name="wire", title="Zaranj")
+    walled = cleaned_document("https://a.example/wall", "", source_name="wire", title="Wall")
+    walled.rejected_reason = "no_text"
+    entry = FeedEntry("https://a.example/rss", "urn:zaranj", "wire", kept.url, "Zaranj", None,
+                      None, None)  # fmt: skip
+    tables = ("sources", "pages", "feed_entries", "rejected", "articles", "article_versions",
+              "minhash_signatures", "fetches")  # fmt: skip
+    counts = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+    loads = []
+    for _ in range(2):
+        loads.append(
+            write_batch(
+                url,
+                sources=[Source("wire", "feed", "https://a.example/rss")],
+                fetches=[kept.fetch, walled.fetch],
+                documents=[kept, walled],
+                prints=fingerprints([kept]),
+                feed_entries=[entry],
+            )
+        )
+        assert dict(zip(tables, _rows(url, counts)[0], strict=True)) == {
+            **dict.fromkeys(tables, 1),
+            "pages": 2,
+            "fetches": 2 * len(loads),
+        }
+    assert [(c.new, c.unchanged, c.feed_entries) for c in loads] == [(1, 0, 1), (0, 1, 0)]
+    assert check_warehouse(url) == []
+
+
 @pytest.fixture
 def object_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, object]]:
     """An S3 API on 127.0.0.1 (moto's server) with an empty bucket "news", and the DuckDB

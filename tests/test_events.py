@@ -429,13 +429,22 @@ def test_extraction_reads_new_and_changed_articles_once(db_path, gazetteer):
         assert conn.execute("SELECT count(*) FROM reported_counts").fetchone()[0] == 1
 
 
-def test_changed_rules_or_gazetteer_read_everything_again(db_path, gazetteer, monkeypatch):
+def test_changed_rules_or_gazetteer_read_everything_again(
+    db_path, gazetteer, monkeypatch, tmp_path
+):
     ids = insert_articles(
         db_path,
         [{"url": f"https://a.example/{i}", "text": REPORT, "site_name": "A",
           "published_at": datetime(2021, 8, 6, 12, tzinfo=UTC)} for i in range(3)],
     )  # fmt: skip
     extract_events(db_path, ids, gazetteer)
+    assert pending_articles(db_path, gazetteer) == []
+    edited = tmp_path / "afghanistan.csv"  # the same places, one spelling more
+    edited.write_text(
+        events.DEFAULT_GAZETTEER.read_text(encoding="utf-8").replace("|Zarang", "|Zarang|Zaranjh"),
+        encoding="utf-8",
+    )
+    assert pending_articles(db_path, load_gazetteer(edited)) == sorted(ids)
     assert pending_articles(db_path, gazetteer) == []
     monkeypatch.setattr(events, "RULES_VERSION", "capture-rules-next")
     assert pending_articles(db_path, gazetteer) == sorted(ids)

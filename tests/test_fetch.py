@@ -225,6 +225,7 @@ def test_is_public_address() -> None:
     private += ["::ffff:192.168.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1"]
     assert not any(is_public_address(address) for address in private)
     assert is_public_address("93.184.216.34") and is_public_address("2606:4700::1111")
+    assert is_public_address("::ffff:93.184.216.34")  # a public IPv4 address, IPv6-mapped
 
 
 # --- retries -----------------------------------------------------------------------------------
@@ -270,10 +271,13 @@ def test_500_then_success(site: HTTPServer, fetch_settings: FetchSettings) -> No
 def test_503_forever_is_bounded(site: HTTPServer, fetch_settings: FetchSettings) -> None:
     site.expect_request("/down").respond_with_data("", status=503)
     started = time.monotonic()
-    result = fetch_url(site.url_for("/down"), tuned(fetch_settings, max_retries=2))
-    assert (result.outcome, result.status, result.attempts) == ("http_503", 503, 3)
-    assert hits(site, "/down") == 3 and time.monotonic() - started < 2.0
-    assert "gave up after 3 attempts" in (result.error or "")
+    result = fetch_url(
+        site.url_for("/down"), tuned(fetch_settings, max_retries=3, backoff_base=0.1)
+    )
+    assert (result.outcome, result.status, result.attempts) == ("http_503", 503, 4)
+    # an exponential backoff between tries: at least half of 0.1, 0.2 and 0.4 s (jitter above)
+    assert hits(site, "/down") == 4 and 0.35 <= time.monotonic() - started < 2.0
+    assert "gave up after 4 attempts" in (result.error or "")
 
 
 def test_404_not_retried(site: HTTPServer, fetch_settings: FetchSettings) -> None:
@@ -451,6 +455,18 @@ def test_pdf_refused_and_binary_html_detected(
     assert "application/pdf" in (pdf.error or "")
     fake = fetch_url(site.url_for("/fake.html"), fetch_settings)
     assert fake.outcome == "binary" and fake.html is None
+
+
+def test_a_page_served_without_a_content_type_is_kept(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    """No Content-Type header is no reason to refuse: the body itself says it is HTML."""
+    bare = Response(HTML)
+    del bare.headers["Content-Type"]
+    site.expect_request("/bare").respond_with_response(bare)
+    result = fetch_url(site.url_for("/bare"), fetch_settings)
+    assert (result.outcome, result.content_type) == ("ok", None)
+    assert "Kabul" in (result.html or "")
 
 
 def test_empty_200(site: HTTPServer, fetch_settings: FetchSettings) -> None:
@@ -636,8 +652,11 @@ def test_robots_disallow_fetched_once_per_batch(
     assert ignoring.ok
 
 
-def test_robots_500_disallows_everything(site: HTTPServer, fetch_settings: FetchSettings) -> None:
-    site.expect_oneshot_request("/robots.txt").respond_with_data("", status=500)
+@pytest.mark.parametrize("status", [500, 503, 429])  # 429: too many requests is not "no file"
+def test_robots_500_disallows_everything(
+    site: HTTPServer, fetch_settings: FetchSettings, status: int
+) -> None:
+    site.expect_oneshot_request("/robots.txt").respond_with_data("", status=status)
     site.expect_request("/page").respond_with_data(HTML, content_type="text/html")
     result = fetch_url(site.url_for("/page"), fetch_settings)
     assert result.outcome == "robots" and "unreachable" in (result.error or "")
@@ -657,6 +676,9 @@ def test_robots_rules_longest_match() -> None:
     assert not rules.allows("http://h/news/kabul/private/1")
     assert not rules.allows("http://h/a/b.pdf") and rules.allows("http://h/a/b.pdf?x=1")
     assert RobotsRules.parse(text, "someone-else", "r").allows("http://h/news/herat")
+    tie = RobotsRules.parse("User-agent: *\nDisallow: /\nAllow: /same\nDisallow: /same\n", "n", "r")
+    assert tie.allows("http://h/same/1") and not tie.allows("http://h/other")  # allow on ties
+    assert tie.allows("http://h/robots.txt")  # the rules themselves stay readable
 
 
 # --- politeness and batches --------------------------------------------------------------------

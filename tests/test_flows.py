@@ -314,6 +314,32 @@ def test_the_extraction_parameter_picks_the_clean_stage_mode(prefect_harness, tm
         assert _rows(db, "SELECT text FROM articles") == [(cleaned[mode].text,)]
 
 
+def test_the_run_flow_ingests_with_its_parameters_then_summarizes_that_warehouse(
+    prefect_harness, tmp_path, monkeypatch
+):
+    """`newsflow run` / `make run`: the sources file's pages go into the db its [settings] name,
+    cleaned in the extraction mode given (the Aybak sample cleans differently in each), and the
+    summary reads that same warehouse."""
+    from flows.run import run
+    from tasks.extraction import clean_html
+    from tasks.settings import ExtractionMode
+
+    monkeypatch.chdir(tmp_path)  # where the default warehouse/news.duckdb does not exist
+    page = ROOT / "samples" / "2021-08-10_hindu-kush-herald_aybak.html"
+    db = str(tmp_path / "run.duckdb")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[settings]\ndb = "{db}"\n\n[[source]]\nname = "aybak"\nkind = "path"\n'
+        f'location = "{page}"\n'
+    )
+    report = run(sources_file=str(sources), extraction=ExtractionMode.fast)
+    assert (report.ingest.db, report.ingest.new, report.summary.db) == (db, 1, db)
+    fast = clean_html(page.read_text(), page.as_uri(), mode=ExtractionMode.fast).text
+    assert _rows(db, "SELECT text FROM articles") == [(fast,)]
+    assert report.summary.articles_read == 1 and report.summary.capitals_reported == 1
+    assert not (tmp_path / "warehouse").exists()
+
+
 def test_a_second_process_writing_meanwhile_makes_the_load_wait_not_fail(
     prefect_harness, newsroom, db_path, tmp_path
 ):

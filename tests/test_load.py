@@ -12,7 +12,7 @@ from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.documents import cleaned_document
-from warehouse.db import reader
+from warehouse.db import reader, writer
 
 REPORT = """\
 Taliban fighters entered the western city of Qala-i-Naw on Friday after government forces
@@ -83,8 +83,13 @@ def test_reloading_the_same_batch_changes_no_counts(db_path):
     docs = [_doc("https://a.example/news/1", REPORT), _doc("https://b.example/k", OTHER)]
     first = _load(db_path, docs)
     assert (first.new, first.unchanged) == (2, 0)
+    seen = "SELECT url, first_seen_at, last_seen_at FROM articles ORDER BY url"
+    before = _rows(db_path, seen)
     second = _load(db_path, docs)
     assert (second.new, second.updated, second.unchanged) == (0, 0, 2)
+    after = _rows(db_path, seen)  # an unchanged article seen again: its last sighting moves
+    assert [(url, first) for url, first, _ in after] == [(url, first) for url, first, _ in before]
+    assert all(a[2] > b[2] for a, b in zip(after, before, strict=True))
     assert _rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
     assert _rows(db_path, "SELECT count(*) FROM article_versions") == [(2,)]
     assert _rows(db_path, "SELECT count(*) FROM pages") == [(2,)]
@@ -154,6 +159,14 @@ def test_rejected_items_are_kept_with_their_reason(db_path):
     assert _rows(db_path, "SELECT url, reason FROM rejected") == [
         ("https://a.example/cookie-wall", "no_text")
     ]
+    [(first_seen, last_seen)] = _rows(db_path, "SELECT first_seen_at, last_seen_at FROM rejected")
+    again = _doc("https://a.example/cookie-wall", "")
+    again.rejected_reason = "too_short"  # seen again, for another reason: one row, the latest
+    assert _load(db_path, [again]).rejected == {"too_short": 1}
+    [(reason, first, last)] = _rows(
+        db_path, "SELECT reason, first_seen_at, last_seen_at FROM rejected"
+    )
+    assert (reason, first) == ("too_short", first_seen) and last > last_seen
 
 
 def test_failed_fetches_are_logged_with_their_reason(db_path):
@@ -215,3 +228,74 @@ def test_an_original_arriving_after_a_copy_that_declared_it_canonical_joins_its_
     assert _rows(db_path, "SELECT duplicate_kind FROM articles WHERE url_key = 'c.example/x'") == [
         ("canonical_url",)
     ]
+
+
+def test_a_declared_canonical_outranks_the_same_text_stored_under_another_story(db_path):
+    """A page that names a stored article its canonical joins that story, even when its text is
+    the very text of another stored story: the page's own declaration is the stronger evidence."""
+    _load(db_path, [_doc("https://c.example/x", OTHER)])
+    _load(db_path, [_doc("https://z.example/elsewhere", REPORT)])
+    counts = _load(
+        db_path, [_doc("https://mirror.example/x", REPORT, canonical="https://c.example/x")]
+    )
+    assert counts.duplicates == {"canonical_url": 1}
+    [(declared,)] = _rows(db_path, "SELECT id FROM articles WHERE url = 'https://c.example/x'")
+    assert _rows(
+        db_path,
+        "SELECT cluster_id, duplicate_of, duplicate_kind FROM articles "
+        "WHERE url = 'https://mirror.example/x'",
+    ) == [(declared, declared, "canonical_url")]
+
+
+def test_an_exact_copy_adds_no_signature_of_its_own(db_path):
+    """An exact copy's MinHash is its original's: only the original's is kept and banded."""
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    _load(db_path, [_doc("https://mirror.example/copy", REPORT.upper())])
+    [(original,)] = _rows(db_path, "SELECT id FROM articles WHERE duplicate_of IS NULL")
+    assert _rows(db_path, "SELECT article_id FROM minhash_signatures") == [(original,)]
+    assert _rows(db_path, "SELECT DISTINCT article_id FROM minhash_bands") == [(original,)]
+
+
+def test_two_new_versions_of_one_article_in_one_batch_are_both_kept_in_order(db_path):
+    """Two URLs that lead to one article (a redirect) may bring it twice to one batch with
+    different texts: both become versions, the later one the article's text."""
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    second, third = REPORT + " Updated once.", REPORT + " Updated twice."
+    counts = _load(
+        db_path,
+        [_doc("https://a.example/news/1", second), _doc("https://a.example/news/1?ref=x", third)],
+    )
+    assert (counts.new, counts.updated) == (0, 2)
+    assert _rows(db_path, "SELECT version, text FROM articles") == [(3, third)]
+    assert _rows(db_path, "SELECT version, text FROM article_versions ORDER BY 1") == [
+        (1, REPORT), (2, second), (3, third)
+    ]  # fmt: skip
+
+
+def _answered(url: str, outcome: str, etag: str | None, modified: str | None) -> FetchResult:
+    status = {"ok": 200, "not_modified": 304}.get(outcome, 500)
+    return FetchResult(
+        url=url, source_name="test", outcome=outcome, status=status, etag=etag,
+        last_modified=modified, fetched_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def test_validators_for_a_rerun_are_each_urls_latest_that_it_was_given(db_path):
+    """A re-run's conditional GET sends what the server said last: a 304's new ETag, a
+    Last-Modified alone; a failed fetch since (its error page's ETag too), or an answer without
+    validators, forgets none."""
+    from warehouse.queries import known_validators
+
+    a, b, c = "https://a.example/1", "https://b.example/2", "https://c.example/3"
+    monday, tuesday = "Mon, 09 Aug 2021 06:00:00 GMT", "Tue, 10 Aug 2021 06:00:00 GMT"
+    write_batch(db_path, fetches=[
+        _answered(a, "ok", '"a1"', monday), _answered(b, "ok", None, monday),
+        _answered(c, "ok", '"c1"', None),
+    ])  # fmt: skip
+    write_batch(db_path, fetches=[
+        _answered(a, "not_modified", '"a2"', tuesday),
+        _answered(b, "http_500", '"error-page"', None), _answered(c, "ok", None, None),
+    ])  # fmt: skip
+    with writer(db_path) as conn:
+        known = known_validators(conn, [a, b, c, "https://never.example/"])
+    assert known == {a: ('"a2"', tuesday), b: (None, monday), c: ('"c1"', None)}

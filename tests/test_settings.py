@@ -88,3 +88,17 @@ def test_a_disabled_source_and_its_limit_are_read(tmp_path: Path) -> None:
     text = SOURCE + "limit = 5\n" + SOURCE.replace('"s"', '"off"') + "enabled = false\n"
     sources = load_settings(_sources_file(tmp_path, text)).source_list()
     assert [(s.name, s.options) for s in sources] == [("s", {"limit": 5})]
+
+
+def test_a_flag_beats_an_env_var_which_beats_the_sources_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """defaults < sources file [settings] < env vars < flags, as load_settings promises."""
+    path = _sources_file(tmp_path, '[settings]\ndb = "from-file.duckdb"\nbatch_size = 7\n')
+    monkeypatch.delenv("NEWSFLOW_DB", raising=False)
+    assert (load_settings(path).db, load_settings(path).batch_size) == ("from-file.duckdb", 7)
+    monkeypatch.setenv("NEWSFLOW_DB", "from-env.duckdb")
+    assert load_settings(path).db == "from-env.duckdb"
+    flagged = load_settings(path, db="from-flag.duckdb", batch_size=3)
+    assert (flagged.db, flagged.batch_size) == ("from-flag.duckdb", 3)
+    assert load_settings(path, db=None).db == "from-env.duckdb"  # a flag not given sets nothing

@@ -139,6 +139,28 @@ def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
     assert rows[date(2021, 8, 7)]["new_capital_sources"] == [
         {"capital": "Sheberghan", "status": "claimed", "sources": 1}
     ]
+    # Sheberghan: claimed by site B on the 7th, confirmed by site C on the 8th (no longer new)
+    assert _rows(
+        timeline_db,
+        "SELECT day, status, sources, sources_to_date, first_reported_on, is_new "
+        "FROM daily_capture_sources WHERE capital = 'Sheberghan' ORDER BY day",
+    ) == [
+        (date(2021, 8, 7), "claimed", 1, 1, date(2021, 8, 7), True),
+        (date(2021, 8, 8), "confirmed", 1, 2, date(2021, 8, 7), False),
+    ]
+    # another site's report of fighting in Kabul that day does not outrank the capture
+    insert_articles(
+        timeline_db,
+        [{"url": "https://e.example/kabul", "site_name": "Site E",
+          "published_at": datetime(2021, 8, 15, 20, tzinfo=UTC),
+          "text": "Heavy fighting raged in Kabul on Sunday, residents said."}],
+    )  # fmt: skip
+    _extract_all(timeline_db)
+    assert _rows(timeline_db, "SELECT status FROM capture_events WHERE capital = 'Kabul' "
+                 "ORDER BY status") == [("confirmed",), ("contested",)]  # fmt: skip
+    recompute_daily_summaries(timeline_db, date(2021, 8, 15), date(2021, 8, 15))
+    [kabul] = read_daily_captures(timeline_db, date(2021, 8, 15), date(2021, 8, 15))
+    assert (kabul["national_capital"], kabul["national_capital_status"]) == ("Kabul", "confirmed")
 
 
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
@@ -148,7 +170,8 @@ def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db
         timeline_db,
         [{"url": "https://d.example/ghazni", "site_name": "Site D",
           "published_at": datetime(2021, 8, 8, 9, tzinfo=UTC),
-          "text": "The Taliban captured Ghazni on Sunday, residents said."}],
+          "text": "The Taliban captured Ghazni on Sunday, residents said. "
+                  "It was the third provincial capital to fall."}],
     )  # fmt: skip
     _extract_all(timeline_db)
     written = recompute_daily_summaries(timeline_db, date(2021, 8, 7), date(2021, 8, 8))
@@ -161,6 +184,7 @@ def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db
     [eighth] = read_daily_captures(timeline_db, date(2021, 8, 8), date(2021, 8, 8))
     assert eighth["new_capital_names"] == ["Ghazni", "Kunduz", "Sar-e Pul", "Taloqan"]
     assert eighth["cumulative_capitals"] == 6
+    assert eighth["max_reported_count"] == 5  # the day's highest, not the new article's third
     assert _rows(timeline_db, TABLE_SIZES) == [(totals[0][0], totals[0][1] + 1, totals[0][2] + 1)]
 
 
@@ -269,6 +293,10 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     assert days[3] == (date(2021, 8, 9), ["Ghazni"], 6)
     assert [row[2] for row in days] == [1, 2, 5, 6, 6, 6, 6, 6, 6, 6]
 
+    # a scheduled run's last_days: the N days up to the end, that one included
+    recent = summarize(end=date(2021, 8, 15), last_days=3, db=db_path)
+    assert (recent.start, recent.days, recent.articles_read) == (date(2021, 8, 13), 3, 0)
+
 
 @pytest.mark.parametrize(
     ("db", "folder"),
@@ -284,3 +312,37 @@ def test_charts_go_beside_the_warehouse_file_or_the_lakes_catalog(db, folder):
     from tasks.summaries import reports_dir
 
     assert reports_dir(db) == Path(folder.format(cwd=Path.cwd()))
+
+
+def test_an_edit_that_moves_a_capture_to_a_later_day_clears_the_day_it_left(
+    prefect_harness, db_path
+):
+    """A corrected article reports the capture on Monday, not Friday: a summarize of the days
+    around the new one recomputes from the Friday too, so no day keeps the withdrawn report."""
+    from flows.summarize import summarize
+
+    [article_id] = insert_articles(
+        db_path,
+        [{"url": "https://a.example/zaranj", "site_name": "Site A",
+          "published_at": datetime(2021, 8, 10, 9, tzinfo=UTC),
+          "text": "Taliban fighters captured Zaranj on Friday, officials said."}],
+    )  # fmt: skip
+    assert summarize(db=db_path).articles_read == 1
+    assert _rows(db_path, "SELECT min(day) FROM daily_captures WHERE new_capitals = 1") == [
+        (date(2021, 8, 6),)
+    ]
+    with db.writer(db_path) as conn:
+        conn.execute(
+            "UPDATE articles SET text = replace(text, 'Friday', 'Monday'), text_hash = 'v2', "
+            "version = 2 WHERE id = ?",
+            [article_id],
+        )
+    again = summarize(start=date(2021, 8, 9), end=date(2021, 8, 10), db=db_path)
+    assert (again.articles_read, again.capitals_reported) == (1, 1)
+    assert _rows(
+        db_path,
+        "SELECT day, new_capital_names, cumulative_capitals FROM daily_captures ORDER BY day",
+    ) == [(date(2021, 8, 9), ["Zaranj"], 1), (date(2021, 8, 10), [], 1)]
+    assert _rows(db_path, "SELECT day, capital FROM daily_capture_sources") == [
+        (date(2021, 8, 9), "Zaranj")
+    ]
