@@ -599,10 +599,16 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path) -> None:
     env.update(COLUMNS="300", PREFECT_LOGGING_LEVEL="WARNING")
     url = f"http://127.0.0.1:{server.server_port}/news/slow"
     command = [str(NEWSFLOW), "ingest", "--url", url, "--allow-private-hosts", "--db", db_path]
-    run = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        start_new_session=True,  # a group of its own, as a terminal's foreground job has
-    )  # fmt: skip
+    # A terminal's job takes Ctrl-C; one started in the background of a script inherits SIGINT
+    # ignored (as `make test` may be), which only a handler, not SIG_IGN, stops exec passing on.
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            start_new_session=True,  # a group of its own, as a terminal's foreground job has
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
     try:
         assert asked.wait(120), "the run never asked for the page"
         time.sleep(1)  # the fork server is importing the thorough mode's libraries (2-3 s)
