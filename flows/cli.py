@@ -318,32 +318,27 @@ def ingest(
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
+        overrides: dict[str, Any] = {
+            "db": db,
+            "batch_size": batch_size,
+            "allow_private_hosts": allow_private_hosts or None,
+            "respect_robots": False if ignore_robots else None,
+            "extraction": extraction,
+            "task_runner": task_runner,
+            "dask_address": dask_address,
+        }
+        sources_file = str(sources) if sources else None
         # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
-        db = load_settings(
-            str(sources) if sources else None,
-            db=db,
-            batch_size=batch_size,
-            allow_private_hosts=allow_private_hosts or None,
-            respect_robots=False if ignore_robots else None,
-            extraction=extraction,
-            task_runner=task_runner,
-            dask_address=dask_address,
-        ).db
+        db = overrides["db"] = load_settings(sources_file, **overrides).db
         _open_warehouse(db)
         report = ingest_flow(
-            sources_file=str(sources) if sources else None,
+            sources_file=sources_file,
             urls=url,
             urls_files=urls_file,
             feeds=feed,
             sitemaps=sitemap,
             paths=path,
-            db=db,
-            batch_size=batch_size,
-            allow_private_hosts=allow_private_hosts or None,
-            respect_robots=False if ignore_robots else None,
-            extraction=extraction,
-            task_runner=task_runner,
-            dask_address=dask_address,
+            **overrides,
         )
     _print_ingest(report)
     _print_loaded(db, started, report.run_id)
@@ -371,22 +366,16 @@ def run(
     started = datetime.now(UTC)
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
+        overrides: dict[str, Any] = {
+            "db": db,
+            "extraction": extraction,
+            "task_runner": task_runner,
+            "dask_address": dask_address,
+        }
         # a bad sources file or setting: one line, before Prefect starts or a file is made
-        db = load_settings(
-            str(sources),
-            db=db,
-            extraction=extraction,
-            task_runner=task_runner,
-            dask_address=dask_address,
-        ).db
+        db = overrides["db"] = load_settings(str(sources), **overrides).db
         _open_warehouse(db)
-        report = run_flow(
-            sources_file=str(sources),
-            db=db,
-            extraction=extraction,
-            task_runner=task_runner,
-            dask_address=dask_address,
-        )
+        report = run_flow(sources_file=str(sources), **overrides)
     _print_ingest(report.ingest)
     _print_loaded(db, started, report.ingest.run_id)
     _print_summary(report.summary, db)
