@@ -130,7 +130,13 @@ def _shield_temporary_api() -> None:
     run, left to report its crash to nothing, printed tracebacks and spent minutes retrying
     before it exited. Shielded, the API records the run as crashed and stops as the command
     exits. Prefect keeps one temporary API a port (None: a free one); this makes it ours.
+    With a server named, there is nothing to shield, and Prefect's server code (3 s of imports)
+    is not loaded.
     """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
     from prefect.server.api.server import SubprocessASGIServer
 
     from tasks.interrupts import sigint_blocked
