@@ -16,13 +16,16 @@ import argparse
 import gzip
 import hashlib
 import html
+import multiprocessing
+import os
 import random
 import re
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -103,26 +106,67 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + 5]) for i in range(max(1, len(words) - 4))}
 
 
-@cache
-def _article(page: str) -> tuple[tuple[int, ...], float]:
-    """Which of the page's _paragraphs an extractor keeps as its text, and the share of that
-    text they hold."""
-    kept = _key(_extract(page))
+@dataclass(frozen=True)
+class Article:
+    """Where a real page's article is: the page's article paragraphs (those of its _paragraphs
+    that an extractor keeps as its text: where an edit changes the article, not a cookie notice or
+    a comment form that no extractor keeps, nor one of two copies of the article that some pages
+    hold, an AMP or print block beside the real one), and the share of the kept text they hold."""
+
+    paragraphs: tuple[int, ...]
+    share: float
+
+
+def _article(page: str, kept_text: str) -> Article:
+    """The page's Article, given the text the extractor keeps of it (_extract)."""
+    kept = _key(kept_text)
     keys = [_key(_paragraph_text(m[2])) for m in _paragraphs(page)]
     heads = [key[:60] for key in keys]
-    article = tuple(
+    paragraphs = tuple(
         number
         for number, head in enumerate(heads)
         if kept and head in kept and heads.count(head) == 1  # not a second copy of the text
     )
-    return article, (sum(len(keys[k]) for k in article) / len(kept) if kept else 0.0)
+    return Article(paragraphs, sum(len(keys[k]) for k in paragraphs) / len(kept) if kept else 0.0)
 
 
-def article_paragraphs(page: str) -> tuple[int, ...]:
-    """The page's article paragraphs: where an edit changes the article, not a cookie notice or
-    a comment form that no extractor keeps, nor one of two copies of the article that some pages
-    hold (an AMP or print block beside the real one)."""
-    return _article(page)[0]
+def _check_template(page: str, pool: list[str]) -> tuple[Article, bool]:
+    """The page's Article, and whether a mixed page may take its layout from the page: it has
+    MIN_TEMPLATE_PARAGRAPHS article paragraphs or more, holding MIN_TEMPLATE_SHARE of its text,
+    so that a mixed page, whose paragraphs are all replaced, keeps little of its template's text:
+    not a copy of the template (or of another mixed page of it) when its article is in <div>s or
+    lists. The page's text is extracted once for both."""
+    kept_text = _extract(page)
+    article = _article(page, kept_text)
+    if len(article.paragraphs) < MIN_TEMPLATE_PARAGRAPHS or article.share < MIN_TEMPLATE_SHARE:
+        return article, False
+    return article, not _keeps_template_text(page, kept_text, pool)
+
+
+def _keeps_template_text(template: str, template_text: str, pool: list[str]) -> bool:
+    """Whether a trial mixed page of the template still reads as the template: some pages
+    hold their article a second time where no <p> is (the extractor falls back on it)."""
+    trial = _mixed_page(template, pool, 0)
+    original = _shingles(template_text)
+    for precision in (True, False):
+        mixed = _shingles(_extract(trial, precision))
+        if len(mixed & original) > 0.2 * len(mixed):
+            return True
+    return False
+
+
+_worker_pages: tuple[list[str], list[str]] = ([], [])  # a template check worker's (real, pool)
+
+
+def _hold_pages(real: list[str], pool: list[str]) -> None:
+    global _worker_pages
+    _worker_pages = (real, pool)
+
+
+def _check_real_page(index: int) -> tuple[Article, bool]:
+    """_check_template of real page `index`, in a worker started with _hold_pages."""
+    real, pool = _worker_pages
+    return _check_template(real[index], pool)
 
 
 def _headline(rng: random.Random, number: int) -> str:
@@ -137,6 +181,17 @@ def _replace_title(page: str, headline: str) -> str:
     return _H1_RE.sub(lambda m: m[1] + html.escape(headline) + m[3], page, count=1)
 
 
+def _mixed_page(template: str, pool: list[str], seed: int) -> str:
+    """The template with another headline and each of its paragraphs replaced by one of the pool."""
+    rng = random.Random(seed)
+    page = _replace_title(template, _headline(rng, seed))
+    parts, end = [], 0
+    for m in _paragraphs(page):
+        parts += [page[end : m.start(2)], html.escape(rng.choice(pool))]
+        end = m.end(2)
+    return "".join(parts) + page[end:]
+
+
 class Corpus:
     """A seeded plan of N pages over the real pages, rendered one at a time on request."""
 
@@ -146,34 +201,33 @@ class Corpus:
             raise FileNotFoundError(f"no real pages under {root}; the shared corpus is needed")
         self.real = [decode_text(gzip.decompress(path.read_bytes()))[0] for path in files]
         self.pool = [_paragraph_text(m[2]) for page in self.real for m in _paragraphs(page)]
+        self._articles: dict[int, Article] = {}  # by real page
         self._editable: dict[PageSpec, list[int]] = {}
         self.specs = self._plan(n, random.Random(seed))
         self.etags = [self._etag(spec) for spec in self.specs]  # once, not per request
 
     @cached_property
     def templates(self) -> list[int]:
-        """The real pages a mixed page may take its layout from: MIN_TEMPLATE_PARAGRAPHS article
-        paragraphs or more, holding MIN_TEMPLATE_SHARE of its text, so that a mixed page, whose
-        paragraphs are all replaced, keeps little of its template's text: not a copy of the
-        template (or of another mixed page of it) when its article is in <div>s or lists."""
-        return [
-            i
-            for i, page in enumerate(self.real)
-            if len(article_paragraphs(page)) >= MIN_TEMPLATE_PARAGRAPHS
-            and _article(page)[1] >= MIN_TEMPLATE_SHARE
-            and not self._keeps_template_text(i)
-        ]
+        """The real pages a mixed page may take its layout from (_check_template).
 
-    def _keeps_template_text(self, template: int) -> bool:
-        """Whether a trial mixed page of the template still reads as the template: some pages
-        hold their article a second time where no <p> is (the extractor falls back on it)."""
-        trial = self._mixed(PageSpec("mixed", template, 0))
-        original = _shingles(_extract(self.real[template]))
-        for precision in (True, False):
-            mixed = _shingles(_extract(trial, precision))
-            if len(mixed & original) > 0.2 * len(mixed):
-                return True
-        return False
+        About three extractions a real page, the plan's whole cost: checked in a process per
+        core. Forked, so that the workers inherit the pages instead of receiving them pickled."""
+        with ProcessPoolExecutor(
+            os.cpu_count(),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_hold_pages,
+            initargs=(self.real, self.pool),
+        ) as workers:
+            checks = list(workers.map(_check_real_page, range(len(self.real)), chunksize=4))
+        self._articles.update((index, article) for index, (article, _) in enumerate(checks))
+        return [index for index, (_, template) in enumerate(checks) if template]
+
+    def article(self, real_index: int) -> Article:
+        """The Article of a real page (found once)."""
+        if real_index not in self._articles:
+            page = self.real[real_index]
+            self._articles[real_index] = _article(page, _extract(page))
+        return self._articles[real_index]
 
     def _plan(self, n: int, rng: random.Random) -> list[PageSpec]:
         copies, nears = int(n * COPY_SHARE), int(n * NEAR_SHARE)
@@ -206,7 +260,7 @@ class Corpus:
         page of MIN_TEMPLATE_PARAGRAPHS of them or more; none otherwise."""
         if spec in self._editable:
             return self._editable[spec]
-        article = article_paragraphs(self.real[spec.source])
+        article = self.article(spec.source).paragraphs
         editable: list[int] = []
         if len(article) >= MIN_TEMPLATE_PARAGRAPHS:
             paragraphs = _paragraphs(self._unique_page(spec))
@@ -260,13 +314,7 @@ class Corpus:
         return self._unique_positions[unique_rank]
 
     def _mixed(self, spec: PageSpec) -> str:
-        rng = random.Random(spec.seed)
-        page = _replace_title(self.real[spec.source], _headline(rng, spec.seed))
-        parts, end = [], 0
-        for m in _paragraphs(page):
-            parts += [page[end : m.start(2)], html.escape(rng.choice(self.pool))]
-            end = m.end(2)
-        return "".join(parts) + page[end:]
+        return _mixed_page(self.real[spec.source], self.pool, spec.seed)
 
     def _near(self, page: str, editable: list[int], spec: PageSpec) -> str:
         """Another headline and one of the article's paragraphs rewritten."""
