@@ -7,7 +7,8 @@ paragraphs of other real pages into a real page's template, 10% exact copies and
 (another headline, one paragraph edited) of the unique pages under other URLs. Pages are rendered
 on request, so the server holds only the real pages in memory, whatever N is.
 
-Run: python -m bench.corpus --n 2000 [--latency-ms 100] [--port 0]  (prints "READY <port>")
+Run: python -m bench.corpus --n 2000 [--latency-ms 100] [--port 0] [--planted planted.json]
+(prints "READY <port> <counts of each kind of page, as JSON>")
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import gzip
 import hashlib
 import html
+import json
 import multiprocessing
 import os
 import random
@@ -286,6 +288,15 @@ class Corpus:
             counts[spec.kind] = counts.get(spec.kind, 0) + 1
         return counts
 
+    def planted(self) -> list[tuple[str, int, int]]:
+        """The copies the plan planted: (kind, "copy" or "near"; the copy's index; its original's
+        index)."""
+        return [
+            (spec.kind, index, self._original_index(spec.source))
+            for index, spec in enumerate(self.specs)
+            if spec.kind in ("copy", "near")
+        ]
+
     def path(self, index: int) -> str:
         return f"/news/{index:06d}.html"
 
@@ -379,10 +390,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=500, help="pages in the corpus")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each response")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--planted", help="write the planted copies (Corpus.planted) here as JSON")
     args = parser.parse_args(argv)
     corpus = Corpus(args.n)
+    if args.planted:
+        Path(args.planted).write_text(json.dumps(corpus.planted()))
     server = serve(corpus, args.port, args.latency_ms / 1000)
-    print(f"READY {server.server_port} {corpus.counts()}", flush=True)
+    print(f"READY {server.server_port} {json.dumps(corpus.counts())}", flush=True)
     try:
         sys.stdin.read()  # serve until the parent closes our stdin
     finally:

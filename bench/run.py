@@ -3,8 +3,9 @@
 For each N it starts the corpus server (bench.corpus), runs the baseline (bench.baseline), then,
 for each extraction mode asked for, the newsflow ingest plus its immediate re-run
 (bench.ingest_job), then the baseline again, each in its own process while this one samples the
-memory and CPU of that process and its children. Prints a table (a row per N and mode, against
-the mean of the two baseline runs), writes
+memory and CPU of that process and its children; after each newsflow run it reads (read-only)
+how many of the copies the corpus planted its warehouse links to their original. Prints a table
+(a row per N and mode, against the mean of the two baseline runs), writes
 bench/results/<timestamp>.json and a markdown table for the README.
 
 With --lake newsflow loads into a DuckLake (SQLite catalog, Parquet beside it) instead of a
@@ -33,6 +34,7 @@ import psutil
 import trafilatura
 
 from tasks.settings import ExtractionMode
+from warehouse.db import reader
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -156,8 +158,13 @@ def run_measured(
     }
 
 
-def _start_corpus(n: int, latency_ms: float) -> tuple[subprocess.Popen, int, str]:
-    command = [sys.executable, "-m", "bench.corpus", "--n", str(n), "--latency-ms", str(latency_ms)]
+def _start_corpus(
+    n: int, latency_ms: float, planted: Path
+) -> tuple[subprocess.Popen, int, dict[str, int]]:
+    """The corpus server of n pages, its port and how many pages of each kind its plan holds;
+    it writes the copies it planted to `planted` (Corpus.planted)."""
+    command = [sys.executable, "-m", "bench.corpus", "--n", str(n), "--latency-ms", str(latency_ms),
+               "--planted", str(planted)]  # fmt: skip
     server = subprocess.Popen(
         command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -166,7 +173,27 @@ def _start_corpus(n: int, latency_ms: float) -> tuple[subprocess.Popen, int, str
         server.kill()
         raise RuntimeError(f"the corpus server did not start: {line!r}")
     _, port, counts = line.split(" ", 2)
-    return server, int(port), counts.strip()
+    return server, int(port), json.loads(counts)
+
+
+def duplicates_found(db: str, urls: list[str], planted: list[list[Any]]) -> dict[str, Any]:
+    """What the warehouse made of the planted copies, read (read-only) after a newsflow run:
+    how many of each kind it links to their original (the two in one cluster, whatever kind of
+    duplicate it recorded: an exact copy of a page with a canonical link is a canonical_url
+    duplicate), and the duplicates it holds by duplicate_kind, planted or not (some real pages
+    of the shared corpus repeat each other)."""
+    with reader(db) as conn:
+        cluster_of_url = dict(conn.execute("SELECT url, cluster_id FROM articles").fetchall())
+        held = conn.execute(
+            "SELECT duplicate_kind, count(*) FROM articles WHERE duplicate_of IS NOT NULL "
+            "GROUP BY duplicate_kind ORDER BY duplicate_kind"
+        ).fetchall()
+    found = {"copy": 0, "near": 0}
+    for kind, copy, original in planted:
+        cluster = cluster_of_url.get(urls[copy])
+        if cluster is not None and cluster == cluster_of_url.get(urls[original]):
+            found[kind] += 1
+    return {"found": found, "held": dict(held)}
 
 
 def _result_line(stdout: str, prefix: str = "") -> dict[str, Any]:
@@ -181,18 +208,19 @@ def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> list[
     one corpus of n pages: a row per mode, each against the mean of the two baseline runs (one
     run of it varied from 68 to 83 pages/s within an hour on this shared machine)."""
     rows = []
-    server, port, counts = _start_corpus(n, args.latency_ms)
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"newsflow-bench-{n}-") as folder:
-            urls = Path(folder) / "urls.txt"
-            urls.write_text(
-                "".join(f"http://127.0.0.1:{port}/news/{i:06d}.html\n" for i in range(n))
-            )
+    with tempfile.TemporaryDirectory(prefix=f"newsflow-bench-{n}-") as folder:
+        planted_file = Path(folder) / "planted.json"
+        server, port, counts = _start_corpus(n, args.latency_ms, planted_file)
+        try:
+            planted = json.loads(planted_file.read_text())
+            urls = [f"http://127.0.0.1:{port}/news/{i:06d}.html" for i in range(n)]
+            urls_file = Path(folder) / "urls.txt"
+            urls_file.write_text("".join(f"{url}\n" for url in urls))
             shared: dict[str, Any] = {"n": n, "latency_ms": args.latency_ms, "corpus": counts}
 
             def baseline(name: str) -> dict[str, Any]:
                 out, memory = run_measured(
-                    [sys.executable, "-m", "bench.baseline", "--urls", str(urls), "--db",
+                    [sys.executable, "-m", "bench.baseline", "--urls", str(urls_file), "--db",
                      f"{folder}/{name}.duckdb"],
                     env, args.timeout,
                 )  # fmt: skip
@@ -201,22 +229,23 @@ def measure_size(n: int, args: argparse.Namespace, env: dict[str, str]) -> list[
             if not args.skip_baseline:
                 shared["baseline"] = baseline("baseline")
             for mode in args.extraction:
-                command = [sys.executable, "-m", "bench.ingest_job", "--urls", str(urls),
-                           "--db", _warehouse(folder, mode, args.lake),
-                           "--batch-size", str(args.batch_size),
+                db = _warehouse(folder, mode, args.lake)
+                command = [sys.executable, "-m", "bench.ingest_job", "--urls", str(urls_file),
+                           "--db", db, "--batch-size", str(args.batch_size),
                            "--task-runner", args.task_runner, "--extraction", mode]  # fmt: skip
                 out, memory = run_measured(command, env, args.timeout)
                 row = {**shared, "extraction": mode}
                 row["newsflow"] = {**_result_line(out, "RESULT "), **memory}
+                row["duplicates"] = duplicates_found(db, urls, planted)
                 rows.append(row)
             if not args.skip_baseline:
                 after = baseline("baseline-after")
                 for row in rows:
                     row["baseline_after"] = after
-    finally:
-        if server.stdin:
-            server.stdin.close()
-        server.wait(timeout=30)
+        finally:
+            if server.stdin:
+                server.stdin.close()
+            server.wait(timeout=30)
     return [_summarize(row) for row in rows]
 
 
@@ -287,13 +316,27 @@ def _cpu(run: dict[str, Any] | None) -> str:
     )
 
 
+def _duplicates(row: dict[str, Any]) -> str:
+    """Planted copies newsflow linked to their original, of those planted, then the duplicates
+    the warehouse holds by kind (results files before 2026-12-06 have none)."""
+    if "duplicates" not in row:
+        return "–"
+    found, planted = row["duplicates"]["found"], row["corpus"]
+    held = ", ".join(f"{kind} {count}" for kind, count in row["duplicates"]["held"].items())
+    return (
+        f"copies {found['copy']}/{planted.get('copy', 0)}, "
+        f"near {found['near']}/{planted.get('near', 0)} ({held or 'none'})"
+    )
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The README table: one line per N and extraction mode."""
     lines = [
         "| N | extraction | baseline pages/s | newsflow pages/s | ratio | orchestration | "
         "task runs | peak PSS (RSS) newsflow | peak PSS (RSS) baseline | re-run | "
-        "stage seconds (summed task time) | CPU seconds newsflow (baseline) |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "stage seconds (summed task time) | CPU seconds newsflow (baseline) | "
+        "planted copies found (duplicates held) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for row in rows:
         first, rerun = row["newsflow"]["first"], row["newsflow"].get("rerun")
@@ -304,7 +347,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             f"{row.get('ratio', '–')} | {first['orchestration_share']:.1%} | "
             f"{first['task_runs']} | {_memory(row.get('newsflow'))} | "
             f"{_memory(row.get('baseline'))} | {rerun_text} | "
-            f"{_stages(row)} | {_cpu(row.get('newsflow'))} ({_cpu(row.get('baseline'))}) |"
+            f"{_stages(row)} | {_cpu(row.get('newsflow'))} ({_cpu(row.get('baseline'))}) | "
+            f"{_duplicates(row)} |"
         )
     return "\n".join(lines)
 
@@ -316,7 +360,7 @@ def _prefect_env() -> dict[str, str]:
     return env
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -334,7 +378,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lake", action="store_true", help="newsflow loads into a DuckLake")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
     parser.add_argument("--no-save", action="store_true", help="print only; no results file")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     from prefect.testing.utilities import prefect_test_harness
 
     info = machine()

@@ -85,7 +85,28 @@ def test_the_ratio_is_taken_against_the_mean_of_the_two_baseline_runs():
     assert row["baseline_runs_pages_s"] == [50.0, 40.0]
     assert row["baseline_pages_s"] == 44.44  # 100 pages in the mean 2.25 s
     assert row["ratio"] == round(20.0 / 44.44, 3)
-    assert "| 100 | fast | 44.44 (50.0, 40.0) | 20.0 | 0.45 |" in markdown_table([row])
+    table = markdown_table([row])
+    assert "| 100 | fast | 44.44 (50.0, 40.0) | 20.0 | 0.45 |" in table
+    assert table.endswith("| – |")  # a row of a results file without duplicates found
+
+
+def test_the_results_hold_typed_counts_and_the_planted_copies_newsflow_found(
+    corpus, prefect_harness
+):
+    """bench.run at a toy size: the plan's counts are numbers, not the text of a dict, and each
+    newsflow run reports how many planted copies its warehouse links to their original."""
+    import json
+
+    from bench.run import _prefect_env, markdown_table, measure_size, parse_args
+
+    args = parse_args(["--sizes", "60", "--skip-baseline", "--extraction", "fast", "--no-save"])
+    [row] = json.loads(json.dumps(measure_size(60, args, _prefect_env()), default=str))
+    assert row["corpus"] == {"real": 48, "copy": 6, "near": 6}
+    assert row["duplicates"]["found"] == {"copy": 6, "near": 6}
+    held = row["duplicates"]["held"]
+    assert set(held) <= {"exact", "canonical_url", "near"} and held["near"] >= 6
+    assert sum(held.values()) >= 12  # the planted copies, and any pages of the corpus alike
+    assert "| copies 6/6, near 6/6 (" in markdown_table([row])
 
 
 def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus):
