@@ -117,7 +117,13 @@ def test_the_results_hold_typed_counts_and_the_planted_copies_newsflow_found(
     assert "| copies 6/6, near 6/6 (" in markdown_table([row])
 
 
-def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus):
+@pytest.fixture(scope="module")
+def plan_2000(corpus) -> Corpus:
+    """The default seed's plan of 2000 pages: every real page and mixed ones (templates found)."""
+    return Corpus(2000, corpus)
+
+
+def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus, plan_2000):
     """All of extraction/* and dates/* (Readability's source pages, not its expected output)."""
     real_files = [
         path
@@ -125,13 +131,59 @@ def test_corpus_uses_every_real_page_of_extraction_and_dates(corpus):
         for path in (corpus / folder).rglob("*.html.gz")
         if path.name != "expected.html.gz"
     ]
-    plan = Corpus(2000, corpus)
+    plan = plan_2000
     assert len(plan.real) == len(real_files) == 511
     assert sorted(s.source for s in plan.specs if s.kind == "real") == list(range(len(plan.real)))
     small = Corpus(500, corpus)  # 400 unique pages: a sample across all three folders
     sampled = [s.source for s in small.specs if s.kind == "real"]
     assert len(sampled) == len(set(sampled)) == 400
     assert max(sampled) > 450 and min(sampled) < 50
+
+
+def test_the_default_seed_gives_the_same_pages(plan_2000):
+    """The digest of the 2000 pages the benchmark has served since the corpus's review (the
+    results since 2026-12-06 were measured on them). If a change means to alter the pages, runs
+    before and after it no longer compare: say so in bench/HISTORY.md, then update the digest."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for index in range(2000):
+        digest.update(hashlib.sha256(plan_2000.render(index).encode()).digest())
+    assert digest.hexdigest() == "f265be46b0056e919e48ee2ac8da527e8d2c2ced28f9c32c69145b3a4a135698"
+
+
+def test_corpus_plan_extracts_each_real_page_once_outside_this_process(
+    corpus, tmp_path, monkeypatch
+):
+    """The template checks, the plan's whole cost, run in worker processes, and the article
+    check and the template check share one extraction of each real page."""
+    import hashlib
+    import os
+    import shutil
+
+    import bench.corpus
+
+    html_files = sorted((corpus / "extraction/scrapinghub-aeb/html").glob("*.html.gz"))[:12]
+    folder = tmp_path / "extraction/scrapinghub-aeb/html"
+    folder.mkdir(parents=True)
+    for path in html_files:
+        shutil.copy(path, folder)
+    log = tmp_path / "extractions.log"
+    extract = bench.corpus._extract
+
+    def logged_extract(page: str, precision: bool = True) -> str:
+        with log.open("a") as fh:  # from the forked workers too
+            fh.write(f"{os.getpid()} {precision} {hashlib.sha1(page.encode()).hexdigest()}\n")
+        return extract(page, precision)
+
+    monkeypatch.setattr(bench.corpus, "_extract", logged_extract)
+    plan = Corpus(40, tmp_path)  # 32 unique pages: the 12 real ones and 20 mixed
+    assert plan.counts()["mixed"] == 20 and plan.templates
+    calls = [line.split() for line in log.read_text().splitlines()]
+    real = {hashlib.sha1(page.encode()).hexdigest() for page in plan.real}
+    extracted = sorted((precision, digest) for _, precision, digest in calls if digest in real)
+    assert extracted == sorted(("True", digest) for digest in real)  # each once, precise
+    assert str(os.getpid()) not in {pid for pid, _, _ in calls}
 
 
 def test_corpus_near_copies_are_near_by_newsflows_own_measure(corpus):
