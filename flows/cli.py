@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -23,11 +23,13 @@ from flows import progress
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
 
-# Prefect reads its settings when the flow commands first import it. It gives its temporary API
-# 20 s to start by default, which a busy 2-core machine exceeds (25 s here the first time: README),
-# and the command then died in a 60-line traceback; `make run` and the tests wait 90 s too.
 STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-os.environ.setdefault(STARTUP_TIMEOUT_VARIABLE, "90")
+# The flow commands' defaults for Prefect settings the user leaves unset (in the environment and
+# in the Prefect profile alike). Prefect gives its temporary API 20 s to start, which a busy
+# 2-core machine exceeds (25 s here the first time: README), and the command then died in a
+# 60-line traceback; `make run` and the tests wait 90 s too. Prefect logs each task run at INFO,
+# which buried the command's own summary; `make run` and the tests log warnings only too.
+PREFECT_DEFAULTS = {STARTUP_TIMEOUT_VARIABLE: "90", "PREFECT_LOGGING_LEVEL": "WARNING"}
 _API_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 app = typer.Typer(
@@ -120,6 +122,25 @@ def _quiet_tracebacks() -> Iterator[None]:
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
+
+
+def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Run a command that runs a flow under PREFECT_DEFAULTS, for the settings its user left unset.
+
+    Prefect's `set_defaults` keeps what the environment or the profile sets (env > profile >
+    ours). The command imports its flow, and so Prefect, which sets up its logging as it is
+    imported, inside these settings. Prefect is imported here, not with this module: the
+    commands that only read the warehouse would pay 2 s for it.
+    """
+
+    @functools.wraps(command)
+    def with_prefect_defaults(*args: Any, **kwargs: Any) -> None:
+        from prefect.settings import temporary_settings
+
+        with temporary_settings(set_defaults=PREFECT_DEFAULTS):
+            command(*args, **kwargs)
+
+    return with_prefect_defaults
 
 
 def _shield_temporary_api() -> None:
@@ -272,6 +293,7 @@ def _print_loaded(db: str, since: datetime, run_id: str | None, limit: int = 20)
 
 
 @app.command()
+@_flow_command
 def ingest(
     sources: Annotated[
         Path | None, typer.Option("--sources", help="Sources TOML file (name, kind, location).")
@@ -353,6 +375,7 @@ def ingest(
 
 
 @app.command()
+@_flow_command
 def run(
     sources: Annotated[Path, typer.Option("--sources", help="Sources TOML file.")] = Path(
         DEFAULT_SOURCES
@@ -441,6 +464,7 @@ def search(
 
 
 @app.command()
+@_flow_command
 def summarize(
     start: Annotated[datetime | None, typer.Option(help="First day (default: everything).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Last day (default: everything).")] = None,
