@@ -73,6 +73,16 @@ SourcesDbOption = Annotated[
 ]
 
 
+BatchSizeOption = Annotated[int | None, typer.Option(min=1, max=5000, help="Pages per batch.")]
+AllowPrivateHostsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-hosts",
+        envvar="NEWSFLOW_ALLOW_PRIVATE_HOSTS",
+        help="Also fetch loopback and private addresses.",
+    ),
+]
+IgnoreRobotsOption = Annotated[bool, typer.Option("--ignore-robots", help="Skip robots.txt.")]
 ExtractionOption = Annotated[
     ExtractionMode | None,
     typer.Option(
@@ -292,6 +302,28 @@ def _print_loaded(db: str, since: datetime, run_id: str | None, limit: int = 20)
         _print_rows(rows, OutputFormat.table, title=f"articles loaded (first {limit} at most)")
 
 
+def _overrides(
+    db: str | None,
+    batch_size: int | None,
+    allow_private_hosts: bool,
+    ignore_robots: bool,
+    extraction: ExtractionMode | None,
+    task_runner: TaskRunnerName | None,
+    dask_address: str | None,
+) -> dict[str, Any]:
+    """The flags of ingest and run as the settings overrides their flow takes as parameters:
+    None where a flag is not given, so the sources file's [settings] and env vars apply."""
+    return {
+        "db": db,
+        "batch_size": batch_size,
+        "allow_private_hosts": allow_private_hosts or None,
+        "respect_robots": False if ignore_robots else None,
+        "extraction": extraction,
+        "task_runner": task_runner,
+        "dask_address": dask_address,
+    }
+
+
 @app.command()
 @_flow_command
 def ingest(
@@ -310,20 +342,9 @@ def ingest(
         list[str] | None, typer.Option("--path", help="A saved page, text scrape or folder.")
     ] = None,
     db: SourcesDbOption = None,
-    batch_size: Annotated[
-        int | None, typer.Option(min=1, max=5000, help="Pages per batch.")
-    ] = None,
-    allow_private_hosts: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-hosts",
-            envvar="NEWSFLOW_ALLOW_PRIVATE_HOSTS",
-            help="Also fetch loopback and private addresses.",
-        ),
-    ] = False,
-    ignore_robots: Annotated[
-        bool, typer.Option("--ignore-robots", help="Skip robots.txt.")
-    ] = False,
+    batch_size: BatchSizeOption = None,
+    allow_private_hosts: AllowPrivateHostsOption = False,
+    ignore_robots: IgnoreRobotsOption = False,
     extraction: ExtractionOption = None,
     task_runner: TaskRunnerOption = None,
     dask_address: DaskAddressOption = None,
@@ -346,15 +367,15 @@ def ingest(
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
-        overrides: dict[str, Any] = {
-            "db": db,
-            "batch_size": batch_size,
-            "allow_private_hosts": allow_private_hosts or None,
-            "respect_robots": False if ignore_robots else None,
-            "extraction": extraction,
-            "task_runner": task_runner,
-            "dask_address": dask_address,
-        }
+        overrides = _overrides(
+            db,
+            batch_size,
+            allow_private_hosts,
+            ignore_robots,
+            extraction,
+            task_runner,
+            dask_address,
+        )
         sources_file = str(sources) if sources else None
         # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
         db = overrides["db"] = load_settings(sources_file, **overrides).db
@@ -381,6 +402,9 @@ def run(
         DEFAULT_SOURCES
     ),
     db: SourcesDbOption = None,
+    batch_size: BatchSizeOption = None,
+    allow_private_hosts: AllowPrivateHostsOption = False,
+    ignore_robots: IgnoreRobotsOption = False,
     extraction: ExtractionOption = None,
     task_runner: TaskRunnerOption = None,
     dask_address: DaskAddressOption = None,
@@ -395,12 +419,15 @@ def run(
     started = datetime.now(UTC)
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
-        overrides: dict[str, Any] = {
-            "db": db,
-            "extraction": extraction,
-            "task_runner": task_runner,
-            "dask_address": dask_address,
-        }
+        overrides = _overrides(
+            db,
+            batch_size,
+            allow_private_hosts,
+            ignore_robots,
+            extraction,
+            task_runner,
+            dask_address,
+        )
         # a bad sources file or setting: one line, before Prefect starts or a file is made
         db = overrides["db"] = load_settings(str(sources), **overrides).db
         _open_warehouse(db)

@@ -457,6 +457,34 @@ def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
     assert read_only_query(str(flag), "SELECT count(*) FROM articles")[1] == [(1,)]
 
 
+def _article_page(index: int) -> str:
+    """A page trafilatura keeps as an article, its text distinct from the other indexes'."""
+    return f"<html><body><article><h1>Story {index}</h1><p>{_document(index).text}</p></article>"
+
+
+def test_run_takes_the_fetch_flags_ingest_takes(prefect_harness: None, site, tmp_path: Path):
+    """`newsflow run --allow-private-hosts --ignore-robots --batch-size 1`, as `ingest` has them
+    (run had none: only NEWSFLOW_ALLOW_PRIVATE_HOSTS and the file's [settings] reached it)."""
+    from tests.test_flows import _load_runs
+
+    robots = b"User-agent: *\nDisallow: /\n"
+    site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, robots)
+    urls = [site.url(f"/news/{index}") for index in range(2)]
+    for index in range(2):
+        site.page(f"/news/{index}", _article_page(index))
+    (tmp_path / "urls.txt").write_text("\n".join(urls) + "\n")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "site"\nkind = "urls"\nlocation = "urls.txt"\n')
+    db = str(tmp_path / "news.duckdb")
+    flags = ["--allow-private-hosts", "--ignore-robots", "--batch-size", "1"]
+    code, out, err = _invoke("run", "--sources", str(sources), "--db", db, *flags)
+    assert (code, err) == (0, ""), err
+    assert read_only_query(db, "SELECT count(*) FROM articles")[1] == [(2,)]
+    assert site.hits["/robots.txt"] == 0
+    [(run_id,)] = read_only_query(db, "SELECT DISTINCT run_id FROM fetches")[1]
+    assert _load_runs(run_id) == 2  # a batch, and so a load, per page
+
+
 # --- newsflow summarize --------------------------------------------------------------------------
 
 
