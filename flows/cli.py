@@ -16,10 +16,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows import progress
+from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
 
@@ -107,7 +109,7 @@ DaskAddressOption = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> None:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -180,12 +182,19 @@ def _shield_temporary_api() -> None:
     ShieldedTemporaryAPI()
 
 
-def _open_warehouse(db: str) -> None:
-    """Create or migrate the warehouse before a flow starts, so a bad file fails in one line."""
+def _prepare_run(sources_file: str | None, one_off: list[Source], overrides: dict[str, Any]) -> str:
+    """Before Prefect starts: read the sources file and settings, check there is a source to
+    ingest, then create or migrate the warehouse, so that each fails in one line and a run that
+    could ingest nothing makes no file. Returns the warehouse the run writes."""
+    from flows.ingest import sources_to_ingest
+    from tasks.settings import load_settings
     from warehouse.db import writer
 
-    with writer(db, wait_seconds=60.0):
+    settings = load_settings(sources_file, **overrides)
+    sources_to_ingest(settings, one_off, sources_file)
+    with writer(settings.db, wait_seconds=60.0):
         pass
+    return settings.db
 
 
 @contextmanager
@@ -356,7 +365,6 @@ def ingest(
     On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
     from flows.ingest import ingest as ingest_flow
-    from tasks.settings import load_settings
     from tasks.sources import sources_from_cli
 
     if not any([sources, url, urls_file, feed, sitemap, path]):
@@ -366,7 +374,10 @@ def ingest(
     started = datetime.now(UTC)
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
-        sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
+        # a bad --url is refused here, before anything runs
+        one_off = sources_from_cli(
+            url or [], urls_file or [], feed or [], sitemap or [], path or []
+        )
         overrides = _overrides(
             db,
             batch_size,
@@ -377,9 +388,7 @@ def ingest(
             dask_address,
         )
         sources_file = str(sources) if sources else None
-        # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
-        db = overrides["db"] = load_settings(sources_file, **overrides).db
-        _open_warehouse(db)
+        db = overrides["db"] = _prepare_run(sources_file, one_off, overrides)
         report = ingest_flow(
             sources_file=sources_file,
             urls=url,
@@ -414,7 +423,6 @@ def run(
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
     from flows.run import run as run_flow
-    from tasks.settings import load_settings
 
     started = datetime.now(UTC)
     _shield_temporary_api()
@@ -428,9 +436,7 @@ def run(
             task_runner,
             dask_address,
         )
-        # a bad sources file or setting: one line, before Prefect starts or a file is made
-        db = overrides["db"] = load_settings(str(sources), **overrides).db
-        _open_warehouse(db)
+        db = overrides["db"] = _prepare_run(str(sources), [], overrides)
         report = run_flow(sources_file=str(sources), **overrides)
     _print_ingest(report.ingest)
     _print_loaded(db, started, report.ingest.run_id)

@@ -418,6 +418,12 @@ def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url:
         ("[settings]\nbatch_size = -3\n",
          "setting batch_size = -3 (in {path}, or a flag or env var): Input should be greater "
          "than or equal to 1"),
+        ('[[source]]\nname = "s"\nkind = "path"\nlocation = "x"\nenabled = false\n',
+         "sources file {path} has no enabled source: add a [[source]] or set enabled = true on "
+         "one"),
+        ("[settings]\nbatch_size = 5\n",
+         "sources file {path} has no enabled source: add a [[source]] or set enabled = true on "
+         "one"),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("command", ["ingest", "run"])
