@@ -337,7 +337,12 @@ def _overrides(
 @_flow_command
 def ingest(
     sources: Annotated[
-        Path | None, typer.Option("--sources", help="Sources TOML file (name, kind, location).")
+        Path | None,
+        typer.Option(
+            "--sources",
+            help="Sources TOML file: its [settings], and its sources unless --url, --urls-file, "
+            "--feed, --sitemap or --path name others.",
+        ),
     ] = None,
     url: Annotated[list[str] | None, typer.Option("--url", help="A page URL (repeatable).")] = None,
     urls_file: Annotated[

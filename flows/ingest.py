@@ -451,13 +451,15 @@ def _submit_fetch(
 def sources_to_ingest(
     settings: Settings, one_off: list[Source], sources_file: str | None
 ) -> list[Source]:
-    """The run's sources: the sources file's enabled ones and the one-off ones.
+    """The run's sources: the one-off ones where any are given, else the sources file's enabled
+    ones. A deployment's run by hand with `--param feeds=[…]` ingests that feed, not every
+    source of the deployment's sources_file too; that file's [settings] (its db) still apply.
 
     Raises:
         ValueError: there are none; the CLI asks before Prefect starts, so that it fails in a
             second and makes no warehouse file.
     """
-    sources = settings.source_list() + one_off
+    sources = one_off or settings.source_list()
     if sources:
         return sources
     if sources_file:
@@ -500,8 +502,10 @@ def ingest(
     """Fetch, clean, deduplicate and load articles from configured and one-off sources.
 
     Args:
-        sources_file: a sources TOML file (deployments/sources.toml); its [settings] apply too.
-        urls, urls_files, feeds, sitemaps, paths: one-off sources, added to the file's.
+        sources_file: a sources TOML file (deployments/sources.toml): its [settings] apply, and
+            its sources are ingested unless one-off sources are given.
+        urls, urls_files, feeds, sitemaps, paths: one-off sources; given any, they are the run's
+            sources, in place of the file's.
         db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
         batch_size: pages per fetch/clean/load batch.
         allow_private_hosts: fetch loopback and private addresses (off by default).
