@@ -481,13 +481,16 @@ def search(
     text: Annotated[str, typer.Argument(help="Words to look for in titles and texts.")],
     since: Annotated[
         datetime | None,
-        typer.Option(help="Only articles published since (a story shown by one of them)."),
+        typer.Option(
+            help="Only articles published since: a story is shown by one of them, and its "
+            "copies are those published since."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     db: DbOption = DEFAULT_DB,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
-    """Full-text (BM25) search, one line per story, duplicates folded into their copies count.
+    """Full-text (BM25) search, one line per story, duplicates folded into its copies count.
 
     Example: newsflow search "Kandahar airport" --since 2021-08-01 --limit 10
     """
