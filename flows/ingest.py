@@ -456,8 +456,8 @@ def sources_to_ingest(
     source of the deployment's sources_file too; that file's [settings] (its db) still apply.
 
     Raises:
-        ValueError: there are none; the CLI asks before Prefect starts, so that it fails in a
-            second and makes no warehouse file.
+        ValueError: there are none; the CLI asks before a flow run starts, so that it fails
+            in one line and makes no warehouse file.
     """
     sources = one_off or settings.source_list()
     if sources:
