@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -16,18 +16,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows import progress
+from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
 
-# Prefect reads its settings when the flow commands first import it. It gives its temporary API
-# 20 s to start by default, which a busy 2-core machine exceeds (25 s here the first time: README),
-# and the command then died in a 60-line traceback; `make run` and the tests wait 90 s too.
 STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-os.environ.setdefault(STARTUP_TIMEOUT_VARIABLE, "90")
+# The flow commands' defaults for Prefect settings the user leaves unset (in the environment and
+# in the Prefect profile alike). Prefect gives its temporary API 20 s to start, which a busy
+# 2-core machine exceeds (25 s here the first time: README), and the command then died in a
+# 60-line traceback; `make run` and the tests wait 90 s too. Prefect logs each task run at INFO,
+# which buried the command's own summary; `make run` and the tests log warnings only too.
+PREFECT_DEFAULTS = {STARTUP_TIMEOUT_VARIABLE: "90", "PREFECT_LOGGING_LEVEL": "WARNING"}
 _API_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 app = typer.Typer(
@@ -71,6 +75,16 @@ SourcesDbOption = Annotated[
 ]
 
 
+BatchSizeOption = Annotated[int | None, typer.Option(min=1, max=5000, help="Pages per batch.")]
+AllowPrivateHostsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-hosts",
+        envvar="NEWSFLOW_ALLOW_PRIVATE_HOSTS",
+        help="Also fetch loopback and private addresses.",
+    ),
+]
+IgnoreRobotsOption = Annotated[bool, typer.Option("--ignore-robots", help="Skip robots.txt.")]
 ExtractionOption = Annotated[
     ExtractionMode | None,
     typer.Option(
@@ -95,7 +109,7 @@ DaskAddressOption = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> None:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -120,6 +134,25 @@ def _quiet_tracebacks() -> Iterator[None]:
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
+
+
+def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Run a command that runs a flow under PREFECT_DEFAULTS, for the settings its user left unset.
+
+    Prefect's `set_defaults` keeps what the environment or the profile sets (env > profile >
+    ours). The command imports its flow, and so Prefect, which sets up its logging as it is
+    imported, inside these settings. Prefect is imported here, not with this module: the
+    commands that only read the warehouse would pay 2 s for it.
+    """
+
+    @functools.wraps(command)
+    def with_prefect_defaults(*args: Any, **kwargs: Any) -> None:
+        from prefect.settings import temporary_settings
+
+        with temporary_settings(set_defaults=PREFECT_DEFAULTS):
+            command(*args, **kwargs)
+
+    return with_prefect_defaults
 
 
 def _shield_temporary_api() -> None:
@@ -149,12 +182,19 @@ def _shield_temporary_api() -> None:
     ShieldedTemporaryAPI()
 
 
-def _open_warehouse(db: str) -> None:
-    """Create or migrate the warehouse before a flow starts, so a bad file fails in one line."""
+def _prepare_run(sources_file: str | None, one_off: list[Source], overrides: dict[str, Any]) -> str:
+    """Before Prefect starts: read the sources file and settings, check there is a source to
+    ingest, then create or migrate the warehouse, so that each fails in one line and a run that
+    could ingest nothing makes no file. Returns the warehouse the run writes."""
+    from flows.ingest import sources_to_ingest
+    from tasks.settings import load_settings
     from warehouse.db import writer
 
-    with writer(db, wait_seconds=60.0):
+    settings = load_settings(sources_file, **overrides)
+    sources_to_ingest(settings, one_off, sources_file)
+    with writer(settings.db, wait_seconds=60.0):
         pass
+    return settings.db
 
 
 @contextmanager
@@ -271,10 +311,38 @@ def _print_loaded(db: str, since: datetime, run_id: str | None, limit: int = 20)
         _print_rows(rows, OutputFormat.table, title=f"articles loaded (first {limit} at most)")
 
 
+def _overrides(
+    db: str | None,
+    batch_size: int | None,
+    allow_private_hosts: bool,
+    ignore_robots: bool,
+    extraction: ExtractionMode | None,
+    task_runner: TaskRunnerName | None,
+    dask_address: str | None,
+) -> dict[str, Any]:
+    """The flags of ingest and run as the settings overrides their flow takes as parameters:
+    None where a flag is not given, so the sources file's [settings] and env vars apply."""
+    return {
+        "db": db,
+        "batch_size": batch_size,
+        "allow_private_hosts": allow_private_hosts or None,
+        "respect_robots": False if ignore_robots else None,
+        "extraction": extraction,
+        "task_runner": task_runner,
+        "dask_address": dask_address,
+    }
+
+
 @app.command()
+@_flow_command
 def ingest(
     sources: Annotated[
-        Path | None, typer.Option("--sources", help="Sources TOML file (name, kind, location).")
+        Path | None,
+        typer.Option(
+            "--sources",
+            help="Sources TOML file: its [settings], and its sources unless --url, --urls-file, "
+            "--feed, --sitemap or --path name others.",
+        ),
     ] = None,
     url: Annotated[list[str] | None, typer.Option("--url", help="A page URL (repeatable).")] = None,
     urls_file: Annotated[
@@ -288,20 +356,9 @@ def ingest(
         list[str] | None, typer.Option("--path", help="A saved page, text scrape or folder.")
     ] = None,
     db: SourcesDbOption = None,
-    batch_size: Annotated[
-        int | None, typer.Option(min=1, max=5000, help="Pages per batch.")
-    ] = None,
-    allow_private_hosts: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-hosts",
-            envvar="NEWSFLOW_ALLOW_PRIVATE_HOSTS",
-            help="Also fetch loopback and private addresses.",
-        ),
-    ] = False,
-    ignore_robots: Annotated[
-        bool, typer.Option("--ignore-robots", help="Skip robots.txt.")
-    ] = False,
+    batch_size: BatchSizeOption = None,
+    allow_private_hosts: AllowPrivateHostsOption = False,
+    ignore_robots: IgnoreRobotsOption = False,
     extraction: ExtractionOption = None,
     task_runner: TaskRunnerOption = None,
     dask_address: DaskAddressOption = None,
@@ -313,7 +370,6 @@ def ingest(
     On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
     from flows.ingest import ingest as ingest_flow
-    from tasks.settings import load_settings
     from tasks.sources import sources_from_cli
 
     if not any([sources, url, urls_file, feed, sitemap, path]):
@@ -323,20 +379,21 @@ def ingest(
     started = datetime.now(UTC)
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
-        sources_from_cli(url or [], [], [], [], [])  # a bad --url is refused before anything runs
-        overrides: dict[str, Any] = {
-            "db": db,
-            "batch_size": batch_size,
-            "allow_private_hosts": allow_private_hosts or None,
-            "respect_robots": False if ignore_robots else None,
-            "extraction": extraction,
-            "task_runner": task_runner,
-            "dask_address": dask_address,
-        }
+        # a bad --url is refused here, before anything runs
+        one_off = sources_from_cli(
+            url or [], urls_file or [], feed or [], sitemap or [], path or []
+        )
+        overrides = _overrides(
+            db,
+            batch_size,
+            allow_private_hosts,
+            ignore_robots,
+            extraction,
+            task_runner,
+            dask_address,
+        )
         sources_file = str(sources) if sources else None
-        # and so is a bad sources file or setting: one line, before Prefect starts or a file is made
-        db = overrides["db"] = load_settings(sources_file, **overrides).db
-        _open_warehouse(db)
+        db = overrides["db"] = _prepare_run(sources_file, one_off, overrides)
         report = ingest_flow(
             sources_file=sources_file,
             urls=url,
@@ -353,11 +410,15 @@ def ingest(
 
 
 @app.command()
+@_flow_command
 def run(
     sources: Annotated[Path, typer.Option("--sources", help="Sources TOML file.")] = Path(
         DEFAULT_SOURCES
     ),
     db: SourcesDbOption = None,
+    batch_size: BatchSizeOption = None,
+    allow_private_hosts: AllowPrivateHostsOption = False,
+    ignore_robots: IgnoreRobotsOption = False,
     extraction: ExtractionOption = None,
     task_runner: TaskRunnerOption = None,
     dask_address: DaskAddressOption = None,
@@ -367,20 +428,20 @@ def run(
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
     from flows.run import run as run_flow
-    from tasks.settings import load_settings
 
     started = datetime.now(UTC)
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
-        overrides: dict[str, Any] = {
-            "db": db,
-            "extraction": extraction,
-            "task_runner": task_runner,
-            "dask_address": dask_address,
-        }
-        # a bad sources file or setting: one line, before Prefect starts or a file is made
-        db = overrides["db"] = load_settings(str(sources), **overrides).db
-        _open_warehouse(db)
+        overrides = _overrides(
+            db,
+            batch_size,
+            allow_private_hosts,
+            ignore_robots,
+            extraction,
+            task_runner,
+            dask_address,
+        )
+        db = overrides["db"] = _prepare_run(str(sources), [], overrides)
         report = run_flow(sources_file=str(sources), **overrides)
     _print_ingest(report.ingest)
     _print_loaded(db, started, report.ingest.run_id)
@@ -420,13 +481,16 @@ def search(
     text: Annotated[str, typer.Argument(help="Words to look for in titles and texts.")],
     since: Annotated[
         datetime | None,
-        typer.Option(help="Only articles published since (a story shown by one of them)."),
+        typer.Option(
+            help="Only articles published since: a story is shown by one of them, and its "
+            "copies are those published since."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     db: DbOption = DEFAULT_DB,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
-    """Full-text (BM25) search, one line per story, duplicates folded into their copies count.
+    """Full-text (BM25) search, one line per story, duplicates folded into its copies count.
 
     Example: newsflow search "Kandahar airport" --since 2021-08-01 --limit 10
     """
@@ -441,6 +505,7 @@ def search(
 
 
 @app.command()
+@_flow_command
 def summarize(
     start: Annotated[datetime | None, typer.Option(help="First day (default: everything).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Last day (default: everything).")] = None,

@@ -25,7 +25,7 @@ from tasks.clean import (
 from tasks.dedupe import Fingerprint, dedupe_batch
 from tasks.fetch import Validators, fetch_batch
 from tasks.load import load_batch, load_discovery, read_validators
-from tasks.records import Document, FetchResult, WorkItem
+from tasks.records import Document, FetchResult, Source, WorkItem
 from tasks.settings import (
     DEFAULT_DB,
     ExtractionMode,
@@ -448,6 +448,28 @@ def _submit_fetch(
     )
 
 
+def sources_to_ingest(
+    settings: Settings, one_off: list[Source], sources_file: str | None
+) -> list[Source]:
+    """The run's sources: the one-off ones where any are given, else the sources file's enabled
+    ones. A deployment's run by hand with `--param feeds=[…]` ingests that feed, not every
+    source of the deployment's sources_file too; that file's [settings] (its db) still apply.
+
+    Raises:
+        ValueError: there are none; the CLI asks before a flow run starts, so that it fails
+            in one line and makes no warehouse file.
+    """
+    sources = one_off or settings.source_list()
+    if sources:
+        return sources
+    if sources_file:
+        raise ValueError(
+            f"sources file {sources_file} has no enabled source: add a [[source]] or set "
+            "enabled = true on one"
+        )
+    raise ValueError("nothing to ingest: pass a sources file or --url/--feed/--sitemap/--path")
+
+
 def _publish(report: IngestReport) -> None:
     """A table artifact and a markdown summary of the run, visible in the Prefect UI."""
     create_table_artifact(key="ingest-report", table=report.rows(), description="newsflow ingest")
@@ -480,8 +502,10 @@ def ingest(
     """Fetch, clean, deduplicate and load articles from configured and one-off sources.
 
     Args:
-        sources_file: a sources TOML file (deployments/sources.toml); its [settings] apply too.
-        urls, urls_files, feeds, sitemaps, paths: one-off sources, added to the file's.
+        sources_file: a sources TOML file (deployments/sources.toml): its [settings] apply, and
+            its sources are ingested unless one-off sources are given.
+        urls, urls_files, feeds, sitemaps, paths: one-off sources; given any, they are the run's
+            sources, in place of the file's.
         db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
         batch_size: pages per fetch/clean/load batch.
         allow_private_hosts: fetch loopback and private addresses (off by default).
@@ -508,11 +532,10 @@ def ingest(
         task_runner=task_runner,
         dask_address=dask_address,
     )
-    sources = settings.source_list() + sources_from_cli(
+    one_off = sources_from_cli(
         urls or [], urls_files or [], feeds or [], sitemaps or [], paths or []
     )
-    if not sources:
-        raise ValueError("nothing to ingest: pass a sources file or --url/--feed/--sitemap/--path")
+    sources = sources_to_ingest(settings, one_off, sources_file)
     run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
     db_path = settings.db or DEFAULT_DB
 

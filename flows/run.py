@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from prefect import flow
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from flows.ingest import IngestReport, ingest
 from flows.summarize import SummaryReport, summarize
@@ -21,6 +23,9 @@ class RunReport(BaseModel):
 def run(
     sources_file: str = DEFAULT_SOURCES,
     db: str | None = None,
+    batch_size: Annotated[int, Field(ge=1, le=5000)] | None = None,
+    allow_private_hosts: bool | None = None,
+    respect_robots: bool | None = None,
     extraction: ExtractionMode | None = None,
     task_runner: TaskRunnerName | None = None,
     dask_address: str | None = None,
@@ -30,6 +35,9 @@ def run(
     Args:
         sources_file: the sources TOML file (default deployments/sources.toml).
         db: the warehouse file (default warehouse/news.duckdb, or NEWSFLOW_DB).
+        batch_size: pages per fetch/clean/load batch.
+        allow_private_hosts: fetch loopback and private addresses (off by default).
+        respect_robots: obey robots.txt (on by default).
         extraction: "thorough" (default) or "fast" extraction of text and dates.
         task_runner: where ingest cleans and deduplicates: "threads" (default) or "dask".
         dask_address: the Dask scheduler (tcp://host:8786); none starts a local cluster.
@@ -37,6 +45,9 @@ def run(
     ingested = ingest(
         sources_file=sources_file,
         db=db,
+        batch_size=batch_size,
+        allow_private_hosts=allow_private_hosts,
+        respect_robots=respect_robots,
         extraction=extraction,
         task_runner=task_runner,
         dask_address=dask_address,

@@ -418,6 +418,12 @@ def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url:
         ("[settings]\nbatch_size = -3\n",
          "setting batch_size = -3 (in {path}, or a flag or env var): Input should be greater "
          "than or equal to 1"),
+        ('[[source]]\nname = "s"\nkind = "path"\nlocation = "x"\nenabled = false\n',
+         "sources file {path} has no enabled source: add a [[source]] or set enabled = true on "
+         "one"),
+        ("[settings]\nbatch_size = 5\n",
+         "sources file {path} has no enabled source: add a [[source]] or set enabled = true on "
+         "one"),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("command", ["ingest", "run"])
@@ -457,15 +463,49 @@ def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
     assert read_only_query(str(flag), "SELECT count(*) FROM articles")[1] == [(1,)]
 
 
+def _article_page(index: int) -> str:
+    """A page trafilatura keeps as an article, its text distinct from the other indexes'."""
+    return f"<html><body><article><h1>Story {index}</h1><p>{_document(index).text}</p></article>"
+
+
+def test_run_takes_the_fetch_flags_ingest_takes(prefect_harness: None, site, tmp_path: Path):
+    """`newsflow run --allow-private-hosts --ignore-robots --batch-size 1`, as `ingest` has them
+    (run had none: only NEWSFLOW_ALLOW_PRIVATE_HOSTS and the file's [settings] reached it)."""
+    from tests.test_flows import _load_runs
+
+    robots = b"User-agent: *\nDisallow: /\n"
+    site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, robots)
+    urls = [site.url(f"/news/{index}") for index in range(2)]
+    for index in range(2):
+        site.page(f"/news/{index}", _article_page(index))
+    (tmp_path / "urls.txt").write_text("\n".join(urls) + "\n")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "site"\nkind = "urls"\nlocation = "urls.txt"\n')
+    db = str(tmp_path / "news.duckdb")
+    flags = ["--allow-private-hosts", "--ignore-robots", "--batch-size", "1"]
+    code, out, err = _invoke("run", "--sources", str(sources), "--db", db, *flags)
+    assert (code, err) == (0, ""), err
+    assert read_only_query(db, "SELECT count(*) FROM articles")[1] == [(2,)]
+    assert site.hits["/robots.txt"] == 0
+    [(run_id,)] = read_only_query(db, "SELECT DISTINCT run_id FROM fetches")[1]
+    assert _load_runs(run_id) == 2  # a batch, and so a load, per page
+
+
 # --- newsflow summarize --------------------------------------------------------------------------
 
 
-def _newsflow(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real console script on the session's Prefect API, so what Prefect prints is seen too."""
+def _newsflow(*args: str, **env_changes: str | None) -> subprocess.CompletedProcess[str]:
+    """The real console script on the session's Prefect API, so what Prefect prints is seen too;
+    `env_changes` sets environment variables (None unsets one)."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "300"}
     env.pop("NEWSFLOW_DB", None)
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return subprocess.run(
         [str(NEWSFLOW), *args], capture_output=True, text=True, env=env, timeout=120, check=False
     )
@@ -507,22 +547,89 @@ def test_a_temporary_api_too_slow_to_start_fails_in_one_line(tmp_path: Path, pag
     )
 
 
-def test_the_temporary_api_gets_90_s_to_start_unless_told_otherwise() -> None:
-    """Prefect's own 20 s is less than the first start takes on a busy 2-core machine (README)."""
+STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+LOGGING_LEVEL = "PREFECT_LOGGING_LEVEL"
+
+
+def _prefect_home(home: Path, **settings: str) -> Path:
+    """A Prefect home whose active profile sets `settings`, by `prefect config set`."""
+    env = {k: v for k, v in os.environ.items() if k not in (STARTUP_TIMEOUT, LOGGING_LEVEL)}
+    env["PREFECT_HOME"] = str(home)
+    assignments = [f"{name}={value}" for name, value in settings.items()]
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "prefect"), "config", "set", *assignments],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return home
+
+
+def test_a_flow_command_takes_prefect_settings_from_the_env_then_the_profile_then_its_own(
+    tmp_path: Path,
+) -> None:
+    """90 s for the temporary API to start and warnings only, unless the user's environment or
+    Prefect profile (`prefect config set`) says otherwise: the profile's value was overridden."""
     code = (
-        "import flows.cli\n"
-        "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
-        "print(s.value())"
+        "from flows.cli import _flow_command\n"
+        "@_flow_command\n"
+        "def show() -> None:\n"
+        "    from prefect.settings import PREFECT_LOGGING_LEVEL as level\n"
+        "    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
+        "    print(s.value(), level.value())\n"
+        "show()\n"
     )
-    variable = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-    env = {name: value for name, value in os.environ.items() if name != variable}
+    profiled = _prefect_home(
+        tmp_path / "profiled", **{STARTUP_TIMEOUT: "45", LOGGING_LEVEL: "ERROR"}
+    )
+    plain = {k: v for k, v in os.environ.items() if k not in (STARTUP_TIMEOUT, LOGGING_LEVEL)}
     python = str(ROOT / ".venv" / "bin" / "python")
-    for extra, expected in [({}, "90"), ({variable: "200"}, "200")]:
+    for home, extra, expected in [
+        (tmp_path / "plain", {}, "90 WARNING"),
+        (profiled, {}, "45 ERROR"),
+        (profiled, {STARTUP_TIMEOUT: "200", LOGGING_LEVEL: "INFO"}, "200 INFO"),
+    ]:
+        env = {**plain, "PREFECT_HOME": str(home), **extra}
         done = subprocess.run(
-            [python, "-c", code], capture_output=True, text=True, env={**env, **extra},
-            cwd=ROOT, timeout=60, check=True,
+            [python, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+            check=True,
         )  # fmt: skip
-        assert done.stdout.strip() == expected
+        assert done.stdout.strip() == expected, (extra, done.stderr)
+
+
+def test_a_temporary_api_start_up_set_in_the_profile_is_the_one_waited_for(
+    tmp_path: Path, page: str
+) -> None:
+    """`prefect config set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=1`: the command waits
+    1 s (it took 90 s and ran, the profile overridden by the CLI's default)."""
+    home = _prefect_home(tmp_path / "prefect", **{STARTUP_TIMEOUT: "1"})
+    env = {k: v for k, v in os.environ.items() if k not in (STARTUP_TIMEOUT, "PREFECT_API_URL")}
+    env.update(PREFECT_HOME=str(home), COLUMNS="300")
+    env.pop("NEWSFLOW_DB", None)
+    db = tmp_path / "news.duckdb"
+    done = subprocess.run(
+        [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
+        capture_output=True, text=True, env=env, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        "error: Prefect's temporary API did not start within 1 s (a busy machine?)"
+    )
+
+
+def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
+    prefect_harness: None, tmp_path: Path, page: str
+) -> None:
+    """Outside `make` (which sets PREFECT_LOGGING_LEVEL=WARNING), `newsflow ingest | less` showed
+    17 INFO lines of Prefect's before the summary; a level the profile sets still applies."""
+    db = str(tmp_path / "news.duckdb")
+    done = _newsflow("ingest", "--path", page, "--db", db, PREFECT_LOGGING_LEVEL=None)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "ingest into" in done.stdout and "| INFO" not in done.stdout
+    home = _prefect_home(tmp_path / "prefect", **{LOGGING_LEVEL: "INFO"})
+    done = _newsflow(
+        "ingest", "--path", page, "--db", db, PREFECT_LOGGING_LEVEL=None, PREFECT_HOME=str(home)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| INFO    | Flow run" in done.stderr and "ingest into" in done.stdout
 
 
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------

@@ -277,6 +277,25 @@ def test_prefect_yaml_deployments_match_the_flow_signatures():
     summarize.validate_parameters({"start": "2021-08-06", "end": "2021-08-16"})
 
 
+def test_a_run_by_hand_may_pass_one_off_sources_or_a_null_sources_file():
+    """What README's "Running on a Prefect server" says a run by hand may pass, merged with the
+    ingest deployment's parameters, passes the flow's parameter schema as the server checks it
+    (enforce_parameter_schema); `--param sources_file=null` reaches it as JSON null."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools import ValidationError, validate
+
+    config = yaml.safe_load(PREFECT_YAML.read_text())
+    spec = next(d for d in config["deployments"] if d["name"] == "ingest")
+    flow = load_flow_from_entrypoint(spec["entrypoint"])
+    schema = parameter_schema(flow).model_dump_for_openapi()
+    feed = "https://www.example.com/rss.xml"
+    for by_hand in ({"feeds": [feed]}, {"sources_file": None, "feeds": [feed]}):
+        validate({**spec["parameters"], **by_hand}, schema, raise_on_error=True)
+    with pytest.raises(ValidationError):  # a feed not in a list: refused before any run
+        validate({**spec["parameters"], "feeds": feed}, schema, raise_on_error=True)
+
+
 def test_runs_on_the_worker_take_turns_and_load_each_article_once(prefect_server, site, tmp_path):
     """Two ingests at once, then a summarize by the documented command: turns, nothing twice.
 
@@ -286,7 +305,8 @@ def test_runs_on_the_worker_take_turns_and_load_each_article_once(prefect_server
     """
     db = str(tmp_path / "news.duckdb")
     feed = _serve_stories(site)
-    parameters = {"sources_file": None, "feeds": [feed], "db": db}
+    # by hand, with a feed: the deployment's sources_file (the samples) stays, and is not ingested
+    parameters = {"feeds": [feed], "db": db}
     ingest_ids = [prefect_server.trigger("ingest/ingest", parameters) for _ in range(2)]
     # `prefect deployment run`, its string dates validated against the flow's signature; the run
     # it creates is due after the ingests', so the pool's limit keeps it out of their way

@@ -314,6 +314,31 @@ def test_the_extraction_parameter_picks_the_clean_stage_mode(prefect_harness, tm
         assert _rows(db, "SELECT text FROM articles") == [(cleaned[mode].text,)]
 
 
+def test_one_off_sources_replace_the_files_sources_and_keep_its_settings(
+    prefect_harness, tmp_path, monkeypatch
+):
+    """A deployment's run by hand, `prefect deployment run ingest/ingest --param paths=[…]` (or
+    feeds, urls, …): the deployment's sources_file stays a parameter, and its [settings] (here the
+    warehouse) apply; its sources are not ingested too (they were, beside the one-off ones)."""
+    from flows.ingest import ingest
+
+    monkeypatch.chdir(tmp_path)  # where the default warehouse/news.duckdb does not exist
+    configured = ROOT / "samples" / "2021-08-06_frontier-dispatch_zaranj.html"
+    one_off = ROOT / "samples" / "2021-08-10_hindu-kush-herald_aybak.html"
+    db = str(tmp_path / "named-in-settings.duckdb")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[settings]\ndb = "{db}"\n\n[[source]]\nname = "configured"\nkind = "path"\n'
+        f'location = "{configured}"\n'
+    )
+    deployment = {"sources_file": str(sources)}  # as prefect.yaml's parameters
+    report = ingest(**deployment, paths=[str(one_off)])
+    assert (report.db, report.sources, report.new) == (db, 1, 1)
+    assert _rows(db, "SELECT url FROM articles") == [(one_off.as_uri(),)]
+    assert not (tmp_path / "warehouse").exists()
+    assert ingest(**deployment).new == 1  # without one-off sources, the file's
+
+
 def test_the_run_flow_ingests_with_its_parameters_then_summarizes_that_warehouse(
     prefect_harness, tmp_path, monkeypatch
 ):

@@ -185,10 +185,11 @@ def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is
     assert kind == "near"
     since = datetime(2021, 8, 14, tzinfo=UTC)
     [hit] = search_articles(db_path, "Qala-i-Naw", since=since)
-    assert (hit["url"], hit["copies"], hit["cluster_id"]) == (copy.url, 2, cluster)
+    # copies: those published since, as for the line shown (it counted the older article too)
+    assert (hit["url"], hit["copies"], hit["cluster_id"]) == (copy.url, 1, cluster)
     assert hit["published_at"] >= since
     [hit] = search_articles(db_path, "Qala-i-Naw")  # without --since, the canonical article
-    assert hit["url"] == QALA
+    assert (hit["url"], hit["copies"]) == (QALA, 2)
     [hit] = search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 1, tzinfo=UTC))
-    assert hit["url"] == QALA
+    assert (hit["url"], hit["copies"]) == (QALA, 2)
     assert search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 16, tzinfo=UTC)) == []

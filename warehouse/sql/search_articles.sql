@@ -1,8 +1,8 @@
 -- BM25 (k1 = 1.2, b = 0.75) over the search index of each article's current version, one line per
 -- story: each matching cluster shown by its canonical article, with its number of copies.
--- Document frequencies and lengths are those of the whole warehouse; $since only filters the hits,
--- and a story whose canonical article was published before $since is shown by its best-matching
--- copy published since (every line shown was published since).
+-- Document frequencies and lengths are those of the whole warehouse; $since only filters the hits:
+-- a story whose canonical article was published before $since is shown by its best-matching copy
+-- published since (every line shown was published since), and counts its copies published since.
 WITH query_terms AS (
     SELECT DISTINCT term FROM search_terms($query)
 ),
@@ -47,7 +47,9 @@ shown AS (
 ),
 copies AS (
     SELECT cluster_id, count(*) AS copies FROM articles
-    WHERE cluster_id IN (SELECT cluster_id FROM stories) GROUP BY cluster_id
+    WHERE cluster_id IN (SELECT cluster_id FROM stories)
+      AND ($since::TIMESTAMPTZ IS NULL OR published_at >= $since::TIMESTAMPTZ)
+    GROUP BY cluster_id
 )
 SELECT round(s.score, 3) AS score, a.published_at, a.site_name, a.title, a.url, c.copies,
        s.cluster_id
