@@ -8,7 +8,7 @@ or date strings (trafilatura's, htmldate's) are cleared before each call: on rep
 page they would hit, and a worker meets each page once. Reported: totals and ratios per corpus
 family, the --top pages with the largest excess (ours minus baseline), each split by step.
 
-Run: python -m bench.clean_cost [--mode fast] [--repeats 3] [--top 15] [--json out.json]
+Run: python -m bench.clean_cost [--mode fast] [--repeats 3] [--top 15] [--pages 0] [--json out.json]
 """
 
 from __future__ import annotations
@@ -227,11 +227,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=[m.value for m in ExtractionMode], default="fast")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--top", type=int, default=15, help="pages to split by step")
+    parser.add_argument("--top", type=int, default=15, help="pages with the largest excess to list")
+    parser.add_argument(
+        "--pages", type=int, default=0, help="every k-th real page, this many (0: all)"
+    )
     parser.add_argument("--json", type=Path, help="write every page's figures here")
     args = parser.parse_args(argv)
     mode = ExtractionMode(args.mode)
     pages = real_pages()
+    if args.pages:
+        pages = pages[:: max(1, len(pages) // args.pages)][: args.pages]
     for page in pages[:10]:  # imports and one-time set-up out of the way
         cpu_seconds(baseline_call(page))
         cpu_seconds(ours_call(page, mode))
