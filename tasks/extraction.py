@@ -78,8 +78,12 @@ _BOILERPLATE_RULES: dict[str, re.Pattern[str]] = {
         r"|most popular|most read\b.{0,30}|trending)\s*(?:[:|»>]|$)",
         re.IGNORECASE,
     ),
-    # a teaser headline tagged with its kind: "Plague fears: holidaymakers die [INSIGHT]"
-    "tagged_teaser": re.compile(r"\w.{8,}\[(?:[A-Z]{3,}|video|pictures|photos|poll)\]\s*\|?$"),
+    # a teaser headline tagged with its kind: "Plague fears: holidaymakers die [INSIGHT]". It
+    # starts from a line's first word character only (any later one matches only if that one
+    # does): tried from every word character, a line without a tag cost its length squared.
+    "tagged_teaser": re.compile(
+        r"(?:^|(?<=\n))[^\w\n]*\w.{8,}\[(?:[A-Z]{3,}|video|pictures|photos|poll)\]\s*\|?$"
+    ),
     # newsletter plugs: "Get the latest updates right in your inbox. Subscribe to …'s newsletters."
     "newsletter": re.compile(
         r"\bnewsletters?\b.{0,200}\b(?:inbox|sign up|subscrib\w*)\b"
