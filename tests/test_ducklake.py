@@ -514,6 +514,22 @@ def test_ingest_flow_into_a_lake_on_object_storage(
     assert _rows(url, "SELECT count(*) FROM articles") == [(3,)]
 
 
+def test_a_postgres_lake_on_object_storage_opens_without_data_in_its_url(
+    object_store: tuple[str, object], postgres_lake: str, batches: list[Batch]
+) -> None:
+    """A PostgreSQL catalog remembers its data path, so its URL may leave ?data= out: a lake
+    whose Parquet files are on object storage, opened so, still loads httpfs to reach them."""
+    data, bucket = object_store
+    catalog = postgres_lake.partition("?data=")[0]
+    _load(f"{catalog}?data={data}", batches[:1], "first")  # made with its data path
+    keys = [item["Key"] for item in bucket.list_objects_v2(Bucket="news")["Contents"]]
+    assert any(key.endswith(".parquet") for key in keys)
+    assert _counts(catalog)["articles"] == BATCH
+    _load(catalog, batches[1:2], "second")
+    assert _counts(catalog)["articles"] == 2 * BATCH
+    assert check_warehouse(catalog) == []
+
+
 # --- concurrent commits -------------------------------------------------------------------------
 
 _COMMIT_IN_CHILD = textwrap.dedent(

@@ -570,7 +570,9 @@ def _lake_connection(lake: Warehouse) -> duckdb.DuckDBPyConnection:
     load_extension(conn, "ducklake")
     if lake.catalog_kind in _CATALOG_EXTENSIONS:
         load_extension(conn, _CATALOG_EXTENSIONS[lake.catalog_kind])
-    if lake.data_path and lake.data_path.startswith(_REMOTE_SCHEMES):
+    if lake.data_path is None or lake.data_path.startswith(_REMOTE_SCHEMES):
+        # a data path the URL leaves to the catalog (PostgreSQL) may be on object storage, and
+        # the ATTACH already reaches it there (loading httpfs takes ~10 ms)
         load_extension(conn, "httpfs")
     return conn
 
