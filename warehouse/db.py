@@ -629,7 +629,7 @@ def _explain_lake(lake: Warehouse, exc: Exception) -> WarehouseError:
             f"warehouse {lake.url}: a new PostgreSQL-catalog lake needs its data path the first "
             f"time (append {DATA_MARK}PATH-OR-URL) ({message})"
         )
-    other = _OTHER_DATA_PATH_RE.search(message)
+    other = _OTHER_DATA_PATH_RE.search(str(exc))  # not `message`: long paths would be cut
     if other:
         return _other_data_path(lake, given=other["given"], kept=other["kept"])
     return WarehouseError(f"cannot open warehouse {lake.url}: {message}")
