@@ -286,6 +286,18 @@ class _OrderedLoads:
             self._previous = None
 
 
+# The local cluster's Dask settings for the run. Its worker processes are not daemonic (see
+# _cpu_stages). With the dashboard off, distributed still starts an HTTP server on the scheduler
+# and on each worker, with no switch to stop it (dask/distributed#6301, #7207): they serve no
+# route (no health, metrics or status pages), and prefect-dask logs no dashboard link.
+_LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.daemon": False,
+    "distributed.scheduler.http.routes": [],
+    "distributed.worker.http.routes": [],
+    "distributed.dashboard.link": "",
+}
+
+
 def _dask_runner(settings: Settings) -> TaskRunner:
     """A DaskTaskRunner on the given scheduler, or on a local cluster of one process per core
     (its worker processes not daemonic, see _cpu_stages)."""
@@ -298,6 +310,9 @@ def _dask_runner(settings: Settings) -> TaskRunner:
         "n_workers": workers,
         "threads_per_worker": 1,
         "dashboard_address": None,
+        # distributed starts an HTTP server on the scheduler even so (dask/distributed#6301):
+        # on a free port, not the dashboard's 8787 (see _LOCAL_CLUSTER_CONFIG for its routes)
+        "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
         # each worker starts its extraction pool's server before the run's first batch
         "preload": ["tasks.dask_worker"],
         "preload_argv": [settings.extraction.value],
@@ -370,7 +385,7 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
 
     with (
         _quiet_dask_logs(),
-        dask.config.set({"distributed.worker.daemon": False}),
+        dask.config.set({} if settings.dask_address else _LOCAL_CLUSTER_CONFIG),
         _api_named_for_workers(settings),
         runner,
     ):

@@ -313,3 +313,69 @@ def test_dask_workers_report_to_the_flows_temporary_api(prefect_harness, tmp_pat
     assert report.new == 11
     runs = _task_runs(flow_run_id, expected=7)  # recorded in the flow's own API
     assert len(runs["clean_batch"]) == len(runs["dedupe_batch"]) == 1
+
+
+def _listening_ports() -> set[int]:
+    """The TCP ports this process and its descendants listen on."""
+    import psutil
+
+    ports = set()
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            sockets = process.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            continue
+        ports |= {s.laddr.port for s in sockets if s.status == psutil.CONN_LISTEN}
+    return ports
+
+
+def _answers(port: int, path: str) -> int:
+    """The HTTP status a GET of `path` on 127.0.0.1:`port` answers."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+# what Dask's HTTP servers serve by default: health, metrics, status pages and JSON
+_DASK_HTTP_PATHS = ("/health", "/metrics", "/info/main/workers.html", "/json/identity.json")
+
+
+def _comm_ports(info: dict[str, Any]) -> set[int]:
+    """The ports a cluster's scheduler, workers and nannies take Dask's own messages on."""
+    nannies = [worker["nanny"] for worker in info["workers"].values()]
+    addresses = {info["address"], *info["workers"], *nannies}
+    return {int(address.rsplit(":", 1)[1]) for address in addresses}
+
+
+def test_the_local_cluster_serves_no_dashboard_or_status_pages(prefect_harness) -> None:
+    """With the dashboard off, the run's local cluster listens for Dask's comms and serves
+    nothing over HTTP: distributed still starts an HTTP server on the scheduler and on each
+    worker (it has no switch for them), but they serve no route, the scheduler's does not take
+    the dashboard's port 8787, and no dashboard link is logged."""
+    from prefect import flow
+
+    from flows.ingest import _cpu_stages
+    from tasks.settings import load_settings
+
+    @flow
+    def open_the_local_cluster() -> tuple[set[int], set[int], dict[int, list[int]], str]:
+        settings = load_settings(None, task_runner="dask", dask_workers=2, extraction="fast")
+        before = _listening_ports()
+        with _cpu_stages(settings) as stages:
+            client = stages.runner.client
+            comms = _comm_ports(client.scheduler_info())
+            others = _listening_ports() - before - comms
+            answers = {port: [_answers(port, path) for path in _DASK_HTTP_PATHS] for port in others}
+            return comms, others, answers, client.dashboard_link
+
+    comms, others, answers, dashboard_link = open_the_local_cluster()
+    assert len(comms) == 5  # a scheduler, 2 workers, 2 nannies
+    assert len(others) == 3  # distributed's HTTP servers: the scheduler's and each worker's
+    assert 8787 not in others
+    assert answers == {port: [404] * len(_DASK_HTTP_PATHS) for port in others}
+    assert dashboard_link == ""

@@ -319,6 +319,76 @@ def test_a_lake_whose_data_folder_is_missing_is_refused_in_one_line_and_left_alo
     assert check_warehouse(url) == []
 
 
+def test_a_lake_whose_data_folder_was_moved_opens_where_data_names_it(
+    tmp_path: Path, batches: list[Batch]
+) -> None:
+    """DuckLake keeps a lake's data path in its catalog and refuses another unless told to
+    override it: ?data= naming the existing folder the files were moved to opens the lake
+    there (reads, loads, `newsflow check`), while the catalog keeps its path; a ?data= that is
+    not there, or a folder without the lake's files, is refused in one line naming the fix."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    url = _lake(tmp_path)
+    _load(url, batches[:2], "first")
+    data, moved = tmp_path / "lake" / "catalog.sqlite.files", tmp_path / "moved"
+    data.rename(moved)
+    moved_url = f"{url}?data={moved}"
+    assert _counts(moved_url)["articles"] == 2 * BATCH
+    _load(moved_url, batches[2:3], "second")
+    assert _counts(moved_url)["articles"] == 3 * BATCH
+    result = CliRunner().invoke(app, ["check", "--db", moved_url])
+    assert result.exit_code == 0, result.output
+    assert not data.exists() and len(list(moved.rglob("*.parquet"))) > 2
+
+    says = f"warehouse {url}: its data folder {data}/ is missing"
+    with pytest.raises(WarehouseError, match=f"^{re.escape(says)}.*{re.escape('?data=')}"):
+        _counts(url)  # the catalog still names the old folder
+    gone = tmp_path / "gone"
+    says = (
+        f"warehouse {url}?data={gone}: its catalog keeps its Parquet files in {data}/, "
+        f"not {gone}/ (which does not exist); "
+    )
+    for opened in (writer, reader):
+        with (
+            pytest.raises(WarehouseError, match=f"^{re.escape(says)}"),
+            opened(f"{url}?data={gone}"),
+        ):
+            pass
+    assert not gone.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    snapshots = _snapshots(tmp_path / "lake" / "catalog.sqlite")
+    says = f"warehouse {url}?data={empty}: {empty}/ lacks the lake's Parquet files"
+    for opened in (writer, reader):
+        with (
+            pytest.raises(WarehouseError, match=f"^{re.escape(says)}"),
+            opened(f"{url}?data={empty}"),
+        ):
+            pass
+    assert list(empty.iterdir()) == []
+    assert _snapshots(tmp_path / "lake" / "catalog.sqlite") == snapshots  # nothing committed
+
+
+def test_a_lake_opened_with_another_data_path_names_the_one_its_catalog_keeps(
+    tmp_path: Path, batches: list[Batch]
+) -> None:
+    """A lake made with ?data= and opened without it (the default folder beside the catalog),
+    or with a bucket in place of its folder, is refused in one line naming the catalog's path
+    (however long the paths in DuckDB's refusal are)."""
+    url, parquet = _lake(tmp_path), tmp_path / ("parquet-" * 25)
+    _load(f"{url}?data={parquet}", batches[:1], "first")
+    default = tmp_path / "lake" / "catalog.sqlite.files"
+    for given, why in ((url, f"{default}/"), (f"{url}?data=s3://news/lake", "s3://news/lake/")):
+        says = f"warehouse {given}: its catalog keeps its Parquet files in {parquet}/, not {why}"
+        with pytest.raises(WarehouseError, match=f"^{re.escape(says)}") as refused:
+            _counts(given)
+        assert f"pass ?data={parquet}/" in str(refused.value)
+    assert "read only from a local folder" in str(refused.value)
+    assert _counts(f"{url}?data={parquet}")["articles"] == BATCH
+
+
 # --- the ingest flow into a lake ----------------------------------------------------------------
 
 
@@ -443,6 +513,22 @@ def test_ingest_flow_into_a_lake_on_object_storage(
     second = ingest(paths=[str(pages)], db=url)
     assert (second.new, second.updated) == (0, 0)
     assert _rows(url, "SELECT count(*) FROM articles") == [(3,)]
+
+
+def test_a_postgres_lake_on_object_storage_opens_without_data_in_its_url(
+    object_store: tuple[str, object], postgres_lake: str, batches: list[Batch]
+) -> None:
+    """A PostgreSQL catalog remembers its data path, so its URL may leave ?data= out: a lake
+    whose Parquet files are on object storage, opened so, still loads httpfs to reach them."""
+    data, bucket = object_store
+    catalog = postgres_lake.partition("?data=")[0]
+    _load(f"{catalog}?data={data}", batches[:1], "first")  # made with its data path
+    keys = [item["Key"] for item in bucket.list_objects_v2(Bucket="news")["Contents"]]
+    assert any(key.endswith(".parquet") for key in keys)
+    assert _counts(catalog)["articles"] == BATCH
+    _load(catalog, batches[1:2], "second")
+    assert _counts(catalog)["articles"] == 2 * BATCH
+    assert check_warehouse(catalog) == []
 
 
 # --- concurrent commits -------------------------------------------------------------------------

@@ -28,6 +28,17 @@ _USE_WAREHOUSE = "USE warehouse"
 ROW_GROUP_ROWS = 2048  # rows per row group a writer appends (DuckDB's least): see _connect
 _DETACH_LAKE = "DETACH DATABASE IF EXISTS lake"
 _DATA_PATH = "SELECT data_path FROM ducklake_settings(current_database())"
+# the data path the lake's catalog keeps (ducklake_settings gives the one in use, maybe ?data=)
+_KEPT_DATA_PATH = (
+    "SELECT value FROM __ducklake_metadata_lake.ducklake_metadata WHERE key = 'data_path'"
+)
+_LAKE_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?"
+_TABLE_FILES = "SELECT data_file FROM ducklake_list_files(?, ?)"
+# DuckLake refusing a DATA_PATH other than the one its catalog keeps
+_OTHER_DATA_PATH_RE = re.compile(
+    r'DATA_PATH parameter "(?P<given>[^"]*)" does not match existing data path in the '
+    r'catalog "(?P<kept>[^"]*)"'
+)
 # the Parquet files a lake's current snapshot reads (DuckLake's metadata, attached beside it)
 _LIVE_DATA_FILES = (
     "SELECT count(*) FROM __ducklake_metadata_lake.ducklake_data_file WHERE end_snapshot IS NULL"
@@ -75,7 +86,9 @@ class Warehouse:
     A plain path is a DuckDB file. `ducklake:CATALOG[?data=DATA]` is a DuckLake: CATALOG is
     `sqlite:FILE` (several local processes), `postgres:CONNINFO` (several machines) or a DuckDB
     FILE (one process); DATA is where the Parquet files go, by default FILE.files/ beside a file
-    catalog (a PostgreSQL catalog needs it the first time, then remembers it).
+    catalog (a PostgreSQL catalog needs it the first time, then remembers it). A DATA that is
+    an existing local folder other than the one the catalog keeps opens a lake whose files
+    were moved there (see _may_move_data_path).
     """
 
     url: str
@@ -83,6 +96,7 @@ class Warehouse:
     catalog: str  # the file, or the PostgreSQL connection string
     data_path: str | None = None
     lake: bool = False
+    data_named: bool = False  # the URL names DATA (?data=), rather than leaving it to the default
 
     @property
     def catalog_file(self) -> Path | None:
@@ -94,6 +108,7 @@ def parse_warehouse(url: str) -> Warehouse:
     if not url.startswith(DUCKLAKE_PREFIX):
         return Warehouse(url=url, catalog_kind="duckdb", catalog=url)
     rest, _, data = url[len(DUCKLAKE_PREFIX) :].partition(DATA_MARK)
+    named = bool(data)
     kind, _, target = rest.partition(":")
     if kind not in _CATALOG_EXTENSIONS and kind != "duckdb":
         kind, target = "duckdb", rest
@@ -109,7 +124,14 @@ def parse_warehouse(url: str) -> Warehouse:
         data = str(Path(data).expanduser().absolute())
     if data and not data.endswith("/"):
         data += "/"
-    return Warehouse(url=url, catalog_kind=kind, catalog=target, data_path=data or None, lake=True)
+    return Warehouse(
+        url=url,
+        catalog_kind=kind,
+        catalog=target,
+        data_path=data or None,
+        lake=True,
+        data_named=named,
+    )
 
 
 def is_ducklake(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -456,11 +478,46 @@ def _check_data_path(conn: duckdb.DuckDBPyConnection, lake: Warehouse, *, read_o
     if files:
         raise WarehouseError(
             f"warehouse {lake.url}: its data folder {data} is missing, and the catalog lists "
-            f"{files} Parquet files in it; restore the folder (or mount its volume) and rerun "
-            "(nothing was read or written)"
+            f"{files} Parquet files in it; restore the folder (or mount its volume), or name "
+            f"the folder it was moved to with {DATA_MARK}FOLDER, and rerun (nothing was read or "
+            "written)"
         )
     if not read_only:
         _make_lake_folder(lake, Path(data))
+
+
+def _may_move_data_path(lake: Warehouse) -> bool:
+    """Whether the URL's ?data= names an existing local folder: the lake is attached with
+    OVERRIDE_DATA_PATH, so that a lake whose files were moved there opens with it in place of
+    the path its catalog keeps (DuckLake cannot change that path, so the URL keeps ?data=).
+    Once attached, _check_moved_files makes sure the files are there."""
+    data = lake.data_path
+    return lake.data_named and not data.startswith(_REMOTE_SCHEMES) and Path(data).is_dir()
+
+
+def _check_moved_files(conn: duckdb.DuckDBPyConnection, lake: Warehouse) -> None:
+    """Refuse a ?data= folder other than the catalog's that lacks the lake's live Parquet files
+    (a wrong folder): every read of the missing ones would fail midway."""
+    if not _may_move_data_path(lake):
+        return
+    kept = conn.execute(_KEPT_DATA_PATH).fetchone()
+    if kept is None or kept[0] == lake.data_path:
+        return
+    tables = conn.execute(_LAKE_TABLES, [LAKE, "main"]).fetchall()
+    files = [
+        row[0]
+        for (table,) in tables
+        for row in conn.execute(_TABLE_FILES, [LAKE, table]).fetchall()
+    ]
+    missing = [file for file in files if not Path(file).is_file()]
+    if missing:
+        how_many = f"{len(missing)} of {len(files)} missing, e.g. {missing[0]}"
+        raise WarehouseError(
+            f"warehouse {lake.url}: {lake.data_path} lacks the lake's Parquet files ({how_many}); "
+            f"its catalog keeps them in {kept[0]}: "
+            f"name the folder they were moved to with {DATA_MARK}FOLDER (nothing was read or "
+            "written)"
+        )
 
 
 def _what_file_holds(conn: duckdb.DuckDBPyConnection) -> str | None:
@@ -494,6 +551,8 @@ def _refuse_plain_warehouse(lake: Warehouse) -> None:
 def _attach_statement(lake: Warehouse, *, read_only: bool) -> str:
     spec = lake.catalog if lake.catalog_kind == "duckdb" else f"{lake.catalog_kind}:{lake.catalog}"
     options = [f"DATA_PATH {_literal(lake.data_path)}"] if lake.data_path else []
+    if _may_move_data_path(lake):
+        options.append("OVERRIDE_DATA_PATH true")
     if read_only:
         options.append("READ_ONLY")
     suffix = f" ({', '.join(options)})" if options else ""
@@ -511,7 +570,9 @@ def _lake_connection(lake: Warehouse) -> duckdb.DuckDBPyConnection:
     load_extension(conn, "ducklake")
     if lake.catalog_kind in _CATALOG_EXTENSIONS:
         load_extension(conn, _CATALOG_EXTENSIONS[lake.catalog_kind])
-    if lake.data_path and lake.data_path.startswith(_REMOTE_SCHEMES):
+    if lake.data_path is None or lake.data_path.startswith(_REMOTE_SCHEMES):
+        # a data path the URL leaves to the catalog (PostgreSQL) may be on object storage, and
+        # the ATTACH already reaches it there (loading httpfs takes ~10 ms)
         load_extension(conn, "httpfs")
     return conn
 
@@ -546,6 +607,7 @@ def _open_lake(
             continue
         try:
             _check_data_path(conn, lake, read_only=read_only)
+            _check_moved_files(conn, lake)
         except BaseException:
             conn.close()
             raise
@@ -567,7 +629,25 @@ def _explain_lake(lake: Warehouse, exc: Exception) -> WarehouseError:
             f"warehouse {lake.url}: a new PostgreSQL-catalog lake needs its data path the first "
             f"time (append {DATA_MARK}PATH-OR-URL) ({message})"
         )
+    other = _OTHER_DATA_PATH_RE.search(str(exc))  # not `message`: long paths would be cut
+    if other:
+        return _other_data_path(lake, given=other["given"], kept=other["kept"])
     return WarehouseError(f"cannot open warehouse {lake.url}: {message}")
+
+
+def _other_data_path(lake: Warehouse, *, given: str, kept: str) -> WarehouseError:
+    """A data path other than the catalog's that cannot stand in for it: not named in the URL
+    (the default beside a file catalog), a folder that does not exist, or object storage."""
+    if given.startswith(_REMOTE_SCHEMES):
+        why = " (a lake's moved files are read only from a local folder)"
+    elif lake.data_named:
+        why = " (which does not exist)"
+    else:
+        why = ""
+    return WarehouseError(
+        f"warehouse {lake.url}: its catalog keeps its Parquet files in {kept}, not {given}{why}; "
+        f"pass {DATA_MARK}{kept}, or {DATA_MARK}FOLDER if they were moved to FOLDER"
+    )
 
 
 def _lake_missing(lake: Warehouse) -> bool:
