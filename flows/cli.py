@@ -299,7 +299,7 @@ def _unique_names(columns: list[str]) -> list[str]:
 
 
 def _print_ingest(report: Any) -> None:
-    _print_rows(report.rows(), OutputFormat.table, title=f"ingest into {report.db}")
+    _print_rows(report.rows(), OutputFormat.table, title=escape(f"ingest into {report.db}"))
 
 
 def _print_loaded(db: str, since: datetime, run_id: str | None, limit: int = 20) -> None:
@@ -499,7 +499,7 @@ def search(
     with _user_errors():
         rows = search_articles(db, text, since=since, limit=limit)
     if not rows and format is OutputFormat.table:
-        console.print(f"no stories match {text!r}")
+        console.print(f"no stories match {escape(repr(text))}")
         return
     _print_rows(rows, format)
 
@@ -559,7 +559,7 @@ def export(
     with _user_errors():
         paths = export_summaries(db, out, format.value)
     for written in paths:
-        console.print(f"wrote {written}")
+        console.print(f"wrote {escape(str(written))}")
 
 
 @app.command()
@@ -576,11 +576,15 @@ def check(db: DbOption = DEFAULT_DB) -> None:
         problems = check_warehouse(db)
         counts = warehouse_counts(db)
     for problem in problems:
-        errors.print(f"[red]problem:[/red] {problem.message}", highlight=False, soft_wrap=True)
+        errors.print(
+            f"[red]problem:[/red] {escape(problem.message)}", highlight=False, soft_wrap=True
+        )
     if problems:
         _fail(f"warehouse {db} failed {len(problems)} integrity checks")
     summary = ", ".join(f"{value} {name}" for name, value in counts.items())
-    console.print(f"warehouse {db} is consistent: {summary}", highlight=False, soft_wrap=True)
+    console.print(
+        escape(f"warehouse {db} is consistent: {summary}"), highlight=False, soft_wrap=True
+    )
 
 
 def _day(value: datetime | None) -> date | None:

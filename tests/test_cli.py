@@ -112,6 +112,27 @@ def test_check_names_each_broken_link_and_exits_1(db_path: str) -> None:
     assert lines[-1] == f"error: warehouse {db_path} failed 6 integrity checks"
 
 
+def test_user_text_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
+    """A path or a query is the user's text, not rich markup: `[bold]` in a folder name or in
+    the words searched for is printed, not eaten."""
+    folder = tmp_path / "runs[bold]"
+    folder.mkdir()
+    db = str(folder / "news.duckdb")
+    _load(db)
+    assert _invoke("check", "--db", db) == (
+        0,
+        f"warehouse {db} is consistent: 2 articles, 2 stories, 0 duplicates, 0 rejected, "
+        "0 feed_entries, 2 fetches\n",
+        "",
+    )
+    with writer(db) as conn:
+        conn.execute("DELETE FROM fetches WHERE fetch_id = (SELECT min(fetch_id) FROM fetches)")
+    code, out, err = _invoke("check", "--db", db)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == f"error: warehouse {db} failed 1 integrity checks"
+    assert _invoke("search", "[bold]zzzq", "--db", db) == (0, "no stories match '[bold]zzzq'\n", "")
+
+
 def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
     db = str(tmp_path / "none.duckdb")
     assert _invoke("check", "--db", db) == (
