@@ -550,14 +550,12 @@ def test_summarize_of_a_missing_warehouse_fails_in_one_line(
 def test_a_temporary_api_too_slow_to_start_fails_in_one_line(tmp_path: Path, page: str) -> None:
     """Without a server, a flow command starts Prefect's temporary API and waits for it; when it
     does not answer in time, one line says so and how to give it longer (was a traceback)."""
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "COLUMNS": "300"}
-    env.update({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})  # it needs seconds
-    for name in ("PREFECT_API_URL", "NEWSFLOW_DB"):
-        env.pop(name, None)
     db = tmp_path / "news.duckdb"
-    done = subprocess.run(
-        [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+    done = _newsflow(
+        "ingest", "--path", page, "--db", str(db),
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_API_URL=None,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1",  # it needs seconds
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
@@ -622,13 +620,10 @@ def test_a_temporary_api_start_up_set_in_the_profile_is_the_one_waited_for(
     """`prefect config set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=1`: the command waits
     1 s (it took 90 s and ran, the profile overridden by the CLI's default)."""
     home = _prefect_home(tmp_path / "prefect", **{STARTUP_TIMEOUT: "1"})
-    env = {k: v for k, v in os.environ.items() if k not in (STARTUP_TIMEOUT, "PREFECT_API_URL")}
-    env.update(PREFECT_HOME=str(home), COLUMNS="300")
-    env.pop("NEWSFLOW_DB", None)
     db = tmp_path / "news.duckdb"
-    done = subprocess.run(
-        [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
-        capture_output=True, text=True, env=env, timeout=180, check=False,
+    done = _newsflow(
+        "ingest", "--path", page, "--db", str(db),
+        PREFECT_HOME=str(home), PREFECT_API_URL=None, **{STARTUP_TIMEOUT: None},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[-1].startswith(
