@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -21,6 +22,16 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="newsflow-cache-")  # lak
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = ROOT / "samples"
+
+
+def one_page_sources_file(folder: Path, *, db: Path | str, name: str, page: Path | str) -> Path:
+    """`folder/sources.toml`: [settings] naming the warehouse, and one source, a page on disk."""
+    path = folder / "sources.toml"
+    path.write_text(
+        f"[settings]\ndb = {json.dumps(str(db))}\n\n[[source]]\nname = {json.dumps(name)}\n"
+        f'kind = "path"\nlocation = {json.dumps(str(page))}\n'
+    )
+    return path
 
 
 @pytest.fixture(scope="session")

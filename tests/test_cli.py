@@ -18,7 +18,7 @@ from flows.cli import app
 from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document
-from tests.conftest import ROOT
+from tests.conftest import ROOT, one_page_sources_file
 from tests.documents import cleaned_document
 from warehouse.db import migrations, writer
 from warehouse.queries import read_only_query
@@ -468,11 +468,7 @@ def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
     for a deployment's run of the same file; the CLI's default used to override it."""
     monkeypatch.chdir(tmp_path)
     named, flag = tmp_path / "lake" / "named.duckdb", tmp_path / "flag.duckdb"
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        f'[settings]\ndb = "{named}"\n\n[[source]]\nname = "one"\nkind = "path"\n'
-        f'location = "{page}"\n'
-    )
+    sources = one_page_sources_file(tmp_path, db=named, name="one", page=page)
     for command in ("ingest", "run"):
         code, out, err = _invoke(command, "--sources", str(sources))
         assert (code, err) == (0, ""), err

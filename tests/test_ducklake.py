@@ -190,6 +190,13 @@ def _snapshots(catalog: Path) -> int:
         return db.execute("SELECT count(*) FROM ducklake_snapshot").fetchone()[0]
 
 
+def _refused_by_writer_and_reader(url: str, says: str) -> None:
+    """Opening `url` to write and to read both fail with a message that starts with `says`."""
+    for opened in (writer, reader):
+        with pytest.raises(WarehouseError, match=f"^{re.escape(says)}"), opened(url):
+            pass
+
+
 def _lake(tmp_path: Path, name: str = "lake") -> str:
     return f"ducklake:sqlite:{tmp_path / name / 'catalog.sqlite'}"
 
@@ -237,12 +244,7 @@ def test_a_plain_warehouse_named_as_a_lake_catalog_is_refused_and_left_alone(
         pass
     before = plain.read_bytes()
     says = f"{plain} is a newsflow DuckDB warehouse, not a DuckLake catalog; pass --db {plain} "
-    for opened in (writer, reader):
-        with (
-            pytest.raises(WarehouseError, match=f"^{re.escape(says)}"),
-            opened(f"ducklake:{plain}"),
-        ):
-            pass
+    _refused_by_writer_and_reader(f"ducklake:{plain}", says)
     assert plain.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["news.duckdb"]
     with writer(f"ducklake:{tmp_path / 'lake.ducklake'}"):
@@ -260,9 +262,7 @@ def test_a_lake_catalog_named_as_a_plain_warehouse_is_refused_and_left_alone(
         pass
     before = catalog.read_bytes()
     says = f"{catalog} is a DuckLake catalog, not a newsflow DuckDB warehouse; "
-    for opened in (writer, reader):
-        with pytest.raises(WarehouseError, match=f"^{re.escape(says)}"), opened(str(catalog)):
-            pass
+    _refused_by_writer_and_reader(str(catalog), says)
     assert catalog.read_bytes() == before
 
 
@@ -302,9 +302,7 @@ def test_a_lake_whose_data_folder_is_missing_is_refused_in_one_line_and_left_alo
     data.rename(tmp_path / "elsewhere")
     snapshots = _snapshots(tmp_path / "lake" / "catalog.sqlite")
     says = f"warehouse {url}: its data folder {data}/ is missing"
-    for opened in (writer, reader):
-        with pytest.raises(WarehouseError, match=f"^{re.escape(says)}"), opened(url):
-            pass
+    _refused_by_writer_and_reader(url, says)
     with pytest.raises(WarehouseError, match=re.escape(says)):
         _load(url, batches[2:3], "second")
     for command in (["search", "Report"], ["check"], ["export", "--out", str(tmp_path / "out")]):
@@ -350,23 +348,13 @@ def test_a_lake_whose_data_folder_was_moved_opens_where_data_names_it(
         f"warehouse {url}?data={gone}: its catalog keeps its Parquet files in {data}/, "
         f"not {gone}/ (which does not exist); "
     )
-    for opened in (writer, reader):
-        with (
-            pytest.raises(WarehouseError, match=f"^{re.escape(says)}"),
-            opened(f"{url}?data={gone}"),
-        ):
-            pass
+    _refused_by_writer_and_reader(f"{url}?data={gone}", says)
     assert not gone.exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     snapshots = _snapshots(tmp_path / "lake" / "catalog.sqlite")
     says = f"warehouse {url}?data={empty}: {empty}/ lacks the lake's Parquet files"
-    for opened in (writer, reader):
-        with (
-            pytest.raises(WarehouseError, match=f"^{re.escape(says)}"),
-            opened(f"{url}?data={empty}"),
-        ):
-            pass
+    _refused_by_writer_and_reader(f"{url}?data={empty}", says)
     assert list(empty.iterdir()) == []
     assert _snapshots(tmp_path / "lake" / "catalog.sqlite") == snapshots  # nothing committed
 

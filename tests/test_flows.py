@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, one_page_sources_file
 from warehouse.db import reader
 
 PAGES = ["bbc-1", "cnn", "guardian-1", "nytimes-1", "wapo-1"]
@@ -326,11 +326,7 @@ def test_one_off_sources_replace_the_files_sources_and_keep_its_settings(
     configured = ROOT / "samples" / "2021-08-06_frontier-dispatch_zaranj.html"
     one_off = ROOT / "samples" / "2021-08-10_hindu-kush-herald_aybak.html"
     db = str(tmp_path / "named-in-settings.duckdb")
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        f'[settings]\ndb = "{db}"\n\n[[source]]\nname = "configured"\nkind = "path"\n'
-        f'location = "{configured}"\n'
-    )
+    sources = one_page_sources_file(tmp_path, db=db, name="configured", page=configured)
     deployment = {"sources_file": str(sources)}  # as prefect.yaml's parameters
     report = ingest(**deployment, paths=[str(one_off)])
     assert (report.db, report.sources, report.new) == (db, 1, 1)
@@ -352,11 +348,7 @@ def test_the_run_flow_ingests_with_its_parameters_then_summarizes_that_warehouse
     monkeypatch.chdir(tmp_path)  # where the default warehouse/news.duckdb does not exist
     page = ROOT / "samples" / "2021-08-10_hindu-kush-herald_aybak.html"
     db = str(tmp_path / "run.duckdb")
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        f'[settings]\ndb = "{db}"\n\n[[source]]\nname = "aybak"\nkind = "path"\n'
-        f'location = "{page}"\n'
-    )
+    sources = one_page_sources_file(tmp_path, db=db, name="aybak", page=page)
     report = run(sources_file=str(sources), extraction=ExtractionMode.fast)
     assert (report.ingest.db, report.ingest.new, report.summary.db) == (db, 1, db)
     fast = clean_html(page.read_text(), page.as_uri(), mode=ExtractionMode.fast).text
