@@ -195,10 +195,11 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def _print_table(rows: list[dict[str, Any]], summary: dict[str, Any] | None) -> None:
-    """A dash for a figure an older results file does not hold (its `rss_mb` was the RSS of the
-    process that had built the warehouse, not a peak of the runs)."""
-    print(f"{'stored':>9} {'lookup ms/art':>14} {'warm ms/art':>12} {'load ms/art':>12} "
-          f"{'found':>7} {'start MB':>8} {'peak MB':>8} {'db MB':>6}")  # fmt: skip
+    """The parts measured, nothing for a skipped one; a dash for a figure an older results file
+    does not hold (its `rss_mb` was the RSS of the process that had built the warehouse)."""
+    if rows:
+        print(f"{'stored':>9} {'lookup ms/art':>14} {'warm ms/art':>12} {'load ms/art':>12} "
+              f"{'found':>7} {'start MB':>8} {'peak MB':>8} {'db MB':>6}")  # fmt: skip
     for r in rows:
         found = f"{r['near_found']}/{r['near_planted']}"
         print(f"{r['stored']:>9} {r['lookup_ms_per_article']:>14} "
@@ -234,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(summary), flush=True)
     _print_table(rows, summary)
     ratios = _ratios(rows)
-    print(f"ratios largest/smallest stored: {ratios}")
+    if rows:
+        print(f"ratios largest/smallest stored: {ratios}")
     if not args.no_save:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out = RESULTS / f"micro-{stamp}.json"

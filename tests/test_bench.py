@@ -79,6 +79,16 @@ def test_the_micro_table_prints_every_results_file(capsys):
     assert "peak RSS 366 MB of a process running only the summaries (93 MB before" in printed
 
 
+def test_a_skipped_micro_benchmark_part_prints_nothing(capsys):
+    """--skip near: no table header and no ratios of the near-duplicate rows, only summaries."""
+    from bench.micro import main
+
+    main(["--skip", "near", "--articles", "2000", "--events", "200", "--no-save"])
+    printed = capsys.readouterr().out
+    assert "summaries: 2000 articles, 200 events" in printed
+    assert "stored" not in printed and "ratios" not in printed
+
+
 def test_summaries_micro_benchmark_writes_the_daily_tables(tmp_path):
     row = measure_summaries(articles=5_000, events=500, folder=str(tmp_path))
     assert row["rows_written"]["daily_article_counts"] > 0
