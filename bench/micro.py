@@ -6,8 +6,9 @@ batch; its first load builds the band index (warehouse.band_index) from those ro
 it times (median of repeats) the near-duplicate lookup of the batch (opening and settling the band
 index, its key lookup and the signature check, as warehouse.store runs them) and one whole
 load_batch_rows of the batch (fetch log, articles, signatures, bands in one transaction), and
-reports time per article and the process's RSS. Each lookup runs on a fresh connection, as each
-ingest batch opens its own writer (a warm connection hides the cost of reading indexes back).
+reports time per article. The timed part runs in a process of its own (bench.near_job) whose peak
+RSS it reports. Each lookup runs on a fresh connection, as each ingest batch opens its own writer
+(a warm connection hides the cost of reading indexes back).
 
 The summaries benchmark fills a warehouse with A synthetic articles and E capture events (SQL
 from range()) and times recompute_daily_summaries over the whole range, the function the
@@ -31,18 +32,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from tasks.dedupe import Fingerprint, fingerprints
+from tasks.dedupe import fingerprints
 from tasks.records import Document, FetchResult
-from warehouse.band_index import INDEX_SUFFIX, opened_band_index
+from warehouse.band_index import INDEX_SUFFIX
 from warehouse.db import writer
-from warehouse.store import _near_matches, load_batch_rows
+from warehouse.store import load_batch_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FILL_SQL = Path(__file__).resolve().parent / "sql" / "fill_synthetic_articles.sql"
@@ -112,60 +112,47 @@ def _size_mb(path: Path) -> int:
 
 
 def measure(stored: int, batch: int, folder: str, lake: bool = False) -> dict[str, Any]:
-    """Lookup and load timings for one incoming batch against `stored` articles."""
+    """Lookup and load timings for one incoming batch against `stored` articles, in a process of
+    its own (bench.near_job): its peak RSS is the lookups' and loads', not this process's, which
+    built the warehouse (and holds what the build left)."""
     rng = random.Random(stored)
     incoming = [_text(rng) for _ in range(batch)]
     planted = [_edited(text, rng) for text in incoming[: batch // 2]]
     catalog = f"{folder}/micro-{stored}/catalog.sqlite"
     path = f"ducklake:sqlite:{catalog}" if lake else f"{folder}/micro-{stored}.duckdb"
     build_seconds, _ = _timed(lambda: build_store(path, stored, planted))
-    docs = _documents(incoming, "incoming")
-    fingerprint_seconds, prints = _timed(lambda: fingerprints(docs))
-    lookups, warm, found = [], [], 0
-    for _ in range(REPEATS):
-        with writer(path) as conn, ExitStack() as stack:
-            started = time.perf_counter()
-            index = stack.enter_context(opened_band_index(conn))
-            if index is not None:
-                index.settle(conn)
-            matches = _near_matches(conn, index, prints, list(range(batch)))
-            lookups.append(time.perf_counter() - started)
-            signatures = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
-            warm.append(
-                _timed(lambda c=conn, i=index: _near_matches(c, i, prints, list(range(batch))))[0]
-            )
-            found = len(matches)
-    loads = []
-    for repeat in range(REPEATS):
-        fresh = _documents(incoming, f"incoming{repeat}")
-        with writer(path) as conn:
-            seconds, _ = _timed(lambda conn=conn, fresh=fresh: _load(conn, fresh))
-        loads.append(seconds)
+    incoming_file = Path(folder) / f"incoming-{stored}.json"
+    incoming_file.write_text(json.dumps(incoming))
+    runs = _run_job("bench.near_job", "--db", path, "--incoming", str(incoming_file))
     index_file = Path((catalog if lake else path) + INDEX_SUFFIX)
     return {
         "stored": stored,
         "batch": batch,
         "warehouse": "ducklake" if lake else "duckdb",
         "build_s": round(build_seconds, 1),
-        "signatures": signatures,  # stored when the lookups ran: `stored`, planted included
-        "near_found": found,
+        "signatures": runs["signatures"],  # stored when the lookups ran: `stored`, planted included
+        "near_found": runs["near_found"],
         "near_planted": len(planted),
-        "fingerprint_ms_per_article": round(fingerprint_seconds / batch * 1000, 3),
-        "lookup_ms_per_article": round(statistics.median(lookups) / batch * 1000, 3),
-        "lookup_warm_ms_per_article": round(statistics.median(warm) / batch * 1000, 3),
-        "load_ms_per_article": round(statistics.median(loads) / batch * 1000, 3),
-        "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+        "fingerprint_ms_per_article": round(runs["fingerprint_seconds"] / batch * 1000, 3),
+        "lookup_ms_per_article": round(statistics.median(runs["lookup_seconds"]) / batch * 1000, 3),
+        "lookup_warm_ms_per_article": round(
+            statistics.median(runs["lookup_warm_seconds"]) / batch * 1000, 3
+        ),
+        "load_ms_per_article": round(statistics.median(runs["load_seconds"]) / batch * 1000, 3),
+        "peak_rss_mb": runs["peak_rss_mb"],  # of the process running the lookups and loads
+        "start_rss_mb": runs["start_rss_mb"],  # the same process before them: its imports
         "db_mb": _size_mb(Path(catalog).parent if lake else Path(path)),
         "band_index_mb": _size_mb(index_file) if index_file.exists() else 0,
     }
 
 
-def _load(conn: Any, docs: list[Document]) -> None:
-    prints: list[Fingerprint] = fingerprints(docs)
-    load_batch_rows(
-        conn, run_id=None, sources=[], fetches=[d.fetch for d in docs], documents=docs,
-        prints=prints, feed_entries=[],
+def _run_job(module: str, *args: str) -> dict[str, Any]:
+    """Run a benchmark job in a process of its own; its last line of output is its JSON."""
+    job = subprocess.run(
+        [sys.executable, "-m", module, *args, "--repeats", str(REPEATS)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
+    return json.loads(job.stdout.splitlines()[-1])
 
 
 def build_summaries_store(path: str, articles: int, events: int) -> None:
@@ -183,11 +170,7 @@ def measure_summaries(articles: int, events: int, folder: str) -> dict[str, Any]
     built the warehouse (and may have measured near-duplicate lookups before)."""
     path = f"{folder}/summaries-{articles}.duckdb"
     build_seconds, _ = _timed(lambda: build_summaries_store(path, articles, events))
-    job = subprocess.run(
-        [sys.executable, "-m", "bench.summaries_job", "--db", path, "--repeats", str(REPEATS)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    runs = json.loads(job.stdout.splitlines()[-1])
+    runs = _run_job("bench.summaries_job", "--db", path)
     return {
         "articles": articles,
         "events": events,
@@ -212,18 +195,23 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def _print_table(rows: list[dict[str, Any]], summary: dict[str, Any] | None) -> None:
-    print(f"{'stored':>9} {'lookup ms/art':>14} {'warm ms/art':>12} {'load ms/art':>12} "
-          f"{'found':>7} {'rss MB':>7} {'db MB':>6}")  # fmt: skip
+    """The parts measured, nothing for a skipped one; a dash for a figure an older results file
+    does not hold (its `rss_mb` was the RSS of the process that had built the warehouse)."""
+    if rows:
+        print(f"{'stored':>9} {'lookup ms/art':>14} {'warm ms/art':>12} {'load ms/art':>12} "
+              f"{'found':>7} {'start MB':>8} {'peak MB':>8} {'db MB':>6}")  # fmt: skip
     for r in rows:
         found = f"{r['near_found']}/{r['near_planted']}"
         print(f"{r['stored']:>9} {r['lookup_ms_per_article']:>14} "
-              f"{r['lookup_warm_ms_per_article']:>12} {r['load_ms_per_article']:>12} "
-              f"{found:>7} {r['rss_mb']:>7} {r['db_mb']:>6}")  # fmt: skip
+              f"{r.get('lookup_warm_ms_per_article', '–'):>12} {r['load_ms_per_article']:>12} "
+              f"{found:>7} {r.get('start_rss_mb', '–'):>8} {r.get('peak_rss_mb', '–'):>8} "
+              f"{r['db_mb']:>6}")  # fmt: skip
     if summary:
+        peak, start = summary.get("peak_rss_mb", "–"), summary.get("start_rss_mb", "–")
         print(f"summaries: {summary['articles']} articles, {summary['events']} events: "
               f"{summary['summaries_s']} s (max {summary['summaries_max_s']} s), "
-              f"peak RSS {summary['peak_rss_mb']} MB of a process running only the summaries "
-              f"({summary['start_rss_mb']} MB before them: its imports)")  # fmt: skip
+              f"peak RSS {peak} MB of a process running only the summaries "
+              f"({start} MB before them: its imports)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(summary), flush=True)
     _print_table(rows, summary)
     ratios = _ratios(rows)
-    print(f"ratios largest/smallest stored: {ratios}")
+    if rows:
+        print(f"ratios largest/smallest stored: {ratios}")
     if not args.no_save:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out = RESULTS / f"micro-{stamp}.json"

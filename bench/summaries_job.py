@@ -2,10 +2,8 @@
 
 Run by bench.micro in a process of its own, so that the peak RSS it reports is that of the
 summaries runs (on top of this module's imports, reported beside it), not that of the process
-that built the warehouse. The peak is the kernel's high-water mark of this process's RSS
-(VmHWM), DuckDB's threads included: no sampling misses it. Not getrusage's ru_maxrss: that
-keeps, across the exec that started this program, the RSS of the process forked to run it: a copy
-of the parent's.
+that built the warehouse: the kernel's high-water mark of this process's RSS
+(bench.process_memory).
 
 Run: python -m bench.summaries_job --db summaries.duckdb [--repeats 3]
 """
@@ -18,14 +16,8 @@ import time
 
 import psutil
 
+from bench.process_memory import peak_rss
 from warehouse.summaries import recompute_daily_summaries
-
-
-def _peak_rss() -> int:
-    """The high-water mark of this process's RSS since it started this program, in bytes."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,12 +31,11 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         written = recompute_daily_summaries(args.db, None, None)
         seconds.append(time.perf_counter() - started)
-    peak_rss = _peak_rss()
     result = {
         "seconds": seconds,
         "rows_written": written,
         "start_rss_mb": round(start_rss / 2**20),
-        "peak_rss_mb": round(peak_rss / 2**20),
+        "peak_rss_mb": round(peak_rss() / 2**20),
     }
     print(json.dumps(result), flush=True)
 

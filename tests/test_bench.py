@@ -8,7 +8,7 @@ import requests
 from bench.baseline import run_baseline
 from bench.corpus import COPY_SHARE, NEAR_SHARE, Corpus, serve
 from bench.load_growth import measure_growth
-from bench.micro import measure, measure_summaries
+from bench.micro import RESULTS, _print_table, measure, measure_summaries
 
 
 def test_corpus_plan_has_the_stated_shares_and_renders_stable_pages(corpus):
@@ -52,6 +52,41 @@ def test_near_duplicate_micro_benchmark_finds_every_planted_copy(tmp_path, lake)
     assert row["lookup_ms_per_article"] > 0 and row["load_ms_per_article"] > 0
     assert row["warehouse"] == ("ducklake" if lake else "duckdb")
     assert row["band_index_mb"] > 0  # beside the warehouse file or the lake's catalog
+
+
+def test_near_duplicate_micro_benchmark_reports_the_peak_of_the_lookups_and_loads(tmp_path):
+    """Not the memory of the process that built the warehouse: 400 MB held here (as a build
+    over a million signatures leaves) are not in it, and the lookups' and loads' growth is."""
+    held = bytearray(400 * 2**20)  # zero-filled: every page touched, resident
+    row = measure(stored=2_000, batch=20, folder=str(tmp_path))
+    assert len(held) and 0 < row["start_rss_mb"] < row["peak_rss_mb"] < 400
+    assert "rss_mb" not in row  # the builder's RSS, as results files before the fix hold it
+
+
+def test_the_micro_table_prints_every_results_file(capsys):
+    """Figures a file predates print as a dash: the files before the separate lookup process
+    hold `rss_mb` (the builder's RSS) and no peak; the first holds no warm lookup."""
+    import json
+
+    files = sorted(RESULTS.glob("micro-*.json"))
+    for path in files:
+        report = json.loads(path.read_text())
+        _print_table(report["near_duplicates"], report.get("summaries"))  # the first: none
+    printed = capsys.readouterr().out
+    assert len(files) >= 12
+    assert "1000000          0.149        0.132        2.067 100/100        –        – " in printed
+    assert "peak RSS – MB of a process running only the summaries (– MB before" in printed
+    assert "peak RSS 366 MB of a process running only the summaries (93 MB before" in printed
+
+
+def test_a_skipped_micro_benchmark_part_prints_nothing(capsys):
+    """--skip near: no table header and no ratios of the near-duplicate rows, only summaries."""
+    from bench.micro import main
+
+    main(["--skip", "near", "--articles", "2000", "--events", "200", "--no-save"])
+    printed = capsys.readouterr().out
+    assert "summaries: 2000 articles, 200 events" in printed
+    assert "stored" not in printed and "ratios" not in printed
 
 
 def test_summaries_micro_benchmark_writes_the_daily_tables(tmp_path):
