@@ -150,6 +150,11 @@ _DATE_TOKEN_RE = re.compile(
     r"|uhr|\|)$",
     re.IGNORECASE,
 )
+# a word of a date that trafilatura's byline search can take into an author ("Nathan Willis March")
+_AUTHOR_DATE_WORD_RE = re.compile(
+    rf"^(?:{_DATE_WORDS}|\d{{1,2}}(?:st|nd|rd|th)?|last|updated|published|posted)[.,]?$",
+    re.IGNORECASE,
+)
 _BYLINE_TAIL_RE = re.compile(r"\s+by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}$")
 # what makes a line a date rather than a live-blog time heading ("10 p.m."): a year, a month or
 # day name, or a label
@@ -639,6 +644,21 @@ def _trafilatura_meta(tree: HtmlElement, url: str) -> trafilatura_metadata.Docum
     return meta
 
 
+def _author_names(author: str) -> str | None:
+    """The byline's names without the date the byline search can take with them ("Joe Wee
+    Monday; February", "Ashok Pradhan; TNN; Apr 7"): date words end no name that keeps two words
+    (so "Brian May" stays), and a part that is only a date ("Last Updated January 7") goes."""
+    names = []
+    for name in author.split(";"):
+        words = name.split()
+        kept = list(words)
+        while kept and _AUTHOR_DATE_WORD_RE.match(kept[-1]):
+            kept.pop()
+        if kept:
+            names.append(" ".join(kept if len(kept) >= 2 else words))
+    return "; ".join(names) or None
+
+
 def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode) -> _PageMeta:
     """Title, author, site name, language, canonical URL and publication time of a page."""
     meta = _trafilatura_meta(tree, url)
@@ -646,7 +666,7 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
     title = strip_site_name(normalize_text(meta.title), url, site_name) if meta.title else None
     return _PageMeta(
         title=_normalize_title(title),
-        author=normalize_text(meta.author) if meta.author else None,
+        author=_author_names(normalize_text(meta.author)) if meta.author else None,
         site_name=site_name or None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),

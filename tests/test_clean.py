@@ -23,6 +23,7 @@ from trafilatura.utils import load_html
 from tasks.clean import clean_batch, clean_documents
 from tasks.extraction import (
     _BOILERPLATE_RULES,
+    _author_names,
     _broad_run_can_add,
     _CleanTimeout,
     _page_lines,
@@ -405,6 +406,40 @@ def test_feed_entry_fills_what_the_page_lacks():
     assert doc.author == "A. Writer"
     assert doc.published_at == datetime(2021, 8, 13, 2, 0, tzinfo=UTC)
     assert doc.published_offset is None  # the feed stage hands over UTC; the offset is unknown
+
+
+@pytest.mark.parametrize(
+    ("case", "author"),
+    [
+        ("lwn-1", "Nathan Willis"),  # byline "By Nathan Willis March 25, 2015"
+        ("yahoo-3", "GILLIAN MOHNEY"),
+        ("quanta-1", "Joshua Sokol"),
+        ("simplyfound-1", "Joe Wee"),  # "Joe Wee Monday; February" before
+        ("article-author-tag", "Laura June Topolsky"),  # a month inside a name stays
+        ("spiceworks", None),  # byline "Last Updated: January 7, 2025": no one
+    ],
+)
+def test_an_author_is_the_bylines_names_without_its_date(corpus, case, author):
+    """trafilatura's byline search takes the date beside a name with it ("Nathan Willis March");
+    Readability's expected bylines of these pages name these people (or only a date)."""
+    for mode in ExtractionMode:
+        doc = clean_html(_corpus_page(corpus, case), "http://example.com/a", mode=mode)
+        assert doc.author == author, mode
+
+
+@pytest.mark.parametrize(
+    ("found", "names"),
+    [
+        ("Ashok Pradhan; TNN; Apr 7", "Ashok Pradhan; TNN"),
+        ("Mike Wuerthele; Malcolm Owen Monday; November", "Mike Wuerthele; Malcolm Owen"),
+        ("JERUSALEM POST STAFF NOVEMBER", "JERUSALEM POST STAFF"),
+        ("Brian May", "Brian May"),  # a surname that is a month, not a date: one word would stay
+        ("Jane Doe; John Roe", "Jane Doe; John Roe"),
+        ("Last Updated January 7", None),
+    ],
+)
+def test_date_words_end_no_authors_name(found, names):
+    assert _author_names(found) == names
 
 
 # --- rejections ------------------------------------------------------------------------------
