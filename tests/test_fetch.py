@@ -780,6 +780,31 @@ def test_an_unexpected_error_fetching_one_url_is_recorded_as_its_failure(
     assert any(record.exc_info for record in caplog.records)  # the traceback is kept
 
 
+def test_an_unexpected_errors_record_names_the_url_and_calls_it_a_bug(
+    tmp_path: Path,
+    fetch_settings: FetchSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The whole wording of an internal_error record, and its one log line with the traceback."""
+
+    def read_file_with_a_bug(url: str, settings: FetchSettings, mode: str) -> FetchResult:
+        raise KeyError("charset")
+
+    monkeypatch.setattr(fetch_module, "_read_file", read_file_with_a_bug)
+    url = (tmp_path / "a.html").as_uri()
+    with caplog.at_level(logging.ERROR):
+        result = fetch_url(url, fetch_settings, source_name="s")
+    assert (result.url, result.source_name, result.outcome) == (url, "s", "internal_error")
+    assert result.error == (
+        f"unexpected KeyError while fetching {url}: 'charset' "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    assert result.fetched_at is not None
+    logged = [(r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert logged == [(f"unexpected error while fetching {url}", True)]
+
+
 # --- files -------------------------------------------------------------------------------------
 
 

@@ -686,6 +686,31 @@ def test_an_unexpected_error_in_one_source_is_recorded_as_its_failure(
     assert any(record.exc_info for record in caplog.records)  # the traceback is kept
 
 
+def test_an_unexpected_errors_record_names_the_source_and_calls_it_a_bug(
+    tmp_path, fetch_settings, monkeypatch, caplog
+):
+    """The whole wording of a source's internal_error record, its traceback in the log."""
+
+    def broken_path_reader(source: Source) -> Discovery:
+        raise KeyError("suffix")
+
+    monkeypatch.setattr(sources, "_expand_path", broken_path_reader)
+    saved = Source("saved", "path", str(tmp_path))
+    with caplog.at_level(logging.ERROR):
+        [record] = expand_sources([saved], fetch_settings).fetches
+    assert (record.url, record.source_name, record.outcome) == (
+        str(tmp_path),
+        "saved",
+        "internal_error",
+    )
+    assert record.error == (
+        "unexpected KeyError while expanding source 'saved': 'suffix' "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    assert record.fetched_at is not None
+    assert [r.exc_info is not None for r in caplog.records] == [True]
+
+
 def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
     feed = rss(
         [
