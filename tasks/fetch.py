@@ -1019,17 +1019,21 @@ def _new_batch(settings: FetchSettings, session: requests.Session) -> FetchBatch
     return batch
 
 
-def _unexpected_failure(url: str, error: Exception) -> FetchResult:
-    """An error nobody foresaw while fetching one URL: logged with its traceback and recorded as
-    that URL's failure, so the rest of the batch is still fetched."""
-    LOGGER.exception("unexpected error while fetching %s", url)
+def internal_error_result(url: str, source_name: str, error: Exception, doing: str) -> FetchResult:
+    """An error nobody foresaw while `doing` one thing (fetching a URL, expanding a source):
+    logged with its traceback and recorded as that one's failure, so the others still run."""
+    LOGGER.exception("unexpected error while %s", doing)
     message = (
-        f"unexpected {type(error).__name__} while fetching {url}: {error} "
+        f"unexpected {type(error).__name__} while {doing}: {error} "
         "(a bug in newsflow; the traceback is in the log)"
     )
-    result = FetchResult(url=url, source_name="", outcome="internal_error", error=message)
-    result.fetched_at = datetime.now(UTC)
-    return result
+    return FetchResult(
+        url=url,
+        source_name=source_name,
+        outcome="internal_error",
+        error=message,
+        fetched_at=datetime.now(UTC),
+    )
 
 
 @contextmanager
@@ -1058,7 +1062,7 @@ def fetch_in_batch(
     except OSError:
         raise  # the machine failed (no file descriptors, …): fetch_batch retries the batch
     except Exception as error:  # noqa: BLE001 - recorded as this URL's failure
-        result = _unexpected_failure(url, error)
+        result = internal_error_result(url, source_name, error, f"fetching {url}")
     result.source_name = source_name
     return result
 

@@ -33,6 +33,7 @@ from tasks.fetch import (
     FetchBatch,
     GzipMembers,
     fetch_in_batch,
+    internal_error_result,
     open_batch,
 )
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
@@ -745,17 +746,6 @@ def _bad_source(source: Source, error: SourceError) -> FetchResult:
     return _failure(source.location, source, error.kind, str(error))
 
 
-def _broken_source(source: Source, error: Exception) -> FetchResult:
-    """An error nobody foresaw while expanding one source: logged with its traceback and recorded
-    as that source's failure, so the other sources are still expanded."""
-    LOGGER.exception("source %r: unexpected error while expanding it", source.name)
-    message = (
-        f"unexpected {type(error).__name__} while expanding source {source.name!r}: {error} "
-        "(a bug in newsflow; the traceback is in the log)"
-    )
-    return _failure(source.location, source, "internal_error", message)
-
-
 def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
     """Expand every source into work items; a bad source is recorded and never stops the others,
     nor does one that hits an unexpected error (recorded as outcome `internal_error`).
@@ -781,7 +771,9 @@ def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
             except _TRANSIENT_ERRORS:
                 raise  # the task retries network hiccups that escaped the fetcher
             except Exception as error:  # noqa: BLE001 - recorded as this source's failure
-                combined.fetches.append(_broken_source(source, error))
+                doing = f"expanding source {source.name!r}"
+                broken = internal_error_result(source.location, source.name, error, doing)
+                combined.fetches.append(broken)
                 continue
             combined.items.extend(found.items)
             combined.fetches.extend(found.fetches)
