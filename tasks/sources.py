@@ -731,7 +731,7 @@ def expand_source(source: Source, batch: FetchBatch) -> Discovery:
             "bad_kind",
             f"source {source.name!r} has kind {source.kind!r}; use urls, feed, sitemap or path",
         )
-    found.items = _unique_items(_limited(found.items, source))
+    found.items = _limited(found.items, source)  # expand_sources keeps one item per article
     return found
 
 

@@ -16,6 +16,7 @@ from prefect.states import Failed
 from werkzeug import Response
 
 from tasks import sources
+from tasks.dedupe import url_key
 from tasks.fetch import fetch_url
 from tasks.records import Source
 from tasks.sources import (
@@ -735,6 +736,26 @@ def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
     assert found.items[0].feed_entry.title == "First"
     # every entry is kept, once (the second naming of the feed adds none); pages fetched once
     assert [e.title for e in found.feed_entries] == ["First", "Comments", "Tracked", "Other"]
+
+
+def test_discovery_reads_each_items_url_key_once(tmp_path, fetch_settings, monkeypatch):
+    """Items are told apart by url_key once, across all sources: not per source and then again."""
+    for name in ("a.html", "b.txt"):
+        (tmp_path / name).write_text("Kandahar fell.", encoding="utf-8")
+    keyed = []
+
+    def counted_url_key(url: str) -> str:
+        keyed.append(url)
+        return url_key(url)
+
+    monkeypatch.setattr(sources, "url_key", counted_url_key)
+    named_twice = [Source("saved", "path", str(tmp_path)), Source("again", "path", str(tmp_path))]
+    found = expand_sources(named_twice, fetch_settings)
+    assert [(i.url, i.source_name) for i in found.items] == [
+        ((tmp_path / "a.html").as_uri(), "saved"),
+        ((tmp_path / "b.txt").as_uri(), "saved"),
+    ]
+    assert len(keyed) == 4  # two files, named by two sources
 
 
 def test_a_feed_is_decoded_by_the_charset_its_http_header_declares(site, fetch_settings):
