@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, assert_never
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import feedparser
@@ -726,11 +726,8 @@ def expand_source(source: Source, batch: FetchBatch) -> Discovery:
         found = _expand_sitemap(source, batch)
     elif source.kind == "path":
         found = _expand_path(source)
-    else:
-        raise SourceError(
-            "bad_kind",
-            f"source {source.name!r} has kind {source.kind!r}; use urls, feed, sitemap or path",
-        )
+    else:  # kinds are checked where sources are made: settings._check_source, sources_from_cli
+        assert_never(source.kind)
     found.items = _limited(found.items, source)  # expand_sources keeps one item per article
     return found
 

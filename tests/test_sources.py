@@ -712,6 +712,19 @@ def test_an_unexpected_errors_record_names_the_source_and_calls_it_a_bug(
     assert [r.exc_info is not None for r in caplog.records] == [True]
 
 
+def test_a_source_built_by_hand_with_an_unknown_kind_is_recorded_as_a_bug(
+    tmp_path, fetch_settings, caplog
+):
+    """Sources files and the command line make only the four kinds; any other is newsflow's bug."""
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    odd = Source("odd", "rss", "https://n.org/rss")  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR):
+        found = expand_sources([odd, Source("saved", "path", str(tmp_path))], fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [("odd", "internal_error")]
+    assert found.fetches[0].error.startswith("unexpected AssertionError while expanding source")
+    assert [i.source_name for i in found.items] == ["saved"]
+
+
 def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
     feed = rss(
         [
@@ -858,7 +871,7 @@ def test_task_retries_only_transient_failures():
     assert sources._retry_transient(None, None, Failed(data=requests.ConnectionError("reset")))
     assert sources._retry_transient(None, None, Failed(data=requests.Timeout("slow")))
     assert not sources._retry_transient(None, None, Failed(data=KeyError("bug")))
-    assert not sources._retry_transient(None, None, Failed(data=SourceError("bad_kind", "x")))
+    assert not sources._retry_transient(None, None, Failed(data=SourceError("bad_option", "x")))
 
 
 def test_feed_and_sitemap_files_on_disk(corpus, tmp_path, fetch_settings):
