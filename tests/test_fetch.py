@@ -429,6 +429,37 @@ def test_every_gzip_member_is_read_and_a_cut_stream_is_a_decode_failure(
     assert cut.body is None and cut.attempts == 1
 
 
+def test_a_gzipped_document_that_cannot_be_used_says_why(
+    tmp_path: Path, fetch_settings: FetchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole wording of a gzip body refused as corrupt, over the document cap, or cut short."""
+    monkeypatch.setattr(fetch_module, "DOCUMENT_MAX_BYTES", 100)
+    small = gzip.compress(b"<urlset><url><loc>https://n.org/a</loc></url></urlset>")
+    cases = {
+        "corrupt.xml": (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 20,
+            (
+                "decode",
+                "body looks gzipped but does not gunzip: Error -3 while decompressing "
+                "data: invalid block type",
+                0,
+            ),
+        ),
+        "large.xml": (
+            gzip.compress(b"<urlset>" + b" " * 200 + b"</urlset>"),
+            ("too_large", "gunzipped body exceeds the document cap 100", 100),
+        ),
+        "cut.xml": (
+            small[:-12],
+            ("decode", "compressed body ends mid-stream after 46 decoded bytes (truncated)", 46),
+        ),
+    }
+    for name, (body, refused) in cases.items():
+        (tmp_path / name).write_bytes(body)
+        result = fetch_url((tmp_path / name).as_uri(), fetch_settings, accept="feed")
+        assert (result.outcome, result.error, result.bytes) == refused, name
+
+
 def test_gzip_members_split_anywhere_between_chunks() -> None:
     body = gzip.compress(b"Kabul ") + b"\x00\x00" + gzip.compress(b"fell.")
     for size in (1, 2, 7, len(body)):

@@ -343,6 +343,29 @@ def test_urlset_with_lastmod_in_every_w3c_precision():
     ]
 
 
+def test_a_gzipped_sitemap_that_cannot_be_read_says_why(monkeypatch):
+    """The whole wording of gzip bytes refused as corrupt, too large once decompressed, or cut."""
+    monkeypatch.setattr(sources, "MAX_UNCOMPRESSED_BYTES", 100)
+    url = "https://n.org/s.xml.gz"
+    cases = [
+        (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 20,
+            "parse_error",
+            f"{url}: gzip data is corrupt (Error -3 while decompressing data: invalid block type)",
+        ),
+        (
+            gzip.compress(b"<urlset>" + b" " * 200 + b"</urlset>"),
+            "too_large",
+            f"{url}: more than 100 bytes once decompressed",
+        ),
+        (gzip.compress(urlset([]))[:-12], "parse_error", f"{url}: gzip data is truncated"),
+    ]
+    for body, kind, message in cases:
+        with pytest.raises(SourceError) as refused:
+            read_sitemap(body, url)
+        assert (refused.value.kind, str(refused.value)) == (kind, message)
+
+
 def test_sitemap_index_gzip_and_text_sitemaps():
     index = sitemap_index(["https://n.org/s1.xml.gz", "https://n.org/s2.txt"])
     assert parse_sitemap(index, "https://n.org/index.xml") == (
