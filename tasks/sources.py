@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from tasks.fetch import (
     DOCUMENT_MAX_BYTES,
     GZIP_MAGIC,
     FetchBatch,
-    GzipMembers,
+    GunzipError,
     fetch_in_batch,
+    gunzip_capped,
     internal_error_result,
     open_batch,
 )
@@ -103,18 +103,16 @@ class Discovery:
 
 def _gunzip(body: bytes, what: str) -> bytes:
     """Decompress every gzip member, capped so a small bomb cannot fill memory."""
-    members = GzipMembers()
     try:
-        data = members.decompress(body, MAX_UNCOMPRESSED_BYTES + 1)
-    except zlib.error as exc:
-        raise SourceError("parse_error", f"{what}: gzip data is corrupt ({exc})") from exc
-    if len(data) > MAX_UNCOMPRESSED_BYTES:
-        raise SourceError(
-            "too_large", f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed"
-        )
-    if not members.eof:
-        raise SourceError("parse_error", f"{what}: gzip data is truncated")
-    return data
+        return gunzip_capped(body, MAX_UNCOMPRESSED_BYTES)
+    except GunzipError as exc:
+        if exc.problem == "corrupt":
+            message = f"{what}: gzip data is corrupt ({exc.detail})"
+            raise SourceError("parse_error", message) from exc
+        if exc.problem == "too_large":
+            message = f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed"
+            raise SourceError("too_large", message) from exc
+        raise SourceError("parse_error", f"{what}: gzip data is truncated") from exc
 
 
 def _maybe_gunzip(body: bytes, what: str) -> bytes:
