@@ -859,14 +859,15 @@ def _gunzip_document(body: bytes, cap: int, cap_name: str) -> bytes:
     try:
         return gunzip_capped(body, cap)
     except GunzipError as exc:
-        if exc.problem == "corrupt":
-            message = f"body looks gzipped but does not gunzip: {exc.detail}"
-            raise _FetchFailure("decode", message) from exc
-        if exc.problem == "too_large":
-            message = f"gunzipped body exceeds {cap_name} {cap}"
-            raise _FetchFailure("too_large", message, bytes_read=exc.decoded) from exc
-        message = f"compressed body ends mid-stream after {exc.decoded} decoded bytes (truncated)"
-        raise _FetchFailure("decode", message, bytes_read=exc.decoded) from exc
+        outcome, message = {
+            "corrupt": ("decode", f"body looks gzipped but does not gunzip: {exc.detail}"),
+            "too_large": ("too_large", f"gunzipped body exceeds {cap_name} {cap}"),
+            "truncated": (
+                "decode",
+                f"compressed body ends mid-stream after {exc.decoded} decoded bytes (truncated)",
+            ),
+        }[exc.problem]
+        raise _FetchFailure(outcome, message, bytes_read=exc.decoded) from exc
 
 
 def _checked_body(response: _Response, mode: _Mode, cap: int) -> bytes:

@@ -106,13 +106,15 @@ def _gunzip(body: bytes, what: str) -> bytes:
     try:
         return gunzip_capped(body, MAX_UNCOMPRESSED_BYTES)
     except GunzipError as exc:
-        if exc.problem == "corrupt":
-            message = f"{what}: gzip data is corrupt ({exc.detail})"
-            raise SourceError("parse_error", message) from exc
-        if exc.problem == "too_large":
-            message = f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed"
-            raise SourceError("too_large", message) from exc
-        raise SourceError("parse_error", f"{what}: gzip data is truncated") from exc
+        kind, message = {
+            "corrupt": ("parse_error", f"{what}: gzip data is corrupt ({exc.detail})"),
+            "too_large": (
+                "too_large",
+                f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed",
+            ),
+            "truncated": ("parse_error", f"{what}: gzip data is truncated"),
+        }[exc.problem]
+        raise SourceError(kind, message) from exc
 
 
 def _maybe_gunzip(body: bytes, what: str) -> bytes:
