@@ -39,36 +39,28 @@ def test_a_file_that_is_not_duckdb_is_refused(tmp_path):
     assert path.read_text().startswith("these are my notes")
 
 
-def _writer_error(url: str) -> str:
-    with pytest.raises(db.WarehouseError) as refused, db.writer(url):
-        pass
-    return str(refused.value)
-
-
 @pytest.mark.parametrize("catalog", ["sqlite:", ""])
 def test_a_warehouse_folder_that_cannot_be_made_names_the_warehouse(tmp_path, catalog):
-    """A file where a warehouse's folder should be: its DuckDB file's, or a lake's catalog's."""
+    """A file where a warehouse's folder should be: its DuckDB file's, a lake's catalog's or
+    data's. Where the DuckDB file's folder is that file, DuckDB says why it cannot open it."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where a folder should be")
-    plain = f"{blocker}/sub/news.duckdb"
-    assert _writer_error(plain) == (
-        f"warehouse {plain} cannot be created: Not a directory ({blocker}/sub); check the path"
-    )
-    lake = f"ducklake:{catalog}{blocker}/sub/catalog.db"
-    assert _writer_error(lake) == (
-        f"warehouse {lake} cannot be created: Not a directory ({blocker}/sub); check the path"
-    )
-    lake = f"ducklake:{catalog}{blocker}/catalog.db"
-    assert _writer_error(lake) == (
-        f"warehouse {lake} cannot be created: File exists ({blocker}); check the path"
-    )
-    lake = f"ducklake:{catalog}{tmp_path}/lake/catalog.db?data={blocker}/data"
-    assert _writer_error(lake) == (
-        f"warehouse {lake} cannot be created: Not a directory ({blocker}/data); check the path"
-    )
-    plain = f"{blocker}/news.duckdb"  # the folder exists, as a file: DuckDB says why it fails
-    assert _writer_error(plain).startswith(f"cannot open warehouse {plain}: IO Error")
-    assert "Not a directory" in _writer_error(plain)
+    lake = f"ducklake:{catalog}"
+    refused = {
+        f"{blocker}/sub/news.duckdb": f"Not a directory ({blocker}/sub)",
+        f"{lake}{blocker}/sub/catalog.db": f"Not a directory ({blocker}/sub)",
+        f"{lake}{blocker}/catalog.db": f"File exists ({blocker})",
+        f"{lake}{tmp_path}/lake.db?data={blocker}/data": f"Not a directory ({blocker}/data)",
+        f"{blocker}/news.duckdb": None,
+    }
+    for url, where in refused.items():
+        with pytest.raises(db.WarehouseError) as error, db.writer(url):
+            pass
+        if where:
+            assert str(error.value) == f"warehouse {url} cannot be created: {where}; check the path"
+        else:
+            assert str(error.value).startswith(f"cannot open warehouse {url}: IO Error")
+            assert "Not a directory" in str(error.value)
 
 
 def test_reader_of_a_missing_warehouse_says_how_to_make_one(tmp_path):
