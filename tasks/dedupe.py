@@ -55,6 +55,8 @@ _WORD_JOINER_RE = re.compile(r"(?<=\w)['\u2019\u02bc.](?=\w)")  # don't, U.S. ->
 _WORD_RE = re.compile(r"[^\W_]+")
 # A declared canonical URL names an article only on a real host: not "http://" (an empty template
 # variable) nor "{{url}}"; and not the home page under another name ("/index.html", "/home").
+# Any host a URL may name (localhost, a port, [::1]): not extraction's _HOSTLIKE_SEGMENT_RE,
+# which wants a dotted name ending in a letter TLD, as a site's name in a page title is.
 _CANONICAL_HOST_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*(?::\d+)?|\[[0-9a-f:.]+\](?::\d+)?")
 _HOME_PAGE_RE = re.compile(r"(?:(?:index|default|home)(?:\.[a-z]+)?)?", re.IGNORECASE)
 

@@ -232,6 +232,8 @@ _NEWS_SECTION_SEGMENT_RE = re.compile(
     r"^(?:[A-Z][\w&.-]*\s){1,2}News$"
 )  # "Auto News", not "good news"
 _NON_WORD_RE = re.compile(r"[\W_]+")
+# A site's name as a title writes it ("Reuters.com"): a letter TLD, no port, so "v1.2" or
+# "localhost" stay in the headline; dedupe's _CANONICAL_HOST_RE takes any host a URL may name.
 _HOSTLIKE_SEGMENT_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.IGNORECASE)
 _SITE_SEGMENT_RULES = (_TITLE_GENERIC_SEGMENT_RE, _NEWS_SECTION_SEGMENT_RE, _HOSTLIKE_SEGMENT_RE)
 _SECOND_LEVEL_LABELS = {"co", "com", "net", "org", "gov", "ac", "edu", "or", "ne", "go"}

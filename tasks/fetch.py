@@ -505,6 +505,36 @@ class GzipMembers:
         return self._member.flush()
 
 
+class GunzipError(Exception):
+    """Why gzip bytes were refused: `problem` is "corrupt" (zlib's words in `detail`),
+    "too_large" (over the cap once decompressed) or "truncated" (cut after `decoded` bytes)."""
+
+    def __init__(
+        self, problem: Literal["corrupt", "too_large", "truncated"], decoded: int, detail: str = ""
+    ) -> None:
+        super().__init__(problem)
+        self.problem, self.decoded, self.detail = problem, decoded, detail
+
+
+def gunzip_capped(body: bytes, cap: int) -> bytes:
+    """Every gzip member of a whole body (a sitemap.xml.gz), refusing more than `cap` bytes once
+    decompressed, so a small bomb cannot fill memory, and a stream cut short.
+
+    Raises:
+        GunzipError: the fetcher and the feed and sitemap readers each word it for their record.
+    """
+    members = GzipMembers()
+    try:
+        out = members.decompress(body, cap + 1)
+    except zlib.error as exc:
+        raise GunzipError("corrupt", 0, str(exc)) from exc
+    if len(out) > cap:
+        raise GunzipError("too_large", cap)
+    if not members.eof:
+        raise GunzipError("truncated", len(out))
+    return out
+
+
 def _content_decoder(content_encoding: str | None) -> Any:
     """A zlib decompressor for gzip/deflate bodies, None for identity; others are refused."""
     codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
@@ -824,28 +854,27 @@ def _detect_charset(body: bytes) -> tuple[str, str]:
     return str(best), _charset_name(best.encoding) or best.encoding
 
 
-def _gunzip_capped(body: bytes, cap: int, cap_name: str) -> bytes:
-    """Gunzip a body that is gzip bytes (sitemap.xml.gz), every member of it, refusing more than
-    `cap` output bytes and a stream cut short."""
-    members = GzipMembers()
+def _gunzip_document(body: bytes, cap: int, cap_name: str) -> bytes:
+    """A feed or sitemap body that is gzip bytes, gunzipped; a refusal is the fetch's failure."""
     try:
-        out = members.decompress(body, cap + 1)
-    except zlib.error as exc:
-        raise _FetchFailure("decode", f"body looks gzipped but does not gunzip: {exc}") from exc
-    if len(out) > cap:
-        message = f"gunzipped body exceeds {cap_name} {cap}"
-        raise _FetchFailure("too_large", message, bytes_read=cap)
-    if not members.eof:
-        message = f"compressed body ends mid-stream after {len(out)} decoded bytes (truncated)"
-        raise _FetchFailure("decode", message, bytes_read=len(out))
-    return out
+        return gunzip_capped(body, cap)
+    except GunzipError as exc:
+        outcome, message = {
+            "corrupt": ("decode", f"body looks gzipped but does not gunzip: {exc.detail}"),
+            "too_large": ("too_large", f"gunzipped body exceeds {cap_name} {cap}"),
+            "truncated": (
+                "decode",
+                f"compressed body ends mid-stream after {exc.decoded} decoded bytes (truncated)",
+            ),
+        }[exc.problem]
+        raise _FetchFailure(outcome, message, bytes_read=exc.decoded) from exc
 
 
 def _checked_body(response: _Response, mode: _Mode, cap: int) -> bytes:
     """The body to decode: gunzipped for feeds, refused when binary or empty."""
     body = response.body
     if mode == "feed" and body.startswith(GZIP_MAGIC):
-        body = _gunzip_capped(body, cap, _byte_cap_name(mode))
+        body = _gunzip_document(body, cap, _byte_cap_name(mode))
     if mode != "robots" and _looks_binary(body):
         message = f"body of {response.url} is binary (NUL bytes or a binary signature), not text"
         raise _FetchFailure("binary", message, bytes_read=len(body))
@@ -1019,17 +1048,21 @@ def _new_batch(settings: FetchSettings, session: requests.Session) -> FetchBatch
     return batch
 
 
-def _unexpected_failure(url: str, error: Exception) -> FetchResult:
-    """An error nobody foresaw while fetching one URL: logged with its traceback and recorded as
-    that URL's failure, so the rest of the batch is still fetched."""
-    LOGGER.exception("unexpected error while fetching %s", url)
+def internal_error_result(url: str, source_name: str, error: Exception, doing: str) -> FetchResult:
+    """An error nobody foresaw while `doing` one thing (fetching a URL, expanding a source):
+    logged with its traceback and recorded as that one's failure, so the others still run."""
+    LOGGER.exception("unexpected error while %s", doing)
     message = (
-        f"unexpected {type(error).__name__} while fetching {url}: {error} "
+        f"unexpected {type(error).__name__} while {doing}: {error} "
         "(a bug in newsflow; the traceback is in the log)"
     )
-    result = FetchResult(url=url, source_name="", outcome="internal_error", error=message)
-    result.fetched_at = datetime.now(UTC)
-    return result
+    return FetchResult(
+        url=url,
+        source_name=source_name,
+        outcome="internal_error",
+        error=message,
+        fetched_at=datetime.now(UTC),
+    )
 
 
 @contextmanager
@@ -1058,7 +1091,7 @@ def fetch_in_batch(
     except OSError:
         raise  # the machine failed (no file descriptors, …): fetch_batch retries the batch
     except Exception as error:  # noqa: BLE001 - recorded as this URL's failure
-        result = _unexpected_failure(url, error)
+        result = internal_error_result(url, source_name, error, f"fetching {url}")
     result.source_name = source_name
     return result
 

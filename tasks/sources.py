@@ -9,13 +9,12 @@ import json
 import logging
 import os
 import re
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, assert_never
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import feedparser
@@ -31,8 +30,10 @@ from tasks.fetch import (
     DOCUMENT_MAX_BYTES,
     GZIP_MAGIC,
     FetchBatch,
-    GzipMembers,
+    GunzipError,
     fetch_in_batch,
+    gunzip_capped,
+    internal_error_result,
     open_batch,
 )
 from tasks.records import FeedEntry, FetchResult, Source, SourceKind, WorkItem
@@ -102,18 +103,18 @@ class Discovery:
 
 def _gunzip(body: bytes, what: str) -> bytes:
     """Decompress every gzip member, capped so a small bomb cannot fill memory."""
-    members = GzipMembers()
     try:
-        data = members.decompress(body, MAX_UNCOMPRESSED_BYTES + 1)
-    except zlib.error as exc:
-        raise SourceError("parse_error", f"{what}: gzip data is corrupt ({exc})") from exc
-    if len(data) > MAX_UNCOMPRESSED_BYTES:
-        raise SourceError(
-            "too_large", f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed"
-        )
-    if not members.eof:
-        raise SourceError("parse_error", f"{what}: gzip data is truncated")
-    return data
+        return gunzip_capped(body, MAX_UNCOMPRESSED_BYTES)
+    except GunzipError as exc:
+        kind, message = {
+            "corrupt": ("parse_error", f"{what}: gzip data is corrupt ({exc.detail})"),
+            "too_large": (
+                "too_large",
+                f"{what}: more than {MAX_UNCOMPRESSED_BYTES} bytes once decompressed",
+            ),
+            "truncated": ("parse_error", f"{what}: gzip data is truncated"),
+        }[exc.problem]
+        raise SourceError(kind, message) from exc
 
 
 def _maybe_gunzip(body: bytes, what: str) -> bytes:
@@ -725,12 +726,9 @@ def expand_source(source: Source, batch: FetchBatch) -> Discovery:
         found = _expand_sitemap(source, batch)
     elif source.kind == "path":
         found = _expand_path(source)
-    else:
-        raise SourceError(
-            "bad_kind",
-            f"source {source.name!r} has kind {source.kind!r}; use urls, feed, sitemap or path",
-        )
-    found.items = _unique_items(_limited(found.items, source))
+    else:  # kinds are checked where sources are made: settings._check_source, sources_from_cli
+        assert_never(source.kind)
+    found.items = _limited(found.items, source)  # expand_sources keeps one item per article
     return found
 
 
@@ -743,17 +741,6 @@ def _unique_items(items: list[WorkItem]) -> list[WorkItem]:
 def _bad_source(source: Source, error: SourceError) -> FetchResult:
     LOGGER.warning("%s", error)
     return _failure(source.location, source, error.kind, str(error))
-
-
-def _broken_source(source: Source, error: Exception) -> FetchResult:
-    """An error nobody foresaw while expanding one source: logged with its traceback and recorded
-    as that source's failure, so the other sources are still expanded."""
-    LOGGER.exception("source %r: unexpected error while expanding it", source.name)
-    message = (
-        f"unexpected {type(error).__name__} while expanding source {source.name!r}: {error} "
-        "(a bug in newsflow; the traceback is in the log)"
-    )
-    return _failure(source.location, source, "internal_error", message)
 
 
 def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
@@ -781,7 +768,9 @@ def expand_sources(sources: list[Source], settings: FetchSettings) -> Discovery:
             except _TRANSIENT_ERRORS:
                 raise  # the task retries network hiccups that escaped the fetcher
             except Exception as error:  # noqa: BLE001 - recorded as this source's failure
-                combined.fetches.append(_broken_source(source, error))
+                doing = f"expanding source {source.name!r}"
+                broken = internal_error_result(source.location, source.name, error, doing)
+                combined.fetches.append(broken)
                 continue
             combined.items.extend(found.items)
             combined.fetches.extend(found.fetches)

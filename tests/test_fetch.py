@@ -429,6 +429,37 @@ def test_every_gzip_member_is_read_and_a_cut_stream_is_a_decode_failure(
     assert cut.body is None and cut.attempts == 1
 
 
+def test_a_gzipped_document_that_cannot_be_used_says_why(
+    tmp_path: Path, fetch_settings: FetchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole wording of a gzip body refused as corrupt, over the document cap, or cut short."""
+    monkeypatch.setattr(fetch_module, "DOCUMENT_MAX_BYTES", 100)
+    small = gzip.compress(b"<urlset><url><loc>https://n.org/a</loc></url></urlset>")
+    cases = {
+        "corrupt.xml": (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 20,
+            (
+                "decode",
+                "body looks gzipped but does not gunzip: Error -3 while decompressing "
+                "data: invalid block type",
+                0,
+            ),
+        ),
+        "large.xml": (
+            gzip.compress(b"<urlset>" + b" " * 200 + b"</urlset>"),
+            ("too_large", "gunzipped body exceeds the document cap 100", 100),
+        ),
+        "cut.xml": (
+            small[:-12],
+            ("decode", "compressed body ends mid-stream after 46 decoded bytes (truncated)", 46),
+        ),
+    }
+    for name, (body, refused) in cases.items():
+        (tmp_path / name).write_bytes(body)
+        result = fetch_url((tmp_path / name).as_uri(), fetch_settings, accept="feed")
+        assert (result.outcome, result.error, result.bytes) == refused, name
+
+
 def test_gzip_members_split_anywhere_between_chunks() -> None:
     body = gzip.compress(b"Kabul ") + b"\x00\x00" + gzip.compress(b"fell.")
     for size in (1, 2, 7, len(body)):
@@ -778,6 +809,31 @@ def test_an_unexpected_error_fetching_one_url_is_recorded_as_its_failure(
     assert results[0].item == items[0] and results[0].source_name == "s"
     assert results[0].fetched_at is not None
     assert any(record.exc_info for record in caplog.records)  # the traceback is kept
+
+
+def test_an_unexpected_errors_record_names_the_url_and_calls_it_a_bug(
+    tmp_path: Path,
+    fetch_settings: FetchSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The whole wording of an internal_error record, and its one log line with the traceback."""
+
+    def read_file_with_a_bug(url: str, settings: FetchSettings, mode: str) -> FetchResult:
+        raise KeyError("charset")
+
+    monkeypatch.setattr(fetch_module, "_read_file", read_file_with_a_bug)
+    url = (tmp_path / "a.html").as_uri()
+    with caplog.at_level(logging.ERROR):
+        result = fetch_url(url, fetch_settings, source_name="s")
+    assert (result.url, result.source_name, result.outcome) == (url, "s", "internal_error")
+    assert result.error == (
+        f"unexpected KeyError while fetching {url}: 'charset' "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    assert result.fetched_at is not None
+    logged = [(r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert logged == [(f"unexpected error while fetching {url}", True)]
 
 
 # --- files -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from prefect.states import Failed
 from werkzeug import Response
 
 from tasks import sources
+from tasks.dedupe import url_key
 from tasks.fetch import fetch_url
 from tasks.records import Source
 from tasks.sources import (
@@ -340,6 +341,29 @@ def test_urlset_with_lastmod_in_every_w3c_precision():
         ("https://n.org/d", None),
         ("https://n.org/e", None),
     ]
+
+
+def test_a_gzipped_sitemap_that_cannot_be_read_says_why(monkeypatch):
+    """The whole wording of gzip bytes refused as corrupt, too large once decompressed, or cut."""
+    monkeypatch.setattr(sources, "MAX_UNCOMPRESSED_BYTES", 100)
+    url = "https://n.org/s.xml.gz"
+    cases = [
+        (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 20,
+            "parse_error",
+            f"{url}: gzip data is corrupt (Error -3 while decompressing data: invalid block type)",
+        ),
+        (
+            gzip.compress(b"<urlset>" + b" " * 200 + b"</urlset>"),
+            "too_large",
+            f"{url}: more than 100 bytes once decompressed",
+        ),
+        (gzip.compress(urlset([]))[:-12], "parse_error", f"{url}: gzip data is truncated"),
+    ]
+    for body, kind, message in cases:
+        with pytest.raises(SourceError) as refused:
+            read_sitemap(body, url)
+        assert (refused.value.kind, str(refused.value)) == (kind, message)
 
 
 def test_sitemap_index_gzip_and_text_sitemaps():
@@ -686,6 +710,44 @@ def test_an_unexpected_error_in_one_source_is_recorded_as_its_failure(
     assert any(record.exc_info for record in caplog.records)  # the traceback is kept
 
 
+def test_an_unexpected_errors_record_names_the_source_and_calls_it_a_bug(
+    tmp_path, fetch_settings, monkeypatch, caplog
+):
+    """The whole wording of a source's internal_error record, its traceback in the log."""
+
+    def broken_path_reader(source: Source) -> Discovery:
+        raise KeyError("suffix")
+
+    monkeypatch.setattr(sources, "_expand_path", broken_path_reader)
+    saved = Source("saved", "path", str(tmp_path))
+    with caplog.at_level(logging.ERROR):
+        [record] = expand_sources([saved], fetch_settings).fetches
+    assert (record.url, record.source_name, record.outcome) == (
+        str(tmp_path),
+        "saved",
+        "internal_error",
+    )
+    assert record.error == (
+        "unexpected KeyError while expanding source 'saved': 'suffix' "
+        "(a bug in newsflow; the traceback is in the log)"
+    )
+    assert record.fetched_at is not None
+    assert [r.exc_info is not None for r in caplog.records] == [True]
+
+
+def test_a_source_built_by_hand_with_an_unknown_kind_is_recorded_as_a_bug(
+    tmp_path, fetch_settings, caplog
+):
+    """Sources files and the command line make only the four kinds; any other is newsflow's bug."""
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    odd = Source("odd", "rss", "https://n.org/rss")  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR):
+        found = expand_sources([odd, Source("saved", "path", str(tmp_path))], fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [("odd", "internal_error")]
+    assert found.fetches[0].error.startswith("unexpected AssertionError while expanding source")
+    assert [i.source_name for i in found.items] == ["saved"]
+
+
 def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
     feed = rss(
         [
@@ -710,6 +772,26 @@ def test_variants_of_one_page_url_become_one_item(site, fetch_settings):
     assert found.items[0].feed_entry.title == "First"
     # every entry is kept, once (the second naming of the feed adds none); pages fetched once
     assert [e.title for e in found.feed_entries] == ["First", "Comments", "Tracked", "Other"]
+
+
+def test_discovery_reads_each_items_url_key_once(tmp_path, fetch_settings, monkeypatch):
+    """Items are told apart by url_key once, across all sources: not per source and then again."""
+    for name in ("a.html", "b.txt"):
+        (tmp_path / name).write_text("Kandahar fell.", encoding="utf-8")
+    keyed = []
+
+    def counted_url_key(url: str) -> str:
+        keyed.append(url)
+        return url_key(url)
+
+    monkeypatch.setattr(sources, "url_key", counted_url_key)
+    named_twice = [Source("saved", "path", str(tmp_path)), Source("again", "path", str(tmp_path))]
+    found = expand_sources(named_twice, fetch_settings)
+    assert [(i.url, i.source_name) for i in found.items] == [
+        ((tmp_path / "a.html").as_uri(), "saved"),
+        ((tmp_path / "b.txt").as_uri(), "saved"),
+    ]
+    assert len(keyed) == 4  # two files, named by two sources
 
 
 def test_a_feed_is_decoded_by_the_charset_its_http_header_declares(site, fetch_settings):
@@ -812,7 +894,7 @@ def test_task_retries_only_transient_failures():
     assert sources._retry_transient(None, None, Failed(data=requests.ConnectionError("reset")))
     assert sources._retry_transient(None, None, Failed(data=requests.Timeout("slow")))
     assert not sources._retry_transient(None, None, Failed(data=KeyError("bug")))
-    assert not sources._retry_transient(None, None, Failed(data=SourceError("bad_kind", "x")))
+    assert not sources._retry_transient(None, None, Failed(data=SourceError("bad_option", "x")))
 
 
 def test_feed_and_sitemap_files_on_disk(corpus, tmp_path, fetch_settings):

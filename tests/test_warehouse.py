@@ -39,6 +39,30 @@ def test_a_file_that_is_not_duckdb_is_refused(tmp_path):
     assert path.read_text().startswith("these are my notes")
 
 
+@pytest.mark.parametrize("catalog", ["sqlite:", ""])
+def test_a_warehouse_folder_that_cannot_be_made_names_the_warehouse(tmp_path, catalog):
+    """A file where a warehouse's folder should be: its DuckDB file's, a lake's catalog's or
+    data's. Where the DuckDB file's folder is that file, DuckDB says why it cannot open it."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    lake = f"ducklake:{catalog}"
+    refused = {
+        f"{blocker}/sub/news.duckdb": f"Not a directory ({blocker}/sub)",
+        f"{lake}{blocker}/sub/catalog.db": f"Not a directory ({blocker}/sub)",
+        f"{lake}{blocker}/catalog.db": f"File exists ({blocker})",
+        f"{lake}{tmp_path}/lake.db?data={blocker}/data": f"Not a directory ({blocker}/data)",
+        f"{blocker}/news.duckdb": None,
+    }
+    for url, where in refused.items():
+        with pytest.raises(db.WarehouseError) as error, db.writer(url):
+            pass
+        if where:
+            assert str(error.value) == f"warehouse {url} cannot be created: {where}; check the path"
+        else:
+            assert str(error.value).startswith(f"cannot open warehouse {url}: IO Error")
+            assert "Not a directory" in str(error.value)
+
+
 def test_reader_of_a_missing_warehouse_says_how_to_make_one(tmp_path):
     with (
         pytest.raises(db.WarehouseError, match="run `newsflow ingest` first"),

@@ -446,20 +446,22 @@ def _prepare_lake(lake: Warehouse) -> None:
     if new and lake.data_path and not lake.data_path.startswith(_REMOTE_SCHEMES):
         folders.append(Path(lake.data_path))
     for folder in folders:
-        _make_lake_folder(lake, folder)
+        _make_folder(lake.url, folder)
     if lake.catalog_kind == "sqlite" and not lake.catalog_file.exists():
         with sqlite3.connect(lake.catalog_file) as catalog:
             catalog.execute("PRAGMA journal_mode=WAL")
         catalog.close()
 
 
-def _make_lake_folder(lake: Warehouse, folder: Path) -> None:
+def _make_folder(url: str, folder: Path) -> None:
+    """Make a folder a warehouse needs (its file's, a lake's catalog's or data's); a failure
+    names the warehouse."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        where = f"{exc.strerror} ({exc.filename})"
         raise WarehouseError(
-            f"warehouse {lake.url} cannot be created: {exc.strerror} ({exc.filename}); "
-            "check the path"
+            f"warehouse {url} cannot be created: {where}; check the path"
         ) from None
 
 
@@ -483,7 +485,7 @@ def _check_data_path(conn: duckdb.DuckDBPyConnection, lake: Warehouse, *, read_o
             "written)"
         )
     if not read_only:
-        _make_lake_folder(lake, Path(data))
+        _make_folder(lake.url, Path(data))
 
 
 def _may_move_data_path(lake: Warehouse) -> bool:
@@ -660,7 +662,9 @@ def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
         _refuse_plain_warehouse(lake)
         _prepare_lake(lake)
         return _open_lake(lake, read_only=False, wait_seconds=wait_seconds)
-    _make_parent(path)
+    folder = Path(path).parent
+    if not folder.exists():  # a file in its place is left to DuckDB, which says so on opening
+        _make_folder(path, folder)
     conn = _open(path, read_only=False, wait_seconds=wait_seconds)
     _refuse_lake_catalog(conn, path)
     return conn
@@ -675,17 +679,6 @@ def _refuse_lake_catalog(conn: duckdb.DuckDBPyConnection, path: str) -> None:
             f"{path} is a DuckLake catalog, not a newsflow DuckDB warehouse; "
             f"pass --db {DUCKLAKE_PREFIX}{path}"
         )
-
-
-def _make_parent(path: str) -> None:
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            where = f"{exc.strerror} ({exc.filename})"
-            message = f"warehouse {path} cannot be created: {where}; check the path"
-            raise WarehouseError(message) from None
 
 
 @contextmanager
