@@ -1,18 +1,31 @@
 -- One scan of the articles for days in [$start, $end]: articles and distinct stories per day and
 -- site (all_sites = 0) and per day over all sites (all_sites = 1), kept for this transaction.
+-- A site is its web host (www. aside), as in daily_capture_sources, so its pages with and without
+-- a site name are one site; it is shown by the name its pages give most (over all its articles,
+-- so a site keeps one name whatever days are recomputed), else by its host. Files on disk have
+-- no host: their site name (or source name) stands in.
 CREATE OR REPLACE TEMP TABLE article_volume AS
+WITH dated AS (
+    SELECT
+        local_day(published_at, published_offset, NULL) AS day,
+        coalesce(
+            nullif(lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1)), ''),
+            source_site(site_name, url, source_name)) AS host,
+        site_name,
+        cluster_id
+    FROM articles
+),
+site_names AS (
+    SELECT host, coalesce(mode(site_name) FILTER (WHERE site_name <> ''), host) AS site
+    FROM dated
+    GROUP BY host
+)
 SELECT
     day,
     site,
     count(*) AS articles,
     count(DISTINCT cluster_id) AS stories,
     grouping(site) AS all_sites
-FROM (
-    SELECT
-        local_day(published_at, published_offset, NULL) AS day,
-        source_site(site_name, url, source_name) AS site,
-        cluster_id
-    FROM articles
-)
+FROM dated JOIN site_names USING (host)
 WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
 GROUP BY GROUPING SETS ((day, site), (day))
