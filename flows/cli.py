@@ -182,6 +182,22 @@ def _shield_temporary_api() -> None:
     ShieldedTemporaryAPI()
 
 
+def _print_run_url(flow: Any, flow_run: Any, state: Any) -> None:
+    """As a flow run starts, name its page in the Prefect UI, on stderr: the one INFO line of
+    Prefect's a user needs ("View at …", silenced with the rest by PREFECT_DEFAULTS). Prefect's
+    `url_for` gives no URL under the temporary API, which has no UI; at INFO Prefect says it."""
+    from prefect.utilities.urls import url_for
+
+    url = url_for(flow_run)
+    if url and not logging.getLogger("prefect.flow_runs").isEnabledFor(logging.INFO):
+        errors.print(escape(f"flow run {flow_run.name}: {url}"), highlight=False, soft_wrap=True)
+
+
+def _printing_its_url(flow: Any) -> Any:
+    """The flow, with `_print_run_url` among the hooks Prefect calls as a run of it starts."""
+    return flow.with_options(on_running=[*flow.on_running_hooks, _print_run_url])
+
+
 def _prepare_run(sources_file: str | None, one_off: list[Source], overrides: dict[str, Any]) -> str:
     """Before Prefect starts: read the sources file and settings, check there is a source to
     ingest, then create or migrate the warehouse, so that each fails in one line and a run that
@@ -394,7 +410,7 @@ def ingest(
         )
         sources_file = str(sources) if sources else None
         db = overrides["db"] = _prepare_run(sources_file, one_off, overrides)
-        report = ingest_flow(
+        report = _printing_its_url(ingest_flow)(
             sources_file=sources_file,
             urls=url,
             urls_files=urls_file,
@@ -442,7 +458,7 @@ def run(
             dask_address,
         )
         db = overrides["db"] = _prepare_run(str(sources), [], overrides)
-        report = run_flow(sources_file=str(sources), **overrides)
+        report = _printing_its_url(run_flow)(sources_file=str(sources), **overrides)
     _print_ingest(report.ingest)
     _print_loaded(db, started, report.ingest.run_id)
     _print_summary(report.summary, db)
@@ -519,7 +535,7 @@ def summarize(
 
     _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks():
-        report = summarize_flow(start=_day(start), end=_day(end), db=db)
+        report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -42,6 +43,25 @@ def _load(db: str, count: int = 2) -> None:
 
 def _digest(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def _run_url(err: str) -> str:
+    """What a flow command that went well prints on stderr on a Prefect server: the one line
+    naming its run's page in the UI. Returns the run's id."""
+    from prefect.settings import PREFECT_UI_URL
+
+    page = re.escape(f"{PREFECT_UI_URL.value()}/runs/flow-run/")
+    named = re.fullmatch(rf"flow run [a-z-]+: {page}([0-9a-f-]{{36}})\n", err)
+    assert named, err
+    return named[1]
+
+
+def _flow_of_run(run_id: str) -> str:
+    """The name of the flow a flow run on the session's Prefect API is a run of."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow(client.read_flow_run(run_id).flow_id).name
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
@@ -475,13 +495,16 @@ def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
     )
     for command in ("ingest", "run"):
         code, out, err = _invoke(command, "--sources", str(sources))
-        assert (code, err) == (0, ""), err
+        assert code == 0, err
+        _run_url(err)
         assert f"ingestinto{named}" in "".join(out.split())  # the title, however wrapped
     assert not (tmp_path / "warehouse").exists()  # the default, warehouse/news.duckdb
     assert read_only_query(str(named), "SELECT count(*) FROM articles")[1] == [(1,)]
     code, _, err = _invoke("ingest", "--sources", str(sources), "--db", str(flag))
-    assert (code, err) == (0, ""), err
-    assert read_only_query(str(flag), "SELECT count(*) FROM articles")[1] == [(1,)]
+    assert code == 0, err
+    assert read_only_query(str(flag), "SELECT DISTINCT run_id FROM fetches")[1] == [
+        (_run_url(err),)
+    ]
 
 
 def _article_page(index: int) -> str:
@@ -505,7 +528,8 @@ def test_run_takes_the_fetch_flags_ingest_takes(prefect_harness: None, site, tmp
     db = str(tmp_path / "news.duckdb")
     flags = ["--allow-private-hosts", "--ignore-robots", "--batch-size", "1"]
     code, out, err = _invoke("run", "--sources", str(sources), "--db", db, *flags)
-    assert (code, err) == (0, ""), err
+    assert code == 0, err
+    assert _flow_of_run(_run_url(err)) == "run"  # the run's page, not its ingest's
     assert read_only_query(db, "SELECT count(*) FROM articles")[1] == [(2,)]
     assert site.hits["/robots.txt"] == 0
     [(run_id,)] = read_only_query(db, "SELECT DISTINCT run_id FROM fetches")[1]
@@ -638,7 +662,9 @@ def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
     17 INFO lines of Prefect's before the summary; a level the profile sets still applies."""
     db = str(tmp_path / "news.duckdb")
     done = _newsflow("ingest", "--path", page, "--db", db, PREFECT_LOGGING_LEVEL=None)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert done.returncode == 0, done.stderr
+    run_id = _run_url(done.stderr)  # Prefect's INFO "View at …" was the only way to find it
+    assert read_only_query(db, "SELECT DISTINCT run_id FROM fetches")[1] == [(run_id,)]
     assert "ingest into" in done.stdout and "| INFO" not in done.stdout
     home = _prefect_home(tmp_path / "prefect", **{LOGGING_LEVEL: "INFO"})
     done = _newsflow(
@@ -646,6 +672,7 @@ def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
     )
     assert done.returncode == 0, done.stderr
     assert "| INFO    | Flow run" in done.stderr and "ingest into" in done.stdout
+    assert done.stderr.count("/runs/flow-run/") == 1  # Prefect's "View at …" line, not ours too
 
 
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------
@@ -668,7 +695,8 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
         "ingest", "--url", gone, "--url", site.url("/news/zaranj"), "--allow-private-hosts",
         "--db", db_path,
     )  # fmt: skip
-    assert (code, err) == (0, ""), err  # one page fetched: a partial failure is a normal run
+    assert code == 0, err  # one page fetched: a partial failure is a normal run
+    assert _flow_of_run(_run_url(err)) == "ingest"
     assert "failed: http_404 │ 1" in out
 
 
@@ -747,6 +775,7 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path) -> None:
         server.shutdown()
     assert run.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out, err
+    assert "/runs/flow-run/" not in err, err  # the run had started; the temporary API has no UI
     assert err.splitlines()[-1] == (
         "error: interrupted: the batches already loaded are kept (each loads whole or not at "
         "all); rerun the same command to fetch the rest"
