@@ -147,12 +147,23 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def with_prefect_defaults(*args: Any, **kwargs: Any) -> None:
-        from prefect.settings import temporary_settings
+        with _nothing_written_if_interrupted():
+            from prefect.settings import temporary_settings
 
         with temporary_settings(set_defaults=PREFECT_DEFAULTS):
             command(*args, **kwargs)
 
     return with_prefect_defaults
+
+
+@contextmanager
+def _nothing_written_if_interrupted() -> Iterator[None]:
+    """Ctrl-C while a flow command loads Prefect and its flow (seconds), before the run and its
+    first write, is said in one line: typer turns it into exit 130 without a word."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _fail("interrupted before the run started: nothing was written", code=130)
 
 
 def _shield_temporary_api() -> None:
@@ -385,15 +396,16 @@ def ingest(
 
     On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
-    from flows.ingest import ingest as ingest_flow
-    from tasks.sources import sources_from_cli
-
     if not any([sources, url, urls_file, feed, sitemap, path]):
         _fail(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
     started = datetime.now(UTC)
-    _shield_temporary_api()
+    with _nothing_written_if_interrupted():
+        from flows.ingest import ingest as ingest_flow
+        from tasks.sources import sources_from_cli
+
+        _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         # a bad --url is refused here, before anything runs
         one_off = sources_from_cli(
@@ -443,10 +455,11 @@ def run(
 
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
-    from flows.run import run as run_flow
-
     started = datetime.now(UTC)
-    _shield_temporary_api()
+    with _nothing_written_if_interrupted():
+        from flows.run import run as run_flow
+
+        _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         overrides = _overrides(
             db,
@@ -531,9 +544,10 @@ def summarize(
 
     Example: newsflow summarize --start 2021-08-06 --end 2021-08-16
     """
-    from flows.summarize import summarize as summarize_flow
+    with _nothing_written_if_interrupted():
+        from flows.summarize import summarize as summarize_flow
 
-    _shield_temporary_api()
+        _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks():
         report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)

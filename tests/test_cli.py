@@ -788,3 +788,44 @@ def _group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    "loaded",
+    [
+        "prefect",  # the first module of Prefect: the command is importing Prefect's settings
+        "flows.ingest",  # the flow: the command is importing Prefect's server, to shield it
+    ],
+)
+def test_ctrl_c_while_a_flow_command_loads_prefect_says_nothing_was_written(
+    tmp_path: Path, page: str, loaded: str
+) -> None:
+    """Ctrl-C in the seconds a flow command spends importing Prefect and its flow, before the run
+    starts: one line saying so, exit 130 (it exited 130 with no word: typer's own handling)."""
+    import signal
+
+    db = tmp_path / "news.duckdb"
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}  # each import's line as it ends
+    env.pop("PREFECT_API_URL", None)
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the test above
+    try:
+        run = subprocess.Popen(
+            [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
+    try:
+        assert run.stderr is not None
+        for line in run.stderr:  # flows.cli imports neither Prefect nor the flow
+            if line.rpartition("|")[2].strip().startswith(loaded):
+                break
+        os.killpg(run.pid, signal.SIGINT)
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "Traceback" not in out, err
+    assert err.splitlines()[-1] == "error: interrupted before the run started: nothing was written"
+    assert not db.exists()
