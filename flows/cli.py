@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows import progress
+from flows.console import INTERRUPTED_BEFORE_THE_RUN
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -163,7 +164,7 @@ def _nothing_written_if_interrupted() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        _fail("interrupted before the run started: nothing was written", code=130)
+        _fail(INTERRUPTED_BEFORE_THE_RUN, code=130)
 
 
 def _shield_temporary_api() -> None:

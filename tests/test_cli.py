@@ -793,6 +793,7 @@ def _group_alive(group: int) -> bool:
 @pytest.mark.parametrize(
     "loaded",
     [
+        "rich",  # the script is importing flows.cli (before the command starts)
         "prefect",  # the first module of Prefect: the command is importing Prefect's settings
         "flows.ingest",  # the flow: the command is importing Prefect's server, to shield it
     ],
