@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows import progress
+from flows.console import INTERRUPTED_BEFORE_THE_RUN
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -147,12 +148,23 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def with_prefect_defaults(*args: Any, **kwargs: Any) -> None:
-        from prefect.settings import temporary_settings
+        with _nothing_written_if_interrupted():
+            from prefect.settings import temporary_settings
 
         with temporary_settings(set_defaults=PREFECT_DEFAULTS):
             command(*args, **kwargs)
 
     return with_prefect_defaults
+
+
+@contextmanager
+def _nothing_written_if_interrupted() -> Iterator[None]:
+    """Ctrl-C while a flow command loads Prefect and its flow (seconds), before the run and its
+    first write, is said in one line: typer turns it into exit 130 without a word."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _fail(INTERRUPTED_BEFORE_THE_RUN, code=130)
 
 
 def _shield_temporary_api() -> None:
@@ -180,6 +192,22 @@ def _shield_temporary_api() -> None:
                 return super()._run_uvicorn_command()
 
     ShieldedTemporaryAPI()
+
+
+def _print_run_url(flow: Any, flow_run: Any, state: Any) -> None:
+    """As a flow run starts, name its page in the Prefect UI, on stderr: the one INFO line of
+    Prefect's a user needs ("View at …", silenced with the rest by PREFECT_DEFAULTS). Prefect's
+    `url_for` gives no URL under the temporary API, which has no UI; at INFO Prefect says it."""
+    from prefect.utilities.urls import url_for
+
+    url = url_for(flow_run)
+    if url and not logging.getLogger("prefect.flow_runs").isEnabledFor(logging.INFO):
+        errors.print(escape(f"flow run {flow_run.name}: {url}"), highlight=False, soft_wrap=True)
+
+
+def _printing_its_url(flow: Any) -> Any:
+    """The flow, with `_print_run_url` among the hooks Prefect calls as a run of it starts."""
+    return flow.with_options(on_running=[*flow.on_running_hooks, _print_run_url])
 
 
 def _prepare_run(sources_file: str | None, one_off: list[Source], overrides: dict[str, Any]) -> str:
@@ -369,15 +397,16 @@ def ingest(
 
     On a Dask cluster: newsflow ingest --path samples/ --task-runner dask
     """
-    from flows.ingest import ingest as ingest_flow
-    from tasks.sources import sources_from_cli
-
     if not any([sources, url, urls_file, feed, sitemap, path]):
         _fail(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
     started = datetime.now(UTC)
-    _shield_temporary_api()
+    with _nothing_written_if_interrupted():
+        from flows.ingest import ingest as ingest_flow
+        from tasks.sources import sources_from_cli
+
+        _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         # a bad --url is refused here, before anything runs
         one_off = sources_from_cli(
@@ -394,7 +423,7 @@ def ingest(
         )
         sources_file = str(sources) if sources else None
         db = overrides["db"] = _prepare_run(sources_file, one_off, overrides)
-        report = ingest_flow(
+        report = _printing_its_url(ingest_flow)(
             sources_file=sources_file,
             urls=url,
             urls_files=urls_file,
@@ -427,10 +456,11 @@ def run(
 
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
-    from flows.run import run as run_flow
-
     started = datetime.now(UTC)
-    _shield_temporary_api()
+    with _nothing_written_if_interrupted():
+        from flows.run import run as run_flow
+
+        _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks(), _progress_display():
         overrides = _overrides(
             db,
@@ -442,7 +472,7 @@ def run(
             dask_address,
         )
         db = overrides["db"] = _prepare_run(str(sources), [], overrides)
-        report = run_flow(sources_file=str(sources), **overrides)
+        report = _printing_its_url(run_flow)(sources_file=str(sources), **overrides)
     _print_ingest(report.ingest)
     _print_loaded(db, started, report.ingest.run_id)
     _print_summary(report.summary, db)
@@ -515,11 +545,12 @@ def summarize(
 
     Example: newsflow summarize --start 2021-08-06 --end 2021-08-16
     """
-    from flows.summarize import summarize as summarize_flow
+    with _nothing_written_if_interrupted():
+        from flows.summarize import summarize as summarize_flow
 
-    _shield_temporary_api()
+        _shield_temporary_api()
     with _user_errors(), _quiet_tracebacks():
-        report = summarize_flow(start=_day(start), end=_day(end), db=db)
+        report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)
 
 

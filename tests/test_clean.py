@@ -665,7 +665,7 @@ _WORKERS_MAIN = """
 import os
 import sys
 
-import app.main_import  # stands for what a main module imports (flows.cli for `newsflow`)
+import app.main_import  # stands for what a main module imports (flows.console for `newsflow`)
 
 
 def loaded():

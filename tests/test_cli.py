@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -42,6 +43,25 @@ def _load(db: str, count: int = 2) -> None:
 
 def _digest(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def _run_url(err: str) -> str:
+    """What a flow command that went well prints on stderr on a Prefect server: the one line
+    naming its run's page in the UI. Returns the run's id."""
+    from prefect.settings import PREFECT_UI_URL
+
+    page = re.escape(f"{PREFECT_UI_URL.value()}/runs/flow-run/")
+    named = re.fullmatch(rf"flow run [a-z-]+: {page}([0-9a-f-]{{36}})\n", err)
+    assert named, err
+    return named[1]
+
+
+def _flow_of_run(run_id: str) -> str:
+    """The name of the flow a flow run on the session's Prefect API is a run of."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow(client.read_flow_run(run_id).flow_id).name
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
@@ -471,13 +491,16 @@ def test_ingest_and_run_write_the_warehouse_a_sources_file_names(
     sources = one_page_sources_file(tmp_path, db=named, name="one", page=page)
     for command in ("ingest", "run"):
         code, out, err = _invoke(command, "--sources", str(sources))
-        assert (code, err) == (0, ""), err
+        assert code == 0, err
+        _run_url(err)
         assert f"ingestinto{named}" in "".join(out.split())  # the title, however wrapped
     assert not (tmp_path / "warehouse").exists()  # the default, warehouse/news.duckdb
     assert read_only_query(str(named), "SELECT count(*) FROM articles")[1] == [(1,)]
     code, _, err = _invoke("ingest", "--sources", str(sources), "--db", str(flag))
-    assert (code, err) == (0, ""), err
-    assert read_only_query(str(flag), "SELECT count(*) FROM articles")[1] == [(1,)]
+    assert code == 0, err
+    assert read_only_query(str(flag), "SELECT DISTINCT run_id FROM fetches")[1] == [
+        (_run_url(err),)
+    ]
 
 
 def _article_page(index: int) -> str:
@@ -501,7 +524,8 @@ def test_run_takes_the_fetch_flags_ingest_takes(prefect_harness: None, site, tmp
     db = str(tmp_path / "news.duckdb")
     flags = ["--allow-private-hosts", "--ignore-robots", "--batch-size", "1"]
     code, out, err = _invoke("run", "--sources", str(sources), "--db", db, *flags)
-    assert (code, err) == (0, ""), err
+    assert code == 0, err
+    assert _flow_of_run(_run_url(err)) == "run"  # the run's page, not its ingest's
     assert read_only_query(db, "SELECT count(*) FROM articles")[1] == [(2,)]
     assert site.hits["/robots.txt"] == 0
     [(run_id,)] = read_only_query(db, "SELECT DISTINCT run_id FROM fetches")[1]
@@ -634,7 +658,9 @@ def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
     17 INFO lines of Prefect's before the summary; a level the profile sets still applies."""
     db = str(tmp_path / "news.duckdb")
     done = _newsflow("ingest", "--path", page, "--db", db, PREFECT_LOGGING_LEVEL=None)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert done.returncode == 0, done.stderr
+    run_id = _run_url(done.stderr)  # Prefect's INFO "View at …" was the only way to find it
+    assert read_only_query(db, "SELECT DISTINCT run_id FROM fetches")[1] == [(run_id,)]
     assert "ingest into" in done.stdout and "| INFO" not in done.stdout
     home = _prefect_home(tmp_path / "prefect", **{LOGGING_LEVEL: "INFO"})
     done = _newsflow(
@@ -642,6 +668,7 @@ def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
     )
     assert done.returncode == 0, done.stderr
     assert "| INFO    | Flow run" in done.stderr and "ingest into" in done.stdout
+    assert done.stderr.count("/runs/flow-run/") == 1  # Prefect's "View at …" line, not ours too
 
 
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------
@@ -664,7 +691,8 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
         "ingest", "--url", gone, "--url", site.url("/news/zaranj"), "--allow-private-hosts",
         "--db", db_path,
     )  # fmt: skip
-    assert (code, err) == (0, ""), err  # one page fetched: a partial failure is a normal run
+    assert code == 0, err  # one page fetched: a partial failure is a normal run
+    assert _flow_of_run(_run_url(err)) == "ingest"
     assert "failed: http_404 │ 1" in out
 
 
@@ -743,6 +771,7 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path) -> None:
         server.shutdown()
     assert run.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out, err
+    assert "/runs/flow-run/" not in err, err  # the run had started; the temporary API has no UI
     assert err.splitlines()[-1] == (
         "error: interrupted: the batches already loaded are kept (each loads whole or not at "
         "all); rerun the same command to fetch the rest"
@@ -755,3 +784,45 @@ def _group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    "loaded",
+    [
+        "rich",  # the script is importing flows.cli (before the command starts)
+        "prefect",  # the first module of Prefect: the command is importing Prefect's settings
+        "flows.ingest",  # the flow: the command is importing Prefect's server, to shield it
+    ],
+)
+def test_ctrl_c_while_a_flow_command_loads_prefect_says_nothing_was_written(
+    tmp_path: Path, page: str, loaded: str
+) -> None:
+    """Ctrl-C in the seconds a flow command spends importing Prefect and its flow, before the run
+    starts: one line saying so, exit 130 (it exited 130 with no word: typer's own handling)."""
+    import signal
+
+    db = tmp_path / "news.duckdb"
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}  # each import's line as it ends
+    env.pop("PREFECT_API_URL", None)
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the test above
+    try:
+        run = subprocess.Popen(
+            [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
+    try:
+        assert run.stderr is not None
+        for line in run.stderr:  # flows.cli imports neither Prefect nor the flow
+            if line.rpartition("|")[2].strip().startswith(loaded):
+                break
+        os.killpg(run.pid, signal.SIGINT)
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "Traceback" not in out, err
+    assert err.splitlines()[-1] == "error: interrupted before the run started: nothing was written"
+    assert not db.exists()
