@@ -225,9 +225,21 @@ def _prepare_run(sources_file: str | None, one_off: list[Source], overrides: dic
     return settings.db
 
 
+INTERRUPTED_INGEST = (
+    "interrupted: the batches already loaded are kept (each loads whole or not at all); "
+    "rerun the same command to fetch the rest"
+)
+INTERRUPTED_SUMMARIZE = (
+    "interrupted: the event batches and day ranges already written are kept (each is written "
+    "whole or not at all); rerun the same command to finish"
+)
+INTERRUPTED_READING = "interrupted: nothing was written"
+
+
 @contextmanager
-def _user_errors() -> Iterator[None]:
-    """Known problems become one line naming the thing and the fix, and exit 1; no traceback."""
+def _user_errors(interrupted: str = INTERRUPTED_READING) -> Iterator[None]:
+    """Known problems become one line naming the thing and the fix, and exit 1; no traceback.
+    Ctrl-C becomes `interrupted`, what the command had written by then, and exit 130."""
     try:
         yield
     except _USER_ERRORS as exc:
@@ -245,11 +257,7 @@ def _user_errors() -> Iterator[None]:
             "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
     except KeyboardInterrupt:
-        _fail(
-            "interrupted: the batches already loaded are kept (each loads whole or not at all); "
-            "rerun the same command to fetch the rest",
-            code=130,
-        )
+        _fail(interrupted, code=130)
 
 
 @contextmanager
@@ -407,7 +415,7 @@ def ingest(
         from tasks.sources import sources_from_cli
 
         _shield_temporary_api()
-    with _user_errors(), _quiet_tracebacks(), _progress_display():
+    with _user_errors(INTERRUPTED_INGEST), _quiet_tracebacks(), _progress_display():
         # a bad --url is refused here, before anything runs
         one_off = sources_from_cli(
             url or [], urls_file or [], feed or [], sitemap or [], path or []
@@ -461,7 +469,7 @@ def run(
         from flows.run import run as run_flow
 
         _shield_temporary_api()
-    with _user_errors(), _quiet_tracebacks(), _progress_display():
+    with _user_errors(INTERRUPTED_INGEST), _quiet_tracebacks(), _progress_display():
         overrides = _overrides(
             db,
             batch_size,
@@ -549,7 +557,7 @@ def summarize(
         from flows.summarize import summarize as summarize_flow
 
         _shield_temporary_api()
-    with _user_errors(), _quiet_tracebacks():
+    with _user_errors(INTERRUPTED_SUMMARIZE), _quiet_tracebacks():
         report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db)
 
@@ -587,7 +595,8 @@ def export(
     """
     from tasks.summaries import export_summaries
 
-    with _user_errors():
+    interrupted = f"interrupted: the files in {out} may be incomplete; rerun the same command"
+    with _user_errors(interrupted):
         paths = export_summaries(db, out, format.value)
     for written in paths:
         console.print(f"wrote {escape(str(written))}")

@@ -826,3 +826,41 @@ def test_ctrl_c_while_a_flow_command_loads_prefect_says_nothing_was_written(
     assert "Traceback" not in err and "Traceback" not in out, err
     assert err.splitlines()[-1] == "error: interrupted before the run started: nothing was written"
     assert not db.exists()
+
+
+def test_ctrl_c_during_a_long_query_stops_it_at_once(tmp_path: Path) -> None:
+    """`newsflow query` of SQL that would run for minutes: Ctrl-C ends it within seconds, in one
+    line, exit 130. (DuckDB, running the query in the main thread, missed the signal: it ran on.)"""
+    import signal
+    import time
+
+    import psutil
+
+    db = tmp_path / "news.duckdb"
+    with writer(str(db)):
+        pass
+    endless = "SELECT count(*) FROM range(100000000000) t(a) WHERE a % 7 = 3"
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
+    try:
+        run = subprocess.Popen(
+            [str(NEWSFLOW), "query", endless, "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
+    try:
+        process, deadline = psutil.Process(run.pid), time.monotonic() + 60
+        while str(db) not in {f.path for f in process.open_files()}:  # the warehouse is open
+            assert time.monotonic() < deadline and run.poll() is None, run.poll()
+            time.sleep(0.1)
+        time.sleep(1.0)  # the query is running
+        os.killpg(run.pid, signal.SIGINT)
+        interrupted = time.monotonic()
+        out, err = run.communicate(timeout=30)
+        stopped_in = time.monotonic() - interrupted
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert stopped_in < 10, stopped_in
+    assert "Traceback" not in err and out == "", err
+    assert err.splitlines()[-1] == "error: interrupted: nothing was written"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -126,9 +127,27 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
         load_extension(conn, "fts")  # for search_terms() in users' SQL
         _disable_file_access(conn)
         try:
-            cursor = conn.execute(query)
+            return _interruptible(conn, lambda: _columns_and_rows(conn.execute(query)))
         except duckdb.Error as exc:
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from None
-        if cursor.description is None:
-            return [], []
-        return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _columns_and_rows(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
+    if cursor.description is None:
+        return [], []
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _interruptible(conn: duckdb.DuckDBPyConnection, run: Any) -> Any:
+    """`run()`, a query on `conn`, in a thread of its own, so that Ctrl-C stops it at once.
+
+    Run in the main thread, DuckDB looks for Python's signals only between its tasks, and often
+    missed a Ctrl-C: a long `newsflow query` kept running. Here the main thread waits, takes the
+    KeyboardInterrupt and interrupts the query (conn.interrupt()), then passes the Ctrl-C on."""
+    with ThreadPoolExecutor(1, thread_name_prefix="query") as worker:
+        running = worker.submit(run)
+        try:
+            return running.result()
+        except KeyboardInterrupt:
+            conn.interrupt()
+            raise
