@@ -221,7 +221,7 @@ def test_html_article_metadata_and_text():
     "page",
     [
         ARTICLE_HTML,
-        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN">\n<html><body><p>Doctype</p></body></html>',
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "/x.dtd">\n<html><body><p>Doctype</p>',
         '<?xml version="1.0" encoding="utf-8"?><html><body><p>Déclaré</p></body></html>',
         "<html/>\n<body><p>Self-closed root</p></body>",
         "<p>A fragment that does not say it is HTML</p>",
