@@ -52,7 +52,7 @@ BASELINE_STEPS = {
     "fallbacks": (trafilatura.core, "compare_extraction"),  # readability and jusText
 }
 OURS_STEPS = {
-    "parse": (tasks.extraction, "load_html"),
+    "parse": (tasks.extraction, "_parse_html"),
     "metadata": (tasks.extraction, "_trafilatura_meta"),
     "htmldate": (tasks.extraction, "find_date"),
     "trafilatura": (tasks.extraction, "_extract_candidate"),

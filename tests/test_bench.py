@@ -364,3 +364,27 @@ def test_clean_cost_splits_both_sides_of_each_page_by_step(corpus, tmp_path):
         assert ours["parse"] > 0 and ours["trafilatura"] > 0 and ours["htmldate"] > 0
         assert baseline["parse"] > 0
         assert sum(ours.values()) - ours["total"] == pytest.approx(ours["total"])
+
+
+def test_clean_outputs_compares_every_field_of_every_page_in_both_modes(corpus, tmp_path, capsys):
+    """bench.clean_outputs: what a CPU change must leave as it was. A second run of the same code
+    finds nothing changed; a field that differs is named, with its mode and page."""
+    import json
+
+    from bench.clean_outputs import main
+
+    before = tmp_path / "before.json"
+    main(["--pages", "3", "--write", str(before)])
+    outputs = json.loads(before.read_text())
+    assert set(outputs) == {"thorough", "fast"}
+    assert all(len(pages) == 3 for pages in outputs.values())
+    with pytest.raises(SystemExit) as unchanged:
+        main(["--pages", "3", "--compare", str(before)])
+    assert unchanged.value.code == 0
+    path = next(iter(outputs["fast"]))
+    outputs["fast"][path]["author"] = "Someone Else"
+    before.write_text(json.dumps(outputs))
+    with pytest.raises(SystemExit) as changed:
+        main(["--pages", "3", "--compare", str(before)])
+    assert changed.value.code == 1
+    assert f"fast {path} author: 'Someone Else' -> " in capsys.readouterr().out

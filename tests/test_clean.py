@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import lxml.html
 import psutil
 import pytest
 from hypothesis import given
@@ -27,6 +28,7 @@ from tasks.extraction import (
     _broad_run_can_add,
     _CleanTimeout,
     _page_lines,
+    _parse_html,
     _time_limit,
     _zone_evidence,
     clean_html,
@@ -214,6 +216,46 @@ def test_html_article_metadata_and_text():
     assert doc.text.startswith("Commercial flights resumed")
     assert "Follow us" not in doc.text
     assert "reopens to flights" not in doc.text  # the h1 is the title, not the body
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        ARTICLE_HTML,
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "/x.dtd">\n<html><body><p>Doctype</p>',
+        '<?xml version="1.0" encoding="utf-8"?><html><body><p>Déclaré</p></body></html>',
+        "<html/>\n<body><p>Self-closed root</p></body>",
+        "<p>A fragment that does not say it is HTML</p>",
+        "<div><p>A fragment</p></div><div><p>with two blocks</p></div>",
+        "<html><body><form><input name='q' value='1'><label>Search</label></form></body></html>",
+        "<html><body><!-- a comment --><p>Text\x0b with \x00 control characters</p></body></html>",
+    ],
+)
+def test_page_parser_builds_the_tree_trafilatura_builds(page):
+    """_parse_html is trafilatura's load_html with a faster parser: the same tree, or None."""
+    ours, theirs = _parse_html(page, "https://example.org/"), load_html(page)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert lxml.html.tostring(ours) == lxml.html.tostring(theirs)
+
+
+def test_page_tree_elements_get_their_class_without_a_call_into_python(monkeypatch):
+    """lxml.html's parsers pick each element's class in a Python method, called whenever Python
+    code reaches an element it has not held (each copy and walk of the tree, in the extractors
+    too): the page's tree must not."""
+    calls = []
+    lookup = lxml.html.HtmlElementClassLookup.lookup
+
+    def counted(self, *args):
+        calls.append(args)
+        return lookup(self, *args)
+
+    monkeypatch.setattr(lxml.html.HtmlElementClassLookup, "lookup", counted)
+    tree = _parse_html(ARTICLE_HTML, "https://example.org/")
+    elements = list(tree.iter())
+    assert len(elements) > 10
+    assert {type(element) for element in elements} == {lxml.html.HtmlElement}
+    assert calls == []
 
 
 def test_zone_evidence_reads_offsets_and_zone_names_as_whole_tokens():
