@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 
 import pytest
 
+# The session's own state (Prefect's home, caches), removed as the session's process exits.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="newsflow-tests-"))
+atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)
 # Prefect reads these at import time: keep its state out of the user's home and quiet offline.
-_PREFECT_HOME = tempfile.mkdtemp(prefix="newsflow-prefect-")
-os.environ["PREFECT_HOME"] = _PREFECT_HOME
+(_SESSION_DIR / "prefect").mkdir()
+os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("NEWSFLOW_DB", None)
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="newsflow-cache-")  # lakes' LSH indexes
+os.environ["XDG_CACHE_HOME"] = str(_SESSION_DIR / "cache")  # lakes' LSH indexes
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -42,13 +48,38 @@ def corpus() -> Path:
     return CORPUS
 
 
+_READY_PREFECT_HOME = _SESSION_DIR / "prefect-ready"
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """One Prefect test harness (temporary API and database) for the whole session."""
+    """One Prefect test harness (temporary API and database) for the whole session; a copy of its
+    database as it starts (migrated, block types registered, no runs) is kept for
+    `ready_prefect_home`."""
+    from prefect.settings import PREFECT_MEMO_STORE_PATH, PREFECT_SERVER_DATABASE_CONNECTION_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=90):
+        harness_db = PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1]
+        _READY_PREFECT_HOME.mkdir()
+        ready_db = _READY_PREFECT_HOME / "prefect.db"
+        live, copy = sqlite3.connect(harness_db), sqlite3.connect(ready_db)
+        live.backup(copy)  # a consistent copy of a database in use
+        live.close()
+        copy.close()
+        memo = Path(PREFECT_MEMO_STORE_PATH.value())  # "block types registered in this database"
+        if memo.exists():
+            shutil.copy(memo, _READY_PREFECT_HOME / memo.name)
         yield
+
+
+@pytest.fixture(scope="session")
+def ready_prefect_home(prefect_harness) -> Path:
+    """A Prefect home whose database has Prefect's migrations applied and its block types
+    registered, and nothing else. An API started on a new database spends about 14 s here doing
+    both: a test that starts an API of its own (a `newsflow` process's temporary API, `make
+    server`) copies this folder into the Prefect home it gives it."""
+    return _READY_PREFECT_HOME
 
 
 @pytest.fixture

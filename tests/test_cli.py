@@ -713,7 +713,9 @@ def test_a_run_that_reached_any_page_or_entry_is_not_all_failed(reached) -> None
     assert not IngestReport(db="news.duckdb", **reached).all_failed()
 
 
-def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path) -> None:
+def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
+    db_path: str, tmp_path: Path, ready_prefect_home: Path
+) -> None:
     """A terminal's Ctrl-C mid-run: one line on what was kept and what to do, exit 130, no
     traceback, and no process of the run left behind.
 
@@ -743,7 +745,9 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(db_path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(COLUMNS="300", PREFECT_LOGGING_LEVEL="WARNING")
+    home = tmp_path / "prefect"  # the temporary API's database, migrated already (14 s)
+    shutil.copytree(ready_prefect_home, home)
+    env.update(COLUMNS="300", PREFECT_LOGGING_LEVEL="WARNING", PREFECT_HOME=str(home))
     url = f"http://127.0.0.1:{server.server_port}/news/slow"
     command = [str(NEWSFLOW), "ingest", "--url", url, "--allow-private-hosts", "--db", db_path]
     # A terminal's job takes Ctrl-C; one started in the background of a script inherits SIGINT
