@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from warehouse.db import WarehouseError, is_ducklake, load_extension, reader, sql
 
+T = TypeVar("T")
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
 # What EXPLAIN wraps: after `EXPLAIN`, `EXPLAIN ANALYZE` or `EXPLAIN (options)`; comments first.
 _EXPLAINED_RE = re.compile(
@@ -138,7 +140,7 @@ def _columns_and_rows(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], lis
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
-def _interruptible(conn: duckdb.DuckDBPyConnection, run: Any) -> Any:
+def _interruptible(conn: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
     """`run()`, a query on `conn`, in a thread of its own, so that Ctrl-C stops it at once.
 
     Run in the main thread, DuckDB looks for Python's signals only between its tasks, and often
