@@ -591,14 +591,15 @@ LOGGING_LEVEL = "PREFECT_LOGGING_LEVEL"
 
 
 def _prefect_home(home: Path, **settings: str) -> Path:
-    """A Prefect home whose active profile sets `settings`, by `prefect config set`."""
-    env = {k: v for k, v in os.environ.items() if k not in (STARTUP_TIMEOUT, LOGGING_LEVEL)}
-    env["PREFECT_HOME"] = str(home)
-    assignments = [f"{name}={value}" for name, value in settings.items()]
-    subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "prefect"), "config", "set", *assignments],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+    """A Prefect home whose active profile sets `settings`: the profiles.toml that `prefect
+    config set` writes in a new home (written here: the command takes 2.4 s to start)."""
+    home.mkdir(parents=True)
+    lines = [f"{name} = {json.dumps(value)}" for name, value in settings.items()]
+    (home / "profiles.toml").write_text(
+        'active = "ephemeral"\n\n[profiles.ephemeral]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "true"\n'
+        + "\n".join(lines)
+        + "\n"
+    )
     return home
 
 
