@@ -53,7 +53,7 @@ def _extraction_pool(workers: int, mode: ExtractionMode) -> ProcessPoolExecutor:
         workers,
         mp_context=_running_server(mode),
         initializer=start_worker,
-        initargs=(logging.getLogger().getEffectiveLevel(),),
+        initargs=(logging.getLogger().getEffectiveLevel(), os.getpid()),
     )
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import signal
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
+import psutil
 import trafilatura
 from dateutil import parser as date_parser
 from htmldate import find_date
@@ -1291,11 +1294,31 @@ def rejected_document(fetch: FetchResult, reason: str) -> Document:
     return _document(fetch.final_url or fetch.url, fetch.source_name, _PageMeta(), "", reason)
 
 
-def start_worker(level: int) -> None:
+def start_worker(level: int, pool_owner: int) -> None:
     """An extraction worker's start: it takes Ctrl-C again (its fork server was started with
-    Ctrl-C blocked, tasks/clean.py), and logs as the flow does."""
+    Ctrl-C blocked, tasks/clean.py), logs as the flow does, and ends when `pool_owner`, the
+    process whose pool it serves, is gone."""
     unblock_sigint()
     log_to_stderr(level)
+    watch = threading.Thread(target=_exit_without, args=(pool_owner,), name="pool-owner-watch")
+    watch.daemon = True
+    watch.start()
+
+
+def _exit_without(pool_owner: int, every: float = 0.5) -> None:
+    """Exit this worker once the process that owns its pool has died (SIGKILL, the OOM killer).
+
+    A worker waiting for its next page never learns it otherwise: it holds its task queue's
+    writing end itself. And while it lives, so does the fork server, whose children hold its
+    "parent alive" pipe: a killed `newsflow` left its fork server and workers running, about
+    350 MB, until the machine restarted."""
+    try:
+        owner = psutil.Process(pool_owner)
+        while owner.is_running() and owner.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(every)
+    except psutil.NoSuchProcess:
+        pass
+    os._exit(1)
 
 
 def log_to_stderr(level: int) -> None:

@@ -321,3 +321,56 @@ def test_sigkill_of_a_running_ingest_flow_then_a_rerun_loads_each_article_once(
     rows = _rows(db_path, "SELECT count(*), count(DISTINCT url_key), count(DISTINCT text_hash) "
                  "FROM articles")  # fmt: skip
     assert rows == [(SCRAPES, SCRAPES, SCRAPES)]
+
+
+def _extraction_processes(pid: int) -> list:
+    """The fork server and extraction workers under process `pid` (workers are forked from the
+    server, so they show its command line)."""
+    import psutil
+
+    try:
+        under = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [p for p in under if "multiprocessing.forkserver" in " ".join(p.cmdline())]
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigkill_of_newsflow_while_its_workers_clean_leaves_no_process_behind(
+    prefect_harness: None, db_path: str, tmp_path: Path
+) -> None:
+    """The OOM killer's SIGKILL of a `newsflow ingest` while its extraction workers clean: the
+    workers and their fork server end too. They waited for their next page forever (about
+    350 MB), holding the fork server's "parent alive" pipe open."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.test_clean import _endless_page
+
+    page = tmp_path / "slow.html"  # a page that takes its worker seconds to clean
+    page.write_text(_endless_page())
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    child = subprocess.Popen(
+        [str(NEWSFLOW), "ingest", "--path", str(page), "--db", db_path], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + LINE_WAIT
+        while len(_extraction_processes(child.pid)) < 2:  # the server and a worker, cleaning
+            assert time.monotonic() < deadline and child.poll() is None, child.poll()
+            time.sleep(0.2)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _group_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _group_alive(child.pid), "an extraction process outlived its newsflow"
+    finally:
+        if _group_alive(child.pid):
+            os.killpg(child.pid, signal.SIGKILL)
