@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,24 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus not found at {CORPUS} (CI lays ../shared beside the clone)")
     return CORPUS
+
+
+def group_ends_within(group: int, seconds: float) -> bool:
+    """Whether every process of process group `group` ends within `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def kill_group(group: int) -> None:
+    """SIGKILL whatever is left of process group `group`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
 
 
 _READY_PREFECT_HOME = _SESSION_DIR / "prefect-ready"

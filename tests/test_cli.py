@@ -19,7 +19,7 @@ from flows.cli import app
 from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document
-from tests.conftest import ROOT, one_page_sources_file
+from tests.conftest import ROOT, group_ends_within, kill_group, one_page_sources_file
 from tests.documents import cleaned_document
 from warehouse.db import migrations, writer
 from warehouse.queries import read_only_query
@@ -766,13 +766,9 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
         time.sleep(1)  # the fork server is importing the thorough mode's libraries (2-3 s)
         os.killpg(run.pid, signal.SIGINT)
         out, err = run.communicate(timeout=60)
-        deadline = time.monotonic() + 15
-        while _group_alive(run.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _group_alive(run.pid), "a process of the run outlived it"
+        assert group_ends_within(run.pid, 15), "a process of the run outlived it"
     finally:
-        if _group_alive(run.pid):
-            os.killpg(run.pid, signal.SIGKILL)
+        kill_group(run.pid)
         server.shutdown()
     assert run.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out, err
@@ -781,14 +777,6 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
         "error: interrupted: the batches already loaded are kept (each loads whole or not at "
         "all); rerun the same command to fetch the rest"
     )
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import pytest
 from tasks.dedupe import Fingerprint, fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FetchResult
-from tests.conftest import ROOT
+from tests.conftest import ROOT, group_ends_within, kill_group
 from tests.documents import cleaned_document
 from warehouse.db import reader, writer
 from warehouse.integrity import check_warehouse
@@ -335,14 +335,6 @@ def _extraction_processes(pid: int) -> list:
     return [p for p in under if "multiprocessing.forkserver" in " ".join(p.cmdline())]
 
 
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_sigkill_of_newsflow_while_its_workers_clean_leaves_no_process_behind(
     prefect_harness: None, db_path: str, tmp_path: Path
 ) -> None:
@@ -367,10 +359,6 @@ def test_sigkill_of_newsflow_while_its_workers_clean_leaves_no_process_behind(
             time.sleep(0.2)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        deadline = time.monotonic() + 15
-        while _group_alive(child.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _group_alive(child.pid), "an extraction process outlived its newsflow"
+        assert group_ends_within(child.pid, 15), "an extraction process outlived its newsflow"
     finally:
-        if _group_alive(child.pid):
-            os.killpg(child.pid, signal.SIGKILL)
+        kill_group(child.pid)
