@@ -148,7 +148,7 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def with_prefect_defaults(*args: Any, **kwargs: Any) -> None:
-        with _nothing_written_if_interrupted():
+        with _interrupted_says():
             from prefect.settings import temporary_settings
 
         with temporary_settings(set_defaults=PREFECT_DEFAULTS):
@@ -158,13 +158,14 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @contextmanager
-def _nothing_written_if_interrupted() -> Iterator[None]:
-    """Ctrl-C while a flow command loads Prefect and its flow (seconds), before the run and its
-    first write, is said in one line: typer turns it into exit 130 without a word."""
+def _interrupted_says(message: str = INTERRUPTED_BEFORE_THE_RUN) -> Iterator[None]:
+    """Ctrl-C is said in one line, `message` (what the command had written by then), and exits
+    130: typer turns it into exit 130 without a word. By default, for the seconds a flow command
+    loads Prefect and its flow, before the run and its first write."""
     try:
         yield
     except KeyboardInterrupt:
-        _fail(INTERRUPTED_BEFORE_THE_RUN, code=130)
+        _fail(message, code=130)
 
 
 def _shield_temporary_api() -> None:
@@ -240,24 +241,23 @@ INTERRUPTED_READING = "interrupted: nothing was written"
 def _user_errors(interrupted: str = INTERRUPTED_READING) -> Iterator[None]:
     """Known problems become one line naming the thing and the fix, and exit 1; no traceback.
     Ctrl-C becomes `interrupted`, what the command had written by then, and exit 130."""
-    try:
-        yield
-    except _USER_ERRORS as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
-    except RuntimeError as exc:
-        if not str(exc).startswith(_API_TIMEOUT):
-            raise
-        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as waited
+    with _interrupted_says(interrupted):
+        try:
+            yield
+        except _USER_ERRORS as exc:
+            _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
+        except RuntimeError as exc:
+            if not str(exc).startswith(_API_TIMEOUT):
+                raise
+            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as waited
 
-        _fail(
-            f"Prefect's temporary API did not start within {waited.value()} s "
-            f"(a busy machine?); rerun with a higher {STARTUP_TIMEOUT_VARIABLE}, or start a server "
-            "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
-        )
-    except KeyboardInterrupt:
-        _fail(interrupted, code=130)
+            _fail(
+                f"Prefect's temporary API did not start within {waited.value()} s (a busy "
+                f"machine?); rerun with a higher {STARTUP_TIMEOUT_VARIABLE}, or start a server "
+                "(`make server`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
 
 
 @contextmanager
@@ -410,7 +410,7 @@ def ingest(
             "nothing to ingest: pass --sources FILE or --url/--urls-file/--feed/--sitemap/--path", 2
         )
     started = datetime.now(UTC)
-    with _nothing_written_if_interrupted():
+    with _interrupted_says():
         from flows.ingest import ingest as ingest_flow
         from tasks.sources import sources_from_cli
 
@@ -465,7 +465,7 @@ def run(
     Example: newsflow run --sources deployments/sources.toml --task-runner dask
     """
     started = datetime.now(UTC)
-    with _nothing_written_if_interrupted():
+    with _interrupted_says():
         from flows.run import run as run_flow
 
         _shield_temporary_api()
@@ -553,7 +553,7 @@ def summarize(
 
     Example: newsflow summarize --start 2021-08-06 --end 2021-08-16
     """
-    with _nothing_written_if_interrupted():
+    with _interrupted_says():
         from flows.summarize import summarize as summarize_flow
 
         _shield_temporary_api()
