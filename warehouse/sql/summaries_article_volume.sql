@@ -1,4 +1,4 @@
--- One scan of the articles for days in [$start, $end]: articles and distinct stories per day and
+-- For days in [$start, $end], from the articles: articles and distinct stories per day and
 -- site (all_sites = 0) and per day over all sites (all_sites = 1), kept for this transaction.
 -- A site is its web host (www. aside), as in daily_capture_sources, so its pages with and without
 -- a site name are one site; it is shown by the name its pages give most (over all its articles,
