@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,8 @@ from tasks.load import write_batch
 from tasks.records import Document
 from tests.conftest import ROOT, group_ends_within, kill_group, one_page_sources_file
 from tests.documents import cleaned_document
-from warehouse.db import migrations, writer
+from warehouse.db import WarehouseError, migrations, reader, writer
+from warehouse.integrity import check_warehouse
 from warehouse.queries import read_only_query
 
 LATEST = migrations()[-1][0]
@@ -316,9 +318,10 @@ def test_a_full_disk_fails_in_one_line_and_loses_nothing(
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
-    # The near-duplicate index beside the file is written before DuckDB commits: it fails first.
+    # Each commit is a checkpoint into the file (warehouse/db.py, _COMMIT_BY_CHECKPOINT), which
+    # needs room for new blocks: the run's first, its sources, finds none.
     assert done.stderr.splitlines()[-1] == (
-        f"error: warehouse {db}: the disk is full (news.duckdb.lsh.sqlite: disk I/O error); the "
+        f"error: warehouse {db}: the disk is full (news.duckdb: No space left on device); the "
         "write was rolled back, free some space and rerun"
     )
     (small_disk / "filler").unlink()
@@ -327,6 +330,29 @@ def test_a_full_disk_fails_in_one_line_and_loses_nothing(
     _load(db, 3)  # and the file takes writes
     code, out, _ = _invoke("check", "--db", db)
     assert code == 0 and "is consistent: 3 articles" in out
+
+
+def test_a_full_disk_at_the_near_duplicate_index_rolls_the_whole_batch_back(
+    small_disk: Path,
+) -> None:
+    """The index beside the file is written before DuckDB commits: on a full disk it fails
+    first, in the same one line, and the batch's rows go with it."""
+    db = f"{small_disk}/news.duckdb"
+    _load(db, 2)
+    with (small_disk / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+        while True:  # to the last byte
+            filler.write(b"\0" * 4096)
+    docs = [_document(i) for i in range(2, 4)]
+    with pytest.raises(WarehouseError) as refused:
+        write_batch(db, fetches=[d.fetch for d in docs], documents=docs, prints=fingerprints(docs))
+    assert str(refused.value) == (
+        f"warehouse {db}: the disk is full (news.duckdb.lsh.sqlite: disk I/O error); "
+        "the write was rolled back, free some space and rerun"
+    )
+    (small_disk / "filler").unlink()
+    assert check_warehouse(db) == []
+    with reader(db) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (2,)
 
 
 # --- newsflow query is read-only ---------------------------------------------------------------

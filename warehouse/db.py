@@ -49,6 +49,7 @@ _PID_RE = re.compile(r"PID (\d+)")
 _MIGRATION_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
 _DISK_FULL = ("No space left on device", "Disk quota exceeded", "File too large")
 _UNWRITABLE = ("Read-only file system", "Permission denied")
+_REFUSED_WRITE_RE = re.compile(r'Could not write file "(?P<file>[^"]+)": (?P<why>.+)$')
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 READER_MAX_DELAY = 0.25
 _LOAD_WAIT = "; a load waits lock_wait_seconds, set in the sources file's [settings]"
@@ -290,11 +291,18 @@ def _write_failure(path: str, exc: duckdb.Error) -> WarehouseError | None:
     while cause is not None:
         message = str(cause).splitlines()[0] if str(cause) else ""
         if any(sign in message for sign in _DISK_FULL):
-            return disk_full_error(path, message)
+            return disk_full_error(path, _refused_write(message))
         if any(sign in message for sign in _UNWRITABLE):
             return unwritable_error(path, message)
         cause = cause.__context__
     return None
+
+
+def _refused_write(message: str) -> str:
+    """The file and the system's reason, as in "news.duckdb: No space left on device", out of
+    DuckDB's wording (a commit's failed checkpoint wraps it in three more sentences)."""
+    found = _REFUSED_WRITE_RE.search(message)
+    return f"{Path(found['file']).name}: {found['why']}" if found else message
 
 
 def disk_full_error(path: str, detail: str) -> WarehouseError:
