@@ -8,9 +8,7 @@ CREATE OR REPLACE TEMP TABLE article_volume AS
 WITH dated AS (
     SELECT
         local_day(published_at, published_offset, NULL) AS day,
-        coalesce(
-            nullif(lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1)), ''),
-            source_site(site_name, url, source_name)) AS host,
+        coalesce(url_host(url), source_site(site_name, url, source_name)) AS host,
         site_name,
         cluster_id
     FROM articles

@@ -8,9 +8,7 @@ WITH events AS (
     SELECT
         e.capital, e.province, e.capital_kind, e.status, e.event_date AS day, e.site_name,
         e.cluster_id,
-        coalesce(
-            nullif(lower(regexp_extract(a.url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1)), ''),
-            e.site_name) AS site
+        coalesce(url_host(a.url), e.site_name) AS site
     FROM capture_events AS e
     JOIN articles AS a ON a.id = e.article_id
     WHERE e.status IN ('confirmed', 'claimed')
