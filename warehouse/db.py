@@ -9,6 +9,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -745,3 +746,19 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
         yield conn
     finally:
         conn.close()
+
+
+def interruptible(conn: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
+    """`run()`, reads on `conn`, in a thread of its own, so that Ctrl-C stops them at once.
+
+    Run in the main thread, DuckDB looks for Python's signals only between its tasks, and often
+    missed a Ctrl-C: a long `newsflow query` kept running. Here the main thread waits, takes the
+    KeyboardInterrupt and interrupts the query (conn.interrupt()), then passes the Ctrl-C on once
+    the thread has stopped, so the connection is not closed under a running query."""
+    with ThreadPoolExecutor(1, thread_name_prefix="query") as worker:
+        running = worker.submit(run)
+        try:
+            return running.result()
+        except KeyboardInterrupt:
+            conn.interrupt()
+            raise

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from warehouse.db import reader, sql
+from warehouse.db import interruptible, reader, sql
 
 EXAMPLES = 5  # offending rows named per problem
 # check name -> what a row it returns means; the statements live in warehouse/sql/check_*.sql
@@ -82,4 +82,4 @@ def check_warehouse(db: str, *, wait_seconds: float = 30.0) -> list[Problem]:
         WarehouseError: the file is missing, not DuckDB, locked too long or from a newer newsflow.
     """
     with reader(db, wait_seconds=wait_seconds) as conn:
-        return check_connection(conn)
+        return interruptible(conn, lambda: check_connection(conn))

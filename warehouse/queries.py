@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, is_ducklake, load_extension, reader, sql
+from warehouse.db import WarehouseError, interruptible, is_ducklake, load_extension, reader, sql
 
-T = TypeVar("T")
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
 # What EXPLAIN wraps: after `EXPLAIN`, `EXPLAIN ANALYZE` or `EXPLAIN (options)`; comments first.
 _EXPLAINED_RE = re.compile(
@@ -60,19 +57,19 @@ def search_articles(
 
     The index is kept by every load (migration 003), so a search sees every committed article.
     """
+    params = {"query": query, "since": since, "limit": limit}
     with reader(db) as conn:
         load_extension(conn, "fts")
         try:
-            cursor = conn.execute(
-                sql("search_articles"), {"query": query, "since": since, "limit": limit}
+            names, rows = interruptible(
+                conn, lambda: _columns_and_rows(conn.execute(sql("search_articles"), params))
             )
         except duckdb.CatalogException as exc:
             raise WarehouseError(
                 f"warehouse {db} predates its search index; run `newsflow ingest` once to "
                 f"upgrade it ({str(exc).splitlines()[0]})"
             ) from None
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
@@ -129,7 +126,7 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
         load_extension(conn, "fts")  # for search_terms() in users' SQL
         _disable_file_access(conn)
         try:
-            return _interruptible(conn, lambda: _columns_and_rows(conn.execute(query)))
+            return interruptible(conn, lambda: _columns_and_rows(conn.execute(query)))
         except duckdb.Error as exc:
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from None
 
@@ -138,18 +135,3 @@ def _columns_and_rows(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], lis
     if cursor.description is None:
         return [], []
     return [d[0] for d in cursor.description], cursor.fetchall()
-
-
-def _interruptible(conn: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
-    """`run()`, a query on `conn`, in a thread of its own, so that Ctrl-C stops it at once.
-
-    Run in the main thread, DuckDB looks for Python's signals only between its tasks, and often
-    missed a Ctrl-C: a long `newsflow query` kept running. Here the main thread waits, takes the
-    KeyboardInterrupt and interrupts the query (conn.interrupt()), then passes the Ctrl-C on."""
-    with ThreadPoolExecutor(1, thread_name_prefix="query") as worker:
-        running = worker.submit(run)
-        try:
-            return running.result()
-        except KeyboardInterrupt:
-            conn.interrupt()
-            raise

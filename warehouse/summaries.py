@@ -11,7 +11,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, reader, sql, write_transaction, writer
+from warehouse.db import WarehouseError, interruptible, reader, sql, write_transaction, writer
 
 LOGGER = logging.getLogger(__name__)
 SUMMARY_TABLES = ("daily_captures", "daily_capture_sources", "daily_article_counts")
@@ -132,9 +132,10 @@ def read_daily_captures(
     db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
 ) -> list[dict[str, Any]]:
     """Daily captures in [start, end], each with its new capitals' statuses and source counts."""
+    params = day_range(start, end)
     with reader(db, wait_seconds=wait_seconds) as conn:
-        result = conn.execute(sql("summaries_daily_captures_read"), day_range(start, end))
-        return result.to_arrow_table().to_pylist()
+        read = sql("summaries_daily_captures_read")
+        return interruptible(conn, lambda: conn.execute(read, params).to_arrow_table().to_pylist())
 
 
 def _make_folder(out_dir: Path) -> None:
@@ -154,20 +155,24 @@ def write_summary_tables(
     warehouse has opened, so a bad --db leaves nothing behind."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown export format {fmt!r}; use csv or parquet")
-    written = []
     with reader(db, wait_seconds=wait_seconds) as conn:
         _make_folder(out_dir)
-        for table in SUMMARY_TABLES:
-            path = out_dir / f"{table}.{fmt}"
-            relation = conn.sql(_READ_TABLE[table])
-            try:
-                if fmt == "csv":
-                    relation.write_csv(str(path), header=True)
-                else:
-                    relation.write_parquet(str(path))
-            except duckdb.IOException as exc:
-                detail = str(exc).splitlines()[0]
-                message = f"cannot write {path} ({detail}); pass another --out"
-                raise WarehouseError(message) from None
-            written.append(path)
-    return written
+        return interruptible(
+            conn, lambda: [_write_table(conn, t, out_dir, fmt) for t in SUMMARY_TABLES]
+        )
+
+
+def _write_table(
+    conn: duckdb.DuckDBPyConnection, table: str, out_dir: Path, fmt: Literal["csv", "parquet"]
+) -> Path:
+    path = out_dir / f"{table}.{fmt}"
+    relation = conn.sql(_READ_TABLE[table])
+    try:
+        if fmt == "csv":
+            relation.write_csv(str(path), header=True)
+        else:
+            relation.write_parquet(str(path))
+    except duckdb.IOException as exc:
+        detail = str(exc).splitlines()[0]
+        raise WarehouseError(f"cannot write {path} ({detail}); pass another --out") from None
+    return path
