@@ -183,6 +183,20 @@ def test_export_to_a_file_name_taken_by_a_folder_fails_in_one_line(
     )
 
 
+def test_export_to_a_folder_that_cannot_be_made_fails_in_one_line(
+    db_path: str, tmp_path: Path
+) -> None:
+    _load(db_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    out = blocker / "out"
+    assert _invoke("export", "--out", str(out), "--db", db_path) == (
+        1,
+        "",
+        f"error: cannot create the folder {out}: Not a directory ({out}); pass another --out\n",
+    )
+
+
 def test_export_of_a_missing_warehouse_creates_no_folder(tmp_path: Path) -> None:
     db, out = tmp_path / "none.duckdb", tmp_path / "newdir"
     assert _invoke("export", "--out", str(out), "--db", str(db)) == (

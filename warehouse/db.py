@@ -474,23 +474,25 @@ def _prepare_lake(lake: Warehouse) -> None:
     if new and lake.data_path and not lake.data_path.startswith(_REMOTE_SCHEMES):
         folders.append(Path(lake.data_path))
     for folder in folders:
-        _make_folder(lake.url, folder)
+        _make_warehouse_folder(lake.url, folder)
     if lake.catalog_kind == "sqlite" and not lake.catalog_file.exists():
         with sqlite3.connect(lake.catalog_file) as catalog:
             catalog.execute("PRAGMA journal_mode=WAL")
         catalog.close()
 
 
-def _make_folder(url: str, folder: Path) -> None:
-    """Make a folder a warehouse needs (its file's, a lake's catalog's or data's); a failure
-    names the warehouse."""
+def make_folder(folder: Path, refusal: Callable[[str], str]) -> None:
+    """Make a folder and its parents; a failure is a WarehouseError whose message `refusal`
+    words around the system's reason and path, e.g. "Not a directory (/data/news)"."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        where = f"{exc.strerror} ({exc.filename})"
-        raise WarehouseError(
-            f"warehouse {url} cannot be created: {where}; check the path"
-        ) from None
+        raise WarehouseError(refusal(f"{exc.strerror} ({exc.filename})")) from None
+
+
+def _make_warehouse_folder(url: str, folder: Path) -> None:
+    """A folder a warehouse needs (its file's, a lake's catalog's or data's)."""
+    make_folder(folder, lambda why: f"warehouse {url} cannot be created: {why}; check the path")
 
 
 def _check_data_path(conn: duckdb.DuckDBPyConnection, lake: Warehouse, *, read_only: bool) -> None:
@@ -513,7 +515,7 @@ def _check_data_path(conn: duckdb.DuckDBPyConnection, lake: Warehouse, *, read_o
             "written)"
         )
     if not read_only:
-        _make_folder(lake.url, Path(data))
+        _make_warehouse_folder(lake.url, Path(data))
 
 
 def _may_move_data_path(lake: Warehouse) -> bool:
@@ -692,7 +694,7 @@ def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
         return _open_lake(lake, read_only=False, wait_seconds=wait_seconds)
     folder = Path(path).parent
     if not folder.exists():  # a file in its place is left to DuckDB, which says so on opening
-        _make_folder(path, folder)
+        _make_warehouse_folder(path, folder)
     conn = _open(path, read_only=False, wait_seconds=wait_seconds)
     _refuse_lake_catalog(conn, path)
     return conn

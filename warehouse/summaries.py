@@ -11,7 +11,15 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import WarehouseError, interruptible, reader, sql, write_transaction, writer
+from warehouse.db import (
+    WarehouseError,
+    interruptible,
+    make_folder,
+    reader,
+    sql,
+    write_transaction,
+    writer,
+)
 
 LOGGER = logging.getLogger(__name__)
 SUMMARY_TABLES = ("daily_captures", "daily_capture_sources", "daily_article_counts")
@@ -138,15 +146,6 @@ def read_daily_captures(
         return interruptible(conn, lambda: conn.execute(read, params).to_arrow_table().to_pylist())
 
 
-def _make_folder(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        where = f"{exc.strerror} ({exc.filename})"
-        message = f"cannot create the folder {out_dir}: {where}; pass another --out"
-        raise WarehouseError(message) from None
-
-
 def write_summary_tables(
     db: str, out_dir: Path, fmt: Literal["csv", "parquet"], *, wait_seconds: float = 30.0
 ) -> list[Path]:
@@ -156,7 +155,9 @@ def write_summary_tables(
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown export format {fmt!r}; use csv or parquet")
     with reader(db, wait_seconds=wait_seconds) as conn:
-        _make_folder(out_dir)
+        make_folder(
+            out_dir, lambda why: f"cannot create the folder {out_dir}: {why}; pass another --out"
+        )
         return interruptible(
             conn, lambda: [_write_table(conn, t, out_dir, fmt) for t in SUMMARY_TABLES]
         )
