@@ -31,8 +31,14 @@ STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 # in the Prefect profile alike). Prefect gives its temporary API 20 s to start, which a busy
 # 2-core machine exceeds (25 s here the first time: README), and the command then died in a
 # 60-line traceback; `make run` and the tests wait 90 s too. Prefect logs each task run at INFO,
-# which buried the command's own summary; `make run` and the tests log warnings only too.
-PREFECT_DEFAULTS = {STARTUP_TIMEOUT_VARIABLE: "90", "PREFECT_LOGGING_LEVEL": "WARNING"}
+# which buried the command's own summary; `make run` and the tests log warnings only too. The
+# temporary API's telemetry, on a machine offline, logged an ERROR line each command ("Failed to
+# send telemetry"); `make run` and the tests turn it off too.
+PREFECT_DEFAULTS = {
+    STARTUP_TIMEOUT_VARIABLE: "90",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
 _API_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 app = typer.Typer(

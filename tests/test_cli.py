@@ -609,6 +609,7 @@ def test_summarize_of_a_missing_warehouse_fails_in_one_line(
 
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 LOGGING_LEVEL = "PREFECT_LOGGING_LEVEL"
+TELEMETRY = "PREFECT_SERVER_ANALYTICS_ENABLED"
 
 
 def _prefect_home(home: Path, **settings: str) -> Path:
@@ -627,26 +628,33 @@ def _prefect_home(home: Path, **settings: str) -> Path:
 def test_a_flow_command_takes_prefect_settings_from_the_env_then_the_profile_then_its_own(
     tmp_path: Path,
 ) -> None:
-    """90 s for the temporary API to start and warnings only, unless the user's environment or
-    Prefect profile (`prefect config set`) says otherwise: the profile's value was overridden."""
+    """90 s for the temporary API to start, warnings only and no telemetry from the temporary
+    API (offline, it logged an ERROR each command), unless the user's environment or Prefect
+    profile (`prefect config set`) says otherwise: the profile's value was overridden."""
     code = (
         "from flows.cli import _flow_command\n"
         "@_flow_command\n"
         "def show() -> None:\n"
         "    from prefect.settings import PREFECT_LOGGING_LEVEL as level\n"
+        "    from prefect.settings import PREFECT_SERVER_ANALYTICS_ENABLED as telemetry\n"
         "    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
-        "    print(s.value(), level.value())\n"
+        "    print(s.value(), level.value(), telemetry.value())\n"
         "show()\n"
     )
     profiled = _prefect_home(
-        tmp_path / "profiled", **{STARTUP_TIMEOUT: "45", LOGGING_LEVEL: "ERROR"}
+        tmp_path / "profiled", **{STARTUP_TIMEOUT: "45", LOGGING_LEVEL: "ERROR", TELEMETRY: "true"}
     )
-    plain = {k: v for k, v in os.environ.items() if k not in (STARTUP_TIMEOUT, LOGGING_LEVEL)}
+    ours = (STARTUP_TIMEOUT, LOGGING_LEVEL, TELEMETRY)
+    plain = {k: v for k, v in os.environ.items() if k not in ours}
     python = str(ROOT / ".venv" / "bin" / "python")
     for home, extra, expected in [
-        (tmp_path / "plain", {}, "90 WARNING"),
-        (profiled, {}, "45 ERROR"),
-        (profiled, {STARTUP_TIMEOUT: "200", LOGGING_LEVEL: "INFO"}, "200 INFO"),
+        (tmp_path / "plain", {}, "90 WARNING False"),
+        (profiled, {}, "45 ERROR True"),
+        (
+            profiled,
+            {STARTUP_TIMEOUT: "200", LOGGING_LEVEL: "INFO", TELEMETRY: "false"},
+            "200 INFO False",
+        ),
     ]:
         env = {**plain, "PREFECT_HOME": str(home), **extra}
         done = subprocess.run(
