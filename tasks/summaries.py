@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from warehouse.db import parse_warehouse
+from warehouse.db import make_folder, parse_warehouse
 from warehouse.summaries import (
     read_daily_captures,
     recompute_daily_summaries,
@@ -194,7 +194,13 @@ def draw_captures_chart(
 ) -> ChartFiles:
     """Write the chart of daily_captures rows (as read_daily_captures returns them) as
     <out_dir>/daily_captures.png and a self-contained daily_captures.html (inline SVG)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(
+        out_dir,
+        lambda why: (
+            f"cannot create the chart's folder {out_dir}: {why}; move what is in its way "
+            "(the summaries are written; rerun to draw the chart)"
+        ),
+    )
     figure = _captures_figure(rows, title)
     png = out_dir / f"{CHART_STEM}.png"
     figure.savefig(png, dpi=110)

@@ -604,6 +604,25 @@ def test_summarize_of_a_missing_warehouse_fails_in_one_line(
     )
 
 
+def test_summarize_where_the_chart_folder_cannot_be_made_fails_in_one_line(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    """A file named reports beside the warehouse: the chart has nowhere to go (was a 60-line
+    traceback of Prefect's, then `error: File exists (…)`)."""
+    db = tmp_path / "news.duckdb"
+    with writer(str(db)):
+        pass
+    reports = tmp_path / "reports"
+    reports.write_text("a file where the chart's folder should be")
+    done = _newsflow("summarize", "--db", str(db))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        f"error: cannot create the chart's folder {reports}: File exists ({reports}); move what "
+        "is in its way (the summaries are written; rerun to draw the chart)"
+    )
+
+
 # --- Prefect's temporary API ---------------------------------------------------------------------
 
 
