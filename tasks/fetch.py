@@ -176,6 +176,7 @@ class RobotsRules:
     rules: list[tuple[bool, re.Pattern[str], int]]
     source: str
     blocked_reason: str | None = None  # set when robots.txt was unreachable: everything disallowed
+    blocked_outcome: str = "robots"  # the outcome of the pages it blocks: "dns" for no such host
 
     @classmethod
     def parse(cls, text: str, agent: str, source: str) -> RobotsRules:
@@ -242,6 +243,8 @@ class RobotsCache:
         }
         if unavailable or (400 <= status < 500 and status != 429):
             return RobotsRules(rules=[], source=robots_url)  # RFC 9309 2.3.1.3: allow all
+        if result.outcome == "dns":  # no such host: its pages fail as they would unchecked
+            return RobotsRules([], robots_url, result.error, blocked_outcome="dns")
         reason = f"{robots_url} unreachable ({result.error}); RFC 9309 says disallow all"
         LOGGER.info("robots: %s", reason)
         return RobotsRules(rules=[], source=robots_url, blocked_reason=reason)
@@ -344,15 +347,18 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not any(special)
 
 
+def _unresolved(host: str, exc: socket.gaierror) -> _FetchFailure:
+    """A host name that does not resolve: retried only when the resolver says to try again."""
+    transient = exc.errno == socket.EAI_AGAIN
+    return _FetchFailure("dns", f"cannot resolve host {host}: {exc.strerror}", retryable=transient)
+
+
 def _refuse_private_host(host: str, port: int) -> None:
     """Resolve `host` and refuse it when any address it resolves to is not public."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        transient = exc.errno == socket.EAI_AGAIN
-        raise _FetchFailure(
-            "dns", f"cannot resolve host {host}: {exc.strerror}", retryable=transient
-        ) from exc
+        raise _unresolved(host, exc) from exc
     except UnicodeError as exc:
         raise _FetchFailure("bad_url", f"host name {host!r} is not valid: {exc}") from exc
     for *_, sockaddr in infos:
@@ -389,7 +395,7 @@ def _check_target(url: str, batch: FetchBatch, mode: _Mode, via: str | None) -> 
                 f"{url} is disallowed by {rules.source} for user agent "
                 f"{_product_token(batch.settings.user_agent)!r}"
             )
-            raise _FetchFailure("robots", reason)
+            raise _FetchFailure(rules.blocked_outcome, reason)
 
 
 def _parse_content_type(value: str | None) -> tuple[str | None, str | None]:
@@ -453,9 +459,34 @@ def _request_headers(
     return headers
 
 
-def _failure_from_request_error(exc: requests.RequestException, s: FetchSettings) -> _FetchFailure:
-    """Map what requests raised before the headers arrived to an outcome, retryable or not."""
+def _innermost_error(exc: BaseException) -> BaseException:
+    """The error under requests' and urllib3's wrappers (ConnectionError holds a MaxRetryError,
+    whose reason holds a NameResolutionError or NewConnectionError raised from the socket's
+    error): what the system said, without the wrappers' reprs."""
+    seen = {id(exc)}
+    while True:
+        reason = getattr(exc, "reason", None)
+        first_arg = exc.args[0] if exc.args else None
+        inner = next(
+            (e for e in (reason, exc.__cause__, first_arg) if isinstance(e, BaseException)), None
+        )
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def _failure_from_request_error(
+    exc: requests.RequestException, s: FetchSettings, url: str
+) -> _FetchFailure:
+    """Map what requests raised before the headers arrived to an outcome, retryable or not.
+
+    A host that does not resolve is `dns` here too: with private hosts allowed, nothing resolves
+    it before the request (_refuse_private_host), and it was a `connection` failure, retried."""
     detail = str(exc)[:300]
+    innermost = _innermost_error(exc)
+    if isinstance(innermost, socket.gaierror):
+        return _unresolved(urlsplit(url).hostname or url, innermost)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return _FetchFailure(
             "timeout", f"no connection within {s.connect_timeout:g} s", retryable=True
@@ -476,6 +507,8 @@ def _failure_from_request_error(exc: requests.RequestException, s: FetchSettings
     if isinstance(
         exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
     ):
+        if isinstance(innermost, OSError) and innermost.strerror:
+            detail = innermost.strerror  # "Connection refused", not the wrappers' reprs
         return _FetchFailure("connection", f"connection failed: {detail}", retryable=True)
     return _FetchFailure("request_error", f"request failed: {detail}")
 
@@ -703,7 +736,7 @@ def _request(
                 proxies=environment.proxies,
             )
         except requests.RequestException as exc:
-            raise _failure_from_request_error(exc, s) from exc
+            raise _failure_from_request_error(exc, s, url) from exc
         except urllib3.exceptions.LocationValueError as exc:  # escapes requests unwrapped
             raise _FetchFailure("bad_url", f"URL refused by the HTTP client: {exc}") from exc
         try:

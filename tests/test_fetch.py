@@ -291,7 +291,23 @@ def test_connection_refused_retried_then_recorded(fetch_settings: FetchSettings)
     url = f"http://127.0.0.1:{closed_port()}/"
     result = fetch_url(url, tuned(fetch_settings, max_retries=1, respect_robots=False))
     assert (result.outcome, result.attempts) == ("connection", 2)
-    assert "refused" in (result.error or "").lower()
+    assert result.error == "connection failed: Connection refused (gave up after 2 attempts)"
+
+
+@pytest.mark.parametrize("private_hosts", [False, True])
+@pytest.mark.parametrize("robots", [False, True])
+def test_a_host_that_does_not_resolve_is_dns_and_not_retried(
+    fetch_settings: FetchSettings, private_hosts: bool, robots: bool
+) -> None:
+    """A `.invalid` name never resolves (RFC 6761). With private hosts allowed nothing resolves
+    the host before the request: it was `connection`, retried, its error the reprs of urllib3's
+    wrappers, and with robots.txt checked first it was `robots`."""
+    settings = tuned(
+        fetch_settings, allow_private_hosts=private_hosts, respect_robots=robots, max_retries=2
+    )
+    result = fetch_url("http://nonexistent.invalid/news/story", settings)
+    assert (result.outcome, result.attempts) == ("dns", 1), result.error
+    assert result.error == "cannot resolve host nonexistent.invalid: Name or service not known"
 
 
 # --- timeouts and byte caps --------------------------------------------------------------------
