@@ -244,7 +244,9 @@ class RobotsCache:
         if unavailable or (400 <= status < 500 and status != 429):
             return RobotsRules(rules=[], source=robots_url)  # RFC 9309 2.3.1.3: allow all
         if result.outcome == "dns":  # no such host: its pages fail as they would unchecked
-            return RobotsRules([], robots_url, result.error, blocked_outcome="dns")
+            return RobotsRules(
+                rules=[], source=robots_url, blocked_reason=result.error, blocked_outcome="dns"
+            )
         reason = f"{robots_url} unreachable ({result.error}); RFC 9309 says disallow all"
         LOGGER.info("robots: %s", reason)
         return RobotsRules(rules=[], source=robots_url, blocked_reason=reason)
@@ -482,9 +484,11 @@ def _failure_from_request_error(
     """Map what requests raised before the headers arrived to an outcome, retryable or not.
 
     A host that does not resolve is `dns` here too: with private hosts allowed, nothing resolves
-    it before the request (_refuse_private_host), and it was a `connection` failure, retried."""
+    it before the request (_refuse_private_host), and it was a `connection` failure, retried.
+    A proxy's failure keeps requests' whole message, which names the proxy."""
     detail = str(exc)[:300]
-    innermost = _innermost_error(exc)
+    proxy = isinstance(exc, requests.exceptions.ProxyError)
+    innermost = exc if proxy else _innermost_error(exc)
     if isinstance(innermost, socket.gaierror):
         return _unresolved(urlsplit(url).hostname or url, innermost)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
