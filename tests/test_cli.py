@@ -911,3 +911,47 @@ def test_ctrl_c_during_a_long_query_stops_it_at_once(tmp_path: Path) -> None:
     assert stopped_in < 10, stopped_in
     assert "Traceback" not in err and out == "", err
     assert err.splitlines()[-1] == "error: interrupted: nothing was written"
+
+
+def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
+    db_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`newsflow export` stopped by Ctrl-C: one line saying which files may be incomplete, exit
+    130, within seconds. Its tables' query is replaced by one that runs a minute unless stopped."""
+    import signal
+    import threading
+    import time
+
+    from warehouse import summaries
+
+    with writer(db_path):
+        pass
+    endless = "SELECT count(*) AS n FROM range(20000000000) t(a) WHERE a % 7 = 3"
+    monkeypatch.setattr(summaries, "_READ_TABLE", dict.fromkeys(summaries.SUMMARY_TABLES, endless))
+    writing, write_table = threading.Event(), summaries._write_table
+    monkeypatch.setattr(
+        summaries, "_write_table", lambda *args: (writing.set(), write_table(*args))[1]
+    )
+
+    def press_ctrl_c() -> None:
+        if writing.wait(30):
+            time.sleep(0.5)  # the query is running
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    out = tmp_path / "out"
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
+    ctrl_c = threading.Thread(target=press_ctrl_c)
+    ctrl_c.start()
+    try:
+        started = time.monotonic()
+        code, stdout, err = _invoke("export", "--out", str(out), "--db", db_path)
+        stopped_in = time.monotonic() - started
+    finally:
+        writing.set()
+        ctrl_c.join()
+        signal.signal(signal.SIGINT, taken)
+    assert (code, stdout) == (130, ""), err
+    assert stopped_in < 10, stopped_in
+    assert err.splitlines()[-1] == (
+        f"error: interrupted: the files in {out} may be incomplete; rerun the same command"
+    )
