@@ -10,7 +10,9 @@ import shutil
 import signal
 import sqlite3
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,35 @@ def kill_group(group: int) -> None:
 
 
 _READY_PREFECT_HOME = _SESSION_DIR / "prefect-ready"
+
+
+def endless_query(*params: str) -> str:
+    """A query that runs for a minute or more unless it is interrupted; it names `params`, the
+    parameters of the statement it stands in for, so that DuckDB takes them."""
+    named = "".join(f" AND ${name} IS NOT DISTINCT FROM ${name}" for name in params)
+    return f"SELECT count(*) AS n FROM range(20000000000) t(a) WHERE a % 7 = 3{named}"
+
+
+@contextlib.contextmanager
+def ctrl_c_once(started: threading.Event, after: float = 0.5) -> Iterator[None]:
+    """Within the block, a terminal's Ctrl-C (SIGINT to the main thread, Python's default
+    handler) `after` seconds once `started` is set: as a user presses it while a query runs."""
+    main = threading.main_thread().ident
+
+    def press() -> None:
+        if started.wait(30):
+            time.sleep(after)
+            signal.pthread_kill(main, signal.SIGINT)
+
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)
+    presser = threading.Thread(target=press)
+    presser.start()
+    try:
+        yield
+    finally:
+        started.set()
+        presser.join()
+        signal.signal(signal.SIGINT, taken)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,14 @@ from flows.cli import app
 from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document
-from tests.conftest import ROOT, group_ends_within, kill_group, one_page_sources_file
+from tests.conftest import (
+    ROOT,
+    ctrl_c_once,
+    endless_query,
+    group_ends_within,
+    kill_group,
+    one_page_sources_file,
+)
 from tests.documents import cleaned_document
 from warehouse.db import WarehouseError, migrations, reader, writer
 from warehouse.integrity import check_warehouse
@@ -918,7 +925,6 @@ def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
 ) -> None:
     """`newsflow export` stopped by Ctrl-C: one line saying which files may be incomplete, exit
     130, within seconds. Its tables' query is replaced by one that runs a minute unless stopped."""
-    import signal
     import threading
     import time
 
@@ -926,30 +932,17 @@ def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
 
     with writer(db_path):
         pass
-    endless = "SELECT count(*) AS n FROM range(20000000000) t(a) WHERE a % 7 = 3"
-    monkeypatch.setattr(summaries, "_READ_TABLE", dict.fromkeys(summaries.SUMMARY_TABLES, endless))
+    tables = dict.fromkeys(summaries.SUMMARY_TABLES, endless_query())
+    monkeypatch.setattr(summaries, "_READ_TABLE", tables)
     writing, write_table = threading.Event(), summaries._write_table
     monkeypatch.setattr(
         summaries, "_write_table", lambda *args: (writing.set(), write_table(*args))[1]
     )
-
-    def press_ctrl_c() -> None:
-        if writing.wait(30):
-            time.sleep(0.5)  # the query is running
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-
     out = tmp_path / "out"
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
-    ctrl_c = threading.Thread(target=press_ctrl_c)
-    ctrl_c.start()
-    try:
+    with ctrl_c_once(writing):
         started = time.monotonic()
         code, stdout, err = _invoke("export", "--out", str(out), "--db", db_path)
-        stopped_in = time.monotonic() - started
-    finally:
-        writing.set()
-        ctrl_c.join()
-        signal.signal(signal.SIGINT, taken)
+    stopped_in = time.monotonic() - started
     assert (code, stdout) == (130, ""), err
     assert stopped_in < 10, stopped_in
     assert err.splitlines()[-1] == (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import ctrl_c_once, endless_query
 from warehouse import db, integrity, queries, summaries
 
 
@@ -141,31 +141,26 @@ def test_a_writers_thread_cap_lasts_only_for_its_block(db_path):
         assert conn.execute(setting).fetchone()[0] == default
 
 
-# A query that runs for a minute or more unless it is interrupted; it names the parameters the
-# statement it replaces is given, so that DuckDB takes them.
-def _endless(*params: str) -> str:
-    named = "".join(f" AND ${name} IS NOT DISTINCT FROM ${name}" for name in params)
-    return f"SELECT count(*) AS n FROM range(20000000000) t(a) WHERE a % 7 = 3{named}"
-
-
 def _read_check(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[], None]) -> None:
-    monkeypatch.setattr(integrity, "sql", lambda name: (started(), _endless())[1])
+    monkeypatch.setattr(integrity, "sql", lambda name: (started(), endless_query())[1])
     integrity.check_warehouse(path)
 
 
 def _read_search(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[], None]) -> None:
-    endless = _endless("query", "since", "limit")
+    endless = endless_query("query", "since", "limit")
     monkeypatch.setattr(queries, "sql", lambda name: (started(), endless)[1])
     queries.search_articles(path, "taliban")
 
 
 def _read_captures(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[], None]) -> None:
-    monkeypatch.setattr(summaries, "sql", lambda name: (started(), _endless("start", "end"))[1])
+    monkeypatch.setattr(
+        summaries, "sql", lambda name: (started(), endless_query("start", "end"))[1]
+    )
     summaries.read_daily_captures(path)
 
 
 def _read_export(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[], None]) -> None:
-    endless = {table: _endless() for table in summaries.SUMMARY_TABLES}
+    endless = {table: endless_query() for table in summaries.SUMMARY_TABLES}
     monkeypatch.setattr(summaries, "_READ_TABLE", endless)
     started()  # the tables are read as soon as the folder is made
     summaries.write_summary_tables(path, Path(path).parent / "out", "csv")
@@ -178,25 +173,11 @@ def test_ctrl_c_stops_a_long_read_at_once(db_path, monkeypatch, read):
     The statement each reads is replaced by one that runs for a minute unless interrupted."""
     with db.writer(db_path):
         pass
-    main, reading = threading.main_thread().ident, threading.Event()
-
-    def press_ctrl_c() -> None:
-        if reading.wait(30):
-            time.sleep(0.5)  # the query is running
-            signal.pthread_kill(main, signal.SIGINT)
-
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)
-    ctrl_c = threading.Thread(target=press_ctrl_c)
-    ctrl_c.start()
-    try:
+    reading = threading.Event()
+    with ctrl_c_once(reading), pytest.raises(KeyboardInterrupt):
         started = time.monotonic()
-        with pytest.raises(KeyboardInterrupt):
-            read(db_path, monkeypatch, reading.set)
-        stopped_in = time.monotonic() - started
-    finally:
-        reading.set()
-        ctrl_c.join()
-        signal.signal(signal.SIGINT, taken)
+        read(db_path, monkeypatch, reading.set)
+    stopped_in = time.monotonic() - started
     assert stopped_in < 10, stopped_in
     with db.reader(db_path) as conn:  # the warehouse is closed and opens again
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (0,)
