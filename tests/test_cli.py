@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -948,3 +949,48 @@ def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
     assert err.splitlines()[-1] == (
         f"error: interrupted: the files in {out} may be incomplete; rerun the same command"
     )
+
+
+def test_ctrl_c_during_a_summaries_statement_says_what_is_kept(
+    prefect_harness: None, db_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`newsflow summarize` stopped by Ctrl-C while DuckDB runs one of its statements (in the
+    main thread: the flow calls its tasks there): one line on what is kept, exit 130, within
+    seconds. It exited 1 with a traceback, after waiting for the statement to end: DuckDB had
+    turned the Ctrl-C into RuntimeError("Query interrupted"), which failed the task and the run.
+    The recompute's first statement is replaced by one that runs a minute unless stopped."""
+    import threading
+    import time
+
+    from warehouse import summaries
+
+    report = "Taliban fighters captured the city of Ghazni on Thursday, officials said. " * 3
+    story = cleaned_document(
+        "https://example.org/2021/08/12/ghazni", report, source_name="cli", title="Ghazni falls",
+        published_at=datetime(2021, 8, 12, 9, tzinfo=UTC),
+    )  # fmt: skip
+    write_batch(db_path, fetches=[story.fetch], documents=[story], prints=fingerprints([story]))
+    recomputing, named = threading.Event(), summaries.sql
+
+    def statement(name: str) -> str:
+        if name != "summaries_article_volume":
+            return named(name)
+        recomputing.set()
+        return endless_query("start", "end")
+
+    monkeypatch.setattr(summaries, "sql", statement)
+    with ctrl_c_once(recomputing):
+        started = time.monotonic()
+        code, stdout, err = _invoke("summarize", "--db", db_path)
+    stopped_in = time.monotonic() - started
+    assert code == 130, err
+    assert stopped_in < 30, stopped_in
+    assert "Traceback" not in err, err
+    assert err.splitlines()[-1] == (
+        "error: interrupted: the event batches and day ranges already written are kept (each is "
+        "written whole or not at all); rerun the same command to finish"
+    )
+    with reader(db_path) as conn:  # the events are kept; the summaries' transaction is undone
+        events = "SELECT DISTINCT capital FROM capture_events"
+        assert conn.execute(events).fetchall() == [("Ghazni",)]
+        assert conn.execute("SELECT count(*) FROM daily_article_counts").fetchone() == (0,)

@@ -181,3 +181,44 @@ def test_ctrl_c_stops_a_long_read_at_once(db_path, monkeypatch, read):
     assert stopped_in < 10, stopped_in
     with db.reader(db_path) as conn:  # the warehouse is closed and opens again
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+
+
+def _run_in_reader(path: str, started: Callable[[], None]) -> None:
+    with db.reader(path) as conn:
+        started()
+        conn.execute(endless_query())
+
+
+def _run_in_writer(path: str, started: Callable[[], None]) -> None:
+    with db.writer(path) as conn:
+        started()
+        conn.execute(endless_query())
+
+
+def _run_in_write_transaction(path: str, started: Callable[[], None]) -> None:
+    def work() -> None:
+        conn.execute("UPDATE tally SET n = 1")
+        started()
+        conn.execute(endless_query())
+
+    with db.writer(path) as conn:
+        db.write_transaction(conn, work)
+
+
+@pytest.mark.parametrize("run", [_run_in_reader, _run_in_writer, _run_in_write_transaction])
+def test_ctrl_c_during_a_statement_in_the_main_thread_stays_a_ctrl_c(db_path, run):
+    """A statement run in the main thread (the summarize flow's tasks, ingest's discovery load,
+    a migration): DuckDB turns a Ctrl-C during it into RuntimeError("Query interrupted") and
+    leaves it running, so the rollback, the close or the next open waited a minute for it, and
+    the task that ran it failed as on any error. The warehouse's connections stop it and give
+    the Ctrl-C back, so the run stops as interrupted, at once; a write's transaction is undone."""
+    with db.writer(db_path) as conn:
+        conn.execute("CREATE TABLE tally AS SELECT 0 AS n")
+    running = threading.Event()
+    with ctrl_c_once(running), pytest.raises(KeyboardInterrupt):
+        started = time.monotonic()
+        run(db_path, running.set)
+    stopped_in = time.monotonic() - started
+    assert stopped_in < 10, stopped_in
+    with db.writer(db_path) as conn:  # closed, and opens again for writing
+        assert conn.execute("SELECT n FROM tally").fetchall() == [(0,)]

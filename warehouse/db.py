@@ -385,6 +385,25 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: str = "warehouse") -> int:
     return latest
 
 
+@contextmanager
+def _ctrl_c_given_back(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Stop the statement a Ctrl-C interrupted and raise the KeyboardInterrupt again.
+
+    DuckDB, running a statement in the main thread (the summarize flow's tasks, ingest's
+    discovery load, a migration), takes a Ctrl-C as RuntimeError("Query interrupted") caused by
+    the KeyboardInterrupt, and leaves the statement running: the connection's next statement,
+    its close, or the next open of the file waited for it to end (a minute in the tests). And a
+    Prefect task that raised the RuntimeError failed, so the run ended in a traceback, not as
+    interrupted."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        conn.interrupt()
+        raise KeyboardInterrupt from exc
+
+
 def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
     """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
     try:
@@ -416,10 +435,11 @@ def write_transaction(
     for attempt in range(1, attempts + 1):
         conn.execute("BEGIN TRANSACTION")
         try:
-            if lake and claim:
-                conn.execute(sql("claim_write_lock"))
-            result = work()
-            conn.execute("COMMIT")
+            with _ctrl_c_given_back(conn):  # before the rollback, which would wait for it
+                if lake and claim:
+                    conn.execute(sql("claim_write_lock"))
+                result = work()
+                conn.execute("COMMIT")
             return result
         except duckdb.Error as exc:
             _rollback(conn)
@@ -724,7 +744,7 @@ def writer(
     """
     conn = _open_writer(path, wait_seconds)
     try:
-        with _write_errors(path):
+        with _write_errors(path), _ctrl_c_given_back(conn):
             migrate(conn, path)
             if threads is not None:
                 conn.execute("SET threads = ?", [threads])
@@ -747,9 +767,10 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
         conn = _open(path, read_only=True, wait_seconds=wait_seconds)
         _refuse_lake_catalog(conn, path)
     try:
-        backend = "ducklake" if lake.lake else "duckdb"
-        _check_not_newer(conn, path, (migrations(backend) or [(0, "", "")])[-1][0])
-        yield conn
+        with _ctrl_c_given_back(conn):
+            backend = "ducklake" if lake.lake else "duckdb"
+            _check_not_newer(conn, path, (migrations(backend) or [(0, "", "")])[-1][0])
+            yield conn
     finally:
         conn.close()
 
