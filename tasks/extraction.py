@@ -623,12 +623,13 @@ def _read_canonical_url(tree: HtmlElement, url: str) -> str | None:
     hrefs = tree.xpath('.//link[@rel="canonical"]/@href') + tree.xpath(
         './/meta[@property="og:url"]/@content'
     )
-    for href in hrefs:
-        href = href.strip()
-        if href:
+    for href in filter(None, map(str.strip, hrefs)):
+        try:
             absolute = urljoin(url, href)
             if urlsplit(absolute).scheme in ("http", "https"):
                 return absolute
+        except ValueError:  # "http://[broken": urllib refuses it; try the next one
+            continue
     return None
 
 

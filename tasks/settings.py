@@ -189,6 +189,11 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
         _check_source(raw, path)
         if raw.get("enabled", True) is False:
             continue
+        if any(source["name"] == raw["name"] for source in sources):
+            raise ValueError(
+                f"two enabled sources in {path} are named {raw['name']!r}; give each its own "
+                "name (it is recorded with every fetch and article of the source)"
+            )
         options = {k: v for k, v in raw.items() if k not in {"name", "kind", "location", "enabled"}}
         location = raw["location"]
         if "://" not in location and not Path(location).is_absolute():

@@ -122,7 +122,10 @@ def _maybe_gunzip(body: bytes, what: str) -> bytes:
 
 
 def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/x": urllib refuses an unclosed IPv6 literal
+        return False
     return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.netloc)
 
 
@@ -131,7 +134,10 @@ def _absolute_http_url(raw: str, base_url: str | None) -> str | None:
     raw = raw.strip()
     if not raw:
         return None
-    url = urljoin(base_url, raw) if base_url and _is_http_url(base_url) else raw
+    try:
+        url = urljoin(base_url, raw) if base_url and _is_http_url(base_url) else raw
+    except ValueError:  # "//[::1/x" against a base
+        return None
     return url if _is_http_url(url) else None
 
 
@@ -800,7 +806,8 @@ def sources_from_cli(
     sitemaps: list[str],
     paths: list[str],
 ) -> list[Source]:
-    """One-off inputs from the command line as named sources, so their runs are recorded too.
+    """One-off inputs from the command line as named sources, so their runs are recorded too;
+    an input given twice (`--path news` and `--path news/`) is one source.
 
     Raises:
         ValueError: a --url that is not an absolute http(s) URL (refused before any work).
@@ -820,8 +827,7 @@ def sources_from_cli(
         ("path", paths),
     ]
     for kind, values in kinds:
-        for value in values:
-            location = _cli_location(value)
+        for location in dict.fromkeys(map(_cli_location, values)):
             found.append(Source(name=f"cli:{kind}:{location}", kind=kind, location=location))
     return found
 

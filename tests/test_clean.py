@@ -213,6 +213,20 @@ def test_html_article_metadata_and_text():
     assert doc.published_at == datetime(2021, 8, 16, 5, 0, tzinfo=UTC)
     assert doc.published_offset == "+04:30"
     assert local_day(doc.published_at, doc.published_offset) == "2021-08-16"
+
+
+@pytest.mark.parametrize("mode", list(ExtractionMode))
+def test_a_canonical_link_urllib_cannot_take_apart_is_passed_over_not_the_page(mode):
+    """A canonical link with an unclosed IPv6 literal made urllib raise ValueError: the page was
+    rejected as clean_error, its article lost. Now the next declaration (og:url) is taken."""
+    broken = '<link rel="canonical" href="http://[broken/x">'
+    og_url = '<meta property="og:url" content="https://news.example.com/world/kabul-airport">'
+    page = ARTICLE_HTML.replace('<link rel="canonical" href="/world/kabul-airport">', broken)
+    page = page.replace("</head>", og_url + "</head>")
+    doc = clean_page(_fetch(page, "https://news.example.com/a?id=1", "text/html"), mode=mode)
+    assert doc.rejected_reason is None
+    assert doc.title == "Kabul airport reopens to flights"
+    assert doc.canonical_url == "https://news.example.com/world/kabul-airport"
     assert doc.text.startswith("Commercial flights resumed")
     assert "Follow us" not in doc.text
     assert "reopens to flights" not in doc.text  # the h1 is the title, not the body

@@ -62,6 +62,11 @@ def test_the_bundled_sources_file_loads() -> None:
             "valid number, unable to parse string as a number",
         ),
         (
+            SOURCE + SOURCE.replace('"pages"', '"archive"'),
+            "two enabled sources in {path} are named 's'; give each its own name (it is "
+            "recorded with every fetch and article of the source)",
+        ),
+        (
             "[settings\n" + SOURCE,
             "sources file {path} is not valid TOML: Expected ']' at the end of a table "
             "declaration (at line 1, column 10)",
@@ -88,6 +93,13 @@ def test_a_disabled_source_and_its_limit_are_read(tmp_path: Path) -> None:
     text = SOURCE + "limit = 5\n" + SOURCE.replace('"s"', '"off"') + "enabled = false\n"
     sources = load_settings(_sources_file(tmp_path, text)).source_list()
     assert [(s.name, s.options) for s in sources] == [("s", {"limit": 5})]
+
+
+def test_a_disabled_source_may_share_its_name_with_the_enabled_one(tmp_path: Path) -> None:
+    """Two locations kept under one name, one switched off: only one is ever recorded."""
+    text = SOURCE + "enabled = false\n" + SOURCE.replace('"pages"', '"archive"')
+    sources = load_settings(_sources_file(tmp_path, text)).source_list()
+    assert [(s.name, s.location) for s in sources] == [("s", str(tmp_path.resolve() / "archive"))]
 
 
 def test_a_flag_beats_an_env_var_which_beats_the_sources_file(

@@ -429,6 +429,16 @@ def test_url_list_skips_comments_blanks_duplicates_and_junk():
     ]
 
 
+def test_a_url_urllib_cannot_take_apart_is_skipped_not_the_whole_list():
+    """A URL list or sitemap holding "http://[::1/x" (an unclosed IPv6 literal), which urllib
+    refuses with ValueError, failed whole as internal_error, every good URL in it lost."""
+    broken = ["http://[::1/x", "//[::1/y"]  # the second, relative, breaks urljoin
+    lines = [*broken, "https://n.org/ok"]
+    assert read_url_list("\n".join(lines), "https://n.org/list.txt") == ["https://n.org/ok"]
+    sitemap = "<urlset>" + "".join(f"<url><loc>{url}</loc></url>" for url in lines) + "</urlset>"
+    assert read_sitemap(sitemap.encode(), "https://n.org/s").pages == [("https://n.org/ok", None)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Saved pages on disk
 
@@ -486,6 +496,12 @@ def test_sources_from_cli_names_every_input(tmp_path: Path):
     ]
     assert found[0].options["inline"] == ["https://a.org/1", "https://a.org/2"]
     assert sources_from_cli([], [], [], [], []) == []
+    # an input given twice is one source (two of a name failed the run's load of its sources)
+    twice = sources_from_cli([], [], ["https://a.org/rss"] * 2, [], [str(tmp_path), f"{tmp_path}/"])
+    assert [s.name for s in twice] == [
+        "cli:feed:https://a.org/rss",
+        f"cli:path:{tmp_path.resolve()}",
+    ]
     with pytest.raises(ValueError, match="--url 'www.bbc.com/news' is not an http"):
         sources_from_cli(["www.bbc.com/news"], [], [], [], [])
 
