@@ -12,8 +12,9 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,26 +82,34 @@ def endless_query(*params: str) -> str:
     return f"SELECT count(*) AS n FROM range(20000000000) t(a) WHERE a % 7 = 3{named}"
 
 
-@contextlib.contextmanager
-def ctrl_c_once(started: threading.Event, after: float = 0.5) -> Iterator[None]:
+def ctrl_c_once(started: threading.Event, after: float = 0.5) -> contextlib.AbstractContextManager:
     """Within the block, a terminal's Ctrl-C (SIGINT to the main thread, Python's default
     handler) `after` seconds once `started` is set: as a user presses it while a query runs."""
+    return signal_once(started, signal.SIGINT, signal.default_int_handler, after)
+
+
+@contextlib.contextmanager
+def signal_once(
+    started: threading.Event, signum: int, handler: Callable[[int, Any], None], after: float = 0.5
+) -> Iterator[None]:
+    """Within the block, the signal `signum` to the main thread, taken by `handler`, `after`
+    seconds once `started` is set."""
     main = threading.main_thread().ident
 
-    def press() -> None:
+    def send() -> None:
         if started.wait(30):
             time.sleep(after)
-            signal.pthread_kill(main, signal.SIGINT)
+            signal.pthread_kill(main, signum)
 
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)
-    presser = threading.Thread(target=press)
-    presser.start()
+    taken = signal.signal(signum, handler)
+    sender = threading.Thread(target=send)
+    sender.start()
     try:
         yield
     finally:
         started.set()
-        presser.join()
-        signal.signal(signal.SIGINT, taken)
+        sender.join()
+        signal.signal(signum, taken)
 
 
 @pytest.fixture(scope="session")

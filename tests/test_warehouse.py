@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from prefect.exceptions import TerminationSignal
 
-from tests.conftest import ctrl_c_once, endless_query
+from tests.conftest import ctrl_c_once, endless_query, signal_once
 from warehouse import db, integrity, queries, summaries
 
 
@@ -205,17 +207,31 @@ def _run_in_write_transaction(path: str, started: Callable[[], None]) -> None:
         db.write_transaction(conn, work)
 
 
+def _prefect_cancels(signum: int, frame: object) -> None:
+    """What Prefect's flow engine does with the SIGTERM its runner sends to cancel a run."""
+    raise TerminationSignal(signum)
+
+
+_STOPS = {
+    "ctrl-c": (signal.SIGINT, signal.default_int_handler, KeyboardInterrupt),
+    "cancel": (signal.SIGTERM, _prefect_cancels, TerminationSignal),
+}
+
+
+@pytest.mark.parametrize("stop", list(_STOPS))
 @pytest.mark.parametrize("run", [_run_in_reader, _run_in_writer, _run_in_write_transaction])
-def test_ctrl_c_during_a_statement_in_the_main_thread_stays_a_ctrl_c(db_path, run):
+def test_a_signal_during_a_statement_in_the_main_thread_stops_it_as_itself(db_path, run, stop):
     """A statement run in the main thread (the summarize flow's tasks, ingest's discovery load,
-    a migration): DuckDB turns a Ctrl-C during it into RuntimeError("Query interrupted") and
-    leaves it running, so the rollback, the close or the next open waited a minute for it, and
-    the task that ran it failed as on any error. The warehouse's connections stop it and give
-    the Ctrl-C back, so the run stops as interrupted, at once; a write's transaction is undone."""
+    a migration): DuckDB turns a Ctrl-C (or Prefect's TerminationSignal) during it into
+    RuntimeError("Query interrupted") and leaves it running, so the rollback, the close or the
+    next open waited a minute for it, and the task that ran it failed as on any error. The
+    warehouse's connections stop it and raise the signal's exception again, at once; a write's
+    transaction is undone."""
+    signum, handler, raised = _STOPS[stop]
     with db.writer(db_path) as conn:
         conn.execute("CREATE TABLE tally AS SELECT 0 AS n")
     running = threading.Event()
-    with ctrl_c_once(running), pytest.raises(KeyboardInterrupt):
+    with signal_once(running, signum, handler), pytest.raises(raised):
         started = time.monotonic()
         run(db_path, running.set)
     stopped_in = time.monotonic() - started

@@ -386,22 +386,24 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: str = "warehouse") -> int:
 
 
 @contextmanager
-def _ctrl_c_given_back(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Stop the statement a Ctrl-C interrupted and raise the KeyboardInterrupt again.
+def _stops_passed_on(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Stop the statement a signal interrupted and raise the signal's exception again.
 
     DuckDB, running a statement in the main thread (the summarize flow's tasks, ingest's
-    discovery load, a migration), takes a Ctrl-C as RuntimeError("Query interrupted") caused by
-    the KeyboardInterrupt, and leaves the statement running: the connection's next statement,
-    its close, or the next open of the file waited for it to end (a minute in the tests). And a
-    Prefect task that raised the RuntimeError failed, so the run ended in a traceback, not as
-    interrupted."""
+    discovery load, a migration), takes what a signal handler raises meanwhile (Ctrl-C's
+    KeyboardInterrupt, the TerminationSignal of Prefect's SIGTERM when a run is cancelled) as
+    RuntimeError("Query interrupted") caused by it, and leaves the statement running: the
+    connection's next statement, its close, or the next open of the file waited for it to end
+    (a minute in the tests). And a Prefect task that raised the RuntimeError failed, so the run
+    ended in a traceback, not as interrupted (or cancelled)."""
     try:
         yield
     except RuntimeError as exc:
-        if not isinstance(exc.__cause__, KeyboardInterrupt):
-            raise
+        stop = exc.__cause__
+        if stop is None or isinstance(stop, Exception):
+            raise  # an error, not a stop
         conn.interrupt()
-        raise KeyboardInterrupt from exc
+        raise stop from None
 
 
 def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
@@ -435,7 +437,7 @@ def write_transaction(
     for attempt in range(1, attempts + 1):
         conn.execute("BEGIN TRANSACTION")
         try:
-            with _ctrl_c_given_back(conn):  # before the rollback, which would wait for it
+            with _stops_passed_on(conn):  # before the rollback, which would wait for it
                 if lake and claim:
                     conn.execute(sql("claim_write_lock"))
                 result = work()
@@ -744,7 +746,7 @@ def writer(
     """
     conn = _open_writer(path, wait_seconds)
     try:
-        with _write_errors(path), _ctrl_c_given_back(conn):
+        with _write_errors(path), _stops_passed_on(conn):
             migrate(conn, path)
             if threads is not None:
                 conn.execute("SET threads = ?", [threads])
@@ -767,7 +769,7 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
         conn = _open(path, read_only=True, wait_seconds=wait_seconds)
         _refuse_lake_catalog(conn, path)
     try:
-        with _ctrl_c_given_back(conn):
+        with _stops_passed_on(conn):
             backend = "ducklake" if lake.lake else "duckdb"
             _check_not_newer(conn, path, (migrations(backend) or [(0, "", "")])[-1][0])
             yield conn
