@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from prefect.exceptions import TerminationSignal
 
-from tests.conftest import ctrl_c_once, endless_query, signal_once
+from tests.conftest import endless_query, signal_once
 from warehouse import db, integrity, queries, summaries
 
 
@@ -143,6 +143,17 @@ def test_a_writers_thread_cap_lasts_only_for_its_block(db_path):
         assert conn.execute(setting).fetchone()[0] == default
 
 
+def _prefect_cancels(signum: int, frame: object) -> None:
+    """What Prefect's flow engine does with the SIGTERM its runner sends to cancel a run."""
+    raise TerminationSignal(signum)
+
+
+_STOPS = {
+    "ctrl-c": (signal.SIGINT, signal.default_int_handler, KeyboardInterrupt),
+    "cancel": (signal.SIGTERM, _prefect_cancels, TerminationSignal),
+}
+
+
 def _read_check(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[], None]) -> None:
     monkeypatch.setattr(integrity, "sql", lambda name: (started(), endless_query())[1])
     integrity.check_warehouse(path)
@@ -168,15 +179,18 @@ def _read_export(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[
     summaries.write_summary_tables(path, Path(path).parent / "out", "csv")
 
 
+@pytest.mark.parametrize("stop", list(_STOPS))
 @pytest.mark.parametrize("read", [_read_check, _read_search, _read_captures, _read_export])
-def test_ctrl_c_stops_a_long_read_at_once(db_path, monkeypatch, read):
+def test_a_signal_stops_a_long_read_at_once(db_path, monkeypatch, read, stop):
     """What `newsflow check`, `search`, `captures` and `export` call: a Ctrl-C stops a long query
-    within seconds. (DuckDB, running a query in the main thread, missed the signal: it ran on.)
+    within seconds, and so does Prefect's cancel of a run that reads (summarize reads its daily
+    captures so). (DuckDB, running a query in the main thread, missed the signal: it ran on.)
     The statement each reads is replaced by one that runs for a minute unless interrupted."""
+    signum, handler, raised = _STOPS[stop]
     with db.writer(db_path):
         pass
     reading = threading.Event()
-    with ctrl_c_once(reading), pytest.raises(KeyboardInterrupt):
+    with signal_once(reading, signum, handler), pytest.raises(raised):
         started = time.monotonic()
         read(db_path, monkeypatch, reading.set)
     stopped_in = time.monotonic() - started
@@ -205,17 +219,6 @@ def _run_in_write_transaction(path: str, started: Callable[[], None]) -> None:
 
     with db.writer(path) as conn:
         db.write_transaction(conn, work)
-
-
-def _prefect_cancels(signum: int, frame: object) -> None:
-    """What Prefect's flow engine does with the SIGTERM its runner sends to cancel a run."""
-    raise TerminationSignal(signum)
-
-
-_STOPS = {
-    "ctrl-c": (signal.SIGINT, signal.default_int_handler, KeyboardInterrupt),
-    "cancel": (signal.SIGTERM, _prefect_cancels, TerminationSignal),
-}
 
 
 @pytest.mark.parametrize("stop", list(_STOPS))

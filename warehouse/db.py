@@ -782,12 +782,14 @@ def interruptible(conn: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
 
     Run in the main thread, DuckDB looks for Python's signals only between its tasks, and often
     missed a Ctrl-C: a long `newsflow query` kept running. Here the main thread waits, takes the
-    KeyboardInterrupt and interrupts the query (conn.interrupt()), then passes the Ctrl-C on once
-    the thread has stopped, so the connection is not closed under a running query."""
+    KeyboardInterrupt (or Prefect's TerminationSignal, a run cancelled) and interrupts the query
+    (conn.interrupt()), then passes it on once the thread has stopped, so the connection is not
+    closed under a running query."""
     with ThreadPoolExecutor(1, thread_name_prefix="query") as worker:
         running = worker.submit(run)
         try:
             return running.result()
-        except KeyboardInterrupt:
-            conn.interrupt()
+        except BaseException:
+            if not running.done():  # a signal's exception, raised while the reads ran
+                conn.interrupt()
             raise
