@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import unicodedata
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import psutil
 import trafilatura
 from dateutil import parser as date_parser
+from dateutil.parser import UnknownTimezoneWarning
 from htmldate import find_date
 from lxml.etree import ElementDefaultClassLookup, LxmlError, ParserError, XPath, iterwalk
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
@@ -526,6 +528,18 @@ def _meta_date_strings(tree: HtmlElement) -> list[str]:
     return dates
 
 
+@contextmanager
+def _unknown_zone_names_quiet() -> Iterator[None]:
+    """dateutil warns on each zone name it does not know ("2020-03-15 20:18:45 GST"), as htmldate
+    reads the day of a header date and as we read a stated time (_TZ_ABBREVIATIONS are the names
+    we know): two lines on the console mid-run, nothing in them for a user to do. (A filter set
+    once, as this module is imported, was lost when the import ran in a catch_warnings block.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownTimezoneWarning)
+        yield
+
+
+@_unknown_zone_names_quiet()
 def _read_page_date(
     tree: HtmlElement, html: str, url: str | None, mode: ExtractionMode
 ) -> _Stamp | None:
