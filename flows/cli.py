@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -327,7 +328,9 @@ def _print_table(
             writer.writerow(columns)
         writer.writerows(rows)
     else:
-        table = Table(title=title, show_lines=False)
+        # at least as wide as its title: a narrow table ("ingest into" a long path, piped at
+        # 80 columns) broke the warehouse's path over two lines
+        table = Table(title=title, show_lines=False, min_width=cell_len(title or ""))
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:

@@ -747,6 +747,22 @@ def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
     assert done.stderr.count("/runs/flow-run/") == 1  # Prefect's "View at …" line, not ours too
 
 
+def test_a_narrow_table_keeps_its_title_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped at 80 columns, `ingest into ducklake:/srv/news/lake.ducklake` over the two-column
+    summary broke the path over two lines, mid-name."""
+    import io
+
+    from rich.console import Console
+
+    from flows import cli
+
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=80))
+    title = "ingest into ducklake:/srv/newsflow/warehouse/lake.ducklake"
+    cli._print_table(["measure", "value"], [("new", 1)], cli.OutputFormat.table, title=title)
+    assert title in out.getvalue().splitlines()[0]
+
+
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------
 
 
