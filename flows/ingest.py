@@ -301,6 +301,7 @@ _LOCAL_CLUSTER_CONFIG = {
 def _dask_runner(settings: Settings) -> TaskRunner:
     """A DaskTaskRunner on the given scheduler, or on a local cluster of one process per core
     (its worker processes not daemonic, see _cpu_stages)."""
+    from prefect.settings import PREFECT_LOGGING_LEVEL
     from prefect_dask import DaskTaskRunner  # imports distributed: only for runs that use it
 
     if settings.dask_address:
@@ -316,6 +317,9 @@ def _dask_runner(settings: Settings) -> TaskRunner:
         # each worker starts its extraction pool's server before the run's first batch
         "preload": ["tasks.dask_worker"],
         "preload_argv": [settings.extraction.value],
+        # Prefect sets up its logging as a worker imports it, from the environment: without the
+        # flow's level (`newsflow` logs warnings only), each task run printed its INFO lines
+        "env": {"PREFECT_LOGGING_LEVEL": str(PREFECT_LOGGING_LEVEL.value())},
     }
     return DaskTaskRunner(cluster_kwargs=cluster)
 

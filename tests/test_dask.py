@@ -278,15 +278,21 @@ def _prefect_servers_started_meanwhile(harness_pid: int, stop: threading.Event) 
     return seen
 
 
-def test_dask_workers_report_to_the_flows_temporary_api(prefect_harness, tmp_path: Path) -> None:
+def test_dask_workers_report_to_the_flows_temporary_api(
+    prefect_harness, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch
+) -> None:
     """Without a Prefect server, `newsflow ingest` runs on Prefect's temporary local API, which
     PREFECT_API_URL does not name: the settings each Dask task carries must name it, or every
     worker starts a temporary API of its own for its first task (10-40 s of CPU on two cores,
-    its task runs in another database, and a worker that dies leaves its server running)."""
+    its task runs in another database, and a worker that dies leaves its server running).
+
+    The workers log at the flow's level too: they set up Prefect's logging from their
+    environment, so `newsflow ingest --task-runner dask` (whose level is WARNING unless the
+    user says otherwise) printed each task run's INFO lines."""
     from concurrent.futures import ThreadPoolExecutor
 
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_LOGGING_LEVEL, temporary_settings
 
     from tests.conftest import SAMPLES
 
@@ -297,8 +303,11 @@ def test_dask_workers_report_to_the_flows_temporary_api(prefect_harness, tmp_pat
     )
     harness = SubprocessASGIServer()  # what get_client() starts without PREFECT_API_URL
     stop = threading.Event()
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "INFO")  # what the workers would read alone
     with (
-        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        temporary_settings(
+            restore_defaults={PREFECT_API_URL}, updates={PREFECT_LOGGING_LEVEL: "WARNING"}
+        ),
         ThreadPoolExecutor(1) as pool,
     ):
         assert not PREFECT_API_URL.value()  # as under `newsflow ingest` without a server
@@ -313,6 +322,8 @@ def test_dask_workers_report_to_the_flows_temporary_api(prefect_harness, tmp_pat
     assert report.new == 11
     runs = _task_runs(flow_run_id, expected=7)  # recorded in the flow's own API
     assert len(runs["clean_batch"]) == len(runs["dedupe_batch"]) == 1
+    printed = capfd.readouterr()
+    assert "| INFO" not in printed.err + printed.out, printed.err
 
 
 def _listening_ports() -> set[int]:
