@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -328,9 +327,7 @@ def _print_table(
             writer.writerow(columns)
         writer.writerows(rows)
     else:
-        # at least as wide as its title: a narrow table ("ingest into" a long path, piped at
-        # 80 columns) broke the warehouse's path over two lines
-        table = Table(title=title, show_lines=False, min_width=cell_len(title or ""))
+        table = Table(title=title, show_lines=False)
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
@@ -355,7 +352,10 @@ def _unique_names(columns: list[str]) -> list[str]:
 
 
 def _print_ingest(report: Any) -> None:
-    _print_rows(report.rows(), OutputFormat.table, title=escape(f"ingest into {report.db}"))
+    """The run's counts under the warehouse's name, on a line of its own: as the table's title,
+    a long name (a ducklake: URL) broke over two lines, mid-name, at the table's width."""
+    console.print(escape(f"ingest into {report.db}"), highlight=False, soft_wrap=True)
+    _print_rows(report.rows(), OutputFormat.table)
 
 
 def _print_loaded(db: str, since: datetime, run_id: str | None, limit: int = 20) -> None:

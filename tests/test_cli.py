@@ -747,20 +747,23 @@ def test_a_piped_flow_command_prints_its_summary_not_prefects_info_logs(
     assert done.stderr.count("/runs/flow-run/") == 1  # Prefect's "View at …" line, not ours too
 
 
-def test_a_narrow_table_keeps_its_title_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Piped at 80 columns, `ingest into ducklake:/srv/news/lake.ducklake` over the two-column
-    summary broke the path over two lines, mid-name."""
+def test_the_ingest_summary_names_the_warehouse_on_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Piped at 80 columns, `ingest into ducklake:/srv/…/lake.ducklake` as the two-column table's
+    title broke the warehouse's name over two lines, mid-name."""
     import io
 
     from rich.console import Console
 
     from flows import cli
+    from flows.ingest import IngestReport
 
     out = io.StringIO()
     monkeypatch.setattr(cli, "console", Console(file=out, width=80))
-    title = "ingest into ducklake:/srv/newsflow/warehouse/lake.ducklake"
-    cli._print_table(["measure", "value"], [("new", 1)], cli.OutputFormat.table, title=title)
-    assert title in out.getvalue().splitlines()[0]
+    db = "ducklake:/srv/newsflow/warehouse/lake.ducklake"
+    cli._print_ingest(IngestReport(db=db, new=1))
+    assert out.getvalue().splitlines()[0] == f"ingest into {db}"
 
 
 # --- newsflow ingest: a run that fetched nothing -------------------------------------------------
