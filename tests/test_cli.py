@@ -613,8 +613,8 @@ def _newsflow(*args: str, **env_changes: str | None) -> subprocess.CompletedProc
 def test_summarize_that_cannot_run_fails_in_one_line_before_a_flow_run(
     prefect_harness: None, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    """A warehouse that is not there, or a reversed range: the one line alone, no flow run on
-    the server (it was refused inside a run, once the temporary API had started: 10 s)."""
+    """A warehouse that is not there, or a reversed range: the one line alone, and no flow run
+    (it was refused inside one: after the temporary API had started, 17 s here)."""
     db = str(tmp_path / "none.duckdb")
     if args:
         with writer(db):
@@ -1022,7 +1022,7 @@ def test_ctrl_c_during_a_summaries_statement_says_what_is_kept(
         "error: interrupted: the event batches and day ranges already written are kept (each is "
         "written whole or not at all); rerun the same command to finish"
     )
-    with reader(db_path) as conn:  # the events are kept; the summaries' transaction is undone
+    with reader(db_path) as conn:  # the events are kept; nothing of the recompute is written
         events = "SELECT DISTINCT capital FROM capture_events"
         assert conn.execute(events).fetchall() == [("Ghazni",)]
         assert conn.execute("SELECT count(*) FROM daily_article_counts").fetchone() == (0,)
