@@ -390,6 +390,12 @@ def test_a_full_disk_at_the_near_duplicate_index_rolls_the_whole_batch_back(
         ("UPDATE articles SET title = 'x'", "UPDATE"),
         ("CREATE TABLE notes (note VARCHAR)", "CREATE"),
         ("PRAGMA enable_checkpoint_on_shutdown", "PRAGMA"),
+        # named as written, not by DuckDB's type (LOAD, CALL, SET, or one DuckDB added)
+        ("INSTALL httpfs", "INSTALL"),
+        ("/* flush */ CHECKPOINT", "CHECKPOINT"),
+        ("USE memory", "USE"),
+        ("CREATE TABLE pivoted AS PIVOT articles ON title USING count(*)", "CREATE"),
+        ("PIVOT articles ON title USING count(*); CREATE TABLE notes (note VARCHAR)", "CREATE"),
     ],
 )
 def test_query_refuses_statements_that_write(
@@ -416,6 +422,21 @@ def test_query_refuses_more_than_one_statement(db_path: str) -> None:
     )  # fmt: skip
     one = "SELECT count(*) AS n FROM articles;"  # a trailing semicolon is still one statement
     assert _invoke("query", one, "--db", db_path, "-f", "csv") == (0, "n\n2\n", "")
+
+
+def test_query_takes_a_pivot_whose_columns_come_from_the_data(db_path: str) -> None:
+    """A PIVOT without IN (…) is one SELECT to its user; DuckDB parses it into a temporary enum
+    of the pivoted column's values and the SELECT, which the refusals must tell from a CREATE."""
+    _load(db_path)
+    before = _digest(db_path)
+    pivot = "PIVOT articles ON title USING count(*) GROUP BY source_name"
+    assert _invoke("query", pivot, "--db", db_path, "-f", "csv") == (
+        0, "source_name,Story 0,Story 1\ncli,1,1\n", ""
+    )  # fmt: skip
+    assert _invoke("query", f"{pivot}; SELECT 1", "--db", db_path) == (
+        1, "", "error: the query holds 2 statements; pass one SELECT at a time\n"
+    )  # fmt: skip
+    assert _digest(db_path) == before
 
 
 @pytest.mark.parametrize(
@@ -454,6 +475,11 @@ def test_query_reads_a_lakes_rows_and_writes_nowhere(tmp_path: Path) -> None:
         "query", "SELECT title FROM articles ORDER BY title", "--db", lake, "-f", "csv"
     )
     assert (code, out, err) == (0, "title\nStory 0\nStory 1\n", "")
+    # a PIVOT's enum is a temporary type, not a new table of the lake's
+    pivot = "PIVOT articles ON title USING count(*) GROUP BY source_name"
+    assert _invoke("query", pivot, "--db", lake, "-f", "csv") == (
+        0, "source_name,Story 0,Story 1\ncli,1,1\n", ""
+    )  # fmt: skip
     for statement, error in [
         (f"EXPLAIN ANALYZE COPY articles TO '{data}/leak.csv'", "newsflow query is read-only"),
         (f"COPY articles TO '{data}/leak.csv'", "newsflow query is read-only"),

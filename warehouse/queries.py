@@ -12,6 +12,9 @@ import pyarrow as pa
 from warehouse.db import WarehouseError, interruptible, is_ducklake, load_extension, reader, sql
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
+# DuckDB statement types that several keywords share (or none: UPDATE EXTENSIONS is "???").
+_TYPES_OF_MANY_KEYWORDS = {"LOAD", "SET", "CALL", "VACUUM", "TRANSACTION", "INVALID", "???"}
+_LEADING_KEYWORD_RE = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*(?P<word>[A-Za-z_]+)", re.S)
 # What EXPLAIN wraps: after `EXPLAIN`, `EXPLAIN ANALYZE` or `EXPLAIN (options)`; comments first.
 _EXPLAINED_RE = re.compile(
     r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+|\([^)]*\)\s*)?(?P<inner>.*)$",
@@ -85,19 +88,51 @@ def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
     return "EXPLAIN " + (inner[0].type.name if len(inner) == 1 else "(unparsed)")
 
 
+def _without_pivot_enums(statements: list[Any]) -> list[Any]:
+    """The statements the user wrote, without the CREATE TYPEs that DuckDB puts before a SELECT
+    holding a PIVOT without IN (…): one temporary enum of each pivoted column's values.
+
+    Such a CREATE has no text of its own; it is dropped only when a SELECT follows it (a PIVOT
+    inside a CREATE TABLE, COPY or INSERT comes wrapped in a transaction, and stays refused).
+    """
+
+    def added_enum(statement: Any) -> bool:
+        return statement.type.name == "CREATE" and not statement.query.strip()
+
+    kept = []
+    for at, statement in enumerate(statements):
+        after = next((s for s in statements[at + 1 :] if not added_enum(s)), None)
+        if not (added_enum(statement) and after is not None and after.type.name == "SELECT"):
+            kept.append(statement)
+    return kept
+
+
+def _refused_name(kind: str, statement: Any, query: str) -> str:
+    """The statement as the user wrote it where DuckDB's type says something else: INSTALL, not
+    LOAD; CHECKPOINT, not CALL; RESET and USE, not SET; ANALYZE, not VACUUM; the query's own
+    first keyword for a statement DuckDB added (the transaction around a CREATE … AS PIVOT)."""
+    if kind in _TYPES_OF_MANY_KEYWORDS or not statement.query.strip():
+        keyword = _LEADING_KEYWORD_RE.match(statement.query.strip() or query)
+        if keyword:
+            return keyword.group("word").upper()
+    return kind
+
+
 def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
     """Refuse every statement but SELECT and EXPLAIN [ANALYZE] SELECT, and more than one."""
     try:
         statements = conn.extract_statements(query)
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+    statements = _without_pivot_enums(statements)
     if not statements:
         raise WarehouseError("the query is empty; pass one SELECT statement")
     for statement in statements:
         kind = _statement_kind(conn, statement)
         if kind not in READ_ONLY_STATEMENTS:
+            name = _refused_name(kind, statement, query)
             raise WarehouseError(
-                f"newsflow query is read-only: {kind} statements are refused "
+                f"newsflow query is read-only: {name} statements are refused "
                 "(use SELECT; the flows are the only writers)"
             )
     if len(statements) > 1:  # only the last one's rows would be printed
