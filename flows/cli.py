@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from flows import progress
 from flows.console import INTERRUPTED_BEFORE_THE_RUN
@@ -327,11 +328,13 @@ def _print_table(
             writer.writerow(columns)
         writer.writerows(rows)
     else:
-        table = Table(title=title, show_lines=False)
+        # Text, not str: a cell is data (a title, a URL, an evidence sentence), never Rich markup
+        # or :emoji: codes. As markup, `[fe80::1%eth0]` vanished and `[/x]` was an error.
+        table = Table(title=Text(title, "table.title") if title else None, show_lines=False)
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(Text(column), overflow="fold")
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
         console.print(table)
 
 
@@ -514,7 +517,7 @@ def _print_summary(summary: Any, db: str) -> None:
     rows = daily_captures_table(db, None, None)
     if rows:
         _print_rows(rows, OutputFormat.table, title="capitals reported captured, by day")
-    console.print(summary.headline() if hasattr(summary, "headline") else str(summary))
+    console.print(escape(summary.headline() if hasattr(summary, "headline") else str(summary)))
 
 
 @app.command()

@@ -163,6 +163,24 @@ def test_user_text_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     assert _invoke("search", "[bold]zzzq", "--db", db) == (0, "no stories match '[bold]zzzq'\n", "")
 
 
+def test_web_text_with_brackets_is_printed_as_it_is(db_path: str) -> None:
+    """A title, a URL or a sentence from the web is data, not rich markup: in a table, `[/x]`
+    made rich raise (a traceback, exit 1), `[fe80::1%eth0]` and `[updated]` vanished and
+    `:smile:` became an emoji."""
+    title = "Kunduz [updated] falls [/x] :smile:"
+    url = "http://[fe80::1%eth0]/kunduz"
+    doc = cleaned_document(url, " ".join(WORDS * 20), source_name="cli", title=title)
+    write_batch(db_path, fetches=[doc.fetch], documents=[doc], prints=fingerprints([doc]))
+    code, out, err = _invoke(
+        "query", 'SELECT url, title AS "[title]" FROM articles', "--db", db_path
+    )
+    assert (code, err) == (0, "")
+    assert re.search(r"┃ url +┃ \[title\] +┃", out), out
+    assert re.search(rf"│ {re.escape(url)} +│ {re.escape(title)} +│", out), out
+    code, out, err = _invoke("search", "Taliban", "--db", db_path)
+    assert (code, err) == (0, "") and title in out, out
+
+
 def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
     db = str(tmp_path / "none.duckdb")
     assert _invoke("check", "--db", db) == (
