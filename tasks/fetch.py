@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import http.client
 import ipaddress
@@ -11,6 +12,7 @@ import os
 import random
 import re
 import socket
+import stat
 import threading
 import time
 import zlib
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 from urllib.parse import quote, unquote, unquote_to_bytes, urldefrag, urljoin, urlsplit
 
 import charset_normalizer
@@ -1029,12 +1031,44 @@ def _file_media_type(path: Path, mode: _Mode) -> str:
     return known[suffix]
 
 
-def _read_file_bytes(path: Path, cap: int, cap_name: str) -> bytes:
+# What a path that is not a regular file is, for the error that refuses it as a page.
+_FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+               stat.S_IFBLK: "a device"}  # fmt: skip
+
+
+def _open_file(path: Path, mode: _Mode) -> BinaryIO:
+    """Open a file without waiting on a FIFO: a plain open() of one blocks until a writer comes,
+    which hung a whole run (past SIGTERM) over a FIFO named like a page in a saved-pages folder.
+
+    A page must be a regular file. A URL list or feed named by the user may be a pipe, as
+    `--urls-file <(grep kabul urls.txt)` gives: it is read to its end (empty if no writer is
+    there).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        kind = stat.S_IFMT(os.fstat(fd).st_mode)
+        if kind == stat.S_IFDIR:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if kind != stat.S_IFREG and mode == "page":
+            raise _FetchFailure(
+                "unsupported_file",
+                f"file {path} is {_FILE_KINDS.get(kind, 'not a regular file')}; "
+                "only regular files are read as pages",
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_file_bytes(path: Path, mode: _Mode, cap: int, cap_name: str) -> bytes:
     """Read (and gunzip) a file, never holding more than `cap` + 1 decoded bytes."""
     try:
-        opener = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rb") as fh:
-            data = fh.read(cap + 1)
+        with _open_file(path, mode) as raw:
+            gzipped = path.suffix.lower() == ".gz"
+            with gzip.GzipFile(fileobj=raw) if gzipped else raw as fh:
+                data = fh.read(cap + 1)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         raise _FetchFailure("not_found", f"file {path} does not exist or is not a file") from exc
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
@@ -1053,7 +1087,7 @@ def _read_file(url: str, settings: FetchSettings, mode: _Mode) -> FetchResult:
         path = _file_path(url)
         media_type = _file_media_type(path, mode)
         cap = _byte_cap(mode, settings)
-        body = _read_file_bytes(path, cap, _byte_cap_name(mode))
+        body = _read_file_bytes(path, mode, cap, _byte_cap_name(mode))
         result = _result_from_response(_Response(url, None, media_type, body=body), None, mode, cap)
     except _FetchFailure as failure:
         failure.final_url = url

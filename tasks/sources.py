@@ -548,7 +548,7 @@ def discover_files(path: str, source_name: str) -> list[WorkItem]:
         raise SourceError(
             "not_found", f"path source {source_name!r}: {root} does not exist; fix its location"
         )
-    if root.is_file():
+    if not root.is_dir():  # a file, or a FIFO named like a page (refused as it is read)
         if not _is_page_file(root):
             raise SourceError(
                 "unsupported_file",
@@ -564,7 +564,13 @@ def discover_files(path: str, source_name: str) -> list[WorkItem]:
         len(files) - len(pages),
         root,
     )
-    return [WorkItem(url=f.resolve().as_uri(), source_name=source_name) for f in pages]
+    return [WorkItem(url=_page_path(f).as_uri(), source_name=source_name) for f in pages]
+
+
+def _page_path(path: Path) -> Path:
+    """The file a page's path names, its symlinks resolved; a dangling symlink as it is, so its
+    row names it (`not_found`), not the missing file it points to."""
+    return path.resolve() if path.exists() else Path(_absolute_path(str(path)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,7 +582,7 @@ def _document_url(location: str) -> str:
     scheme = urlsplit(location).scheme.lower()
     if scheme in _HTTP_SCHEMES or scheme == "file":
         return location
-    return Path(location).expanduser().resolve().as_uri()
+    return Path(_absolute_path(location)).as_uri()
 
 
 def _get_document(
@@ -796,7 +802,13 @@ def _cli_location(value: str) -> str:
     """URLs stay as they are; local paths become absolute so runs record where they read."""
     if urlsplit(value).scheme.lower() in _HTTP_SCHEMES | {"file"}:
         return value
-    return str(Path(value).expanduser().resolve())
+    return _absolute_path(value)
+
+
+def _absolute_path(value: str) -> str:
+    """An absolute, normalised path (`news/` is `news`), its symlinks not resolved: a shell's
+    `<(…)` is /dev/fd/63, which resolves to a name no one can open (/proc/…/fd/pipe:[…])."""
+    return os.path.abspath(Path(value).expanduser())
 
 
 def sources_from_cli(

@@ -6,6 +6,8 @@ import gzip
 import itertools
 import json
 import logging
+import os
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -474,8 +476,58 @@ def test_discover_files_single_file_missing_path_and_wrong_type(tmp_path: Path):
     assert wrong.value.kind == "unsupported_file"
 
 
+def test_a_fifo_or_a_dangling_link_named_like_a_page_is_a_row_not_a_hang(
+    tmp_path: Path, fetch_settings
+):
+    """open() of a FIFO waits for a writer: one named like a page hung the whole run, past
+    SIGTERM. It is refused as it is read; a dangling symlink is recorded under its own name,
+    not its target's (which was refused as `content_type` when the target had no page suffix)."""
+    page = tmp_path / "ok.html"
+    page.write_text("<html><body><p>Taliban fighters entered Kunduz on Sunday.</p></body></html>")
+    fifo = tmp_path / "fifo.html"
+    os.mkfifo(fifo)
+    (tmp_path / "dangling.html").symlink_to(tmp_path / "gone")
+    urls = [item.url for item in discover_files(str(tmp_path), "disk")]
+    assert urls == [
+        (tmp_path / name).as_uri() for name in ("dangling.html", "fifo.html", "ok.html")
+    ]
+    assert [item.url for item in discover_files(str(fifo), "one")] == [fifo.as_uri()]
+    results = []
+    reading = threading.Thread(
+        target=lambda: results.extend(fetch_url(url, fetch_settings) for url in urls), daemon=True
+    )
+    reading.start()
+    reading.join(10)
+    if reading.is_alive():
+        with fifo.open("wb"):  # the writer the blocked open() waits for
+            pass
+        reading.join(10)
+        pytest.fail("reading a FIFO named like a page waited for a writer")
+    assert [(r.outcome, r.error) for r in results] == [
+        ("not_found", f"file {tmp_path / 'dangling.html'} does not exist or is not a file"),
+        ("unsupported_file", f"file {fifo} is a FIFO; only regular files are read as pages"),
+        ("ok", None),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Command-line sources
+
+
+def test_a_url_list_from_a_pipe_is_read_to_its_end(fetch_settings):
+    """`--urls-file <(grep kabul urls.txt)`: the shell passes /dev/fd/63, a pipe. Resolved as a
+    symlink it became /proc/…/fd/pipe:[…], which no one can open (`not_found`)."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"https://example.org/a\nhttps://example.org/b\n")
+    os.close(write_end)
+    try:
+        [source] = sources_from_cli([], [f"/dev/fd/{read_end}"], [], [], [])
+        assert source.location == f"/dev/fd/{read_end}"
+        found = expand_sources([source], fetch_settings)
+    finally:
+        os.close(read_end)
+    assert [(f.url, f.outcome) for f in found.fetches] == [(f"file:///dev/fd/{read_end}", "ok")]
+    assert [item.url for item in found.items] == ["https://example.org/a", "https://example.org/b"]
 
 
 def test_sources_from_cli_names_every_input(tmp_path: Path):
