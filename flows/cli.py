@@ -517,7 +517,8 @@ def _print_summary(summary: Any, db: str) -> None:
     rows = daily_captures_table(db, None, None)
     if rows:
         _print_rows(rows, OutputFormat.table, title="capitals reported captured, by day")
-    console.print(escape(summary.headline() if hasattr(summary, "headline") else str(summary)))
+    headline = summary.headline() if hasattr(summary, "headline") else str(summary)
+    console.print(escape(headline), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -33,7 +33,10 @@ def test_ingest_query_search_summarize_captures_export(prefect_harness, db_path,
     assert [hit["copies"] for hit in wire] == [2]  # the wire story and its copy: one line
     assert len({hit["cluster_id"] for hit in hits}) == len(hits)
 
-    _run("summarize", "--db", db_path, "--start", "2021-08-06", "--end", "2021-08-16")
+    summary = _run("summarize", "--db", db_path, "--start", "2021-08-06", "--end", "2021-08-16")
+    last = summary.splitlines()[-1]  # one line, piped: a log or a grep finds all of it
+    assert last.startswith("summarized 2021-08-06 … 2021-08-16: read 11 new or changed articles")
+    assert last.endswith("daily_captures.html"), summary
     day = ["--start", "2021-08-12", "--end", "2021-08-12"]
     rows = list(csv.DictReader(io.StringIO(_run("captures", "--db", db_path, *day, "-f", "csv"))))
     assert [row["day"] for row in rows] == ["2021-08-12"]
