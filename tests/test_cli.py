@@ -278,6 +278,23 @@ def test_a_warehouse_from_a_newer_newsflow_is_refused_and_left_alone(
     assert _digest(db_path) == before
 
 
+@pytest.mark.parametrize("db", [":memory:", ":memory:scratch", "", " "])
+def test_a_warehouse_that_is_not_a_file_is_refused(
+    db: str, page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB opens `:memory:` (and an empty path) as a new in-memory database on each
+    connection: `ingest --db :memory:` reported its articles new and kept none, then failed with
+    a traceback printing them; `--db ""` wrote warehouse/news.duckdb under the working folder."""
+    monkeypatch.chdir(tmp_path)
+    expected = (
+        f"error: warehouse {db!r} is not a file: pass a path such as warehouse/news.duckdb or a "
+        "ducklake: URL\n"
+    )
+    for command in [*_commands(db, page), ["summarize", "--db", db]]:
+        assert _invoke(*command) == (1, "", expected), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.txt"]
+
+
 def test_a_warehouse_path_that_cannot_be_written(tmp_path: Path, page: str) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where a folder should be")

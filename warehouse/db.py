@@ -111,6 +111,13 @@ class Warehouse:
 
 def parse_warehouse(url: str) -> Warehouse:
     """Read a `--db` value: a DuckDB file path, or a `ducklake:` URL (see Warehouse)."""
+    if not url.strip() or url.startswith(":memory:"):
+        # DuckDB takes both as a new in-memory database on each connection: a load's rows
+        # vanished as it closed, and every later read found nothing
+        raise WarehouseError(
+            f"warehouse {url!r} is not a file: pass a path such as warehouse/news.duckdb or a "
+            "ducklake: URL"
+        )
     if not url.startswith(DUCKLAKE_PREFIX):
         return Warehouse(url=url, catalog_kind="duckdb", catalog=url)
     rest, _, data = url[len(DUCKLAKE_PREFIX) :].partition(DATA_MARK)
