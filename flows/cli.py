@@ -53,6 +53,8 @@ if not console.is_terminal:
     console.width = 160  # piped output: wide rows, not an 80-column wrap
 errors = Console(stderr=True)
 _USER_ERRORS = (WarehouseError, FileNotFoundError, ValueError, PermissionError)
+# What Prefect's engines log as a Ctrl-C stops a flow or task run (prefect.states).
+CTRL_C_CRASH = "Crash detected! Execution was aborted by an interrupt signal."
 
 
 class OutputFormat(StrEnum):
@@ -130,18 +132,30 @@ class _NoUserErrorTracebacks(logging.Filter):
         return True
 
 
+class _NoCtrlCCrashLines(logging.Filter):
+    """Prefect logs `Crash detected! Execution was aborted by an interrupt signal.` for each run
+    a Ctrl-C stops (the flow's and each running task's); the CLI's one line says what was kept.
+    The runs' states still record the crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(CTRL_C_CRASH)
+
+
 @contextmanager
 def _quiet_tracebacks() -> Iterator[None]:
-    """Strip tracebacks of known user errors from the console log handlers while a flow runs."""
+    """While a flow runs, keep off the console what the CLI says itself: the tracebacks of known
+    user errors, and Prefect's crash lines for a Ctrl-C."""
     handlers = [h for name in ("prefect", "") for h in logging.getLogger(name).handlers]
-    quiet = _NoUserErrorTracebacks()
+    filters = [_NoUserErrorTracebacks(), _NoCtrlCCrashLines()]
     for handler in handlers:
-        handler.addFilter(quiet)
+        for quiet in filters:
+            handler.addFilter(quiet)
     try:
         yield
     finally:
         for handler in handlers:
-            handler.removeFilter(quiet)
+            for quiet in filters:
+                handler.removeFilter(quiet)
 
 
 def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
