@@ -635,7 +635,12 @@ def export(
     """
     from tasks.summaries import export_summaries
 
-    interrupted = f"interrupted: the files in {out} may be incomplete; rerun the same command"
+    # DuckDB writes a file that exists to a temporary one first, and drops what it was writing
+    # when interrupted: each file is whole, though some may be the export before's
+    interrupted = (
+        f"interrupted: each file in {out} is whole, but some may be from the export before; "
+        "rerun the same command"
+    )
     with _user_errors(interrupted):
         paths = export_summaries(db, out, format.value)
     for written in paths:

@@ -1018,8 +1018,8 @@ def test_ctrl_c_during_a_long_query_stops_it_at_once(tmp_path: Path) -> None:
 def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
     db_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`newsflow export` stopped by Ctrl-C: one line saying which files may be incomplete, exit
-    130, within seconds. Its tables' query is replaced by one that runs a minute unless stopped."""
+    """`newsflow export` stopped by Ctrl-C: one line saying what the folder holds, exit 130,
+    within seconds. Its tables' query is replaced by one that runs a minute unless stopped."""
     import threading
     import time
 
@@ -1034,6 +1034,9 @@ def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
         summaries, "_write_table", lambda *args: (writing.set(), write_table(*args))[1]
     )
     out = tmp_path / "out"
+    before = out / f"{summaries.SUMMARY_TABLES[0]}.csv"  # an export's before this one
+    out.mkdir()
+    before.write_text("day,capitals\n2021-08-06,Zaranj\n")
     with ctrl_c_once(writing):
         started = time.monotonic()
         code, stdout, err = _invoke("export", "--out", str(out), "--db", db_path)
@@ -1041,8 +1044,12 @@ def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
     assert (code, stdout) == (130, ""), err
     assert stopped_in < 10, stopped_in
     assert err.splitlines()[-1] == (
-        f"error: interrupted: the files in {out} may be incomplete; rerun the same command"
+        f"error: interrupted: each file in {out} is whole, but some may be from the export "
+        "before; rerun the same command"
     )
+    # what DuckDB was writing is dropped, and the file it would have replaced is left whole
+    assert [p.name for p in out.iterdir()] == [before.name]
+    assert before.read_text() == "day,capitals\n2021-08-06,Zaranj\n"
 
 
 def test_ctrl_c_during_a_summaries_statement_says_what_is_kept(
