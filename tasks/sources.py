@@ -47,6 +47,9 @@ MAX_SITEMAPS_PER_SOURCE = 100
 MAX_UNCOMPRESSED_BYTES = DOCUMENT_MAX_BYTES  # the sitemap protocol's cap; also stops gzip bombs
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".txt")
 _HTTP_SCHEMES = {"http", "https"}
+# The media types of the feeds an HTML page declares in its <link rel="alternate"> elements.
+_FEED_LINK_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json",
+                    "application/json", "application/rdf+xml"}  # fmt: skip
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
     re.I | re.S,
@@ -255,6 +258,24 @@ def _feedparser_entry(
     )
 
 
+def _declared_feeds(page: bytes, page_url: str) -> list[str]:
+    """The feeds an HTML page declares (`<link rel="alternate" type="application/rss+xml">`, as
+    a site's home page does), absolute, at most three: what to pass instead of the page."""
+    try:
+        root = lxml.html.document_fromstring(page)
+    except (lxml.etree.LxmlError, ValueError):
+        return []
+    found: list[str] = []
+    for link in root.iterfind(".//link[@href]"):
+        rel = (link.get("rel") or "").lower().split()
+        media_type = (link.get("type") or "").lower().strip()
+        if "alternate" in rel and media_type in _FEED_LINK_TYPES:
+            url = _absolute_http_url(link.get("href"), page_url)
+            if url and url not in found:
+                found.append(url)
+    return found[:3]
+
+
 def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) -> None:
     """Raise SourceError unless feedparser found a feed: a format it knows, or some entry.
 
@@ -263,10 +284,13 @@ def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) ->
     if recovered or (parsed.get("version") and not parsed.bozo):
         return
     if _HTML_START.match(body[:4096]):
-        raise SourceError(
-            "not_a_feed",
-            f"{feed_url} is an HTML page, not a feed; use the page's RSS/Atom link or kind 'urls'",
+        declared = _declared_feeds(body, feed_url)
+        hint = (
+            f"it names its feeds: {', '.join(declared)}; pass one of them"
+            if declared
+            else "use the page's RSS/Atom link or kind 'urls'"
         )
+        raise SourceError("not_a_feed", f"{feed_url} is an HTML page, not a feed; {hint}")
     if parsed.bozo:
         raise SourceError(
             "parse_error", f"{feed_url} could not be parsed as a feed: {parsed.bozo_exception}"

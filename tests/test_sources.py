@@ -881,6 +881,27 @@ def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_setti
     assert found.items == [] and found.feed_entries == []
 
 
+def test_a_home_page_given_as_a_feed_names_the_feeds_it_declares(site, fetch_settings):
+    """A site's home page passed as --feed: the refusal names the feeds its <link
+    rel="alternate"> elements declare (absolute, once each), not only that it is no feed."""
+    head = (
+        '<link rel="alternate" type="application/rss+xml" href="/rss.xml">'
+        '<link rel="Alternate" type="application/atom+xml" href="https://n.example/atom">'
+        '<link rel="alternate" hreflang="fr" href="/fr/">'  # another language, not a feed
+        '<link rel="alternate" type="application/rss+xml" href="/rss.xml">'
+    )
+    page = f"<!doctype html><html><head>{head}</head><body><p>News</p></body></html>"
+    home = serve(site, "/", page.encode(), "text/html")
+    found = expand_sources([Source("home", "feed", home)], fetch_settings)
+    assert [(f.outcome, f.error) for f in found.fetches] == [
+        (
+            "not_a_feed",
+            f"{home} is an HTML page, not a feed; it names its feeds: {site.url_for('/rss.xml')}, "
+            "https://n.example/atom; pass one of them",
+        )
+    ]
+
+
 def test_limit_and_remote_url_list(site, fetch_settings):
     lines = "\n".join(site.url_for(f"/story/{n}") for n in range(10)) + "\n/story/relative\n"
     serve(site, "/list.txt", lines.encode(), "text/plain; charset=utf-8")
