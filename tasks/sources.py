@@ -50,6 +50,7 @@ _HTTP_SCHEMES = {"http", "https"}
 # The media types of the feeds an HTML page declares in its <link rel="alternate"> elements.
 _FEED_LINK_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json",
                     "application/json", "application/rdf+xml"}  # fmt: skip
+_SITEMAP_START = re.compile(rb"<(?:\w+:)?(?:urlset|sitemapindex)[\s>]")
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
     re.I | re.S,
@@ -294,6 +295,10 @@ def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) ->
     if parsed.bozo:
         raise SourceError(
             "parse_error", f"{feed_url} could not be parsed as a feed: {parsed.bozo_exception}"
+        )
+    if _SITEMAP_START.search(body[:4096]):
+        raise SourceError(
+            "not_a_feed", f"{feed_url} is a sitemap, not a feed; use kind 'sitemap' (--sitemap)"
         )
     raise SourceError("not_a_feed", f"{feed_url} is not an RSS, Atom or JSON feed")
 

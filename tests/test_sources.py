@@ -209,6 +209,15 @@ def test_html_page_is_not_a_feed(corpus):
     assert caught.value.kind == "not_a_feed"
 
 
+def test_a_sitemap_given_as_a_feed_says_to_use_kind_sitemap():
+    with pytest.raises(SourceError) as caught:
+        parse_feed(urlset([("https://n.org/a", "2021-08-15")]), "https://n.org/sitemap.xml", "s")
+    assert (caught.value.kind, str(caught.value)) == (
+        "not_a_feed",
+        "https://n.org/sitemap.xml is a sitemap, not a feed; use kind 'sitemap' (--sitemap)",
+    )
+
+
 def test_empty_shells_of_illegally_nested_items_are_dropped(corpus):
     entries = parse_feed(
         corpus_bytes(corpus, NODE / "illegally-nested.xml"), "http://pcmag.com/f", "pc"
