@@ -1066,9 +1066,8 @@ def _read_file_bytes(path: Path, mode: _Mode, cap: int, cap_name: str) -> bytes:
     """Read (and gunzip) a file, never holding more than `cap` + 1 decoded bytes."""
     try:
         with _open_file(path, mode) as raw:
-            gzipped = path.suffix.lower() == ".gz"
-            with gzip.GzipFile(fileobj=raw) if gzipped else raw as fh:
-                data = fh.read(cap + 1)
+            decoded = gzip.GzipFile(fileobj=raw) if path.suffix.lower() == ".gz" else raw
+            data = decoded.read(cap + 1)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         raise _FetchFailure("not_found", f"file {path} does not exist or is not a file") from exc
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
