@@ -24,10 +24,13 @@ $(VENV)/.installed: pyproject.toml uv.lock
 run: install
 	$(BIN)/newsflow run
 
+# Two pytest workers, a test file each at a time (module fixtures stay shared): the suite spends
+# half its time waiting on subprocesses and servers. `TEST_WORKERS=0 make test` runs it in one.
+TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --numprocesses $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check --fix .
