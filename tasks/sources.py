@@ -47,9 +47,10 @@ MAX_SITEMAPS_PER_SOURCE = 100
 MAX_UNCOMPRESSED_BYTES = DOCUMENT_MAX_BYTES  # the sitemap protocol's cap; also stops gzip bombs
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".txt")
 _HTTP_SCHEMES = {"http", "https"}
-# The media types of the feeds an HTML page declares in its <link rel="alternate"> elements.
+# The media types of the feeds an HTML page declares in its <link rel="alternate"> elements (not
+# application/json: WordPress declares its REST API's record of the page with it).
 _FEED_LINK_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json",
-                    "application/json", "application/rdf+xml"}  # fmt: skip
+                    "application/rdf+xml"}  # fmt: skip
 _SITEMAP_START = re.compile(rb"<(?:\w+:)?(?:urlset|sitemapindex)[\s>]")
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",

@@ -894,6 +894,8 @@ def test_a_home_page_given_as_a_feed_names_the_feeds_it_declares(site, fetch_set
     """A site's home page passed as --feed: the refusal names the feeds its <link
     rel="alternate"> elements declare (absolute, once each), not only that it is no feed."""
     head = (
+        # WordPress's REST API record of the page: JSON, but not a feed
+        '<link rel="alternate" type="application/json" href="/wp-json/wp/v2/pages/2">'
         '<link rel="alternate" type="application/rss+xml" href="/rss.xml">'
         '<link rel="Alternate" type="application/atom+xml" href="https://n.example/atom">'
         '<link rel="alternate" hreflang="fr" href="/fr/">'  # another language, not a feed
