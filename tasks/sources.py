@@ -51,7 +51,7 @@ _HTTP_SCHEMES = {"http", "https"}
 # application/json: WordPress declares its REST API's record of the page with it).
 _FEED_LINK_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json",
                     "application/rdf+xml"}  # fmt: skip
-_SITEMAP_START = re.compile(rb"<(?:\w+:)?(?:urlset|sitemapindex)[\s>]")
+_SITEMAP_ROOTS = {"urlset", "sitemapindex"}
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
     re.I | re.S,
@@ -278,6 +278,15 @@ def _declared_feeds(page: bytes, page_url: str) -> list[str]:
     return found[:3]
 
 
+def _is_xml_sitemap(body: bytes, url: str) -> bool:
+    """Whether the document's root is a sitemap's, as the sitemap reader finds it."""
+    try:
+        root, _ = _sitemap_root(body, url)
+    except (SourceError, lxml.etree.LxmlError, ValueError):
+        return False
+    return _local_name(root.tag) in _SITEMAP_ROOTS
+
+
 def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) -> None:
     """Raise SourceError unless feedparser found a feed: a format it knows, or some entry.
 
@@ -297,7 +306,7 @@ def _refuse_non_feed(body: bytes, parsed: Any, feed_url: str, recovered: int) ->
         raise SourceError(
             "parse_error", f"{feed_url} could not be parsed as a feed: {parsed.bozo_exception}"
         )
-    if _SITEMAP_START.search(body[:4096]):
+    if _is_xml_sitemap(body, feed_url):
         raise SourceError(
             "not_a_feed", f"{feed_url} is a sitemap, not a feed; use kind 'sitemap' (--sitemap)"
         )
@@ -463,7 +472,7 @@ def _sitemap_root(body: bytes, sitemap_url: str) -> tuple[Any, str | None]:
 def _parse_xml_sitemap(body: bytes, sitemap_url: str) -> ParsedSitemap:
     root, problem = _sitemap_root(body, sitemap_url)
     kind = _local_name(root.tag)
-    if kind not in {"urlset", "sitemapindex"}:
+    if kind not in _SITEMAP_ROOTS:
         hint = "; for RSS/Atom use kind 'feed'" if kind in {"rss", "feed", "RDF"} else ""
         raise SourceError(
             "not_a_sitemap",
@@ -584,7 +593,7 @@ def discover_files(path: str, source_name: str) -> list[WorkItem]:
                 "unsupported_file",
                 f"path source {source_name!r}: {root} is not one of {', '.join(PAGE_SUFFIXES)}",
             )
-        return [WorkItem(url=root.resolve().as_uri(), source_name=source_name)]
+        return [WorkItem(url=_page_path(root).as_uri(), source_name=source_name)]
     files = _walk_files(root)
     pages = [f for f in files if _is_page_file(f)]
     LOGGER.info(

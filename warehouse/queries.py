@@ -14,10 +14,11 @@ from warehouse.db import WarehouseError, interruptible, is_ducklake, load_extens
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
 # DuckDB statement types that several keywords share (or none: UPDATE EXTENSIONS is "???").
 _TYPES_OF_MANY_KEYWORDS = {"LOAD", "SET", "CALL", "VACUUM", "TRANSACTION", "INVALID", "???"}
-_LEADING_KEYWORD_RE = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*(?P<word>[A-Za-z_]+)", re.S)
+_LEADING_COMMENTS = r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*"  # what SQL may hold before its first word
+_LEADING_KEYWORD_RE = re.compile(_LEADING_COMMENTS + r"(?P<word>[A-Za-z_]+)", re.S)
 # What EXPLAIN wraps: after `EXPLAIN`, `EXPLAIN ANALYZE` or `EXPLAIN (options)`; comments first.
 _EXPLAINED_RE = re.compile(
-    r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+|\([^)]*\)\s*)?(?P<inner>.*)$",
+    _LEADING_COMMENTS + r"EXPLAIN\s+(?:ANALY[SZ]E\s+|\([^)]*\)\s*)?(?P<inner>.*)$",
     re.I | re.S,
 )
 
