@@ -835,10 +835,14 @@ def _charset_name(label: str | None) -> str | None:
     return WEB_CHARSET_ALIASES.get(name, name)
 
 
+def _bom_charset(body: bytes) -> list[str]:
+    """The charset a byte-order mark names, which nothing else overrides."""
+    return [name for bom, name in BOMS if body.startswith(bom)][:1]
+
+
 def _declared_charsets(body: bytes, header_charset: str | None) -> list[str]:
-    """Charsets to try in order: byte-order mark, HTTP header, <meta> or XML declaration."""
-    candidates = [name for bom, name in BOMS if body.startswith(bom)][:1]
-    candidates.append(_charset_name(header_charset) or "")
+    """Charsets the document declares, in order: HTTP header, <meta> or XML declaration."""
+    candidates = [_charset_name(header_charset) or ""]
     head = body[:SNIFF_BYTES]
     for regex in (_META_CHARSET, _XML_ENCODING):
         match = regex.search(head)
@@ -866,15 +870,20 @@ def _decode_with_stray_bytes(body: bytes, declared: list[str]) -> tuple[str, str
 
 
 def decode_text(body: bytes, header_charset: str | None = None) -> tuple[str, str]:
-    """Decode a document: BOM, header charset, <meta>/XML declaration, then UTF-8, then detection.
+    """Decode a document: BOM, then UTF-8, then the header charset, <meta>/XML declaration,
+    then detection.
 
-    A declared charset that does not decode strictly is skipped; if none does, the first one
-    that fits most of the text decodes it with its stray bytes replaced, and detection is the
-    last resort. Returns (text, encoding used).
+    Bytes that decode as UTF-8 are UTF-8 whatever the document declares: pages saved or
+    re-served as UTF-8 keep their old `<meta charset="iso-8859-2">` or header, while text in
+    another charset almost never happens to be valid UTF-8 (trafilatura decides the same way).
+    If nothing decodes strictly, the first declared charset that fits most of the text decodes
+    it with its stray bytes replaced, and detection is the last resort.
+    Returns (text, encoding used).
     Raises ValueError when no charset fits (the caller records outcome "decode").
     """
-    declared = _declared_charsets(body, header_charset)
-    for name in [*declared, "utf-8"]:
+    bom = _bom_charset(body)
+    declared = [*bom, *_declared_charsets(body, header_charset)]
+    for name in dict.fromkeys([*bom, "utf-8", *declared]):
         try:
             return body.decode(name), name
         except (UnicodeError, LookupError):

@@ -558,6 +558,32 @@ def test_one_stray_byte_does_not_garble_a_declared_utf8_page(
     assert "fenêtre? Ça coûte 5 €" in result.html and "Copyright \ufffd 2021" in result.html
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=iso-8859-1", "text/html; charset=windows-1250"]
+)
+def test_a_utf8_page_that_declares_another_charset_is_read_as_utf8(
+    site: HTTPServer, fetch_settings: FetchSettings, content_type: str
+) -> None:
+    """A page saved or re-served as UTF-8 keeps its old declaration: four pages of the dates
+    corpus say ISO-8859-2 or windows-1252 and are UTF-8. Read by the declaration, "będzie
+    Paweł" was loaded as "bÄ\u2122dzie PaweÅ\u201a"."""
+    page = (
+        '<html><head><meta charset="ISO-8859-2"><title>Nowym prezesem będzie Paweł</title>'
+        "</head><body><p>Grupa Lotos. Nowym prezesem będzie Paweł Jan Majewski.</p></body></html>"
+    ).encode()
+    site.expect_request("/lotos").respond_with_data(page, content_type=content_type)
+    result = fetch_url(site.url_for("/lotos"), fetch_settings)
+    assert (result.outcome, result.encoding) == ("ok", "utf-8")
+    assert result.html == page.decode("utf-8")
+
+
+def test_decode_text_reads_valid_utf8_whatever_is_declared() -> None:
+    ascii_page = b"<html><p>Kabul fell.</p></html>"  # an even length: also "valid" UTF-16
+    assert decode_text(ascii_page, "utf-16") == (ascii_page.decode(), "utf-8")
+    xml = '<?xml version="1.0" encoding="windows-1251"?><rss>Кабул</rss>'.encode()
+    assert decode_text(xml) == (xml.decode(), "utf-8")
+
+
 def test_decode_text_prefers_bom_and_xml_declaration() -> None:
     assert decode_text("\ufeffKabul".encode("utf-8"), "iso-8859-1") == ("Kabul", "utf-8-sig")
     xml = '<?xml version="1.0" encoding="windows-1251"?><rss>Кабул</rss>'.encode("cp1251")

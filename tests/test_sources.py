@@ -881,6 +881,17 @@ def test_a_feed_is_decoded_by_the_charset_its_http_header_declares(site, fetch_s
     assert [e.title for e in found.feed_entries] == ["Талибы взяли Кандагар"]
 
 
+def test_a_utf8_feed_that_declares_another_charset_is_read_as_utf8(site, fetch_settings):
+    """Its bytes are valid UTF-8, so the old windows-1251 in its header and declaration is not
+    believed (the titles were loaded as "Ð¢Ð°Ð»Ð¸Ð±Ñ‹")."""
+    feed = rss([{"guid": "1", "title": "Талибы взяли Кандагар", "link": "/kandahar"}])
+    feed = feed.replace(b' encoding="UTF-8"', b' encoding="windows-1251"')
+    serve(site, "/feed.xml", feed, "application/rss+xml; charset=windows-1251")
+    found = expand_sources([Source("ru", "feed", site.url_for("/feed.xml"))], fetch_settings)
+    assert [(f.outcome, f.error) for f in found.fetches] == [("ok", None)]
+    assert [e.title for e in found.feed_entries] == ["Талибы взяли Кандагар"]
+
+
 def test_not_a_feed_served_as_xml_is_recorded_with_its_message(site, fetch_settings):
     serve(site, "/fake.xml", b"<!DOCTYPE html><html><body>x</body></html>", "application/xml")
     found = expand_sources([Source("fake", "feed", site.url_for("/fake.xml"))], fetch_settings)
