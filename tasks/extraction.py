@@ -160,6 +160,8 @@ _AUTHOR_DATE_WORD_RE = re.compile(
     rf"^(?:{_DATE_WORDS}|\d{{1,2}}(?:st|nd|rd|th)?|last|updated|published|posted)[.,]?$",
     re.IGNORECASE,
 )
+# the first word of a web address, as trafilatura's author cleaning leaves it ("Http; Www Cnn Com")
+_URL_WORD_RE = re.compile(r"^(?:https?|www)$", re.IGNORECASE)
 _BYLINE_TAIL_RE = re.compile(r"\s+by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}$")
 # what makes a line a date rather than a live-blog time heading ("10 p.m."): a year, a month or
 # day name, or a label
@@ -680,15 +682,24 @@ def _trafilatura_meta(tree: HtmlElement, url: str) -> trafilatura_metadata.Docum
 def _author_names(author: str) -> str | None:
     """The byline's names without the date the byline search can take with them ("Joe Wee
     Monday; February", "Ashok Pradhan; TNN; Apr 7"): date words end no name that keeps two words
-    (so "Brian May" stays), and a part that is only a date ("Last Updated January 7") goes."""
+    (so "Brian May" stays), and a part that is only a date ("Last Updated January 7") goes.
+
+    Nor with the web address beside them, which trafilatura splits into words: "www" ends its
+    part ("Www Mrsadiq Info; Sadiq Məmmədov"), and a scheme ends the byline, as the address's
+    host and path became the parts after it ("Sputnik https; Cdnarabic; I; Logo Png")."""
     names = []
     for name in author.split(";"):
         words = name.split()
+        address = next((i for i, word in enumerate(words) if _URL_WORD_RE.match(word)), None)
+        ends_byline = address is not None and words[address].lower() != "www"
+        words = words[:address]
         kept = list(words)
         while kept and _AUTHOR_DATE_WORD_RE.match(kept[-1]):
             kept.pop()
         if kept:
             names.append(" ".join(kept if len(kept) >= 2 else words))
+        if ends_byline:
+            break
     return "; ".join(names) or None
 
 

@@ -508,9 +508,16 @@ def test_an_author_is_the_bylines_names_without_its_date(corpus, case, author):
         ("Brian May", "Brian May"),  # a surname that is a month, not a date: one word would stay
         ("Jane Doe; John Roe", "Jane Doe; John Roe"),
         ("Last Updated January 7", None),
+        # a web address beside the name, as trafilatura splits it (pages of the dates corpus)
+        ("Sputnik https; Cdnarabic; I; Logo Png", "Sputnik"),
+        ("Diario El Dia de La Plata www eldia com", "Diario El Dia de La Plata"),
+        ("The W-Team Http; Www Jcigroup Com", "The W-Team"),
+        ("Www Mrsadiq Info; Sadiq Məmmədov", "Sadiq Məmmədov"),
+        ("Bradley M Kuhn http; Ebb Org; Bkuhn", "Bradley M Kuhn"),
+        ("Www Example Com", None),
     ],
 )
-def test_date_words_end_no_authors_name(found, names):
+def test_author_names_drop_dates_and_web_addresses(found, names):
     assert _author_names(found) == names
 
 
