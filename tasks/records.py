@@ -25,6 +25,15 @@ class Source:
     location: str
     options: dict[str, Any] = field(default_factory=dict)
 
+    def item_limit(self) -> int | None:
+        """The `limit` option, the most items to take; ValueError if it is no count."""
+        limit = self.options.get("limit")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ValueError(f"limit must be a whole number >= 0, not {limit!r}")
+        return limit
+
 
 @dataclass
 class FeedEntry:

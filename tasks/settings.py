@@ -183,9 +183,19 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"sources file {path} is not valid TOML: {exc}") from None
     _refuse_unknown(set(data) - _FILE_TABLES, f"sources file {path} has", "table", _FILE_TABLES)
+    settings, entries = data.get("settings", {}), data.get("source", [])
+    if not isinstance(settings, dict):
+        raise ValueError(
+            f"sources file {path} has settings = {settings!r}; write a [settings] table"
+        )
+    if not isinstance(entries, list) or not all(isinstance(raw, dict) for raw in entries):
+        raise ValueError(
+            f"sources file {path} has a source that is not a [[source]] table; write each source "
+            "under its own [[source]] (two brackets)"
+        )
     base = path.resolve().parent
     sources = []
-    for raw in data.get("source", []):
+    for raw in entries:
         _check_source(raw, path)
         if raw.get("enabled", True) is False:
             continue
@@ -201,7 +211,7 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
         sources.append(
             {"name": raw["name"], "kind": raw["kind"], "location": location, "options": options}
         )
-    return {"settings": data.get("settings", {}), "sources": sources}
+    return {"settings": settings, "sources": sources}
 
 
 def _check_source(raw: dict[str, Any], path: Path) -> None:
@@ -209,8 +219,21 @@ def _check_source(raw: dict[str, Any], path: Path) -> None:
     missing = {"name", "kind", "location"} - raw.keys()
     if missing:
         raise ValueError(f"source {raw!r} in {path} lacks {', '.join(sorted(missing))}")
+    for key in ("name", "kind", "location"):
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise ValueError(
+                f"source {raw!r} in {path} has {key} = {raw[key]!r}; it needs a non-empty string"
+            )
     name = raw["name"]
     _refuse_unknown(set(raw) - _SOURCE_KEYS, f"source {name!r} in {path} has", "key", _SOURCE_KEYS)
+    try:
+        Source(name, raw["kind"], raw["location"], raw).item_limit()
+    except ValueError as err:
+        raise ValueError(f"source {name!r} in {path}: {err}") from None
+    if not isinstance(raw.get("enabled", True), bool):
+        raise ValueError(
+            f"source {name!r} in {path} has enabled = {raw['enabled']!r}; use true or false"
+        )
     if raw["kind"] not in _KINDS:
         raise ValueError(
             f"source {name!r} in {path} has kind {raw['kind']!r}; use {', '.join(sorted(_KINDS))}"

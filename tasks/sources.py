@@ -750,15 +750,10 @@ def _expand_path(source: Source) -> Discovery:
 
 
 def _source_limit(source: Source) -> int | None:
-    limit = source.options.get("limit")
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise SourceError(
-            "bad_option",
-            f"source {source.name!r}: limit must be a whole number >= 0, not {limit!r}",
-        )
-    return limit
+    try:
+        return source.item_limit()
+    except ValueError as err:
+        raise SourceError("bad_option", f"source {source.name!r}: {err}") from None
 
 
 def _limited(values: list[Any], source: Source) -> list[Any]:

@@ -66,6 +66,38 @@ def test_the_bundled_sources_file_loads() -> None:
             "two enabled sources in {path} are named 's'; give each its own name (it is "
             "recorded with every fetch and article of the source)",
         ),
+        (  # a string is true: the source would run
+            SOURCE + 'enabled = "no"\n',
+            "source 's' in {path} has enabled = 'no'; use true or false",
+        ),
+        (  # resolved against the file's folder: the run ingested that folder
+            SOURCE.replace('"pages"', '""'),
+            "source {{'name': 's', 'kind': 'path', 'location': ''}} in {path} has location = '';"
+            " it needs a non-empty string",
+        ),
+        (
+            SOURCE.replace('"s"', '" "'),
+            "source {{'name': ' ', 'kind': 'path', 'location': 'pages'}} in {path} has name = ' ';"
+            " it needs a non-empty string",
+        ),
+        (
+            SOURCE.replace('"pages"', "5"),
+            "source {{'name': 's', 'kind': 'path', 'location': 5}} in {path} has location = 5;"
+            " it needs a non-empty string",
+        ),
+        (  # a full run, then a bad_option row for the source
+            SOURCE + 'limit = "5"\n',
+            "source 's' in {path}: limit must be a whole number >= 0, not '5'",
+        ),
+        (  # one bracket: a table of keys, which a traceback met as text
+            SOURCE.replace("[[source]]", "[source]"),
+            "sources file {path} has a source that is not a [[source]] table; write each source "
+            "under its own [[source]] (two brackets)",
+        ),
+        (
+            'settings = "fast"\n' + SOURCE,
+            "sources file {path} has settings = 'fast'; write a [settings] table",
+        ),
         (
             "[settings\n" + SOURCE,
             "sources file {path} is not valid TOML: Expected ']' at the end of a table "
