@@ -856,11 +856,16 @@ def sources_from_cli(
     an input given twice (`--path news` and `--path news/`) is one source.
 
     Raises:
-        ValueError: a --url that is not an absolute http(s) URL (refused before any work).
+        ValueError: a --url that is not an absolute http(s) URL, or a blank file, folder or
+            feed (which would name the working folder), refused before any work.
     """
     bad = [url for url in urls if not _is_http_url(url)]
     if bad:
         raise ValueError(f"--url {bad[0]!r} is not an http(s) URL; write it as https://host/path")
+    flags = {"--urls-file": urls_files, "--feed": feeds, "--sitemap": sitemaps, "--path": paths}
+    for flag, values in flags.items():
+        if any(not value.strip() for value in values):
+            raise ValueError(f"{flag} is given no value; name a file, a folder or a URL")
     found: list[Source] = []
     if urls:
         found.append(
