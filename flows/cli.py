@@ -570,14 +570,14 @@ def search(
 
     Example: newsflow search "Kandahar airport" --since 2021-08-01 --limit 10
     """
-    from warehouse.queries import search_articles
+    from warehouse.queries import search_table
 
     with _user_errors():
-        rows = search_articles(db, text, since=since, limit=limit)
+        columns, rows = search_table(db, text, since=since, limit=limit)
     if not rows and format is OutputFormat.table:
         console.print(f"no stories match {escape(repr(text))}")
         return
-    _print_rows(rows, format)
+    _print_table(columns, rows, format)
 
 
 @app.command()
@@ -613,14 +613,15 @@ def captures(
 
     Example: newsflow captures --start 2021-08-06 --end 2021-08-16
     """
-    from tasks.summaries import daily_captures_table
+    from tasks.summaries import COLUMNS, daily_captures_table
 
     with _user_errors():
         rows = daily_captures_table(db, _day(start), _day(end))
     if not rows and format is OutputFormat.table:
         console.print("no captures in that range (run `newsflow summarize` first?)")
         return
-    _print_rows(rows, format, title="capitals reported captured, by day")
+    title = "capitals reported captured, by day"
+    _print_table(list(COLUMNS), [tuple(row[c] for c in COLUMNS) for row in rows], format, title)
 
 
 @app.command()

@@ -181,6 +181,21 @@ def test_web_text_with_brackets_is_printed_as_it_is(db_path: str) -> None:
     assert (code, err) == (0, "") and title in out, out
 
 
+def test_search_and_captures_in_csv_give_the_header_when_no_row_matches(db_path: str) -> None:
+    """A script reading `-f csv` gets the columns either way (an empty output was no CSV)."""
+    _load(db_path)
+    code, out, err = _invoke("search", "zzzq", "--db", db_path, "-f", "csv")
+    assert (code, out, err) == (0, "score,published_at,site_name,title,url,copies,cluster_id\n", "")
+    code, out, err = _invoke("search", "zzzq", "--db", db_path, "-f", "json")
+    assert (code, out, err) == (0, "[]\n", "")
+    code, out, err = _invoke("captures", "--db", db_path, "-f", "csv")
+    assert (code, err) == (0, "")
+    assert out == (
+        "day,new_capitals,capitals,cumulative_capitals,claimed_only,max_reported_count,"
+        "national_capital,articles,stories\n"
+    )
+
+
 def test_check_of_a_missing_warehouse(tmp_path: Path) -> None:
     db = str(tmp_path / "none.duckdb")
     assert _invoke("check", "--db", db) == (

@@ -167,6 +167,79 @@ def test_a_warehouse_of_the_released_003_gets_the_current_macros_and_searches(db
     assert check_warehouse(db_path) == []
 
 
+DARI = (
+    "طالبان امروز شهر کابل را تصرف کردند و رئیس جمهور کشور را ترک کرد. "
+    "به گفته مقامات محلی ۷۲ نفر در درگیری‌های اطراف میدان هوایی کشته شدند. "
+    "ساکنان شهر از ترس به خانه‌های خود پناه بردند و بازارها بسته ماندند. "
+) * 4
+RUSSIAN = (
+    "Талибы вошли в Кабул, президент покинул страну. Жители укрылись в домах, рынки закрыты, "
+    "а у аэропорта собрались тысячи людей, надеясь улететь из столицы. "
+) * 4
+# 004's search_words, which split on anything but a-z and 0-9
+LATIN_SEARCH_WORDS = r"""
+CREATE OR REPLACE MACRO search_words(body) AS regexp_split_to_array(
+    regexp_replace(lower(strip_accents(coalesce(body, ''))), '[''’.]', '', 'g'), '[^a-z0-9]+');
+"""
+
+
+def _load_in_three_scripts(db_path: str) -> None:
+    _load(db_path, [
+        _doc(QALA, REPORT),
+        _doc("https://fa.example/kabul", DARI, title="طالبان کابل را تصرف کردند"),
+        _doc("https://ru.example/kabul", RUSSIAN, title="Талибы вошли в Кабул"),
+    ])  # fmt: skip
+
+
+def test_words_of_any_script_are_searched(db_path):
+    """Words in Persian or Cyrillic letters were no words (split on anything but a-z and 0-9):
+    an article in Dari was not found by its own words. Arabic and Persian spellings of a letter
+    are one (ك and ک, ي and ی), and Persian digits are 0-9."""
+    _load_in_three_scripts(db_path)
+    assert _titles(db_path, "کابل") == ["طالبان کابل را تصرف کردند"]
+    assert _titles(db_path, "كابل") == ["طالبان کابل را تصرف کردند"]  # Arabic kaf
+    assert _titles(db_path, "72 نفر") == ["طالبان کابل را تصرف کردند"]  # ۷۲ in the text
+    assert _titles(db_path, "Кабул аэропорта") == ["Талибы вошли в Кабул"]
+    assert _titles(db_path, "Qala-i-Naw") == ["Qala-i-Naw falls"]
+    _, rows = read_only_query(db_path, "SELECT term FROM search_terms('Кабул, كابل ۷۲ — U.S.')")
+    assert rows == [("кабул",), ("کابل",), ("72",), ("u",)]  # "us", Porter-stemmed
+    assert check_warehouse(db_path) == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_upgrading_indexes_again_the_articles_whose_words_were_not_latin(
+    db_path, tmp_path, backend
+):
+    """Migration 006 re-indexes the current versions with letters outside ASCII, and only them."""
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _load_in_three_scripts(db_path)
+    latin = (
+        "SELECT term, tf FROM search_postings JOIN articles a ON a.id = article_id "
+        f"WHERE a.url = '{QALA}' ORDER BY ALL"
+    )
+    with writer(db_path) as conn:  # back to schema 5, indexed as it indexed
+        load_extension(conn, "fts")
+        conn.execute(
+            LATIN_SEARCH_WORDS + "DELETE FROM search_postings; DELETE FROM search_docs; "
+            "CREATE TEMP VIEW v AS SELECT id AS article_id, version, title, text FROM articles; "
+            "INSERT INTO search_postings BY NAME SELECT * FROM search_term_counts('v'); "
+            "INSERT INTO search_docs BY NAME SELECT article_id, version, sum(tf)::INTEGER AS "
+            "terms FROM search_postings GROUP BY ALL; DELETE FROM schema_version WHERE version = 6"
+        )
+    before = _rows(db_path, latin)
+    assert _titles(db_path, "کابل") == [] and _titles(db_path, "Кабул") == []
+
+    with writer(db_path):
+        pass  # a writer migrates
+
+    assert _titles(db_path, "کابل") == ["طالبان کابل را تصرف کردند"]
+    assert _titles(db_path, "Кабул") == ["Талибы вошли в Кабул"]
+    assert _rows(db_path, latin) == before
+    assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(3,)]
+    assert check_warehouse(db_path) == []
+
+
 def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is_older(db_path):
     """A story matched through a copy published after --since is shown by that copy, not by its
     older canonical article: every line shown was published since the cutoff."""

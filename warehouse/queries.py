@@ -61,11 +61,19 @@ def search_articles(
 
     The index is kept by every load (migration 003), so a search sees every committed article.
     """
+    names, rows = search_table(db, query, since=since, limit=limit)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def search_table(
+    db: str, query: str, *, since: datetime | None = None, limit: int = 20
+) -> tuple[list[str], list[tuple]]:
+    """search_articles as column names and rows: the names even when nothing matches."""
     params = {"query": query, "since": since, "limit": limit}
     with reader(db) as conn:
         load_extension(conn, "fts")
         try:
-            names, rows = interruptible(
+            return interruptible(
                 conn, lambda: _columns_and_rows(conn.execute(sql("search_articles"), params))
             )
         except duckdb.CatalogException as exc:
@@ -73,7 +81,6 @@ def search_articles(
                 f"warehouse {db} predates its search index; run `newsflow ingest` once to "
                 f"upgrade it ({str(exc).splitlines()[0]})"
             ) from None
-        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
