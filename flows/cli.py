@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -334,13 +335,14 @@ def _print_table(
     """Rows by position, so columns that share a name all show; the header even with no rows."""
     if fmt is OutputFormat.json:
         names = _unique_names(columns)
-        records = [dict(zip(names, row, strict=True)) for row in rows]
-        sys.stdout.write(json.dumps(records, default=str, indent=2) + "\n")
+        records = [dict(zip(names, map(_json_value, row), strict=True)) for row in rows]
+        text = json.dumps(records, default=str, indent=2, ensure_ascii=False, allow_nan=False)
+        sys.stdout.write(text + "\n")
     elif fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout)
         if columns:
             writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([_cell_text(v) for v in row] for row in rows)
     else:
         # Text, not str: a cell is data (a title, a URL, an evidence sentence), never Rich markup
         # or :emoji: codes. As markup, `[fe80::1%eth0]` vanished and `[/x]` was an error.
@@ -348,8 +350,34 @@ def _print_table(
         for column in columns:
             table.add_column(Text(column), overflow="fold")
         for row in rows:
-            table.add_row(*(Text("" if v is None else str(v)) for v in row))
+            table.add_row(*(Text(_cell_text(v)) for v in row))
         console.print(table)
+
+
+def _json_value(value: Any) -> Any:
+    """NaN and the infinities as null: JSON has no word for them (Python's NaN is refused by
+    jq and JSON.parse); lists and structs keep their shape, bytes are text as in a CSV cell."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return _cell_text(value)
+    return value
+
+
+def _cell_text(value: Any) -> str:
+    """A CSV or table cell: lists and structs as JSON (not Python's quotes), bytes as DuckDB
+    writes a BLOB (`\\x00` for a byte that is not printable ASCII), nothing for NULL."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(_json_value(value), default=str, ensure_ascii=False)
+    if isinstance(value, bytes):
+        return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02X}" for b in value)
+    return str(value)
 
 
 def _unique_names(columns: list[str]) -> list[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -556,6 +558,34 @@ def test_query_prints_every_column_by_position_and_a_header_without_rows(db_path
     none = "SELECT id, title FROM articles WHERE false"
     assert _invoke("query", none, "--db", db_path, "-f", "csv") == (0, "id,title\n", "")
     assert _invoke("query", none, "--db", db_path, "-f", "json") == (0, "[]\n", "")
+
+
+def test_query_output_is_valid_json_and_csv_whatever_the_column_types(db_path: str) -> None:
+    """NaN was written as the bare word NaN, which jq and JSON.parse refuse; non-Latin titles were
+    \\u escapes; a list in a CSV cell was Python's repr (`['Herat', 'Kandahar']`)."""
+    _load(db_path)
+    typed = (
+        "SELECT 'nan'::DOUBLE AS n, 'inf'::DOUBLE AS i, ['Herat', 'Qala-i-Naw'] AS l, "
+        "{'city': 'کابل', 'day': DATE '2021-08-15'} AS s, '\\x00k\\x5C'::BLOB AS b"
+    )
+    code, out, err = _invoke("query", typed, "--db", db_path, "-f", "json")
+    assert (code, err) == (0, "") and "کابل" in out
+    assert json.loads(out, parse_constant=pytest.fail) == [
+        {
+            "n": None,
+            "i": None,
+            "l": ["Herat", "Qala-i-Naw"],
+            "s": {"city": "کابل", "day": "2021-08-15"},
+            "b": "\\x00k\\x5C",
+        }
+    ]
+    code, out, err = _invoke("query", typed, "--db", db_path, "-f", "csv")
+    assert (code, err) == (0, "")
+    assert list(csv.reader(io.StringIO(out))) == [
+        ["n", "i", "l", "s", "b"],
+        ["nan", "inf", '["Herat", "Qala-i-Naw"]', '{"city": "کابل", "day": "2021-08-15"}',
+         "\\x00k\\x5C"],
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("url", ["ftp://example.org/a.html", "file:///etc/passwd", "example.org/a"])
