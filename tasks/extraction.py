@@ -7,6 +7,7 @@ extraction libraries (trafilatura, htmldate, lxml, dateutil), the records and th
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -158,6 +159,13 @@ _DATE_TOKEN_RE = re.compile(
 # a word of a date that trafilatura's byline search can take into an author ("Nathan Willis March")
 _AUTHOR_DATE_WORD_RE = re.compile(
     rf"^(?:{_DATE_WORDS}|\d{{1,2}}(?:st|nd|rd|th)?|last|updated|published|posted)[.,]?$",
+    re.IGNORECASE,
+)
+# a copyright notice in place of a site name: a leading sign or word with the years after it; a
+# trailing sign or "all rights reserved"
+_COPYRIGHT_RE = re.compile(
+    r"^\s*(?:(?:©|\(c\)|copyright\b)[\s,:]*)+(?:(?:19|20)\d{2}\b[\s,–-]*)*"
+    r"|[\s,.|–-]*(?:\ball rights reserved\b\.?|©)\s*$",
     re.IGNORECASE,
 )
 # the first word of a web address, as trafilatura's author cleaning leaves it ("Http; Www Cnn Com")
@@ -703,10 +711,19 @@ def _author_names(author: str) -> str | None:
     return "; ".join(names) or None
 
 
+def _site_name(found: str) -> str | None:
+    """The site's name without the copyright notice some pages give in its place ("&amp;copy;
+    2016 aryanews.com", "(c) alarmeringen.nl - All rights reserved", "Guinéenews©"): the daily
+    counts per site group by it. None when the notice was all there was ("Copyright 2014")."""
+    for _ in range(2):  # entities escaped twice: "&amp;copy;"
+        found = html.unescape(found)
+    return normalize_text(_COPYRIGHT_RE.sub("", found)) or None
+
+
 def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode) -> _PageMeta:
     """Title, author, site name, language, canonical URL and publication time of a page."""
     meta = _trafilatura_meta(tree, url)
-    site_name = normalize_text(meta.sitename) if meta.sitename else None
+    site_name = _site_name(meta.sitename) if meta.sitename else None
     title = strip_site_name(normalize_text(meta.title), url, site_name) if meta.title else None
     return _PageMeta(
         title=_normalize_title(title),

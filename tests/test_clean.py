@@ -30,6 +30,7 @@ from tasks.extraction import (
     _CleanTimeout,
     _page_lines,
     _parse_html,
+    _site_name,
     _time_limit,
     _zone_evidence,
     clean_html,
@@ -519,6 +520,31 @@ def test_an_author_is_the_bylines_names_without_its_date(corpus, case, author):
 )
 def test_author_names_drop_dates_and_web_addresses(found, names):
     assert _author_names(found) == names
+
+
+@pytest.mark.parametrize(
+    ("found", "site"),
+    [  # the first four as trafilatura reads them from pages of the dates corpus
+        ("&amp;copy; 2016 aryanews.com", "aryanews.com"),
+        ("Copyright, 2011, 2012, 2013, 2014 Daily Legal News, Inc.", "Daily Legal News, Inc."),
+        ("(c) alarmeringen.nl - All rights reserved", "alarmeringen.nl"),
+        ("Guinéenews©", "Guinéenews"),
+        ("Copyright © 2019 Tolo News. All Rights Reserved.", "Tolo News"),
+        ("Copyright 2014", None),  # a page of the AEB corpus: no name in it
+        ("The Copyright Office", "The Copyright Office"),
+        ("Mac &amp; i", "Mac & i"),
+    ],
+)
+def test_a_site_name_is_the_name_without_a_copyright_notice(found, site):
+    """The daily counts per site group by it: "(c) alarmeringen.nl - All rights reserved" was a
+    site of its own."""
+    assert _site_name(found) == site
+
+
+def test_a_copyright_line_given_as_a_site_name_on_a_real_page(corpus):
+    page = corpus / "dates" / "mediacloud-2020" / "test_set" / "1641304459.html.gz"
+    doc = clean_html(gzip.decompress(page.read_bytes()).decode(), "https://www.aryanews.com/a")
+    assert doc.site_name == "aryanews.com"  # "&amp;copy; 2016 aryanews.com" before
 
 
 # --- rejections ------------------------------------------------------------------------------
