@@ -53,6 +53,7 @@ console = Console()
 if not console.is_terminal:
     console.width = 160  # piped output: wide rows, not an 80-column wrap
 errors = Console(stderr=True)
+SUMMARY_DAYS = 31  # daily captures a flow command prints at most: a month, one screen
 _USER_ERRORS = (WarehouseError, FileNotFoundError, ValueError, PermissionError)
 # What Prefect's engines log as a Ctrl-C stops a flow or task run (prefect.states).
 CTRL_C_CRASH = "Crash detected! Execution was aborted by an interrupt signal."
@@ -553,12 +554,26 @@ def run(
         _fail(report.ingest.failures())
 
 
-def _print_summary(summary: Any, db: str) -> None:
+def _print_summary(
+    summary: Any, db: str, start: date | None = None, end: date | None = None
+) -> None:
+    """The daily captures of the range summarized, on one screen: over more than a month, only
+    the days that something was reported captured (the last month of them); a stray article from
+    years before made the range thousands of days long."""
     from tasks.summaries import daily_captures_table
 
-    rows = daily_captures_table(db, None, None)
-    if rows:
-        _print_rows(rows, OutputFormat.table, title="capitals reported captured, by day")
+    rows = daily_captures_table(db, start, end)
+    shown = rows
+    if len(rows) > SUMMARY_DAYS:
+        shown = [r for r in rows if r["new_capitals"] or r["national_capital"]][-SUMMARY_DAYS:]
+    title = "capitals reported captured, by day"
+    if len(shown) < len(rows):
+        title += (
+            f": {len(shown)} of {len(rows)} days, those with captures (the last "
+            f"{SUMMARY_DAYS} at most); `newsflow captures` prints every day"
+        )
+    if shown:
+        _print_rows(shown, OutputFormat.table, title=title)
     headline = summary.headline() if hasattr(summary, "headline") else str(summary)
     console.print(escape(headline), highlight=False, soft_wrap=True)
 
@@ -627,7 +642,7 @@ def summarize(
         _shield_temporary_api()
     with _user_errors(INTERRUPTED_SUMMARIZE), _quiet_tracebacks():
         report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
-    _print_summary(report, db)
+    _print_summary(report, db, _day(start), _day(end))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from matplotlib.dates import DateFormatter, DayLocator
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, DayLocator
 from matplotlib.figure import Figure
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -37,6 +37,7 @@ COLUMNS = {
     "articles": "articles",
     "stories": "stories",
 }
+DAILY_TICKS_UP_TO = 45  # days a chart labels one by one; a longer range gets months or years
 _NAME_LINE_INCHES = 0.13  # one 7-point line of capital names on the chart
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -144,7 +145,8 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
     days = [r["day"] for r in rows]
     cumulative = [r["cumulative_capitals"] for r in rows]
     axes.bar(days, [r["new_capitals"] for r in rows], color="#f0b27a", label="new that day")
-    axes.plot(days, cumulative, marker="o", color="#922b21", label="cumulative")
+    marker = "o" if len(rows) <= DAILY_TICKS_UP_TO else None
+    axes.plot(days, cumulative, marker=marker, color="#922b21", label="cumulative")
     lines = max((len(r["new_capital_names"]) for r in rows), default=0)
     spare = 1 - min(0.7, lines * _NAME_LINE_INCHES / 5.0)
     axes.set_ylim(0, (max(cumulative, default=0) + 1) / spare + 1)
@@ -161,8 +163,13 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )
     _mark_national_capital(axes, rows)
-    axes.xaxis.set_major_locator(DayLocator())
-    axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
+    if len(rows) <= DAILY_TICKS_UP_TO:
+        axes.xaxis.set_major_locator(DayLocator())
+        axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
+    else:  # a tick a day over years was a black smear, and took most of a minute to draw
+        locator = AutoDateLocator()
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     axes.set_ylabel("provincial capitals reported captured")
     axes.set_title(title)
     axes.legend(loc="upper left")

@@ -242,6 +242,38 @@ def test_export_refuses_an_unknown_format(timeline_db, tmp_path):
         export_summaries(timeline_db, tmp_path, "xlsx")  # type: ignore[arg-type]
 
 
+STRAY = {  # a page dated years before the story (an archive page, a misread date)
+    "url": "https://d.example/archive/2019",
+    "site_name": "Site D",
+    "published_at": datetime(2019, 3, 1, 12, tzinfo=UTC),
+    "text": "An archived report on the provincial council elections in Herat.",
+}
+
+
+def test_a_range_of_years_is_summarized_on_one_screen_and_charted_by_month(
+    prefect_harness, db_path
+):
+    """One stray article from 2019 made the range 900 days long: `summarize` printed a row for
+    each, and the chart labelled each day (a black smear, most of a minute to draw)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from tasks.summaries import _captures_figure
+    from warehouse.summaries import read_daily_captures
+
+    insert_articles(db_path, [*TIMELINE, STRAY])
+    result = CliRunner().invoke(app, ["summarize", "--db", db_path])
+    assert result.exit_code == 0, result.stderr
+    rows = read_daily_captures(db_path, None, None)
+    captured = [r["day"].isoformat() for r in rows if r["new_capitals"] or r["national_capital"]]
+    assert (len(rows), captured) == (899, ["2021-08-06", "2021-08-07", "2021-08-08", "2021-08-15"])
+    assert f"4 of {len(rows)} days, those with captures" in " ".join(result.stdout.split())
+    printed = [line.split("│")[1].strip() for line in result.stdout.splitlines() if "│ 20" in line]
+    assert printed == captured
+    ticks = _captures_figure(rows, "t").axes[0].get_xticks()
+    assert 2 <= len(ticks) <= 20
+
+
 def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness, db_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
