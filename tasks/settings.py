@@ -227,7 +227,7 @@ def _check_source(raw: dict[str, Any], path: Path) -> None:
     name = raw["name"]
     _refuse_unknown(set(raw) - _SOURCE_KEYS, f"source {name!r} in {path} has", "key", _SOURCE_KEYS)
     try:
-        Source(name, raw["kind"], raw["location"], raw).item_limit()
+        Source(name, raw["kind"], raw["location"], {"limit": raw.get("limit")}).item_limit()
     except ValueError as err:
         raise ValueError(f"source {name!r} in {path}: {err}") from None
     if not isinstance(raw.get("enabled", True), bool):
