@@ -7,7 +7,6 @@ extraction libraries (trafilatura, htmldate, lxml, dateutil), the records and th
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from html import unescape
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -716,7 +716,7 @@ def _site_name(found: str) -> str | None:
     2016 aryanews.com", "(c) alarmeringen.nl - All rights reserved", "Guinéenews©"): the daily
     counts per site group by it. None when the notice was all there was ("Copyright 2014")."""
     for _ in range(2):  # entities escaped twice: "&amp;copy;"
-        found = html.unescape(found)
+        found = unescape(found)
     return normalize_text(_COPYRIGHT_RE.sub("", found)) or None
 
 

@@ -841,15 +841,20 @@ def _bom_charset(body: bytes) -> list[str]:
 
 
 def _declared_charsets(body: bytes, header_charset: str | None) -> list[str]:
-    """Charsets the document declares, in order: HTTP header, <meta> or XML declaration."""
-    candidates = [_charset_name(header_charset) or ""]
+    """Charsets the document declares, in order: HTTP header, <meta> or XML declaration.
+
+    A claim of UTF-16 or UTF-32 means UTF-8: without a byte-order mark, a document read this far
+    holds no NUL bytes (_looks_binary), so it is ASCII-compatible, whatever it says.
+    """
+    candidates = [_charset_name(header_charset)]
     head = body[:SNIFF_BYTES]
     for regex in (_META_CHARSET, _XML_ENCODING):
         match = regex.search(head)
-        name = _charset_name(match[1].decode("ascii", "replace")) if match else None
-        # HTML: a <meta> that claims UTF-16 in an ASCII-compatible document means UTF-8.
-        candidates.append("utf-8" if name and name.startswith("utf-16") else name or "")
-    return [name for name in dict.fromkeys(candidates) if name]
+        candidates.append(_charset_name(match[1].decode("ascii", "replace")) if match else None)
+    names = (
+        "utf-8" if name.startswith(("utf-16", "utf-32")) else name for name in candidates if name
+    )
+    return list(dict.fromkeys(names))
 
 
 def _decode_with_stray_bytes(body: bytes, declared: list[str]) -> tuple[str, str] | None:
@@ -873,17 +878,19 @@ def decode_text(body: bytes, header_charset: str | None = None) -> tuple[str, st
     """Decode a document: BOM, then UTF-8, then the header charset, <meta>/XML declaration,
     then detection.
 
-    Bytes that decode as UTF-8 are UTF-8 whatever the document declares: pages saved or
-    re-served as UTF-8 keep their old `<meta charset="iso-8859-2">` or header, while text in
-    another charset almost never happens to be valid UTF-8 (trafilatura decides the same way).
-    If nothing decodes strictly, the first declared charset that fits most of the text decodes
-    it with its stray bytes replaced, and detection is the last resort.
+    Bytes beyond ASCII that decode as UTF-8 are UTF-8 whatever the document declares: pages
+    saved or re-served as UTF-8 keep their old `<meta charset="iso-8859-2">` or header, while
+    text in another charset almost never happens to be valid UTF-8 (trafilatura decides the same
+    way). An ASCII document is read by its declaration first: ISO-2022-JP is 7-bit, escapes and
+    all. If nothing decodes strictly, the first declared charset that fits most of the text
+    decodes it with its stray bytes replaced, and detection is the last resort.
     Returns (text, encoding used).
     Raises ValueError when no charset fits (the caller records outcome "decode").
     """
     bom = _bom_charset(body)
     declared = [*bom, *_declared_charsets(body, header_charset)]
-    for name in dict.fromkeys([*bom, "utf-8", *declared]):
+    first = bom if body.isascii() else [*bom, "utf-8"]
+    for name in dict.fromkeys([*first, *declared, "utf-8"]):
         try:
             return body.decode(name), name
         except (UnicodeError, LookupError):

@@ -582,6 +582,8 @@ def test_decode_text_reads_valid_utf8_whatever_is_declared() -> None:
     assert decode_text(ascii_page, "utf-16") == (ascii_page.decode(), "utf-8")
     xml = '<?xml version="1.0" encoding="windows-1251"?><rss>Кабул</rss>'.encode()
     assert decode_text(xml) == (xml.decode(), "utf-8")
+    japanese = "<p>京都で会議</p>".encode("iso-2022-jp")  # 7-bit: ASCII bytes and escapes
+    assert decode_text(japanese, "iso-2022-jp") == ("<p>京都で会議</p>", "iso2022_jp")
 
 
 def test_decode_text_prefers_bom_and_xml_declaration() -> None:
