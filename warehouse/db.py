@@ -158,14 +158,17 @@ def is_ducklake(conn: duckdb.DuckDBPyConnection) -> bool:
 def migrations(backend: str = "duckdb") -> list[tuple[int, str, str]]:
     """The numbered migrations shipped with the code, in order: (version, name, sql).
 
-    backend "ducklake" reads warehouse/migrations/ducklake/: the same versions without keys,
-    indexes or sequences, which DuckLake does not have.
+    backend "ducklake" takes a version from warehouse/migrations/ducklake/ where one of the same
+    name is there (written without keys, indexes or sequences, which DuckLake does not have),
+    and the DuckDB file's migration where it runs unchanged on a lake.
     """
-    folder = DUCKLAKE_MIGRATIONS_DIR if backend == "ducklake" else MIGRATIONS_DIR
     found = []
-    for path in sorted(folder.glob("*.sql")):
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
         match = _MIGRATION_RE.match(path.name)
         if match:
+            lake_path = DUCKLAKE_MIGRATIONS_DIR / path.name
+            if backend == "ducklake" and lake_path.is_file():
+                path = lake_path
             found.append((int(match.group(1)), match.group(2), path.read_text(encoding="utf-8")))
     return found
 
