@@ -862,22 +862,20 @@ def sources_from_cli(
     bad = [url for url in urls if not _is_http_url(url)]
     if bad:
         raise ValueError(f"--url {bad[0]!r} is not an http(s) URL; write it as https://host/path")
-    flags = {"--urls-file": urls_files, "--feed": feeds, "--sitemap": sitemaps, "--path": paths}
-    for flag, values in flags.items():
-        if any(not value.strip() for value in values):
-            raise ValueError(f"{flag} is given no value; name a file, a folder or a URL")
     found: list[Source] = []
     if urls:
         found.append(
             Source(name="cli:url", kind="urls", location="<command line>", options={"inline": urls})
         )
-    kinds: list[tuple[SourceKind, list[str]]] = [
-        ("urls", urls_files),
-        ("feed", feeds),
-        ("sitemap", sitemaps),
-        ("path", paths),
+    kinds: list[tuple[SourceKind, str, list[str]]] = [
+        ("urls", "--urls-file", urls_files),
+        ("feed", "--feed", feeds),
+        ("sitemap", "--sitemap", sitemaps),
+        ("path", "--path", paths),
     ]
-    for kind, values in kinds:
+    for kind, flag, values in kinds:
+        if any(not value.strip() for value in values):
+            raise ValueError(f"{flag} is given no value; name a file, a folder or a URL")
         for location in dict.fromkeys(map(_cli_location, values)):
             found.append(Source(name=f"cli:{kind}:{location}", kind=kind, location=location))
     return found
