@@ -622,7 +622,19 @@ def _is_site_segment(segment: str, site_keys: set[str]) -> bool:
     key = _identity_key(segment)
     if len(key) < 2:
         return False
-    return any(key == site or key.startswith(site) or site.startswith(key) for site in site_keys)
+    return any(
+        key == site
+        or site.startswith(key)
+        or (key.startswith(site) and _extends_site(segment, site))
+        for site in site_keys
+    )
+
+
+def _extends_site(segment: str, site_key: str) -> bool:
+    """Whether a segment that starts with a site's name is that name and a word or two ("BBC
+    News", "Sky News Australia"), not a headline that starts with it ("comwrap auf der DMEXCO")."""
+    words = segment.split()
+    return len(words) == 1 or any(_identity_key(" ".join(words[:-n])) == site_key for n in (1, 2))
 
 
 # --- HTML metadata ---------------------------------------------------------------------------
@@ -676,13 +688,16 @@ def _trafilatura_meta(tree: HtmlElement, url: str) -> trafilatura_metadata.Docum
     meta.title = meta.title or trafilatura_metadata.extract_title(tree)
     meta.author = meta.author or trafilatura_metadata.extract_author(tree)
     meta.url = meta.url or trafilatura_metadata.extract_url(tree, url)
+    host = trafilatura_metadata.META_URL.match(meta.url) if meta.url else None
+    if meta.sitename and meta.sitename.startswith("@") and host:
+        meta.sitename = host[1]  # the page's host, not its twitter:site handle ("@sndk_nyheder")
     meta.sitename = meta.sitename or trafilatura_metadata.extract_sitename(tree)
     if meta.sitename:
         meta.sitename = meta.sitename.lstrip("@")
         if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
             meta.sitename = meta.sitename.title()
-    elif meta.url and (found := trafilatura_metadata.META_URL.match(meta.url)):
-        meta.sitename = found[1]
+    elif host:
+        meta.sitename = host[1]
     meta.clean_and_trim()
     return meta
 
@@ -724,7 +739,8 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
     """Title, author, site name, language, canonical URL and publication time of a page."""
     meta = _trafilatura_meta(tree, url)
     site_name = _site_name(meta.sitename) if meta.sitename else None
-    title = strip_site_name(normalize_text(meta.title), url, site_name) if meta.title else None
+    page_url = meta.url or url  # its canonical or og:url: a saved page's own is a file://
+    title = strip_site_name(normalize_text(meta.title), page_url, site_name) if meta.title else None
     return _PageMeta(
         title=_normalize_title(title),
         author=_author_names(normalize_text(meta.author)) if meta.author else None,

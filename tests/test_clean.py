@@ -439,6 +439,18 @@ GUARDIAN, BBC, EXAMPLE = (
             "Taliban - a history in ten dates",
         ),
         ("Mozilla - Wikipedia", WIKIPEDIA, None, "Mozilla - Wikipedia"),
+        (
+            "Cricket returns to Sydney - Sky News Australia",
+            "https://sky.com/x",
+            None,
+            "Cricket returns to Sydney",
+        ),
+        (  # a headline that starts with the site's name is no site name
+            "Take C.A.R.E. - comwrap auf der DMEXCO 2018",
+            "https://blog.comwrap.com/x",
+            None,
+            "Take C.A.R.E. - comwrap auf der DMEXCO 2018",
+        ),
         ("Kabul airport reopens - good news", EXAMPLE, None, "Kabul airport reopens - good news"),
         ("New Sentra is what we want - Auto News", EXAMPLE, None, "New Sentra is what we want"),
         (
@@ -545,6 +557,50 @@ def test_a_copyright_line_given_as_a_site_name_on_a_real_page(corpus):
     page = corpus / "dates" / "mediacloud-2020" / "test_set" / "1641304459.html.gz"
     doc = clean_html(gzip.decompress(page.read_bytes()).decode(), "https://www.aryanews.com/a")
     assert doc.site_name == "aryanews.com"  # "&amp;copy; 2016 aryanews.com" before
+
+
+def _page_with_meta(
+    meta: str, title: str = "Norwegian shares rise on 737 MAX hopes - sn.dk"
+) -> str:
+    body = " ".join(["Norwegian Air shares rose on hopes of compensation for the 737 MAX."] * 8)
+    head = f"<head><title>{title}</title>{meta}</head>"
+    return f"<html>{head}<body><article><p>{body}</p></article></body></html>"
+
+
+HANDLE = '<meta name="twitter:site" content="@sndk_nyheder">'
+
+
+@pytest.mark.parametrize(
+    ("meta", "url", "site"),
+    [
+        (
+            HANDLE + '<meta property="og:url" content="https://sn.dk/a/900368">',
+            "file:///p.html",
+            "sn.dk",
+        ),
+        (HANDLE, "https://www.sn.dk/a/900368", "sn.dk"),
+        (HANDLE, "file:///p.html", "Sndk_Nyheder"),  # no address: the handle is all there is
+        (
+            HANDLE + '<meta property="og:site_name" content="Sjællandske Medier">',
+            "https://sn.dk/a",
+            "Sjællandske Medier",
+        ),
+    ],
+)
+def test_a_twitter_handle_is_the_site_name_only_when_no_host_is_known(meta, url, site):
+    """A handle names one account, not the site ("@SputnikInt" and "@sputnik_ar" for one
+    sputniknews.com), and reads badly once title-cased ("Sndk_Nyheder")."""
+    assert clean_html(_page_with_meta(meta), url).site_name == site
+
+
+def test_a_saved_page_title_loses_the_site_name_its_own_address_names(corpus):
+    """A saved page's address is a file://; its canonical link says which site it is from."""
+    page = corpus / "dates" / "mediacloud-2020" / "test_set" / "1718257353.html.gz"
+    doc = clean_html(gzip.decompress(page.read_bytes()).decode(), "file:///saved/1718257353.html")
+    assert doc.title == "Faenón de Toledo y Graña le costó S/1,400 millones al Estado peruano"
+    page = corpus / "dates" / "mediacloud-2020" / "test_set" / "1485102321.html.gz"
+    doc = clean_html(gzip.decompress(page.read_bytes()).decode(), "file:///saved/1485102321.html")
+    assert doc.site_name == "theweek.com"  # "Theweek", from twitter:site "@theweek", before
 
 
 # --- rejections ------------------------------------------------------------------------------
