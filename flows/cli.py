@@ -613,10 +613,15 @@ def search(
 
     Example: newsflow search "Kandahar airport" --since 2021-08-01 --limit 10
     """
-    from warehouse.queries import search_table
+    from warehouse.queries import search_table, search_terms
 
     with _user_errors():
         columns, rows = search_table(db, text, since=since, limit=limit)
+        if not rows and not search_terms(db, text):
+            _fail(
+                f"nothing to search for in {text!r}: the index leaves out one-letter words and "
+                "English stop words (the, of, in, …); give a word the stories would hold"
+            )
     if not rows and format is OutputFormat.table:
         console.print(f"no stories match {escape(repr(text))}")
         return

@@ -83,6 +83,14 @@ def search_table(
             ) from None
 
 
+def search_terms(db: str, query: str) -> list[str]:
+    """The terms a search looks for: none when its words are all stop words or one character."""
+    with reader(db) as conn:
+        load_extension(conn, "fts")
+        rows = conn.execute("SELECT DISTINCT term FROM search_terms($query)", {"query": query})
+        return [term for (term,) in rows.fetchall()]
+
+
 def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
     """The statement's type; an EXPLAIN's is what it explains (EXPLAIN ANALYZE runs it)."""
     kind = statement.type.name
