@@ -698,8 +698,10 @@ def export(
 
 @app.command()
 def check(db: DbOption = DEFAULT_DB) -> None:
-    """Check the warehouse's integrity: every article has its fetch, no dangling duplicates,
-    no orphan events, versions add up. Exits 1 and names each problem when one is found.
+    """Check the warehouse's integrity; exit 1 naming each problem found.
+
+    Every article has its fetch, no duplicate points at nothing, no event at no article, and
+    the versions add up.
 
     Example: newsflow check --db warehouse/news.duckdb
     """
