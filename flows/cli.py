@@ -691,9 +691,16 @@ def export(
         "rerun the same command"
     )
     with _user_errors(interrupted):
-        paths = export_summaries(db, out, format.value)
-    for written in paths:
-        console.print(f"wrote {escape(str(written))}")
+        written = export_summaries(db, out, format.value)
+    for path, rows in written.items():
+        console.print(f"wrote {escape(str(path))} ({rows} {'row' if rows == 1 else 'rows'})")
+    if not any(written.values()):
+        errors.print(
+            "note: the summary tables are empty; `newsflow summarize` computes them from the "
+            "articles ingested (`newsflow run` does both)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

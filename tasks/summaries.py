@@ -105,11 +105,11 @@ def daily_captures_table(db: str, start: date | None, end: date | None) -> list[
 
 def export_summaries(
     db: str, out_dir: str | Path, fmt: Literal["csv", "parquet"] = "csv"
-) -> list[Path]:
+) -> dict[Path, int]:
     """Write daily_captures, daily_capture_sources and daily_article_counts as CSV or Parquet.
 
     Returns:
-        the files written, one per table, named <table>.<fmt> in out_dir.
+        the files written, one per table, named <table>.<fmt> in out_dir, each with its rows.
     """
     return write_summary_tables(db, Path(out_dir), fmt)
 

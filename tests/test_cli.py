@@ -266,6 +266,44 @@ def test_export_of_a_missing_warehouse_creates_no_folder(tmp_path: Path) -> None
     assert not out.exists() and not db.exists()
 
 
+def test_export_says_how_many_rows_each_file_holds(db_path: str, tmp_path: Path) -> None:
+    """Exported after an ingest and before a summary, the three files held a header each, and
+    nothing said why."""
+    from warehouse.summaries import recompute_daily_summaries
+
+    day = datetime(2021, 8, 6, 9, tzinfo=UTC)
+    doc = cleaned_document(
+        "https://example.org/zaranj",
+        " ".join(WORDS * 20),
+        source_name="cli",
+        title="Zaranj",
+        site_name="Pajhwok",
+        published_at=day,
+    )
+    write_batch(db_path, fetches=[doc.fetch], documents=[doc], prints=fingerprints([doc]))
+    out = tmp_path / "out"
+    files = [
+        out / f"{t}.csv"
+        for t in ("daily_captures", "daily_capture_sources", "daily_article_counts")
+    ]
+    assert _invoke("export", "--out", str(out), "--db", db_path) == (
+        0,
+        "".join(f"wrote {f} (0 rows)\n" for f in files),
+        "note: the summary tables are empty; `newsflow summarize` computes them from the articles "
+        "ingested (`newsflow run` does both)\n",
+    )
+    recompute_daily_summaries(db_path, None, None)
+    code, stdout, err = _invoke("export", "--out", str(out), "--db", db_path)
+    assert (code, err) == (0, "")
+    assert stdout.splitlines() == [
+        f"wrote {files[0]} (1 row)",
+        f"wrote {files[1]} (0 rows)",
+        f"wrote {files[2]} (1 row)",
+    ]
+    with files[2].open(newline="") as fh:
+        assert [(r["day"], r["site"]) for r in csv.DictReader(fh)] == [("2021-08-06", "Pajhwok")]
+
+
 # --- files newsflow must not touch -------------------------------------------------------------
 
 

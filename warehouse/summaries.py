@@ -148,10 +148,10 @@ def read_daily_captures(
 
 def write_summary_tables(
     db: str, out_dir: Path, fmt: Literal["csv", "parquet"], *, wait_seconds: float = 30.0
-) -> list[Path]:
+) -> dict[Path, int]:
     """Write each summary table to <out_dir>/<table>.<fmt> with DuckDB's writers; list columns
     become "[a, b]" text in CSV and stay lists in Parquet. The folder is made only once the
-    warehouse has opened, so a bad --db leaves nothing behind."""
+    warehouse has opened, so a bad --db leaves nothing behind. Returns each file's rows."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown export format {fmt!r}; use csv or parquet")
     with reader(db, wait_seconds=wait_seconds) as conn:
@@ -159,13 +159,13 @@ def write_summary_tables(
             out_dir, lambda why: f"cannot create the folder {out_dir}: {why}; pass another --out"
         )
         return interruptible(
-            conn, lambda: [_write_table(conn, t, out_dir, fmt) for t in SUMMARY_TABLES]
+            conn, lambda: dict(_write_table(conn, t, out_dir, fmt) for t in SUMMARY_TABLES)
         )
 
 
 def _write_table(
     conn: duckdb.DuckDBPyConnection, table: str, out_dir: Path, fmt: Literal["csv", "parquet"]
-) -> Path:
+) -> tuple[Path, int]:
     path = out_dir / f"{table}.{fmt}"
     relation = conn.sql(_READ_TABLE[table])
     try:
@@ -176,4 +176,4 @@ def _write_table(
     except duckdb.IOException as exc:
         detail = str(exc).splitlines()[0]
         raise WarehouseError(f"cannot write {path} ({detail}); pass another --out") from None
-    return path
+    return path, len(relation)
