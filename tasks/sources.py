@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, assert_never
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
 
 import feedparser
 import lxml.etree
@@ -62,6 +62,7 @@ _W3C_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _WHITESPACE = re.compile(r"\s+")
 _HIDDEN_ELEMENT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>?")
+_GOOGLE_HOSTS = {"google.com", "www.google.com"}  # Google Alerts' redirect links
 # feedparser reads the base URL for relative links from these; a declared XML type keeps it from
 # flagging every document as "no Content-type specified" (and, with a charset, it decodes by that).
 _FEED_MEDIA_TYPE = "application/xml"
@@ -173,7 +174,7 @@ def _stripped_tags(markup: str) -> str:
 def _html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, whitespace collapsed; odd markup never raises."""
     if "<" not in fragment:
-        return _WHITESPACE.sub(" ", fragment).strip()
+        return _WHITESPACE.sub(" ", html.unescape(fragment)).strip()
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (AssertionError, lxml.etree.LxmlError, ValueError):
@@ -221,16 +222,36 @@ def _struct_time_to_utc(value: Any) -> datetime | None:
     return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
 
 
+def _feed_text(value: str | None, media_type: str | None) -> str | None:
+    """A title or summary as plain text: markup dropped from HTML and XHTML ("<b>Slack</b> Stock"
+    from Google Alerts); entities read in plain text, which feeds escape twice ("&ldquo;")."""
+    if not value:
+        return None
+    if "html" in (media_type or "html"):
+        return _html_to_text(value) or None
+    return html.unescape(value).strip() or None
+
+
 def _feedparser_summary(entry: Any) -> str | None:
     detail = entry.get("summary_detail") or {}
     summary = entry.get("summary")
     if not summary and entry.get("content"):
         detail = entry["content"][0]
         summary = detail.get("value")
-    if not summary:
-        return None
-    text = _html_to_text(summary) if "html" in (detail.get("type") or "html") else summary.strip()
-    return text or None
+    return _feed_text(summary, detail.get("type"))
+
+
+def _article_link(link: str) -> str:
+    """The article a redirect link leads to: a Google Alerts link wraps it in
+    https://www.google.com/url?…&url=<article>&…, so it is fetched and deduplicated by its own
+    address, not as one more google.com URL."""
+    parts = urlsplit(link)
+    if parts.hostname in _GOOGLE_HOSTS and parts.path == "/url":
+        query = parse_qs(parts.query)
+        target = next(iter(query.get("url") or query.get("q") or []), "")
+        if _is_http_url(target):
+            return target
+    return link
 
 
 def _link_base(feed_url: str, *declared: str | None) -> str | None:
@@ -245,14 +266,16 @@ def _feedparser_entry(
     entry: Any, feed_url: str, base_url: str | None, source_name: str
 ) -> FeedEntry:
     link = _absolute_http_url(entry.get("link") or "", base_url)
-    title = (entry.get("title") or "").strip() or None
+    # FeedBurner's <feedburner:origLink> is the publisher's own URL behind its feedproxy link
+    original = _absolute_http_url(entry.get("feedburner_origlink") or "", base_url)
+    title = _feed_text(entry.get("title"), (entry.get("title_detail") or {}).get("type"))
     summary = _feedparser_summary(entry)
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     return FeedEntry(
         feed_url=feed_url,
-        entry_key=_entry_key(entry.get("id"), link, title, summary),
+        entry_key=_entry_key(entry.get("id"), link, title, summary),  # as the feed gives it
         source_name=source_name,
-        link=link,
+        link=_article_link(original or link) if original or link else None,
         title=title,
         summary=summary,
         author=(entry.get("author") or "").strip() or None,
@@ -365,7 +388,7 @@ def _json_feed_entry(
     declared = (_json_string(feed, "feed_url"), _json_string(feed, "home_page_url"))
     base_url = _link_base(feed_url, *declared)
     link = _absolute_http_url(str(item.get("url") or item.get("external_url") or ""), base_url)
-    title = str(item.get("title") or "").strip() or None
+    title = _feed_text(str(item.get("title") or ""), "text/plain")
     summary = item.get("summary") or item.get("content_text")
     if not summary and item.get("content_html"):
         summary = _html_to_text(str(item["content_html"]))
@@ -376,7 +399,7 @@ def _json_feed_entry(
         feed_url=feed_url,
         entry_key=_entry_key(str(guid) if guid is not None else None, link, title, summary),
         source_name=source_name,
-        link=link,
+        link=_article_link(link) if link else None,
         title=title,
         summary=summary or None,
         author=_json_feed_author(item, feed),

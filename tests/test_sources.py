@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import itertools
 import json
 import logging
@@ -128,6 +129,67 @@ def test_rss_relative_links_and_item_scoped_xml_base(corpus):
         "https://example.com/first/first",  # the item's own xml:base wins
         "https://feeds.example.com/dir/second",  # otherwise the feed URL
     ]
+
+
+def test_feed_titles_and_summaries_are_plain_text(corpus):
+    """Markup in an HTML or XHTML title and entities a feed escaped twice were kept as they were:
+    `<b>Slack</b> Stock Has …`, `&ldquo;Tell, Don&rsquo;t Ask&rdquo;`, `&#40;видео&#41;`."""
+    alerts = parse_feed(
+        corpus_bytes(corpus, FEEDJIRA / "google_alerts_atom.xml"), "http://g/f", "g"
+    )
+    assert alerts[1].title == "Slack Stock Has a Compelling Story and the Numbers to Back It Up"
+    assert not any("<" in (e.title or "") + (e.summary or "") for e in alerts)
+    pets = parse_feed(corpus_bytes(corpus, FEEDJIRA / "pet_atom.xml"), "http://p/f", "p")
+    assert pets[0].title == "Sentry Calming Collar for dogs"  # an XHTML title
+    robots = FEEDJIRA / "GiantRobotsSmashingIntoOtherGiantRobots.xml"
+    plain = parse_feed(corpus_bytes(corpus, robots), "http://r/f", "r")  # a text summary
+    assert plain[0].summary == "Write declarative Elixir code by applying “Tell, Don’t Ask”."
+    oren = parse_feed(corpus_bytes(corpus, NODE / "iconv.xml"), "http://www.oren.ru/rss.xml", "o")
+    assert oren[1].summary == "Из-за чего теперь на них возбуждено уголовное дело (видео)"
+
+
+def test_feed_links_lead_to_the_article_not_to_a_redirect(corpus):
+    """A FeedBurner entry's link is a feedproxy redirect and its <feedburner:origLink> the
+    publisher's URL; a Google Alerts link wraps the article in google.com/url?…&url=…. Pages
+    are fetched and deduplicated by the article's own address; the entry keeps its key."""
+    dix = parse_feed(
+        corpus_bytes(corpus, FEEDJIRA / "PaulDixExplainsNothing.xml"), "http://d/f", "d"
+    )
+    assert dix[0].link == "http://www.pauldix.net/2009/01/making-a-ruby-c-library-even-faster.html"
+    assert dix[0].entry_key == "tag:typepad.com,2003:post-61753462"
+    alerts = parse_feed(
+        corpus_bytes(corpus, FEEDJIRA / "google_alerts_atom.xml"), "http://g/f", "g"
+    )
+    assert alerts[1].link == "https://investorplace.com/2019/07/slack-stock-truly-compelling/"
+    assert not any("google.com" in e.link for e in alerts)
+    assert alerts[1].entry_key.startswith("tag:google.com,2013:googlealerts/feed:")
+
+
+@pytest.mark.parametrize(
+    ("link", "article"),
+    [
+        (
+            "https://www.google.com/url?rct=j&url=https://a.example/x%3Fy%3D1&ct=ga",
+            "https://a.example/x?y=1",
+        ),
+        ("https://google.com/url?q=http://a.example/kabul", "http://a.example/kabul"),
+        (
+            "https://www.google.com/url?url=javascript:alert(1)",
+            "https://www.google.com/url?url=javascript:alert(1)",
+        ),
+        (
+            "https://www.google.com/search?url=https://a.example/",
+            "https://www.google.com/search?url=https://a.example/",
+        ),
+        (
+            "https://news.example/url?url=https://a.example/",
+            "https://news.example/url?url=https://a.example/",
+        ),
+    ],
+)
+def test_a_google_redirect_link_is_read_as_the_article_it_leads_to(link, article):
+    body = rss([{"guid": "g-1", "title": "Kabul", "link": html.escape(link, quote=False)}])
+    assert [e.link for e in parse_feed(body, "http://feeds.example/f", "g")] == [article]
 
 
 def test_feed_read_from_disk_resolves_links_against_its_self_link(corpus):
