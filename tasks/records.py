@@ -55,7 +55,7 @@ class WorkItem:
 
     url: str
     source_name: str
-    feed_entry: FeedEntry | None = None
+    feed_entry: FeedEntry | None = None  # the feed's entry, or a Google News sitemap's <news:news>
     sitemap_lastmod: datetime | None = None
 
 

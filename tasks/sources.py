@@ -92,6 +92,8 @@ class ParsedSitemap:
     pages: list[tuple[str, datetime | None]]
     children: list[str]
     problem: str | None = None
+    # A Google News sitemap's pages: each one's <news:title> and <news:publication_date>
+    news: dict[str, tuple[str | None, datetime | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -467,11 +469,15 @@ def _local_name(tag: Any) -> str:
     return lxml.etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
+def _child(element: Any, name: str) -> Any | None:
+    return next((child for child in element if _local_name(child.tag) == name), None)
+
+
 def _child_text(element: Any, name: str) -> str | None:
-    for child in element:
-        if _local_name(child.tag) == name:
-            return (child.text or "").strip() or None
-    return None
+    child = _child(element, name)
+    if child is None:
+        return None
+    return (child.text or "").strip() or None
 
 
 def _sitemap_root(body: bytes, sitemap_url: str) -> tuple[Any, str | None]:
@@ -510,6 +516,9 @@ def _parse_xml_sitemap(body: bytes, sitemap_url: str) -> ParsedSitemap:
             found.children.append(loc)
         elif kind == "urlset" and _local_name(element.tag) == "url":
             found.pages.append((loc, parse_w3c_datetime(_child_text(element, "lastmod"))))
+            if (news := _child(element, "news")) is not None:
+                published = parse_w3c_datetime(_child_text(news, "publication_date"))
+                found.news[loc] = (_child_text(news, "title"), published)
     if problem:
         LOGGER.warning("%s: %s; kept %d URLs", sitemap_url, problem, len(found.pages))
     return found
@@ -725,6 +734,24 @@ def _fetch_sitemap(
     return result, parsed
 
 
+def _news_entry(
+    sitemap_url: str, page_url: str, news: tuple[str | None, datetime | None], source: Source
+) -> FeedEntry:
+    """What a Google News sitemap says of a page, read as a feed entry's title and time would be:
+    they fill what the page lacks (its own stated time wins). Not stored in feed_entries."""
+    title, published = news
+    return FeedEntry(
+        feed_url=sitemap_url,
+        entry_key=page_url,
+        source_name=source.name,
+        link=page_url,
+        title=title,
+        summary=None,
+        author=None,
+        published_at=published,
+    )
+
+
 def _skipped_sitemap(url: str, source: Source, reason: str) -> FetchResult:
     LOGGER.warning("sitemap source %r: not visiting %s: %s", source.name, url, reason)
     return _failure(url, source, "sitemap_limit", reason)
@@ -748,7 +775,14 @@ def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
         found.fetches.append(result)
         visited.add(urldefrag(result.final_url or url).url)
         found.items.extend(
-            WorkItem(url=u, source_name=source.name, sitemap_lastmod=lastmod)
+            WorkItem(
+                url=u,
+                source_name=source.name,
+                feed_entry=_news_entry(url, u, parsed.news[u], source)
+                if u in parsed.news
+                else None,
+                sitemap_lastmod=lastmod,
+            )
             for u, lastmod in parsed.pages
         )
         for child in parsed.children:
