@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flows import progress
-from flows.console import INTERRUPTED_BEFORE_THE_RUN
+from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -143,12 +143,19 @@ class _NoCtrlCCrashLines(logging.Filter):
         return not record.getMessage().startswith(CTRL_C_CRASH)
 
 
+class _NoLinesTheCliSays(logging.Filter):
+    """A flow's log line that the CLI prints itself ("every fetch failed …", its error): once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, CLI_SAYS_IT, False)
+
+
 @contextmanager
 def _quiet_tracebacks() -> Iterator[None]:
     """While a flow runs, keep off the console what the CLI says itself: the tracebacks of known
-    user errors, and Prefect's crash lines for a Ctrl-C."""
+    user errors, Prefect's crash lines for a Ctrl-C, and the lines the flows mark as its own."""
     handlers = [h for name in ("prefect", "") for h in logging.getLogger(name).handlers]
-    filters = [_NoUserErrorTracebacks(), _NoCtrlCCrashLines()]
+    filters = [_NoUserErrorTracebacks(), _NoCtrlCCrashLines(), _NoLinesTheCliSays()]
     for handler in handlers:
         for quiet in filters:
             handler.addFilter(quiet)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 
 INTERRUPTED_BEFORE_THE_RUN = "interrupted before the run started: nothing was written"
+# Set on a flow's log record that the CLI prints itself, as its closing line: kept off its console
+CLI_SAYS_IT = "newsflow_cli_says_it"
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from prefect.utilities.annotations import opaque
 from pydantic import BaseModel, Field
 
 from flows import progress
+from flows.console import CLI_SAYS_IT
 from tasks.clean import (
     clean_batch,
     start_extraction_server,
@@ -576,8 +577,8 @@ def ingest(
     )
     _publish(report)
     logger.info("ingest into %s: %s", db_path, report.model_dump_json())
-    if report.all_failed():
-        logger.warning(report.failures())
+    if report.all_failed():  # for the run's log in the UI; `newsflow` ends with it as its error
+        logger.warning(report.failures(), extra={CLI_SAYS_IT: True})
     return report
 
 

@@ -945,10 +945,12 @@ def test_the_ingest_summary_names_the_warehouse_on_one_line(
 def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, site, db_path):
     """A typo in a URL, a site down: the table alone (exit 0) read like a run that went well."""
     gone = site.url("/news/gone")
-    code, out, err = _invoke("ingest", "--url", gone, "--allow-private-hosts", "--db", db_path)
+    done = _newsflow("ingest", "--url", gone, "--allow-private-hosts", "--db", db_path)
+    code, out, err = done.returncode, done.stdout, done.stderr  # the console script: all it prints
     assert code == 1
     assert "failed: http_404 │ 1" in out
     run_ids = read_only_query(db_path, "SELECT DISTINCT run_id FROM fetches")[1]
+    assert err.count("every fetch failed") == 1, err  # not Prefect's warning of it as well
     assert err.splitlines()[-1] == (
         "error: every fetch failed (http_404: 1), nothing was loaded; see why: newsflow query "
         f"\"SELECT url, outcome, error FROM fetches WHERE run_id = '{run_ids[0][0]}'\" "
