@@ -567,12 +567,12 @@ def _print_summary(
     """The daily captures of the range summarized, on one screen: over more than a month, only
     the days that something was reported captured (the last month of them); a stray article from
     years before made the range thousands of days long."""
-    from tasks.summaries import daily_captures_table
+    from tasks.summaries import daily_captures_table, days_with_captures
 
     rows = daily_captures_table(db, start, end)
     shown = rows
     if len(rows) > SUMMARY_DAYS:
-        shown = [r for r in rows if r["new_capitals"] or r["national_capital"]][-SUMMARY_DAYS:]
+        shown = days_with_captures(rows)[-SUMMARY_DAYS:]
     title = "capitals reported captured, by day"
     if len(shown) < len(rows):
         title += (

@@ -37,7 +37,9 @@ COLUMNS = {
     "articles": "articles",
     "stories": "stories",
 }
-DAILY_TICKS_UP_TO = 45  # days a chart labels one by one; a longer range gets months or years
+# The longest range shown day by day: a chart labels each day and the artifacts hold each one;
+# a longer range gets months or years on the chart, and its days with captures in the artifacts
+DAY_BY_DAY_UP_TO = 45
 _NAME_LINE_INCHES = 0.13  # one 7-point line of capital names on the chart
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -145,7 +147,7 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
     days = [r["day"] for r in rows]
     cumulative = [r["cumulative_capitals"] for r in rows]
     axes.bar(days, [r["new_capitals"] for r in rows], color="#f0b27a", label="new that day")
-    marker = "o" if len(rows) <= DAILY_TICKS_UP_TO else None
+    marker = "o" if len(rows) <= DAY_BY_DAY_UP_TO else None
     axes.plot(days, cumulative, marker=marker, color="#922b21", label="cumulative")
     lines = max((len(r["new_capital_names"]) for r in rows), default=0)
     spare = 1 - min(0.7, lines * _NAME_LINE_INCHES / 5.0)
@@ -163,7 +165,7 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )
     _mark_national_capital(axes, rows)
-    if len(rows) <= DAILY_TICKS_UP_TO:
+    if len(rows) <= DAY_BY_DAY_UP_TO:
         axes.xaxis.set_major_locator(DayLocator())
         axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
     else:  # a tick a day over years was a black smear, and took most of a minute to draw
@@ -245,14 +247,25 @@ def render_captures_chart(rows: list[dict[str, Any]], out_dir: Path) -> ChartFil
     return files
 
 
+def days_with_captures(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The days something was reported captured: what shows a range too long to show whole."""
+    return [row for row in rows if row["new_capitals"] or row["national_capital"]]
+
+
 @task(name="publish_captures_artifacts")
 def publish_captures_artifacts(rows: list[dict[str, Any]], chart: ChartFiles) -> None:
-    """Task: a table artifact and a Markdown artifact of the daily captures (display rows)."""
-    create_table_artifact(
-        table=rows,
-        key=TABLE_ARTIFACT_KEY,
-        description="Provincial capitals reported captured, by day",
-    )
-    markdown = captures_markdown(rows, "Provincial capitals reported captured, by day")
+    """Task: a table artifact and a Markdown artifact of the daily captures (display rows);
+    over more than DAY_BY_DAY_UP_TO days, of the days with captures (a stray page from years
+    before made thousands of empty days)."""
+    title = "Provincial capitals reported captured, by day"
+    if len(rows) > DAY_BY_DAY_UP_TO:
+        shown = days_with_captures(rows)
+        title += (
+            f": the {len(shown)} of {len(rows)} days with captures (every day: `newsflow "
+            "captures`, or the daily_captures table)"
+        )
+        rows = shown
+    create_table_artifact(table=rows, key=TABLE_ARTIFACT_KEY, description=title)
+    markdown = captures_markdown(rows, title)
     markdown += f"\nChart: `{chart.png}` and `{chart.html}`\n"
     create_markdown_artifact(markdown=markdown, key=MARKDOWN_ARTIFACT_KEY)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -272,6 +274,25 @@ def test_a_range_of_years_is_summarized_on_one_screen_and_charted_by_month(
     assert printed == captured
     ticks = _captures_figure(rows, "t").axes[0].get_xticks()
     assert 2 <= len(ticks) <= 20
+    # the run's artifacts in the UI: the days with captures (they held all 899)
+    table, report = _latest_artifacts("daily-captures", "daily-captures-report")
+    assert [row["day"] for row in json.loads(table.data)] == captured
+    assert table.description.startswith(
+        f"Provincial capitals reported captured, by day: the 4 of {len(rows)} days with captures"
+    )
+    assert [line.split("|")[1].strip() for line in report.data.splitlines()[4:8]] == captured
+    assert len(report.data.splitlines()) < 12
+
+
+def _latest_artifacts(*keys: str) -> list[Any]:
+    """The latest artifact of each key, as Prefect's UI shows it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    with get_client(sync_client=True) as client:
+        keyed = ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=list(keys)))
+        latest = {a.key: a for a in client.read_latest_artifacts(artifact_filter=keyed)}
+    return [latest[key] for key in keys]
 
 
 def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness, db_path):
