@@ -63,6 +63,7 @@ _WHITESPACE = re.compile(r"\s+")
 _HIDDEN_ELEMENT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>?")
 _GOOGLE_HOSTS = {"google.com", "www.google.com"}  # Google Alerts' redirect links
+AUTHOR_SEPARATOR = "; "  # between the names of a byline, as articles.author has them
 # feedparser reads the base URL for relative links from these; a declared XML type keeps it from
 # flagging every document as "no Content-type specified" (and, with a charset, it decodes by that).
 _FEED_MEDIA_TYPE = "application/xml"
@@ -280,7 +281,7 @@ def _feedparser_entry(
         link=_article_link(original or link) if original or link else None,
         title=title,
         summary=summary,
-        author=(entry.get("author") or "").strip() or None,
+        author=_feedparser_author(entry),
         published_at=_struct_time_to_utc(published),
     )
 
@@ -380,8 +381,15 @@ def _json_feed_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
             continue
         names = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
         if names:
-            return ", ".join(names)
+            return AUTHOR_SEPARATOR.join(names)
     return None
+
+
+def _feedparser_author(entry: Any) -> str | None:
+    """The entry's authors' names: feedparser's `author` is the first one only, and with an
+    address beside it ("mattt@nshipster.com (Mattt Thompson)", the form RSS asks for)."""
+    names = [a["name"].strip() for a in entry.get("authors") or [] if (a.get("name") or "").strip()]
+    return AUTHOR_SEPARATOR.join(names) or (entry.get("author") or "").strip() or None
 
 
 def _json_feed_entry(

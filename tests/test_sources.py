@@ -148,6 +148,24 @@ def test_feed_titles_and_summaries_are_plain_text(corpus):
     assert oren[1].summary == "Из-за чего теперь на них возбуждено уголовное дело (видео)"
 
 
+def test_feed_authors_are_names_without_their_addresses(corpus):
+    """feedparser's `author` joins the first author's address to the name: RSS asks for
+    "mattt@nshipster.com (Mattt Thompson)", an Atom author with an <email> reads the same."""
+    for path, name in [
+        (NODE / "invalid-characters-gzipped.xml", "Mattt Thompson"),
+        (FEEDJIRA / "a10.xml", "John Doe"),  # Atom <name> and <email>
+        (NODE / "rss2sample.xml", "Writer"),
+    ]:
+        assert parse_feed(corpus_bytes(corpus, path), "http://f/f", "f")[0].author == name, path
+    two = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><id>k</id>'
+        "<title>Kabul</title><link href='http://n.example/k'/><author><name>A. Writer</name>"
+        "<email>a@n.example</email></author><author><name>B. Reporter</name></author>"
+        "</entry></feed>"
+    )
+    assert parse_feed(two.encode(), "http://n.example/f", "n")[0].author == "A. Writer; B. Reporter"
+
+
 def test_feed_links_lead_to_the_article_not_to_a_redirect(corpus):
     """A FeedBurner entry's link is a feedproxy redirect and its <feedburner:origLink> the
     publisher's URL; a Google Alerts link wraps the article in google.com/url?…&url=…. Pages
@@ -387,7 +405,7 @@ def test_json_feed_11_authors_and_dates_with_offsets():
     assert entry.link == "https://news.example.org/feeds/story/7"
     assert entry.summary == "Taliban enter"
     assert entry.published_at == datetime(2021, 8, 15, 10, 0, tzinfo=UTC)
-    assert entry.author == "A, B"
+    assert entry.author == "A; B"  # as an article's byline has its names
 
 
 # ---------------------------------------------------------------------------------------------
