@@ -26,6 +26,7 @@ from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import psutil
+import pycld2
 import trafilatura
 from dateutil import parser as date_parser
 from dateutil.parser import UnknownTimezoneWarning
@@ -55,6 +56,8 @@ _INVISIBLE_RE = re.compile(
     "[\u200b\ufeff\u00ad\u2060\u0000-\u0008\u000b\u000e-\u001f\u007f-\u009f]"
 )
 _LINE_BREAK_RE = re.compile("\r\n|[\r\u2028\u2029\u0085\u000c]")
+_CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # CLD2 takes them for bad UTF-8
+_CLD2_OLD_CODES = {"iw": "he", "jw": "jv"}  # codes CLD2 keeps from before ISO 639 changed them
 _SPACES_RE = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 _TITLE_APOSTROPHE_RE = re.compile("[\u2018\u2019\u201b\u02bc\u2032]")
@@ -654,6 +657,27 @@ def _read_language(tree: HtmlElement) -> str | None:
     return None
 
 
+def text_language(text: str) -> str | None:
+    """The language of an article's text as CLD2 finds it, when it is sure: its primary subtag
+    ("zh" for zh-Hant), "he" and "jv" for CLD2's old "iw" and "jw"; None for an unsure verdict
+    or a script without a language ("xx-Arab").
+
+    It beats the page's declaration, which content systems fill with their own default: 10 of
+    the dates corpus's 172 declared pages said "en" over Gujarati, Georgian, Arabic, Spanish or
+    Thai text, and 22 pages declared nothing. Under MIN_CHARS it is not asked: CLD2 is sure of
+    short strings it cannot know ("abc def ghi jkl" is Wolof)."""
+    if len(text) < MIN_CHARS:
+        return None
+    try:
+        reliable, _, found = pycld2.detect(_CONTROL_CHARS_RE.sub(" ", text), isPlainText=True)
+    except (pycld2.error, UnicodeEncodeError):  # a lone surrogate; bytes CLD2 will not read
+        return None
+    code = found[0][1].split("-")[0]
+    if not reliable or not re.fullmatch(r"[a-z]{2,3}", code) or code in ("un", "xxx"):
+        return None
+    return _CLD2_OLD_CODES.get(code, code)
+
+
 def _read_canonical_url(tree: HtmlElement, url: str) -> str | None:
     """The page's declared canonical URL (link rel=canonical, else og:url), made absolute."""
     hrefs = tree.xpath('.//link[@rel="canonical"]/@href') + tree.xpath(
@@ -1081,7 +1105,7 @@ def _document(
         title=meta.title,
         author=meta.author,
         site_name=meta.site_name,
-        language=meta.language,
+        language=text_language(text) or meta.language,
         published_at=meta.published.at if meta.published else None,
         published_offset=meta.published.offset if meta.published else None,
         text=text,

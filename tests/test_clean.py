@@ -39,12 +39,14 @@ from tasks.extraction import (
     local_day,
     normalize_text,
     strip_site_name,
+    text_language,
 )
 from tasks.records import FeedEntry, FetchResult, WorkItem
 from tasks.settings import ExtractionMode, usable_cores
 
 BASELINE = Path(__file__).with_name("extraction_baseline.json")
 SEED = "seed/000_cf0c220304eb5a48.txt"
+DATES = Path("dates/mediacloud-2020/test_set")
 SEED_TITLE = (
     "Taliban claims capture of Afghanistan's 2nd-largest city Kandahar as govt forces "
     "reportedly withdraw (VIDEOS)"
@@ -200,6 +202,47 @@ def test_clean_page_dispatches_text_scrape_by_content_type(corpus):
     assert doc.fetch is fetch
     assert doc.url == "http://127.0.0.1/seed"  # the final URL, not the requested one
     assert doc.title == SEED_TITLE
+    assert doc.language == "en"  # a scrape declares none: its text says it
+
+
+# --- languages ------------------------------------------------------------------------------
+
+
+KABUL_FA = "طالبان شهر غزنی را تصرف کردند و مقامات محلی گفتند که جنگ در اطراف شهر ادامه دارد. "
+KABUL_PS = "طالبانو د غزني ښار ونیو او سیمه ییزو چارواکو وویل چې جګړه د ښار شاوخوا روانه ده. "
+KABUL_HE = "הטליבאן כבשו את העיר גאזני ביום חמישי לאחר קרבות קשים עם כוחות הממשלה, כך אמרו פקידים. "
+KABUL_ZH_HANT = "塔利班週四在與政府軍激烈交戰後佔領了加茲尼市，官員們說戰鬥仍在城市周圍繼續進行。"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (" ".join(["Taliban fighters captured Ghazni on Thursday, officials said."] * 5), "en"),
+        (KABUL_FA * 3, "fa"),  # Dari is written as Persian: CLD2 names it fa
+        (KABUL_PS * 3, "ps"),
+        (KABUL_HE * 3, "he"),  # CLD2's "iw"
+        (KABUL_ZH_HANT * 6, "zh"),  # CLD2's "zh-Hant"
+        ("Taliban fighters captured Ghazni on Thursday.", None),  # too short to be sure of
+        ("abc def ghi jkl " * 10, None),  # CLD2 is sure that this is Wolof
+        ("Kabul\x01 " + " ".join(["Taliban fighters captured Ghazni."] * 8), "en"),
+        ("\ud800 " + " ".join(["Taliban fighters captured Ghazni."] * 8), None),
+    ],
+)
+def test_the_language_is_the_texts(text, language):
+    assert text_language(text) == language
+
+
+def test_a_pages_language_is_its_texts_not_its_content_systems_default(corpus):
+    """10 of the dates corpus's 172 declared pages said lang="en" over text in another language
+    (a content system's default), and 22 declared nothing; CLD2 reads the text itself."""
+    for name, declared, language in [
+        ("1561643340.html.gz", "en", "gu"),  # Gujarati
+        ("1577247412.html.gz", "en", "ka"),  # Georgian
+        ("1579090372.html.gz", "en", "sq"),  # Albanian
+    ]:
+        html = gzip.decompress((corpus / DATES / name).read_bytes()).decode()
+        assert f'lang="{declared}' in html[:3000].replace("'", '"'), name
+        assert clean_html(html, "https://news.example/a").language == language, name
 
 
 # --- HTML pages -----------------------------------------------------------------------------
