@@ -1030,8 +1030,10 @@ def _file_path(url: str) -> Path:
 
 
 def _file_media_type(path: Path, mode: _Mode) -> str:
-    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON;
-    a URL list is text whatever its name (`urls`, `backlog.csv`)."""
+    """text/html or text/plain by suffix (.html, .htm, .txt, optionally .gz); feeds add XML/JSON.
+    A URL list is text whatever its name (`urls`, `backlog.csv`), and a feed or sitemap XML (its
+    parser tells JSON from XML): the user named it as one, maybe as a pipe (`--feed <(curl …)` is
+    /dev/fd/63)."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes.pop()
@@ -1039,6 +1041,8 @@ def _file_media_type(path: Path, mode: _Mode) -> str:
     suffix = suffixes[-1] if suffixes else ""
     if mode == "list":
         return known.get(suffix, "text/plain")
+    if mode == "feed":
+        return known.get(suffix, "application/xml")
     if suffix not in known:
         expected = ", ".join(sorted(known))
         raise _FetchFailure(

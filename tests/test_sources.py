@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html
 import itertools
@@ -617,6 +618,34 @@ def test_a_url_list_from_a_pipe_is_read_to_its_end(fetch_settings):
         os.close(read_end)
     assert [(f.url, f.outcome) for f in found.fetches] == [(f"file:///dev/fd/{read_end}", "ok")]
     assert [item.url for item in found.items] == ["https://example.org/a", "https://example.org/b"]
+
+
+@pytest.mark.parametrize(("flag", "name"), [("feed", "tpm.atom"), ("sitemap", None)])
+def test_a_feed_or_sitemap_from_a_pipe_is_read_whatever_its_name(
+    fetch_settings, corpus, flag, name
+):
+    """`--feed <(curl -s …)` is /dev/fd/63, a name without a suffix: it was refused, `content_type:
+    … suffix must be .atom, …, .xml`, though the user named it as a feed."""
+    body = corpus_bytes(corpus, NODE / name) if name else urlset([("https://n.org/a", None)])
+    read_end, write_end = os.pipe()
+
+    def write() -> None:  # a feed is larger than a pipe holds: written as it is read
+        with contextlib.suppress(BrokenPipeError), open(write_end, "wb") as pipe:
+            pipe.write(body)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        feeds, sitemaps = (
+            ([f"/dev/fd/{read_end}"], []) if flag == "feed" else ([], [f"/dev/fd/{read_end}"])
+        )
+        [source] = sources_from_cli([], [], feeds, sitemaps, [])
+        found = expand_sources([source], fetch_settings)
+    finally:
+        os.close(read_end)  # a writer still writing (the pipe refused unread) is told so
+        writer.join()
+    assert [f.outcome for f in found.fetches] == ["ok"], found.fetches[0].error
+    assert len(found.items) == (20 if flag == "feed" else 1)
 
 
 def test_sources_from_cli_names_every_input(tmp_path: Path):
