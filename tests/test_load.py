@@ -299,3 +299,29 @@ def test_validators_for_a_rerun_are_each_urls_latest_that_it_was_given(db_path):
     with writer(db_path) as conn:
         known = known_validators(conn, [a, b, c, "https://never.example/"])
     assert known == {a: ('"a2"', tuesday), b: (None, monday), c: ('"c1"', None)}
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_the_stories_view_is_the_deduplicated_record(db_path, tmp_path, backend):
+    """One row per story (migration 007): its canonical article, its copies and the sites they
+    are on; before, an analyst grouped `articles` by cluster_id by hand."""
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    _load(
+        db_path,
+        [
+            _doc("https://www.a.example/wire/1", REPORT),  # an exact copy on the same site
+            _doc("https://b.example/qala", _syndicated(REPORT)),  # a near copy on another
+            _doc("https://b.example/k", OTHER, title="Kandahar airport shelled"),
+        ],
+    )
+    stories = "SELECT title, url, copies, sites, published_at FROM stories ORDER BY copies DESC"
+    published = datetime(2021, 8, 13, 6, 30, tzinfo=UTC)
+    assert _rows(db_path, stories) == [
+        ("Qala-i-Naw falls", "https://a.example/news/1", 3, 2, published),
+        ("Kandahar airport shelled", "https://b.example/k", 1, 1, published),
+    ]
+    assert _rows(db_path, "SELECT count(*) FROM stories") == _rows(
+        db_path, "SELECT count(DISTINCT cluster_id) FROM articles"
+    )
