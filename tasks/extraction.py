@@ -58,6 +58,7 @@ _INVISIBLE_RE = re.compile(
 _LINE_BREAK_RE = re.compile("\r\n|[\r\u2028\u2029\u0085\u000c]")
 _CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # CLD2 takes them for bad UTF-8
 _CLD2_OLD_CODES = {"iw": "he", "jw": "jv"}  # codes CLD2 keeps from before ISO 639 changed them
+_CLD2_NO_LANGUAGE = {"un", "xx", "xxx"}  # unknown, a script alone ("xx-Arab"); "zz…" are its own
 _SPACES_RE = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 _TITLE_APOSTROPHE_RE = re.compile("[\u2018\u2019\u201b\u02bc\u2032]")
@@ -673,7 +674,7 @@ def text_language(text: str) -> str | None:
     except (pycld2.error, UnicodeEncodeError):  # a lone surrogate; bytes CLD2 will not read
         return None
     code = found[0][1].split("-")[0]
-    if not reliable or not re.fullmatch(r"[a-z]{2,3}", code) or code in ("un", "xxx"):
+    if not reliable or code in _CLD2_NO_LANGUAGE or code.startswith("zz"):
         return None
     return _CLD2_OLD_CODES.get(code, code)
 

@@ -270,7 +270,7 @@ def _feedparser_entry(
 ) -> FeedEntry:
     link = _absolute_http_url(entry.get("link") or "", base_url)
     # FeedBurner's <feedburner:origLink> is the publisher's own URL behind its feedproxy link
-    original = _absolute_http_url(entry.get("feedburner_origlink") or "", base_url)
+    article = _absolute_http_url(entry.get("feedburner_origlink") or "", base_url) or link
     title = _feed_text(entry.get("title"), (entry.get("title_detail") or {}).get("type"))
     summary = _feedparser_summary(entry)
     published = entry.get("published_parsed") or entry.get("updated_parsed")
@@ -278,7 +278,7 @@ def _feedparser_entry(
         feed_url=feed_url,
         entry_key=_entry_key(entry.get("id"), link, title, summary),  # as the feed gives it
         source_name=source_name,
-        link=_article_link(original or link) if original or link else None,
+        link=_article_link(article) if article else None,
         title=title,
         summary=summary,
         author=_feedparser_author(entry),
@@ -743,10 +743,13 @@ def _fetch_sitemap(
 
 
 def _news_entry(
-    sitemap_url: str, page_url: str, news: tuple[str | None, datetime | None], source: Source
-) -> FeedEntry:
+    sitemap_url: str, page_url: str, news: tuple[str | None, datetime | None] | None, source: Source
+) -> FeedEntry | None:
     """What a Google News sitemap says of a page, read as a feed entry's title and time would be:
-    they fill what the page lacks (its own stated time wins). Not stored in feed_entries."""
+    they fill what the page lacks (its own stated time wins). Not stored in feed_entries. None
+    for a page of a plain sitemap."""
+    if news is None:
+        return None
     title, published = news
     return FeedEntry(
         feed_url=sitemap_url,
@@ -786,9 +789,7 @@ def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
             WorkItem(
                 url=u,
                 source_name=source.name,
-                feed_entry=_news_entry(url, u, parsed.news[u], source)
-                if u in parsed.news
-                else None,
+                feed_entry=_news_entry(url, u, parsed.news.get(u), source),
                 sitemap_lastmod=lastmod,
             )
             for u, lastmod in parsed.pages

@@ -224,6 +224,7 @@ KABUL_ZH_HANT = "塔利班週四在與政府軍激烈交戰後佔領了加茲尼
         (KABUL_ZH_HANT * 6, "zh"),  # CLD2's "zh-Hant"
         ("Taliban fighters captured Ghazni on Thursday.", None),  # too short to be sure of
         ("abc def ghi jkl " * 10, None),  # CLD2 is sure that this is Wolof
+        ("ᚠᚢᚦᚨᚱᚲ ᚷᚹᚺᚾ ᛁᛃᛇᛈ ᛉᛊᛏᛒ ᛖᛗᛚᛜ ᛞᛟ " * 12, None),  # a script, no language: "xx-Runr"
         ("Kabul\x01 " + " ".join(["Taliban fighters captured Ghazni."] * 8), "en"),
         ("\ud800 " + " ".join(["Taliban fighters captured Ghazni."] * 8), None),
     ],
