@@ -46,6 +46,9 @@ LOG_FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s
 
 MIN_WORDS = 25  # fewer words than this is not an article (a teaser, a caption, a stub)…
 MIN_CHARS = 200  # …unless it has this many characters (Chinese and Japanese have no spaces)
+# The language is read from a text's first 10 000 characters, at a bounded cost: on the dates
+# corpus, the first 2000 gave CLD2's verdict on the whole text for each of the 79 longer texts
+LANGUAGE_SAMPLE_CHARS = 10_000
 WALL_MAX_WORDS = 250  # a cookie/login/paywall page is short; longer texts merely mention cookies
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 TEXT_CONTENT_TYPES = ("text/plain",)
@@ -669,8 +672,9 @@ def text_language(text: str) -> str | None:
     short strings it cannot know ("abc def ghi jkl" is Wolof)."""
     if len(text) < MIN_CHARS:
         return None
+    sample = _CONTROL_CHARS_RE.sub(" ", text[:LANGUAGE_SAMPLE_CHARS])
     try:
-        reliable, _, found = pycld2.detect(_CONTROL_CHARS_RE.sub(" ", text), isPlainText=True)
+        reliable, _, found = pycld2.detect(sample, isPlainText=True)
     except (pycld2.error, UnicodeEncodeError):  # a lone surrogate; bytes CLD2 will not read
         return None
     code = found[0][1].split("-")[0]

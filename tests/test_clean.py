@@ -220,6 +220,7 @@ KABUL_ZH_HANT = "塔利班週四在與政府軍激烈交戰後佔領了加茲尼
         (" ".join(["Taliban fighters captured Ghazni on Thursday, officials said."] * 5), "en"),
         (KABUL_FA * 3, "fa"),  # Dari is written as Persian: CLD2 names it fa
         (KABUL_PS * 3, "ps"),
+        ("Taliban fighters captured Ghazni. " * 300 + KABUL_FA * 300, "en"),  # its first 10 000
         (KABUL_HE * 3, "he"),  # CLD2's "iw"
         (KABUL_ZH_HANT * 6, "zh"),  # CLD2's "zh-Hant"
         ("Taliban fighters captured Ghazni on Thursday.", None),  # too short to be sure of
