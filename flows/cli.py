@@ -449,8 +449,10 @@ def ingest(
         Path | None,
         typer.Option(
             "--sources",
-            help="Sources TOML file: its [settings], and its sources unless --url, --urls-file, "
-            "--feed, --sitemap or --path name others.",
+            help=escape(  # rich markup: "[settings]" was taken for a style and dropped
+                "Sources TOML file: its [settings], and its sources unless --url, --urls-file, "
+                "--feed, --sitemap or --path name others."
+            ),
         ),
     ] = None,
     url: Annotated[list[str] | None, typer.Option("--url", help="A page URL (repeatable).")] = None,

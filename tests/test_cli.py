@@ -166,6 +166,24 @@ def test_user_text_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     assert _invoke("search", "[bold]zzzq", "--db", db) == (0, "no stories match '[bold]zzzq'\n", "")
 
 
+def test_every_help_text_is_shown_as_written() -> None:
+    """`ingest --help` read "Sources TOML file: its , and its sources": rich took `[settings]`
+    for a style and dropped it. Each command's summary and each option's help is in the
+    command's --help as written (a bracket escaped for rich, `\\[`, shown as `[`)."""
+    import typer.main
+
+    def flat(text: str) -> str:
+        return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+
+    commands = typer.main.get_command(app).commands
+    assert len(commands) == 8
+    for name, command in commands.items():
+        shown = flat(CliRunner().invoke(app, [name, "--help"], terminal_width=400).output)
+        texts = [command.help.split("\n\n")[0], *(p.help for p in command.params if p.help)]
+        for text in texts:
+            assert flat(text.replace("\\[", "[")) in shown, (name, text)
+
+
 def test_web_text_with_brackets_is_printed_as_it_is(db_path: str) -> None:
     """A title, a URL or a sentence from the web is data, not rich markup: in a table, `[/x]`
     made rich raise (a traceback, exit 1), `[fe80::1%eth0]` and `[updated]` vanished and
