@@ -175,6 +175,13 @@ _COPYRIGHT_RE = re.compile(
     r"|[\s,.|–-]*(?:\ball rights reserved\b\.?|©)\s*$",
     re.IGNORECASE,
 )
+# what a page gives as its site name that is no name: a web address, a postal address or a phone
+# number (five digits or more in a row, spaces aside)
+_ADDRESS_SITE_NAME_RE = re.compile(r"^https?://|\d{5,}", re.IGNORECASE)
+_SITE_NAME_SEPARATOR_RE = re.compile(r"\s+(?:\||-|–|—|::|·|•|»)\s+")  # "LinkNaija | Nigeria's …"
+_SITE_NAME_MAX_WORDS = 6  # a longer name is a description: its first sentence is kept
+_NAME_WORD_RE = re.compile(r"[^\W_]+")  # "Bradley M. Kuhn ( Brad )": four words
+_HEADLINE_MIN_KEY_CHARS = 20  # a shorter headline may well be the site's name ("Silicon Exposed")
 # the first word of a web address, as trafilatura's author cleaning leaves it ("Http; Www Cnn Com")
 _URL_WORD_RE = re.compile(r"^(?:https?|www)$", re.IGNORECASE)
 _BYLINE_TAIL_RE = re.compile(r"\s+by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}$")
@@ -755,29 +762,72 @@ def _author_names(author: str) -> str | None:
     return "; ".join(names) or None
 
 
-def _site_name(found: str) -> str | None:
-    """The site's name without the copyright notice some pages give in its place ("&amp;copy;
-    2016 aryanews.com", "(c) alarmeringen.nl - All rights reserved", "Guinéenews©"): the daily
-    counts per site group by it. None when the notice was all there was ("Copyright 2014")."""
+def _site_name(found: str, headlines: list[str] | None = None) -> str | None:
+    """The site's name as the page states it, without the copyright notice some pages give in
+    its place ("&amp;copy; 2016 aryanews.com", "(c) alarmeringen.nl - All rights reserved",
+    "Guinéenews©"): the daily tables show it. None when what the page states is no name: the
+    notice alone ("Copyright 2014"), a web address ("https://www.facebook.com/chosun" on a
+    chosun.com page), a postal address with phone numbers, or one of the page's `headlines` (a
+    blog's or a section's <title>, "JRA競走に勝った… - 【サラブレッドセール…】"); the page's host
+    stands in for it."""
     for _ in range(2):  # entities escaped twice: "&amp;copy;"
         found = unescape(found)
-    return normalize_text(_COPYRIGHT_RE.sub("", found)) or None
+    name = normalize_text(_COPYRIGHT_RE.sub("", found))
+    if not name or _ADDRESS_SITE_NAME_RE.search(name.replace(" ", "")):
+        return None
+    if headlines and _holds_headline(name, headlines):
+        return None
+    return name
+
+
+def _holds_headline(name: str, headlines: list[str]) -> bool:
+    """Whether a stated site name is, or holds, one of the page's headlines: a headline long
+    enough not to be the site's own name, within it, or as one of its separated segments."""
+    key = _identity_key(name)
+    segments = {_identity_key(segment) for segment in _SITE_NAME_SEPARATOR_RE.split(name)}
+    for headline in headlines:
+        headline_key = _identity_key(headline)
+        if len(headline_key) < _HEADLINE_MIN_KEY_CHARS:
+            continue
+        if (headline_key in key and len(key) > len(headline_key)) or (
+            len(segments) > 1 and headline_key == key
+        ):
+            return True
+    return False
+
+
+def _short_site_name(name: str) -> str:
+    """A site name without the slogan or keywords some sites add to it: its first segment that
+    is not a generic word ("LinkNaija | Nigeria's popular news platform", "Autoracing | F1 |
+    Indy | MotoGP"), and of a description, its first sentence ("Информационное агентство …
+    (УНН). Все онлайн новости дня в Украине …")."""
+    segments = [s for s in _SITE_NAME_SEPARATOR_RE.split(name) if s.strip()]
+    short = next((s for s in segments if not _TITLE_GENERIC_SEGMENT_RE.match(s.strip())), name)
+    if len(_NAME_WORD_RE.findall(short)) > _SITE_NAME_MAX_WORDS:
+        first_sentence = re.split(r"\.\s+", short, maxsplit=1)[0]
+        if len(_NAME_WORD_RE.findall(first_sentence)) >= 2:
+            short = first_sentence
+    return short.strip()
 
 
 def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode) -> _PageMeta:
     """Title, author, site name, language, canonical URL and publication time of a page."""
     meta = _trafilatura_meta(tree, url)
-    site_name = _site_name(meta.sitename) if meta.sitename else None
     page_url = meta.url or url  # its canonical or og:url: a saved page's own is a file://
+    headlines = [meta.title or "", *_headline_variants(tree)]
+    site_name = _site_name(meta.sitename, headlines) if meta.sitename else None
     title = strip_site_name(normalize_text(meta.title), page_url, site_name) if meta.title else None
+    if not site_name:
+        host = trafilatura_metadata.META_URL.match(page_url)
+        site_name = host[1] if host else None
     return _PageMeta(
         title=_normalize_title(title),
         author=_author_names(normalize_text(meta.author)) if meta.author else None,
-        site_name=site_name or None,
+        site_name=_short_site_name(site_name) if site_name else None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),
         published=_read_page_date(tree, html, url, mode),
-        headlines=[meta.title or "", *_headline_variants(tree)],
+        headlines=headlines,
     )
 
 

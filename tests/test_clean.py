@@ -30,6 +30,7 @@ from tasks.extraction import (
     _CleanTimeout,
     _page_lines,
     _parse_html,
+    _short_site_name,
     _site_name,
     _time_limit,
     _zone_evidence,
@@ -602,6 +603,103 @@ def test_a_copyright_line_given_as_a_site_name_on_a_real_page(corpus):
     page = corpus / "dates" / "mediacloud-2020" / "test_set" / "1641304459.html.gz"
     doc = clean_html(gzip.decompress(page.read_bytes()).decode(), "https://www.aryanews.com/a")
     assert doc.site_name == "aryanews.com"  # "&amp;copy; 2016 aryanews.com" before
+
+
+@pytest.mark.parametrize(
+    ("found", "headlines"),
+    [  # as pages of the dates corpus state them
+        ("https://www.facebook.com/chosun", []),
+        ("https://akhbarelyom.com/", []),
+        (
+            "1999-2005 Factoría de Chapela-Redondela 36320 PONTEVEDRA Galicia ESPAÑA "
+            "Tel. +34 986814600 Fax +34 986814614",
+            [],
+        ),
+        (
+            "Отрезать голову во имя пророка. Теракт во Франции обнажил старые проблемы | В мире | "
+            "Политика",
+            ["Отрезать голову во имя пророка. Теракт во Франции обнажил старые проблемы"],
+        ),
+        ("Kandahar falls to the Taliban - A Blog", ["Kandahar falls to the Taliban - A Blog"]),
+    ],
+)
+def test_what_is_no_site_name_gives_way_to_the_host(found, headlines):
+    """A web address, a postal address with phone numbers, the page's headline: the daily tables
+    showed them as the site (the page's host now stands in)."""
+    assert _site_name(found, headlines) is None
+
+
+@pytest.mark.parametrize(
+    ("found", "headlines"),
+    [
+        ("Daily Legal News, Inc.", ["Daily Legal News"]),  # a short headline: the site's name
+        ("Silicon Exposed", ["Silicon Exposed"]),
+        (
+            "Carnegie Endowment for International Peace",
+            ["Carnegie Endowment for International Peace"],
+        ),
+        ("www.diariolibre.com", []),
+        ("Radio 101.9", []),
+    ],
+)
+def test_a_site_name_that_looks_like_a_headline_or_address_may_still_be_one(found, headlines):
+    assert _site_name(found, headlines) == found
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("LinkNaija | Nigeria's popular news platform", "LinkNaija"),
+        ("Autoracing | F1 | Indy | MotoGP | StockCar", "Autoracing"),
+        ("Monroe News - Monroe, Michigan", "Monroe News"),
+        ("Mozilla Hacks – the Web developer blog", "Mozilla Hacks"),
+        ("Home | Kabul Now", "Kabul Now"),
+        (
+            "Информационное агентство Украинские Национальные Новости (УНН). Все онлайн новости "
+            "дня в Украине за сегодня - самые свежие, последние.",
+            "Информационное агентство Украинские Национальные Новости (УНН)",
+        ),
+        ("Bradley M. Kuhn ( Brad ) ( bkuhn )", "Bradley M. Kuhn ( Brad ) ( bkuhn )"),
+        ("Neue Zürcher Zeitung AG, Schweiz", "Neue Zürcher Zeitung AG, Schweiz"),
+        ("Pajhwok Afghan News", "Pajhwok Afghan News"),
+        ("Jean-Pierre's Blog", "Jean-Pierre's Blog"),
+    ],
+)
+def test_a_site_name_is_kept_without_its_slogan(name, short):
+    """The daily tables show a site by the name its pages give most: "Autoracing | F1 | Indy |
+    MotoGP | StockCar" filled the column."""
+    assert _short_site_name(name) == short
+
+
+@pytest.mark.parametrize(
+    ("page", "url", "site", "title"),
+    [
+        (
+            "1694328145",
+            "https://news.chosun.com/site/data/html_dir/2020/08/27/2020082704301.html",
+            "news.chosun.com",  # "https://www.facebook.com/chosun" before
+            None,
+        ),
+        (
+            "1660064054",
+            "https://blog.goo.ne.jp/umaichi_news/e/52743e20f825567d4e9889be58ec06b9",
+            "blog.goo.ne.jp",  # the page's <title>, with the headline as the site's name
+            "JRA競走に勝ったセール出身馬紹介(2020/7/11-12､ダノンスプレンダーなど18頭) - 【",
+        ),  # the title was the blog's name alone: the headline was taken for the site's
+        (
+            "1786902045",
+            "https://www.unn.com.ua/ru/news/1906059",
+            "Информационное агентство Украинские Национальные Новости (УНН)",
+            None,
+        ),
+    ],
+)
+def test_a_real_pages_site_name_is_a_name(corpus, page, url, site, title):
+    path = corpus / "dates" / "mediacloud-2020" / "test_set" / f"{page}.html.gz"
+    doc = clean_html(gzip.decompress(path.read_bytes()).decode(), url)
+    assert doc.site_name == site
+    if title:
+        assert doc.title.startswith(title)
 
 
 def _page_with_meta(
