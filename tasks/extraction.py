@@ -182,6 +182,23 @@ _SITE_NAME_SEPARATOR_RE = re.compile(r"\s+(?:\||-|–|—|::|·|•|»)\s+")  # 
 _SITE_NAME_MAX_WORDS = 6  # a longer name is a description: its first sentence is kept
 _NAME_WORD_RE = re.compile(r"[^\W_]+")  # "Bradley M. Kuhn ( Brad )": four words
 _HEADLINE_MIN_KEY_CHARS = 20  # a shorter headline may well be the site's name ("Silicon Exposed")
+# A byline's label before a name, in the languages of the corpora ("Par AFP", "Af Ritzau", "Авторы
+# Дмитрий Попов", "質問者： あいぎゅ"); trafilatura takes off English and German ones ("By", "Von").
+_BYLINE_LABEL_RE = re.compile(
+    r"^(?:@\s*|(?:(?:analysis|reporting|story|text)\s+by|par|por|af|av|door|autor|autorin|autora"
+    r"|авторы?|автори|текст|редактор|piše|napisał|作者|記者|记者|質問者)(?:\s*[:：]\s*|\s+))",
+    re.IGNORECASE,
+)
+# what follows a name in a byline: a date label ("publié le", "mis à jour"), "ago" ("prije",
+# "před"), a job ("is a reporter", Korean "기자"), an editor ("Edited by …")
+_BYLINE_TRAILER_RE = re.compile(
+    r"\s+(?:publié\b|mis à jour\b|prije\b|před\b|is an?\s|edited by\s|기자$).*$", re.IGNORECASE
+)
+# a part of a byline that is only a label, or a share button's name ("Gqlshare")
+_BYLINE_ONLY_LABEL_RE = re.compile(
+    r"^(?:mis à jour(?: à| le)?|uppdaterad|updated|follow author|gqlshare|username|作者)$",
+    re.IGNORECASE,
+)
 # the first word of a web address, as trafilatura's author cleaning leaves it ("Http; Www Cnn Com")
 _URL_WORD_RE = re.compile(r"^(?:https?|www)$", re.IGNORECASE)
 _BYLINE_TAIL_RE = re.compile(r"\s+by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}$")
@@ -745,9 +762,15 @@ def _author_names(author: str) -> str | None:
 
     Nor with the web address beside them, which trafilatura splits into words: "www" ends its
     part ("Www Mrsadiq Info; Sadiq Məmmədov"), and a scheme ends the byline, as the address's
-    host and path became the parts after it ("Sputnik https; Cdnarabic; I; Logo Png")."""
+    host and path became the parts after it ("Sputnik https; Cdnarabic; I; Logo Png").
+
+    Nor with a byline's labels in other languages than English ("Par AFP publié le; Mis À Jour
+    À"), and each name once ("Jeffrey Gettleman; JEFFREY GETTLEMAN")."""
     names = []
     for name in author.split(";"):
+        name = _BYLINE_TRAILER_RE.sub("", _BYLINE_LABEL_RE.sub("", name.strip()))
+        if _BYLINE_ONLY_LABEL_RE.match(name):
+            continue
         words = name.split()
         address = next((i for i, word in enumerate(words) if _URL_WORD_RE.match(word)), None)
         ends_byline = address is not None and words[address].lower() != "www"
@@ -755,8 +778,9 @@ def _author_names(author: str) -> str | None:
         kept = list(words)
         while kept and _AUTHOR_DATE_WORD_RE.match(kept[-1]):
             kept.pop()
-        if kept:
-            names.append(" ".join(kept if len(kept) >= 2 else words))
+        kept_name = " ".join(kept if len(kept) >= 2 else words)
+        if kept and kept_name.casefold() not in {known.casefold() for known in names}:
+            names.append(kept_name)
         if ends_byline:
             break
     return "; ".join(names) or None

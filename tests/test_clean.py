@@ -581,6 +581,42 @@ def test_author_names_drop_dates_and_web_addresses(found, names):
 
 
 @pytest.mark.parametrize(
+    ("found", "names"),
+    [  # as trafilatura reads them from pages of the two corpora
+        ("Par AFP publié le; Mis À Jour À", "AFP"),
+        ("Af Ritzau", "Ritzau"),
+        ("Por Jornal O Papel", "Jornal O Papel"),
+        ("Door NU nl", "NU nl"),
+        ("Авторы Дмитрий Попов", "Дмитрий Попов"),
+        ("Редактор Елин Димитров", "Елин Димитров"),
+        ("Текст Лида Буслаева", "Лида Буслаева"),
+        ("Piše P Mucović prije", "P Mucović"),
+        ("Aleš Vávra před", "Aleš Vávra"),
+        ("質問者： あいぎゅ", "あいぎゅ"),
+        ("스포츠조선=선수민 기자", "스포츠조선=선수민"),
+        ("@ Reuters", "Reuters"),
+        ("Analysis by Chris Cillizza; CNN Editor-at-large", "Chris Cillizza; CNN Editor-at-large"),
+        ("Phil Helsel is a reporter", "Phil Helsel"),
+        ("Rob Ewaschuk Edited by Betsy Beyer", "Rob Ewaschuk"),
+        ("Leonardo Castañeda; Gqlshare", "Leonardo Castañeda"),
+        ("Jeffrey Gettleman; JEFFREY GETTLEMAN", "Jeffrey Gettleman"),
+        ("Uppdaterad", None),
+        ("Follow Author", None),
+        ("作者", None),
+        # names that start like a label, or hold one, stay whole
+        ("Mark Di Stefano", "Mark Di Stefano"),
+        ("Abigail Van Buren", "Abigail Van Buren"),
+        ("Parker Doorley; Avery Textor", "Parker Doorley; Avery Textor"),
+        ("Isabel Por", "Isabel Por"),
+    ],
+)
+def test_author_names_drop_a_bylines_labels(found, names):
+    """A byline's labels in other languages than English stayed in articles.author: "Par AFP
+    publié le; Mis À Jour À" for AFP."""
+    assert _author_names(found) == names
+
+
+@pytest.mark.parametrize(
     ("found", "site"),
     [  # the first four as trafilatura reads them from pages of the dates corpus
         ("&amp;copy; 2016 aryanews.com", "aryanews.com"),
