@@ -113,6 +113,53 @@ def test_changed_text_at_the_same_url_is_a_new_version(db_path):
     assert _rows(db_path, "SELECT version FROM article_versions ORDER BY 1") == [(1,), (2,)]
 
 
+def test_an_edited_headline_over_the_same_text_is_a_new_version(db_path):
+    """Editors rewrite headlines ("Taliban claim Qala-i-Naw" became "Qala-i-Naw falls") and
+    leave the text: the article kept its first headline, and a search missed the new one."""
+    from warehouse.queries import search_articles
+
+    url = "https://a.example/news/1"
+    _load(db_path, [_doc(url, REPORT, title="Taliban claim Qala-i-Naw")])
+    counts = _load(db_path, [_doc(url, REPORT, title="Qala-i-Naw falls to the Taliban")])
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 0)
+    assert _rows(db_path, "SELECT version, title FROM articles") == [
+        (2, "Qala-i-Naw falls to the Taliban")
+    ]
+    assert _rows(db_path, "SELECT version, title FROM article_versions ORDER BY 1") == [
+        (1, "Taliban claim Qala-i-Naw"),
+        (2, "Qala-i-Naw falls to the Taliban"),
+    ]
+    assert [hit["title"] for hit in search_articles(db_path, "falls")] == [
+        "Qala-i-Naw falls to the Taliban"
+    ]
+    assert search_articles(db_path, "claim") == []  # the current version's words only
+    again = _load(db_path, [_doc(url, REPORT, title="Qala-i-Naw falls to the Taliban")])
+    assert (again.updated, again.unchanged) == (0, 1)
+
+
+def test_an_article_seen_again_takes_its_metadata_as_read_now(db_path):
+    """The same text and headline: no new version, but the byline, site name and language as
+    the clean stage reads them now (a newer newsflow reads them better: "Par AFP publié le"
+    became "AFP"); a publication time read then stays where none is read now."""
+    from dataclasses import replace
+
+    url = "https://a.example/news/1"
+    first = replace(_doc(url, REPORT), author="Par AFP publié le", site_name="https://a.example/")
+    _load(db_path, [first])
+    seen_again = replace(
+        _doc(url, REPORT), author="AFP", site_name="a.example", language="en-GB",
+        published_at=None, published_offset=None,
+    )  # fmt: skip
+    counts = _load(db_path, [seen_again])
+    assert (counts.updated, counts.unchanged) == (0, 1)
+    columns = "version, author, site_name, language, published_at, published_offset"
+    published = datetime(2021, 8, 13, 6, 30, tzinfo=UTC)
+    assert _rows(db_path, f"SELECT {columns} FROM articles") == [
+        (1, "AFP", "a.example", "en-GB", published, "+04:30")
+    ]
+    assert _rows(db_path, "SELECT count(*) FROM article_versions") == [(1,)]
+
+
 def test_same_text_elsewhere_is_an_exact_duplicate_of_the_first(db_path):
     _load(db_path, [_doc("https://a.example/news/1", REPORT)])
     counts = _load(db_path, [_doc("https://mirror.example/copy", REPORT.upper())])

@@ -22,6 +22,8 @@ ARTICLE_COLUMNS = [
     "cluster_id", "duplicate_of", "duplicate_kind", "similarity", "fetch_id", "first_seen_at",
     "last_seen_at",
 ]  # fmt: skip
+# what a load reads again from an article seen with the same text and headline (touch_articles)
+_REREAD_COLUMNS = ("author", "site_name", "language", "published_at", "published_offset")
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -54,6 +56,16 @@ class _Match:
     cluster_id: str
     kind: str
     similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What a load compares an incoming article with: its stored version's text and headline."""
+
+    text_hash: str
+    version: int
+    cluster_id: str
+    title: str | None
 
 
 def load_batch_rows(
@@ -267,24 +279,26 @@ def _load_articles(
     in_batch = match_batch(prints)
     plan = _ArticlePlan(now=now, fetch_ids=fetch_ids)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
-    seen_ids: dict[str, tuple[str, int, str]] = {}  # id -> (text_hash, version, cluster) so far
+    seen_ids: dict[str, _Stored] = {}  # the batch's articles so far
     for position, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
-        state = seen_ids.get(fp.article_id) or known.get(fp.article_id)
-        if state is not None:
-            text_hash, version, cluster = state
-            batch_clusters[position] = cluster
-            if text_hash == fp.text_hash:
-                plan.touch(fp.article_id)
+        stored = seen_ids.get(fp.article_id) or known.get(fp.article_id)
+        if stored is not None:
+            batch_clusters[position] = stored.cluster_id
+            if stored.text_hash == fp.text_hash and stored.title == doc.title:
+                plan.touch(doc, fp)
                 counts.unchanged += 1
-            else:
-                plan.new_version(doc, fp, version + 1, cluster)
-                seen_ids[fp.article_id] = (fp.text_hash, version + 1, cluster)
+            else:  # the text or the headline was edited
+                version = stored.version + 1
+                plan.new_version(doc, fp, version, stored.cluster_id)
+                seen_ids[fp.article_id] = _Stored(
+                    fp.text_hash, version, stored.cluster_id, doc.title
+                )
                 counts.updated += 1
             continue
         match = db_matches.get(position) or _batch_match(in_batch[position], batch_clusters)
         cluster = match.cluster_id if match else fp.article_id
         batch_clusters[position] = cluster
-        seen_ids[fp.article_id] = (fp.text_hash, 1, cluster)
+        seen_ids[fp.article_id] = _Stored(fp.text_hash, 1, cluster, doc.title)
         plan.new_article(doc, fp, match)
         counts.new += 1
         if match:
@@ -313,12 +327,12 @@ def _incoming_table(prints: list[Fingerprint]) -> pa.Table:
 
 def _existing_articles(
     conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
-) -> dict[str, tuple[str, int, str]]:
-    """Stored articles among the incoming ids: id -> (text_hash, version, cluster_id)."""
+) -> dict[str, _Stored]:
+    """Stored articles among the incoming ids, by id."""
     conn.register("incoming_ids", _incoming_table(prints))
     rows = conn.execute(sql("existing_articles")).fetchall()
     conn.unregister("incoming_ids")
-    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+    return {row[0]: _Stored(*row[1:]) for row in rows}
 
 
 def _warehouse_matches(
@@ -411,7 +425,7 @@ class _ArticlePlan:
         self.inserts: list[dict] = []
         self.updates: list[dict] = []
         self.versions: list[dict] = []
-        self.touched: list[str] = []
+        self.touched: list[dict] = []
         self.signatures: dict[str, tuple[IndexEntry, bool]] = {}  # id -> (latest, replaces)
 
     def _row(self, doc: Document, fp: Fingerprint, version: int) -> dict:
@@ -457,8 +471,10 @@ class _ArticlePlan:
         entry = IndexEntry(fp.article_id, cluster_id, fp.signature, fp.buckets)
         self.signatures[fp.article_id] = (entry, True)
 
-    def touch(self, article_id: str) -> None:
-        self.touched.append(article_id)
+    def touch(self, doc: Document, fp: Fingerprint) -> None:
+        """The same text and headline seen again: its sighting, and the metadata as read now (a
+        byline, site name or language newsflow reads better than when the article was stored)."""
+        self.touched.append({"id": fp.article_id} | {c: getattr(doc, c) for c in _REREAD_COLUMNS})
 
     def write(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
         if self.inserts:
@@ -472,10 +488,9 @@ class _ArticlePlan:
             versions = _versions_table(self.versions, self.now)
             _run_with(conn, "incoming_versions", versions, "insert_versions", "index_search_terms")
         if self.touched:
-            table = pa.table({"id": self.touched})
-            conn.register("touched_ids", table)
+            conn.register("touched_articles", _articles_table(self.touched, True))
             conn.execute(sql("touch_articles"), [self.now])
-            conn.unregister("touched_ids")
+            conn.unregister("touched_articles")
         self._write_signatures(conn, index)
 
     def _write_signatures(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
