@@ -13,6 +13,7 @@ from tasks.load import write_batch
 from tasks.records import Document, FetchResult
 from tests.documents import cleaned_document
 from warehouse.db import reader, writer
+from warehouse.integrity import check_warehouse
 
 REPORT = """\
 Taliban fighters entered the western city of Qala-i-Naw on Friday after government forces
@@ -135,6 +136,7 @@ def test_an_edited_headline_over_the_same_text_is_a_new_version(db_path):
     assert search_articles(db_path, "claim") == []  # the current version's words only
     again = _load(db_path, [_doc(url, REPORT, title="Qala-i-Naw falls to the Taliban")])
     assert (again.updated, again.unchanged) == (0, 1)
+    assert check_warehouse(db_path) == []  # versions 1..2, the text its latest version's
 
 
 def test_an_article_seen_again_takes_its_metadata_as_read_now(db_path):
