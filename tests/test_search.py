@@ -240,6 +240,82 @@ def test_upgrading_indexes_again_the_articles_whose_words_were_not_latin(
     assert check_warehouse(db_path) == []
 
 
+CHINESE = (
+    "塔利班武裝人員周日進入喀布爾，阿富汗總統加尼已經離開該國。據CNN報道，數以千計的居民湧向機場，"
+    "希望搭乘最後的航班離開。"
+)
+JAPANESE = "タリバンは日曜日、首都カブールに入った。ガニ大統領は国外に脱出したと報じられている。"
+KOREAN = "탈레반이 일요일 카불에 진입했다. 가니 대통령은 해외로 탈출한 것으로 알려졌다."
+# 006's search_words as released: a run of Chinese, Japanese or Korean letters was one word.
+ANY_SCRIPT_SEARCH_WORDS = r"""
+CREATE OR REPLACE MACRO search_words(body) AS regexp_split_to_array(
+    translate(
+        regexp_replace(lower(strip_accents(coalesce(body, ''))), '[''’.ـ]', '', 'g'),
+        'يىك٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹', 'ییک01234567890123456789'),
+    '[^\pL\pN\pM]+');
+"""
+
+
+def _load_in_east_asian_scripts(db_path: str) -> None:
+    _load(db_path, [
+        _doc(QALA, REPORT),
+        _doc("https://zh.example/kabul", CHINESE, title="塔利班進入喀布爾"),
+        _doc("https://ja.example/kabul", JAPANESE, title="タリバン、カブールに入る"),
+        _doc("https://ko.example/kabul", KOREAN, title="탈레반, 카불 진입"),
+    ])  # fmt: skip
+
+
+def test_chinese_japanese_and_korean_words_are_found_inside_a_run_of_text(db_path):
+    """These scripts write no space between words: a whole run ("塔利班武裝人員周日進入喀布爾")
+    was one word, so a search for 喀布爾 (Kabul), or for CNN in "據CNN報道", found nothing. Runs
+    are indexed as pairs of characters, the words beside them apart."""
+    _load_in_east_asian_scripts(db_path)
+    assert _titles(db_path, "喀布爾") == ["塔利班進入喀布爾"]
+    assert _titles(db_path, "加尼 機場") == ["塔利班進入喀布爾"]
+    assert _titles(db_path, "CNN") == ["塔利班進入喀布爾"]
+    assert _titles(db_path, "カブール") == ["タリバン、カブールに入る"]  # ー is in the word
+    assert _titles(db_path, "大統領") == ["タリバン、カブールに入る"]
+    assert _titles(db_path, "카불") == ["탈레반, 카불 진입"]  # in "카불에", Kabul with a particle
+    assert _titles(db_path, "Qala-i-Naw") == ["Qala-i-Naw falls"]
+    _, rows = read_only_query(db_path, "SELECT term FROM search_terms('據CNN報道 喀布爾 城')")
+    assert rows == [("cnn",), ("報道",), ("喀布",), ("布爾",)]  # a lone 據 or 城 is left out
+    assert check_warehouse(db_path) == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_upgrading_indexes_again_the_articles_in_chinese_japanese_or_korean(
+    db_path, tmp_path, backend
+):
+    """Migration 008 re-indexes the current versions with such letters, and only them."""
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _load_in_east_asian_scripts(db_path)
+    latin = (
+        "SELECT term, tf FROM search_postings JOIN articles a ON a.id = article_id "
+        f"WHERE a.url = '{QALA}' ORDER BY ALL"
+    )
+    with writer(db_path) as conn:  # back to schema 7, indexed as it indexed
+        load_extension(conn, "fts")
+        conn.execute(
+            ANY_SCRIPT_SEARCH_WORDS + "DELETE FROM search_postings; DELETE FROM search_docs; "
+            "CREATE TEMP VIEW v AS SELECT id AS article_id, version, title, text FROM articles; "
+            "INSERT INTO search_postings BY NAME SELECT * FROM search_term_counts('v'); "
+            "INSERT INTO search_docs BY NAME SELECT article_id, version, sum(tf)::INTEGER AS "
+            "terms FROM search_postings GROUP BY ALL; DELETE FROM schema_version WHERE version >= 8"
+        )
+    before = _rows(db_path, latin)
+    assert _titles(db_path, "喀布爾") == [] and _titles(db_path, "カブール") == []
+
+    with writer(db_path):
+        pass  # a writer migrates
+
+    assert _titles(db_path, "喀布爾") == ["塔利班進入喀布爾"]
+    assert _titles(db_path, "카불") == ["탈레반, 카불 진입"]
+    assert _rows(db_path, latin) == before
+    assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(4,)]
+    assert check_warehouse(db_path) == []
+
+
 def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is_older(db_path):
     """A story matched through a copy published after --since is shown by that copy, not by its
     older canonical article: every line shown was published since the cutoff."""
