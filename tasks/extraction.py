@@ -31,7 +31,7 @@ import trafilatura
 from dateutil import parser as date_parser
 from dateutil.parser import UnknownTimezoneWarning
 from htmldate import find_date
-from lxml.etree import ElementDefaultClassLookup, LxmlError, ParserError, XPath, iterwalk
+from lxml.etree import ElementDefaultClassLookup, LxmlError, XPath, iterwalk
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
 from trafilatura import metadata as trafilatura_metadata
 from trafilatura import utils as trafilatura_utils
@@ -1167,7 +1167,7 @@ def _merge_feed_entry(meta: _PageMeta, text: str, entry: FeedEntry | None) -> tu
     if stated and (meta.published is None or not meta.published.exact):
         meta.published = stated._replace(offset=None)  # feeds reach us in UTC, offset unknown
     if _rejection_reason(text) and entry.summary:
-        summary = _html_to_text(entry.summary)
+        summary = normalize_text(entry.summary)  # plain text as the feed reader gives it
         if _rejection_reason(summary) is None:
             text = summary
     return meta, text
@@ -1190,16 +1190,6 @@ def _document(
         text=text,
         rejected_reason=rejected_reason or _rejection_reason(text),
     )
-
-
-def _html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment such as a feed summary."""
-    if "<" not in fragment:
-        return normalize_text(fragment)
-    try:
-        return normalize_text(fromstring(f"<div>{fragment}</div>").text_content())
-    except ParserError:
-        return normalize_text(fragment)
 
 
 def _is_text_scrape(fetch: FetchResult) -> bool:
