@@ -26,7 +26,7 @@ from tasks.settings import ExtractionMode
 STAGES = {
     "discover_items": "discover",
     "load_discovery": "discover",
-    "read_validators": "discover",
+    "read_known_fetches": "discover",
     "fetch_batch": "fetch",
     "clean_batch": "extract",
     "dedupe_batch": "dedupe",

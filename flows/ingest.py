@@ -24,8 +24,13 @@ from tasks.clean import (
     start_extraction_server,
 )
 from tasks.dedupe import Fingerprint, dedupe_batch
-from tasks.fetch import Validators, fetch_batch
-from tasks.load import load_batch, load_discovery, read_validators
+from tasks.fetch import (
+    Validators,
+    conditional_validators,
+    fetch_batch,
+    split_unchanged_sitemap_pages,
+)
+from tasks.load import load_batch, load_discovery, read_known_fetches
 from tasks.records import Document, FetchResult, Source, WorkItem
 from tasks.settings import (
     DEFAULT_DB,
@@ -245,6 +250,10 @@ class _OrderedLoads:
             tuple[PrefectFuture[LoadCounts], list[list[FetchResult]], _Cleaning] | None
         ) = None
 
+    def hold(self, fetched: list[FetchResult]) -> None:
+        """Load these rows with the next batch loaded, as a batch of 304s is."""
+        self._held.append(fetched)
+
     def submit(self, cleaned: _Cleaning) -> None:
         """Queue the batch's load (with the batches held before it) behind the previous load,
         then settle that one; or hold the batch, when it has nothing to clean.
@@ -417,8 +426,10 @@ def _run_batches(
     items: list[WorkItem],
     settings: Settings,
     validators: Validators,
+    not_requested: list[FetchResult],
 ) -> LoadCounts:
-    """Fetch, clean, dedupe and load batch after batch, overlapping what can overlap.
+    """Fetch, clean, dedupe and load batch after batch, overlapping what can overlap; the rows
+    of the pages not requested (split_unchanged_sitemap_pages) load with the first batch.
 
     Fetches run one at a time, the next while this one is cleaned (I/O under CPU); up to the
     runner's window of batches are cleaned at once (1 on threads), each dedupe beside the next
@@ -431,6 +442,9 @@ def _run_batches(
     """
     batches = _batches(items, settings.batch_size)
     loads = _OrderedLoads(db_path, run_id, settings.lock_wait_seconds)
+    if not_requested:
+        loads.hold(not_requested)
+        progress.report("fetched", len(not_requested))
     if _will_use_the_pool(items, settings, validators):
         start_extraction_server(settings.extraction)
     cleaning: deque[_Cleaning] = deque()
@@ -561,6 +575,10 @@ def ingest(
 
     discovery = discover_items(sources, settings.fetch)
     progress.report("discovered", len(discovery.items))
+    known = read_known_fetches(db_path, [item.url for item in discovery.items])
+    items, not_requested = split_unchanged_sitemap_pages(discovery.items, known)
+    if not_requested:
+        logger.info("%d sitemap pages unchanged since fetched (lastmod)", len(not_requested))
     discovery_counts = load_discovery(
         db_path,
         run_id,
@@ -569,9 +587,9 @@ def ingest(
         discovery.feed_entries,
         settings.lock_wait_seconds,
     )
-    validators = read_validators(db_path, [item.url for item in discovery.items])
 
-    page_counts = _run_batches(db_path, run_id, discovery.items, settings, validators)
+    validators = conditional_validators(known)
+    page_counts = _run_batches(db_path, run_id, items, settings, validators, not_requested)
     report = IngestReport.from_counts(
         db_path, run_id, len(sources), len(discovery.items), discovery_counts, page_counts
     )

@@ -7,9 +7,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from tasks.dedupe import Fingerprint
-from tasks.records import Document, FeedEntry, FetchResult, Source
+from tasks.records import Document, FeedEntry, FetchResult, KnownFetch, Source
 from warehouse.db import WarehouseLocked, writer
-from warehouse.queries import known_validators
+from warehouse.queries import known_fetches
 from warehouse.store import LoadCounts, load_batch_rows
 
 BATCH_WRITE_THREADS = 1
@@ -119,10 +119,11 @@ def load_discovery(
     )
 
 
-@task(name="read_validators", cache_policy=NO_CACHE)
-def read_validators(
+@task(name="read_known_fetches", cache_policy=NO_CACHE)
+def read_known_fetches(
     db: str, urls: list[str], lock_wait_seconds: float = 60.0
-) -> dict[str, tuple[str | None, str | None]]:
-    """Validators from earlier fetches, so unchanged pages answer 304 and are skipped."""
+) -> dict[str, KnownFetch]:
+    """What earlier runs got of these URLs: the validators that make an unchanged page answer
+    304, and the time that lets a sitemap page unchanged since go unrequested."""
     with writer(db, wait_seconds=lock_wait_seconds) as conn:
-        return known_validators(conn, urls)
+        return known_fetches(conn, urls)

@@ -7,7 +7,7 @@ import hashlib
 import zlib
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 SourceKind = Literal["urls", "feed", "sitemap", "path"]
 # As the warehouse stores pages (pages.body_zlib): a load stores `page` as is. Level 1 compresses
@@ -57,6 +57,16 @@ class WorkItem:
     source_name: str
     feed_entry: FeedEntry | None = None  # the feed's entry, or a Google News sitemap's <news:news>
     sitemap_lastmod: datetime | None = None
+
+
+class KnownFetch(NamedTuple):
+    """A URL's latest answer (200 or 304) in the warehouse: when it came, the URL it led to, and
+    the validators its server gave, for a conditional GET."""
+
+    fetched_at: datetime
+    final_url: str | None
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass

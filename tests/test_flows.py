@@ -131,6 +131,72 @@ def test_ingest_every_source_kind_then_rerun_loads_nothing_new(
     assert site.hits["/news/cnn"] == hits_before["/news/cnn"] + 1
 
 
+def _sitemap(site, lastmods: dict[str, str]) -> None:
+    urls = "".join(
+        f"<url><loc>{site.url(path)}</loc><lastmod>{lastmod}</lastmod></url>"
+        for path, lastmod in lastmods.items()
+    )
+    sitemap = '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    site.page("/sitemap.xml", sitemap + urls + "</urlset>", "application/xml")
+
+
+def _asked_since(site, hits: dict[str, int]) -> list[int]:
+    """Requests for cnn, guardian-1 and wapo-1 since `hits` was taken."""
+    return [site.hits[f"/news/{c}"] - hits[f"/news/{c}"] for c in ("cnn", "guardian-1", "wapo-1")]
+
+
+def test_a_sitemap_page_unchanged_since_fetched_is_not_requested_again(
+    prefect_harness, site, corpus, db_path
+):
+    """A news sitemap is re-read every half hour and lists hundreds of pages, most unchanged:
+    each was asked again (a 304, after its turn in the per-host queue). A page whose lastmod is
+    no later than its last answer is now not requested; its row says not_modified after 0
+    attempts, and its article is seen. A lastmod that is a date alone may mean any time of that
+    day where the site is: its page is still asked."""
+    from datetime import UTC, datetime, timedelta
+
+    from flows.ingest import ingest
+
+    for case in ("cnn", "guardian-1", "wapo-1"):
+        site.page(f"/news/{case}", _page(corpus, case))
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    lastmods = {"/news/cnn": an_hour_ago, "/news/guardian-1": an_hour_ago}
+    _sitemap(site, lastmods | {"/news/wapo-1": datetime.now(UTC).date().isoformat()})
+    parameters = {"sitemaps": [site.url("/sitemap.xml")], "db": db_path}
+    assert ingest(**parameters, allow_private_hosts=True).new == 3
+
+    hits = dict(site.hits)
+    second = ingest(**parameters, allow_private_hosts=True, return_state=True)
+    assert second.result().not_modified == 3
+    assert _asked_since(site, hits) == [0, 0, 1]
+    rows = _rows(
+        db_path,
+        "SELECT regexp_extract(url, '[^/]+$'), outcome, status, attempts, etag IS NOT NULL "
+        f"FROM fetches WHERE run_id = '{second.state_details.flow_run_id}' AND url LIKE '%/news/%' "
+        "ORDER BY 1",
+    )
+    assert rows == [
+        ("cnn", "not_modified", None, 0, True),
+        ("guardian-1", "not_modified", None, 0, True),
+        ("wapo-1", "not_modified", 304, 1, True),
+    ]
+    seen = _rows(db_path, "SELECT count(*) FROM articles WHERE last_seen_at > first_seen_at")
+    assert seen == [(3,)]
+
+    # cnn edited; guardian-1 given a new lastmod but the same page: asked with the validators
+    # of its first fetch, which the rows of the run that did not ask it carried
+    site.page("/news/cnn", _syndicate(_page(corpus, "cnn")))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    _sitemap(site, {"/news/cnn": now, "/news/guardian-1": now, "/news/wapo-1": an_hour_ago})
+    hits = dict(site.hits)
+    third = ingest(**parameters, allow_private_hosts=True)
+    assert (third.updated, third.not_modified) == (1, 2)
+    assert _asked_since(site, hits) == [1, 1, 0]
+    assert _rows(
+        db_path, "SELECT status FROM fetches WHERE url LIKE '%guardian-1' ORDER BY fetch_id DESC"
+    )[0] == (304,)
+
+
 def _load_runs(flow_run_id) -> int:
     """How many load_batch task runs the flow run made (all have ended once the flow has)."""
     from prefect.client.orchestration import get_client

@@ -333,7 +333,8 @@ def test_validators_for_a_rerun_are_each_urls_latest_that_it_was_given(db_path):
     """A re-run's conditional GET sends what the server said last: a 304's new ETag, a
     Last-Modified alone; a failed fetch since (its error page's ETag too), or an answer without
     validators, forgets none."""
-    from warehouse.queries import known_validators
+    from tasks.fetch import conditional_validators
+    from warehouse.queries import known_fetches
 
     a, b, c = "https://a.example/1", "https://b.example/2", "https://c.example/3"
     monday, tuesday = "Mon, 09 Aug 2021 06:00:00 GMT", "Tue, 10 Aug 2021 06:00:00 GMT"
@@ -346,8 +347,12 @@ def test_validators_for_a_rerun_are_each_urls_latest_that_it_was_given(db_path):
         _answered(b, "http_500", '"error-page"', None), _answered(c, "ok", None, None),
     ])  # fmt: skip
     with writer(db_path) as conn:
-        known = known_validators(conn, [a, b, c, "https://never.example/"])
-    assert known == {a: ('"a2"', tuesday), b: (None, monday), c: ('"c1"', None)}
+        known = known_fetches(conn, [a, b, c, "https://never.example/"])
+    assert conditional_validators(known) == {
+        a: ('"a2"', tuesday), b: (None, monday), c: ('"c1"', None)
+    }  # fmt: skip
+    assert set(known) == {a, b, c}  # b's 500 is no answer: its time is its 200's
+    assert known[b].fetched_at < known[a].fetched_at
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "ducklake"])

@@ -1,4 +1,4 @@
-"""Read-side questions of the warehouse: validators, search, counts, guarded ad-hoc SQL."""
+"""Read-side questions of the warehouse: known fetches, search, counts, guarded ad-hoc SQL."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tasks.records import KnownFetch
 from warehouse.db import WarehouseError, interruptible, is_ducklake, load_extension, reader, sql
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
@@ -23,16 +24,14 @@ _EXPLAINED_RE = re.compile(
 )
 
 
-def known_validators(
-    conn: duckdb.DuckDBPyConnection, urls: list[str]
-) -> dict[str, tuple[str | None, str | None]]:
-    """ETag and Last-Modified of each URL's latest successful fetch."""
+def known_fetches(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, KnownFetch]:
+    """Each URL's latest answer (200 or 304), with the validators its server last gave."""
     if not urls:
         return {}
     conn.register("wanted_urls", pa.table({"url": urls}))
-    rows = conn.execute(sql("known_validators")).fetchall()
+    rows = conn.execute(sql("known_fetches")).fetchall()
     conn.unregister("wanted_urls")
-    return {url: (etag, modified) for url, etag, modified in rows if etag or modified}
+    return {url: KnownFetch(*answer) for url, *answer in rows}
 
 
 def warehouse_counts(db: str) -> dict[str, int]:
