@@ -1248,7 +1248,7 @@ def split_unchanged_sitemap_pages(
     for item in items:
         last = known.get(item.url)
         lastmod = item.sitemap_lastmod
-        if last is None or lastmod is None:
+        if last is None or last.fetched_at is None or lastmod is None:
             to_fetch.append(item)
             continue
         if lastmod.time() == datetime.min.time():

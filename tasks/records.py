@@ -63,7 +63,7 @@ class KnownFetch(NamedTuple):
     """A URL's latest answer (200 or 304) in the warehouse: when it came, the URL it led to, and
     the validators its server gave, for a conditional GET."""
 
-    fetched_at: datetime
+    fetched_at: datetime | None  # None if it was never asked (only rows of pages not requested)
     final_url: str | None
     etag: str | None
     last_modified: str | None

@@ -164,6 +164,7 @@ def test_a_sitemap_page_unchanged_since_fetched_is_not_requested_again(
     _sitemap(site, lastmods | {"/news/wapo-1": datetime.now(UTC).date().isoformat()})
     parameters = {"sitemaps": [site.url("/sitemap.xml")], "db": db_path}
     assert ingest(**parameters, allow_private_hosts=True).new == 3
+    between_runs = datetime.now(UTC).isoformat(timespec="microseconds")
 
     hits = dict(site.hits)
     second = ingest(**parameters, allow_private_hosts=True, return_state=True)
@@ -183,11 +184,15 @@ def test_a_sitemap_page_unchanged_since_fetched_is_not_requested_again(
     seen = _rows(db_path, "SELECT count(*) FROM articles WHERE last_seen_at > first_seen_at")
     assert seen == [(3,)]
 
-    # cnn edited; guardian-1 given a new lastmod but the same page: asked with the validators
-    # of its first fetch, which the rows of the run that did not ask it carried
+    # cnn edited before the second run, which read a sitemap a cache had kept (its lastmod is
+    # later than cnn's last answer, not than the run that did not ask it); guardian-1 given a
+    # new lastmod but the same page: asked with the validators of its first fetch, which the
+    # rows of the run that did not ask it carried
     site.page("/news/cnn", _syndicate(_page(corpus, "cnn")))
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    _sitemap(site, {"/news/cnn": now, "/news/guardian-1": now, "/news/wapo-1": an_hour_ago})
+    _sitemap(
+        site, {"/news/cnn": between_runs, "/news/guardian-1": now, "/news/wapo-1": an_hour_ago}
+    )
     hits = dict(site.hits)
     third = ingest(**parameters, allow_private_hosts=True)
     assert (third.updated, third.not_modified) == (1, 2)

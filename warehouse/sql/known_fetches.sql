@@ -1,11 +1,12 @@
--- Each URL's latest answer (200 or 304): when it came and the URL it led to (a sitemap page whose
--- lastmod is no later is not requested again), and the validators of the latest fetch that had
--- them, for a conditional GET (a 304 carries the current ETag and Last-Modified, RFC 9110
--- 15.4.5). None for a URL whose latest fetch took its extraction process down (rejected
--- clean_crash): the crash may have been the machine's (the OOM killer), so the page is fetched and
--- cleaned in full again.
-SELECT f.url, max(f.fetched_at), arg_max(f.final_url, f.fetch_id), arg_max(f.etag, f.fetch_id),
-       arg_max(f.last_modified, f.fetch_id)
+-- Each URL's latest answer (200 or 304): when it was asked (a sitemap page whose lastmod is no
+-- later is not requested again; a row of a page not requested, 0 attempts, is no answer: the
+-- sitemap then may have been a cached one, older than the page) and the URL it led to, and the
+-- validators of the latest fetch that had them, for a conditional GET (a 304 carries the current
+-- ETag and Last-Modified, RFC 9110 15.4.5). None for a URL whose latest fetch took its extraction
+-- process down (rejected clean_crash): the crash may have been the machine's (the OOM killer),
+-- so the page is fetched and cleaned in full again.
+SELECT f.url, max(f.fetched_at) FILTER (WHERE f.attempts > 0), arg_max(f.final_url, f.fetch_id),
+       arg_max(f.etag, f.fetch_id), arg_max(f.last_modified, f.fetch_id)
 FROM fetches f
 WHERE f.outcome IN ('ok', 'not_modified') AND f.url IN (SELECT url FROM wanted_urls)
 GROUP BY f.url
