@@ -357,6 +357,10 @@ _EMBEDDED_POST_XPATH = (
     './/blockquote[contains(@class, "twitter-tweet") or contains(@class, "twitter-video")'
     ' or contains(@class, "tiktok-embed")]'
 )
+_BODY_TITLE_META_XPATH = XPath(
+    './/meta[@property="og:title" or @name="og:title" or @name="twitter:title"'
+    ' or @property="twitter:title"]/@content'
+)
 _HEADLINE_XPATH = XPath(
     './/meta[@property="og:title" or @name="twitter:title"]/@content|.//title|.//h1'
 )
@@ -738,7 +742,7 @@ def _trafilatura_meta(tree: HtmlElement, url: str) -> trafilatura_metadata.Docum
         meta = trafilatura_metadata.extract_meta_json(tree, meta)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as err:
         LOGGER.warning("unreadable JSON-LD metadata at %s: %s", url, err)
-    meta.title = meta.title or trafilatura_metadata.extract_title(tree)
+    meta.title = meta.title or _title_without_metadata(tree)
     meta.author = meta.author or trafilatura_metadata.extract_author(tree)
     meta.url = meta.url or trafilatura_metadata.extract_url(tree, url)
     host = trafilatura_metadata.META_URL.match(meta.url) if meta.url else None
@@ -753,6 +757,32 @@ def _trafilatura_meta(tree: HtmlElement, url: str) -> trafilatura_metadata.Docum
         meta.sitename = host[1]
     meta.clean_and_trim()
     return meta
+
+
+def _title_without_metadata(tree: HtmlElement) -> str | None:
+    """The headline of a page whose <head> names none (no og:title, no JSON-LD headline).
+
+    trafilatura takes a lone <h1>, which on some sites is the site's or the section's name
+    ("Allergies Health Center", "Archive of Our Own beta") while <title> holds the headline and
+    an <h2> shows it. Its pick stands when it is <title> or one of its parts; else an og:title or
+    twitter:title outside <head>; else a heading of the page that is <title> or one of its
+    parts; else its pick."""
+    picked = trafilatura_metadata.extract_title(tree)
+    title = next((normalize_text(t.text_content()) for t in tree.iterfind(".//title")), "")
+    parts = {_identity_key(part) for part in _TITLE_SEPARATOR_RE.split(title)} | {
+        _identity_key(title)
+    }
+    parts.discard("")
+    if picked and _identity_key(picked) in parts:
+        return picked
+    stated = [normalize_text(c) for c in _BODY_TITLE_META_XPATH(tree) if c.strip()]
+    if stated:
+        return stated[0]
+    for heading in [*tree.iterfind(".//h1"), *tree.iterfind(".//h2")]:
+        text = normalize_text(heading.text_content())
+        if len(_identity_key(text)) >= _TITLE_MIN_CHARS and _identity_key(text) in parts:
+            return text
+    return picked
 
 
 def _author_names(author: str) -> str | None:

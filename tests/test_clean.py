@@ -738,6 +738,50 @@ def test_a_real_pages_site_name_is_a_name(corpus, page, url, site, title):
         assert doc.title.startswith(title)
 
 
+def _page_with_headings(head: str, body: str) -> str:
+    text = " ".join(["Peanut allergy rates fell among infants fed peanut foods early."] * 8)
+    return f"<html><head>{head}</head><body>{body}<article><p>{text}</p></article></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "title"),
+    [
+        (  # webmd-1 of the Readability pages: the lone <h1> is the section's name
+            "<title>Babies Who Eat Peanuts Early May Avoid Allergy</title>",
+            "<h1>Allergies Health Center</h1><h2>Babies Who Eat Peanuts Early May Avoid Allergy"
+            "</h2>",
+            "Babies Who Eat Peanuts Early May Avoid Allergy",
+        ),
+        (  # a site's name in <h1>, the headline an <h2> and the first part of <title>
+            "<title>Conversations with a Cryptid - Chapter 1 - Archive</title>",
+            "<h1>Archive of Our Own beta</h1><h2>Conversations with a Cryptid</h2>",
+            "Conversations with a Cryptid",
+        ),
+        (  # no <title>: an og:title the page put in its body, not an advert's <h2>
+            "",
+            '<meta property="og:title" content="If You Can Picture A Tarot Card">'
+            "<h1>The Deck of Cards</h1><h1>See Fewer Ads</h1>"
+            '<h2 class="title">Take your next trip with Atlas Obscura!</h2>',
+            "If You Can Picture A Tarot Card",
+        ),
+        (  # the usual page: its lone <h1> is <title>'s headline
+            "<title>Kabul falls to the Taliban | Loopback News</title>",
+            "<h1>Kabul falls to the Taliban</h1><h2>More from Loopback News</h2>",
+            "Kabul falls to the Taliban",
+        ),
+        (  # no heading repeats <title>: the lone <h1> stands
+            "<title>Loopback News</title>",
+            "<h1>Kabul falls to the Taliban</h1>",
+            "Kabul falls to the Taliban",
+        ),
+    ],
+)
+def test_a_page_without_a_stated_headline_takes_the_heading_its_title_names(head, body, title):
+    """With no og:title or JSON-LD headline in <head>, trafilatura took a lone <h1>: the section's
+    name on some sites ("Allergies Health Center" for five of the Readability pages' headlines)."""
+    assert clean_html(_page_with_headings(head, body), "https://a.example/news/1").title == title
+
+
 def _page_with_meta(
     meta: str, title: str = "Norwegian shares rise on 737 MAX hopes - sn.dk"
 ) -> str:
