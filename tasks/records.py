@@ -34,6 +34,14 @@ class Source:
             raise ValueError(f"limit must be a whole number >= 0, not {limit!r}")
         return limit
 
+    def trusts_lastmod(self) -> bool:
+        """The `trust_lastmod` option (a sitemap's): false where a site's lastmod lags its edits,
+        so that every page is asked again; ValueError if it is not true or false."""
+        trust = self.options.get("trust_lastmod", True)
+        if not isinstance(trust, bool):
+            raise ValueError(f"trust_lastmod must be true or false, not {trust!r}")
+        return trust
+
 
 @dataclass
 class FeedEntry:

@@ -23,7 +23,8 @@ MALLOC_ARENAS = 2
 CLEAN_PAGE_SECONDS = 120.0
 _M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
 _FILE_TABLES = {"settings", "source"}  # a sources file's top-level keys
-_SOURCE_KEYS = {"name", "kind", "location", "enabled", "limit"}  # a [[source]]'s keys
+_SOURCE_OPTIONS = {"limit", "trust_lastmod"}  # what a [[source]] may set beside its place
+_SOURCE_KEYS = {"name", "kind", "location", "enabled", *_SOURCE_OPTIONS}
 _KINDS = set(SourceKind.__args__)
 
 
@@ -226,10 +227,18 @@ def _check_source(raw: dict[str, Any], path: Path) -> None:
             )
     name = raw["name"]
     _refuse_unknown(set(raw) - _SOURCE_KEYS, f"source {name!r} in {path} has", "key", _SOURCE_KEYS)
+    source = Source(
+        name, raw["kind"], raw["location"], {k: raw[k] for k in _SOURCE_OPTIONS & raw.keys()}
+    )
     try:
-        Source(name, raw["kind"], raw["location"], {"limit": raw.get("limit")}).item_limit()
+        source.item_limit()
+        source.trusts_lastmod()
     except ValueError as err:
         raise ValueError(f"source {name!r} in {path}: {err}") from None
+    if "trust_lastmod" in raw and raw["kind"] != "sitemap":
+        raise ValueError(
+            f"source {name!r} in {path} has trust_lastmod, which only a sitemap source reads"
+        )
     if not isinstance(raw.get("enabled", True), bool):
         raise ValueError(
             f"source {name!r} in {path} has enabled = {raw['enabled']!r}; use true or false"

@@ -790,7 +790,7 @@ def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
                 url=u,
                 source_name=source.name,
                 feed_entry=_news_entry(url, u, parsed.news.get(u), source),
-                sitemap_lastmod=lastmod,
+                sitemap_lastmod=lastmod if source.trusts_lastmod() else None,
             )
             for u, lastmod in parsed.pages
         )
@@ -816,7 +816,9 @@ def _expand_path(source: Source) -> Discovery:
 
 
 def _source_limit(source: Source) -> int | None:
+    """The source's `limit`, its options checked (a bad one is the source's failure)."""
     try:
+        source.trusts_lastmod()
         return source.item_limit()
     except ValueError as err:
         raise SourceError("bad_option", f"source {source.name!r}: {err}") from None

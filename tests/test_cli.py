@@ -694,7 +694,8 @@ def test_ingest_refuses_a_blank_file_or_feed_before_anything_runs(tmp_path: Path
         ('[[sources]]\nname = "s"\nkind = "path"\nlocation = "x"\n',
          "sources file {path} has unknown table sources; known: settings, source"),
         ('[[source]]\nname = "s"\nkind = "path"\nlocation = "x"\nlimt = 10\n',
-         "source 's' in {path} has unknown key limt; known: enabled, kind, limit, location, name"),
+         "source 's' in {path} has unknown key limt; known: enabled, kind, limit, location, name, "
+         "trust_lastmod"),
         ("[settings]\nbatch_size = -3\n",
          "setting batch_size = -3 (in {path}, or a flag or env var): Input should be greater "
          "than or equal to 1"),

@@ -37,7 +37,7 @@ def test_the_bundled_sources_file_loads() -> None:
         (  # the limit would be ignored: every item of the source fetched
             SOURCE + "limt = 10\n",
             "source 's' in {path} has unknown key limt; known: enabled, kind, limit, location, "
-            "name",
+            "name, trust_lastmod",
         ),
         (
             SOURCE.replace('"path"', '"paths"'),
@@ -69,6 +69,14 @@ def test_the_bundled_sources_file_loads() -> None:
         (  # a string is true: the source would run
             SOURCE + 'enabled = "no"\n',
             "source 's' in {path} has enabled = 'no'; use true or false",
+        ),
+        (  # a string is true: its lastmod would be trusted
+            SOURCE.replace('"path"', '"sitemap"') + 'trust_lastmod = "no"\n',
+            "source 's' in {path}: trust_lastmod must be true or false, not 'no'",
+        ),
+        (  # a folder has no lastmod: the option would do nothing
+            SOURCE + "trust_lastmod = false\n",
+            "source 's' in {path} has trust_lastmod, which only a sitemap source reads",
         ),
         (  # resolved against the file's folder: the run ingested that folder
             SOURCE.replace('"pages"', '""'),
@@ -123,8 +131,14 @@ def test_a_bad_flag_value_names_the_setting() -> None:
 
 def test_a_disabled_source_and_its_limit_are_read(tmp_path: Path) -> None:
     text = SOURCE + "limit = 5\n" + SOURCE.replace('"s"', '"off"') + "enabled = false\n"
+    sitemap = SOURCE.replace('"s"', '"map"').replace('"path"', '"sitemap"')
+    text += sitemap + "trust_lastmod = false\n"
     sources = load_settings(_sources_file(tmp_path, text)).source_list()
-    assert [(s.name, s.options) for s in sources] == [("s", {"limit": 5})]
+    assert [(s.name, s.options) for s in sources] == [
+        ("s", {"limit": 5}),
+        ("map", {"trust_lastmod": False}),
+    ]
+    assert [s.trusts_lastmod() for s in sources] == [True, False]
 
 
 def test_a_disabled_source_may_share_its_name_with_the_enabled_one(tmp_path: Path) -> None:

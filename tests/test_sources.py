@@ -1172,3 +1172,18 @@ def test_feed_and_sitemap_files_on_disk(corpus, tmp_path, fetch_settings):
     assert found.items[0].url.startswith("http://talkingpointsmemo.com/livewire/hannity-")
     assert found.items[-1].url == "https://n.org/a"
     assert found.items[-1].sitemap_lastmod == datetime(2021, 8, 15, tzinfo=UTC)
+
+
+def test_a_sitemap_whose_lastmod_is_not_trusted_gives_its_pages_none(tmp_path, fetch_settings):
+    """`trust_lastmod = false`, for a site whose lastmod lags its edits: no page of it then goes
+    unrequested as unchanged since fetched (split_unchanged_sitemap_pages)."""
+    sitemap = tmp_path / "sitemap.xml"
+    sitemap.write_bytes(urlset([("https://n.org/a", "2021-08-15T10:00:00Z")]))
+    distrusted = Source("lagging", "sitemap", sitemap.as_uri(), {"trust_lastmod": False})
+    found = expand_sources([distrusted], fetch_settings)
+    assert [(i.url, i.sitemap_lastmod) for i in found.items] == [("https://n.org/a", None)]
+    bad = Source("bad", "sitemap", sitemap.as_uri(), {"trust_lastmod": "no"})
+    found = expand_sources([bad], fetch_settings)
+    assert [(f.outcome, f.error) for f in found.fetches] == [
+        ("bad_option", "source 'bad': trust_lastmod must be true or false, not 'no'")
+    ]
