@@ -1267,7 +1267,7 @@ def split_unchanged_sitemap_pages(
                 etag=last.etag,
                 last_modified=last.last_modified,
                 item=item,
-            )  # fmt: skip
+            )
         )
     return to_fetch, not_requested
 

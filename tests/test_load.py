@@ -160,6 +160,9 @@ def test_an_article_seen_again_takes_its_metadata_as_read_now(db_path):
         (1, "AFP", "a.example", "en-GB", published, "+04:30")
     ]
     assert _rows(db_path, "SELECT count(*) FROM article_versions") == [(1,)]
+    twice = [replace(seen_again, author="Agence France-Presse"), replace(seen_again, author="AFP")]
+    assert _load(db_path, twice).unchanged == 2  # one batch: the later reading stands
+    assert _rows(db_path, "SELECT author FROM articles") == [("AFP",)]
 
 
 def test_same_text_elsewhere_is_an_exact_duplicate_of_the_first(db_path):

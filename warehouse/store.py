@@ -425,7 +425,7 @@ class _ArticlePlan:
         self.inserts: list[dict] = []
         self.updates: list[dict] = []
         self.versions: list[dict] = []
-        self.touched: list[dict] = []
+        self.touched: dict[str, dict] = {}  # id -> metadata as read now (the batch's last)
         self.signatures: dict[str, tuple[IndexEntry, bool]] = {}  # id -> (latest, replaces)
 
     def _row(self, doc: Document, fp: Fingerprint, version: int) -> dict:
@@ -474,7 +474,9 @@ class _ArticlePlan:
     def touch(self, doc: Document, fp: Fingerprint) -> None:
         """The same text and headline seen again: its sighting, and the metadata as read now (a
         byline, site name or language newsflow reads better than when the article was stored)."""
-        self.touched.append({"id": fp.article_id} | {c: getattr(doc, c) for c in _REREAD_COLUMNS})
+        self.touched[fp.article_id] = {"id": fp.article_id} | {
+            c: getattr(doc, c) for c in _REREAD_COLUMNS
+        }
 
     def write(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
         if self.inserts:
@@ -488,7 +490,8 @@ class _ArticlePlan:
             versions = _versions_table(self.versions, self.now)
             _run_with(conn, "incoming_versions", versions, "insert_versions", "index_search_terms")
         if self.touched:
-            conn.register("touched_articles", _articles_table(self.touched, True))
+            touched = _articles_table(list(self.touched.values()), True)
+            conn.register("touched_articles", touched)
             conn.execute(sql("touch_articles"), [self.now])
             conn.unregister("touched_articles")
         self._write_signatures(conn, index)
