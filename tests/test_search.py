@@ -183,6 +183,27 @@ CREATE OR REPLACE MACRO search_words(body) AS regexp_split_to_array(
 """
 
 
+LATIN_TERMS = (  # the terms of the English article, which no upgrade of other scripts changes
+    "SELECT term, tf FROM search_postings JOIN articles a ON a.id = article_id "
+    f"WHERE a.url = '{QALA}' ORDER BY ALL"
+)
+
+
+def _index_as_schema(db_path: str, schema: int, search_words: str) -> None:
+    """Take a warehouse back to `schema`, every article indexed again as its `search_words`
+    macro indexed: the next writer applies the later migrations."""
+    with writer(db_path) as conn:
+        load_extension(conn, "fts")
+        conn.execute(
+            search_words + "DELETE FROM search_postings; DELETE FROM search_docs; "
+            "CREATE TEMP VIEW v AS SELECT id AS article_id, version, title, text FROM articles; "
+            "INSERT INTO search_postings BY NAME SELECT * FROM search_term_counts('v'); "
+            "INSERT INTO search_docs BY NAME SELECT article_id, version, sum(tf)::INTEGER AS "
+            "terms FROM search_postings GROUP BY ALL; "
+            f"DELETE FROM schema_version WHERE version > {schema}"
+        )
+
+
 def _load_in_three_scripts(db_path: str) -> None:
     _load(db_path, [
         _doc(QALA, REPORT),
@@ -214,20 +235,8 @@ def test_upgrading_indexes_again_the_articles_whose_words_were_not_latin(
     if backend == "ducklake":
         db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
     _load_in_three_scripts(db_path)
-    latin = (
-        "SELECT term, tf FROM search_postings JOIN articles a ON a.id = article_id "
-        f"WHERE a.url = '{QALA}' ORDER BY ALL"
-    )
-    with writer(db_path) as conn:  # back to schema 5, indexed as it indexed
-        load_extension(conn, "fts")
-        conn.execute(
-            LATIN_SEARCH_WORDS + "DELETE FROM search_postings; DELETE FROM search_docs; "
-            "CREATE TEMP VIEW v AS SELECT id AS article_id, version, title, text FROM articles; "
-            "INSERT INTO search_postings BY NAME SELECT * FROM search_term_counts('v'); "
-            "INSERT INTO search_docs BY NAME SELECT article_id, version, sum(tf)::INTEGER AS "
-            "terms FROM search_postings GROUP BY ALL; DELETE FROM schema_version WHERE version >= 6"
-        )
-    before = _rows(db_path, latin)
+    _index_as_schema(db_path, 5, LATIN_SEARCH_WORDS)
+    before = _rows(db_path, LATIN_TERMS)
     assert _titles(db_path, "کابل") == [] and _titles(db_path, "Кабул") == []
 
     with writer(db_path):
@@ -235,7 +244,7 @@ def test_upgrading_indexes_again_the_articles_whose_words_were_not_latin(
 
     assert _titles(db_path, "کابل") == ["طالبان کابل را تصرف کردند"]
     assert _titles(db_path, "Кабул") == ["Талибы вошли в Кабул"]
-    assert _rows(db_path, latin) == before
+    assert _rows(db_path, LATIN_TERMS) == before
     assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(3,)]
     assert check_warehouse(db_path) == []
 
@@ -290,20 +299,8 @@ def test_upgrading_indexes_again_the_articles_in_chinese_japanese_or_korean(
     if backend == "ducklake":
         db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
     _load_in_east_asian_scripts(db_path)
-    latin = (
-        "SELECT term, tf FROM search_postings JOIN articles a ON a.id = article_id "
-        f"WHERE a.url = '{QALA}' ORDER BY ALL"
-    )
-    with writer(db_path) as conn:  # back to schema 7, indexed as it indexed
-        load_extension(conn, "fts")
-        conn.execute(
-            ANY_SCRIPT_SEARCH_WORDS + "DELETE FROM search_postings; DELETE FROM search_docs; "
-            "CREATE TEMP VIEW v AS SELECT id AS article_id, version, title, text FROM articles; "
-            "INSERT INTO search_postings BY NAME SELECT * FROM search_term_counts('v'); "
-            "INSERT INTO search_docs BY NAME SELECT article_id, version, sum(tf)::INTEGER AS "
-            "terms FROM search_postings GROUP BY ALL; DELETE FROM schema_version WHERE version >= 8"
-        )
-    before = _rows(db_path, latin)
+    _index_as_schema(db_path, 7, ANY_SCRIPT_SEARCH_WORDS)
+    before = _rows(db_path, LATIN_TERMS)
     assert _titles(db_path, "喀布爾") == [] and _titles(db_path, "カブール") == []
 
     with writer(db_path):
@@ -311,7 +308,7 @@ def test_upgrading_indexes_again_the_articles_in_chinese_japanese_or_korean(
 
     assert _titles(db_path, "喀布爾") == ["塔利班進入喀布爾"]
     assert _titles(db_path, "카불") == ["탈레반, 카불 진입"]
-    assert _rows(db_path, latin) == before
+    assert _rows(db_path, LATIN_TERMS) == before
     assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(4,)]
     assert check_warehouse(db_path) == []
 
