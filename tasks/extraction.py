@@ -268,7 +268,9 @@ _WALL_RULES: dict[str, re.Pattern[str]] = {
 }
 
 # Titles: separators that join a headline to a site name, and suffixes that are never a headline.
-_TITLE_SEPARATOR_RE = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|/)\s+|\s*_\s*(?=\S)|\s+(?=\[[^\]]+\]$)")
+_TITLE_SEPARATOR_RE = re.compile(
+    r"\s+(?:\||-|–|—|::|·|•|»|/)\s+|\s*[_｜]\s*(?=\S)|\s+(?=\[[^\]]+\]$)"
+)  # a full-width bar needs no spaces: "…（2020年2月15日）｜BIGLOBEニュース"
 _TITLE_GENERIC_SEGMENT_RE = re.compile(
     r"^(?:home(?: ?page)?|(?:latest |breaking |world |top )?news|official (?:site|website)"
     r"|blog|online|\[[^\]]*\])$",

@@ -511,6 +511,13 @@ GUARDIAN, BBC, EXAMPLE = (
             LIGHTHOUSE,
             "商品の改造が商標法違反に！？",
         ),
+        (  # a page of the dates corpus: a full-width bar, no spaces
+            "乃木坂46・与田祐希“ちょんまげ＆すっぴんショット”公開「お気に入りの一枚」（2020年2月15日）"
+            "｜BIGLOBEニュース",
+            "https://news.biglobe.ne.jp/entertainment/0215/x.html",
+            "BIGLOBEニュース",
+            "乃木坂46・与田祐希“ちょんまげ＆すっぴんショット”公開「お気に入りの一枚」（2020年2月15日）",
+        ),
     ],
 )
 def test_strip_site_name_never_eats_the_headline(title, url, site, expected):
