@@ -385,6 +385,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from prefect.testing.utilities import prefect_test_harness
 
+    # As `make bench` sets them: run as `python -m bench.run`, the harness's API logged a
+    # traceback as its telemetry write found its own SQLite database locked.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
     info = machine()
     rows = []
     with prefect_test_harness(server_startup_timeout=120):
