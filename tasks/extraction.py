@@ -176,7 +176,7 @@ _COPYRIGHT_RE = re.compile(
     re.IGNORECASE,
 )
 # what a page gives as its site name that is no name: a web address, a postal address or a phone
-# number (five digits or more in a row, spaces aside)
+# number (five digits or more in a row: a postcode, a phone number)
 _ADDRESS_SITE_NAME_RE = re.compile(r"^https?://|\d{5,}", re.IGNORECASE)
 _SITE_NAME_SEPARATOR_RE = re.compile(r"\s+(?:\||-|–|—|::|·|•|»)\s+")  # "LinkNaija | Nigeria's …"
 _SITE_NAME_MAX_WORDS = 6  # a longer name is a description: its first sentence is kept
@@ -829,7 +829,7 @@ def _site_name(found: str, headlines: list[str] | None = None) -> str | None:
     for _ in range(2):  # entities escaped twice: "&amp;copy;"
         found = unescape(found)
     name = normalize_text(_COPYRIGHT_RE.sub("", found))
-    if not name or _ADDRESS_SITE_NAME_RE.search(name.replace(" ", "")):
+    if not name or _ADDRESS_SITE_NAME_RE.search(name):
         return None
     if headlines and _holds_headline(name, headlines):
         return None

@@ -683,6 +683,7 @@ def test_what_is_no_site_name_gives_way_to_the_host(found, headlines):
         ),
         ("www.diariolibre.com", []),
         ("Radio 101.9", []),
+        ("Radio 1 2020", []),  # a year beside a number is no phone number
     ],
 )
 def test_a_site_name_that_looks_like_a_headline_or_address_may_still_be_one(found, headlines):
