@@ -142,7 +142,8 @@ def test_an_edited_headline_over_the_same_text_is_a_new_version(db_path):
 def test_an_article_seen_again_takes_its_metadata_as_read_now(db_path):
     """The same text and headline: no new version, but the byline, site name and language as
     the clean stage reads them now (a newer newsflow reads them better: "Par AFP publié le"
-    became "AFP"); a publication time read then stays where none is read now."""
+    became "AFP"). Its publication time stays as read with its text: its capture events' dates
+    come from it, and are read again only with a new version."""
     from dataclasses import replace
 
     url = "https://a.example/news/1"
@@ -150,7 +151,7 @@ def test_an_article_seen_again_takes_its_metadata_as_read_now(db_path):
     _load(db_path, [first])
     seen_again = replace(
         _doc(url, REPORT), author="AFP", site_name="a.example", language="en-GB",
-        published_at=None, published_offset=None,
+        published_at=datetime(2021, 8, 14, tzinfo=UTC), published_offset="+00:00",
     )  # fmt: skip
     counts = _load(db_path, [seen_again])
     assert (counts.updated, counts.unchanged) == (0, 1)

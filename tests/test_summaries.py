@@ -118,6 +118,20 @@ def test_one_report_syndicated_on_three_sites_is_three_sources_and_one_story(db_
     assert day["max_reported_count"] == 2
 
 
+def test_both_daily_tables_show_a_site_by_its_name_as_read_now(timeline_db):
+    """An article seen again takes its site name as newsflow reads it then (a web address given
+    as a site name gives way to the host), without a new version: its capture events are not
+    read again, and daily_capture_sources showed the name they were read with while
+    daily_article_counts showed the new one."""
+    with db.writer(timeline_db) as conn:  # as a load's touch leaves an article seen again
+        conn.execute("UPDATE articles SET site_name = 'A Daily' WHERE url LIKE '%a.example%'")
+    recompute_daily_summaries(timeline_db, None, None)
+    shown = "SELECT DISTINCT unnest(site_names) FROM daily_capture_sources ORDER BY 1"
+    assert _rows(timeline_db, shown) == [("A Daily",), ("Site B",), ("Site C",)]
+    counted = "SELECT DISTINCT site FROM daily_article_counts ORDER BY 1"
+    assert _rows(timeline_db, counted) == [("A Daily",), ("Site B",), ("Site C",)]
+
+
 def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
     rows = {r["day"]: r for r in read_daily_captures(timeline_db)}
     assert list(rows) == [date(2021, 8, d) for d in range(6, 16)]  # every day, quiet ones too

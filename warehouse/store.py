@@ -22,8 +22,10 @@ ARTICLE_COLUMNS = [
     "cluster_id", "duplicate_of", "duplicate_kind", "similarity", "fetch_id", "first_seen_at",
     "last_seen_at",
 ]  # fmt: skip
-# what a load reads again from an article seen with the same text and headline (touch_articles)
-_REREAD_COLUMNS = ("author", "site_name", "language", "published_at", "published_offset")
+# What a load reads again from an article seen with the same text and headline (touch_articles).
+# Not its publication time: its capture events' dates come from it, and are read again only with
+# a new version.
+_REREAD_COLUMNS = ("author", "site_name", "language")
 _TS = pa.timestamp("us", tz="UTC")
 
 

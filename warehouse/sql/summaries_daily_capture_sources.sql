@@ -1,14 +1,16 @@
 -- Per day in [$start, $end] and capital reported captured (confirmed or claimed) that day: how
 -- many distinct sites and stories carried it that day and so far, and whether it was new.
 -- A site is its web host (www. aside), so its pages with and without a site name are one source;
--- it is shown by the name its pages give most (else the host). Files on disk have no host: their
--- site name (or source name) stands in.
+-- it is shown by the name its pages give most now (else the host), as daily_article_counts shows
+-- it: an article seen again takes the site name as newsflow reads it then. Files on disk have no
+-- host: their site name (or source name) stands in.
 INSERT INTO daily_capture_sources
 WITH events AS (
     SELECT
-        e.capital, e.province, e.capital_kind, e.status, e.event_date AS day, e.site_name,
+        e.capital, e.province, e.capital_kind, e.status, e.event_date AS day,
+        source_site(a.site_name, a.url, a.source_name) AS site_name,
         e.cluster_id,
-        coalesce(url_host(a.url), e.site_name) AS site
+        coalesce(url_host(a.url), source_site(a.site_name, a.url, a.source_name)) AS site
     FROM capture_events AS e
     JOIN articles AS a ON a.id = e.article_id
     WHERE e.status IN ('confirmed', 'claimed')
