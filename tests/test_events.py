@@ -428,6 +428,19 @@ def test_extraction_reads_new_and_changed_articles_once(db_path, gazetteer):
     with db.reader(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM reported_counts").fetchone()[0] == 1
 
+    # a new headline over the same text is a version too, with the publication time read then:
+    # its events (dated against that day) are read again, though the text is as it was
+    with db.writer(db_path) as conn:
+        conn.execute(
+            "UPDATE articles SET title = 'Zaranj claimed', version = 3, "
+            "published_at = '2021-08-14 12:00:00+00' WHERE id = ?",
+            [article_id],
+        )
+    assert pending_articles(db_path, gazetteer) == [article_id]
+    extract_events(db_path, [article_id], gazetteer)
+    assert [(r[1], r[4]) for r in _stored(db_path)] == [("v2", date(2021, 8, 13))]  # "on Friday"
+    assert pending_articles(db_path, gazetteer) == []
+
 
 def test_changed_rules_or_gazetteer_read_everything_again(
     db_path, gazetteer, monkeypatch, tmp_path
