@@ -774,6 +774,7 @@ def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
     With a `limit`, no further sitemaps are fetched once enough page URLs were found.
     """
     found, limit = Discovery(), _source_limit(source)
+    trusts_lastmod = source.trusts_lastmod()
     queue: deque[tuple[str, int]] = deque([(source.location, 0)])
     visited: set[str] = {urldefrag(source.location).url}
     while queue and (limit is None or len(found.items) < limit):
@@ -790,7 +791,7 @@ def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
                 url=u,
                 source_name=source.name,
                 feed_entry=_news_entry(url, u, parsed.news.get(u), source),
-                sitemap_lastmod=lastmod if source.trusts_lastmod() else None,
+                sitemap_lastmod=lastmod if trusts_lastmod else None,
             )
             for u, lastmod in parsed.pages
         )
