@@ -782,7 +782,8 @@ def _title_without_metadata(tree: HtmlElement) -> str | None:
         return stated[0]
     for heading in [*tree.iterfind(".//h1"), *tree.iterfind(".//h2")]:
         text = normalize_text(heading.text_content())
-        if len(_identity_key(text)) >= _TITLE_MIN_CHARS and _identity_key(text) in parts:
+        key = _identity_key(text)
+        if len(key) >= _TITLE_MIN_CHARS and key in parts:
             return text
     return picked
 
