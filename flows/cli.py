@@ -275,6 +275,10 @@ INTERRUPTED_SUMMARIZE = (
     "interrupted: the event batches and day ranges already written are kept (each is written "
     "whole or not at all); rerun the same command to finish"
 )
+INTERRUPTED_RECLEAN = (
+    "interrupted: the batches already loaded are kept (each loads whole or not at all); "
+    "rerun the same command to read the rest again (those loaded read as unchanged)"
+)
 INTERRUPTED_READING = "interrupted: nothing was written"
 
 
@@ -657,6 +661,44 @@ def summarize(
     with _user_errors(INTERRUPTED_SUMMARIZE), _quiet_tracebacks():
         report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
     _print_summary(report, db, _day(start), _day(end))
+
+
+@app.command()
+@_flow_command
+def reclean(
+    db: DbOption = DEFAULT_DB,
+    extraction: Annotated[
+        ExtractionMode,
+        typer.Option(help="thorough (the best text and dates) or fast, as for ingest."),
+    ] = ExtractionMode.thorough,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Only this source's pages (by name; repeatable)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Pages per batch.")] = 200,
+) -> None:
+    """Clean the stored pages again, without fetching, and load what reads differently now.
+
+    After an upgrade of newsflow, or to read fast-mode runs in the thorough mode: a changed
+    text or headline is a new version, a byline or site name read better is refreshed, a page
+    rejected before may become an article. No fetch is logged; no article counts as seen.
+    Then `newsflow summarize` reads the new versions' events.
+
+    Example: newsflow reclean --extraction thorough --source kabul-feeds
+    """
+    with _user_errors(INTERRUPTED_BEFORE_THE_RUN):
+        _check_summary_request(None, None, db)  # a missing warehouse fails before Prefect starts
+    with _interrupted_says():
+        from flows.reclean import reclean as reclean_flow
+
+        _shield_temporary_api()
+    with _user_errors(INTERRUPTED_RECLEAN), _quiet_tracebacks():
+        report = _printing_its_url(reclean_flow)(
+            db=db, extraction=extraction, sources=source, batch_size=batch_size
+        )
+    console.print(escape(f"reclean of {report.db}"), highlight=False, soft_wrap=True)
+    _print_rows(report.rows(), OutputFormat.table)
+    console.print(escape(report.headline()), highlight=False, soft_wrap=True)
 
 
 @app.command()

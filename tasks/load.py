@@ -1,4 +1,5 @@
-"""Load stage: each batch, search index included, in one short warehouse transaction."""
+"""Load stage: each batch, search index included, in one short warehouse transaction; and the
+warehouse reads a run needs first (validators, stored pages for a reclean)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from prefect.tasks import exponential_backoff
 
 from tasks.dedupe import Fingerprint
 from tasks.records import Document, FeedEntry, FetchResult, KnownFetch, Source
-from warehouse.db import WarehouseLocked, writer
-from warehouse.queries import known_fetches
-from warehouse.store import LoadCounts, load_batch_rows
+from warehouse.db import WarehouseLocked, reader, writer
+from warehouse.queries import known_fetches, pages_to_reread, stored_pages
+from warehouse.store import LoadCounts, load_batch_rows, reread_batch_rows
 
 BATCH_WRITE_THREADS = 1
 
@@ -99,6 +100,32 @@ def load_batch(
     return counts
 
 
+@task(name="load_reread_batch", **_WRITE_TASK)
+def load_reread_batch(
+    db: str,
+    fetch_ids: list[int],
+    documents: list[Document],
+    prints: list[Fingerprint],
+    lock_wait_seconds: float = 60.0,
+) -> LoadCounts:
+    """Write what a reclean read again from stored pages (`documents[i]` from `fetch_ids[i]`):
+    new versions and metadata of their articles, articles from URLs rejected before."""
+    with writer(db, wait_seconds=lock_wait_seconds, threads=BATCH_WRITE_THREADS) as conn:
+        counts = reread_batch_rows(conn, fetch_ids=fetch_ids, documents=documents, prints=prints)
+    get_run_logger().info(
+        "reread %d pages: %d new (%d duplicates), %d updated, %d unchanged, %d rejected now "
+        "(left as stored), %d fetched again meanwhile (left alone)",
+        len(fetch_ids),
+        counts.new,
+        sum(counts.duplicates.values()),
+        counts.updated,
+        counts.unchanged,
+        sum(counts.rejected.values()),
+        counts.superseded,
+    )
+    return counts
+
+
 @task(name="load_discovery", **_WRITE_TASK)
 def load_discovery(
     db: str,
@@ -127,3 +154,18 @@ def read_known_fetches(
     304, and the time that lets a sitemap page unchanged since go unrequested."""
     with writer(db, wait_seconds=lock_wait_seconds) as conn:
         return known_fetches(conn, urls)
+
+
+@task(name="list_stored_pages", cache_policy=NO_CACHE)
+def list_stored_pages(db: str, sources: list[str] | None = None) -> list[tuple[int, str]]:
+    """The stored pages a reclean reads, as (fetch id, URL), oldest fetch first: the page of
+    each article's current version and the last page of each URL rejected that has no article."""
+    with reader(db) as conn:
+        return pages_to_reread(conn, sources)
+
+
+@task(name="read_stored_pages", cache_policy=NO_CACHE)
+def read_stored_pages(db: str, fetch_ids: list[int]) -> dict[int, FetchResult]:
+    """A batch of stored pages, by fetch id, as their fetches got them: a reclean's "fetch"."""
+    with reader(db) as conn:
+        return stored_pages(conn, fetch_ids)

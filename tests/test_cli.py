@@ -96,6 +96,7 @@ def _commands(db: str, page: str) -> list[list[str]]:
         ["query", "SELECT 1", "--db", db],
         ["search", "Ghazni", "--db", db],
         ["ingest", "--path", page, "--db", db],
+        ["reclean", "--db", db],
     ]
 
 
@@ -176,7 +177,7 @@ def test_every_help_text_is_shown_as_written() -> None:
         return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
     commands = typer.main.get_command(app).commands
-    assert len(commands) == 8
+    assert len(commands) == 9
     for name, command in commands.items():
         shown = flat(CliRunner().invoke(app, [name, "--help"], terminal_width=400).output)
         texts = [command.help.split("\n\n")[0], *(p.help for p in command.params if p.help)]
@@ -815,6 +816,34 @@ def test_summarize_that_cannot_run_fails_in_one_line_before_a_flow_run(
     assert done.returncode == 1, done.stderr
     assert done.stdout == ""
     assert done.stderr == f"error: {message.format(db=db)}\n"  # no "flow run …: URL" line
+
+
+def test_reclean_reads_the_stored_pages_and_says_what_changed(
+    prefect_harness: None, db_path: str, tmp_path: Path
+) -> None:
+    """Two articles loaded as the clean stage read them (headline from the feed, none on the
+    page), read again from their stored pages: the same text, nothing to change; then one that
+    is not there is refused in one line before any flow run."""
+    _load(db_path)
+    done = _newsflow("reclean", "--db", db_path, "--extraction", "fast")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"reclean of {db_path}"
+    assert lines[-1] == (
+        f"reclean of {db_path} (fast): read 2 stored pages; 0 articles have a new version, "
+        "2 the same text and headline, 0 new from pages rejected before"
+    )
+    assert read_only_query(db_path, "SELECT title, version FROM articles ORDER BY 1")[1] == [
+        ("Story 0", 1),
+        ("Story 1", 1),
+    ]
+    missing = str(tmp_path / "none.duckdb")
+    done = _newsflow("reclean", "--db", missing)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert (
+        done.stderr
+        == f"error: warehouse {missing} does not exist yet; run `newsflow ingest` first\n"
+    )
 
 
 def test_summarize_where_the_chart_folder_cannot_be_made_fails_in_one_line(

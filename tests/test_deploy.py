@@ -21,6 +21,7 @@ import psutil
 import pytest
 import yaml
 
+from tasks.settings import ExtractionMode
 from tests.conftest import ROOT
 from warehouse.db import reader
 from warehouse.queries import read_only_query, search_articles
@@ -258,7 +259,7 @@ def test_prefect_yaml_deployments_match_the_flow_signatures():
 
     config = yaml.safe_load(PREFECT_YAML.read_text())
     deployments = {d["name"]: d for d in config["deployments"]}
-    assert set(deployments) == {"ingest", "summarize", "run"}
+    assert set(deployments) == {"ingest", "summarize", "run", "reclean"}
     assert config["pull"] == [
         {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSFLOW_HOME }}"}}
     ]
@@ -278,6 +279,10 @@ def test_prefect_yaml_deployments_match_the_flow_signatures():
     assert (ROOT / deployments["ingest"]["parameters"]["sources_file"]).is_file()
     summarize = load_flow_from_entrypoint(deployments["summarize"]["entrypoint"])
     summarize.validate_parameters({"start": "2021-08-06", "end": "2021-08-16"})
+    reclean = load_flow_from_entrypoint(deployments["reclean"]["entrypoint"])
+    by_hand = reclean.validate_parameters({"extraction": "fast", "sources": ["kabul-feeds"]})
+    assert (by_hand["extraction"], by_hand["sources"]) == (ExtractionMode.fast, ["kabul-feeds"])
+    assert deployments["reclean"]["schedules"] == []
 
 
 def test_a_run_by_hand_may_pass_one_off_sources_or_a_null_sources_file():

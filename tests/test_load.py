@@ -383,3 +383,139 @@ def test_the_stories_view_is_the_deduplicated_record(db_path, tmp_path, backend)
     assert _rows(db_path, "SELECT count(*) FROM stories") == _rows(
         db_path, "SELECT count(DISTINCT cluster_id) FROM articles"
     )
+
+
+# --- a reclean: stored pages read again ---------------------------------------------------------
+
+
+def _reread(db_path: str, readings: list[tuple[int, Document]]):
+    """Load documents as a reclean would, each read from the stored page of its fetch id."""
+    from dataclasses import replace
+
+    from warehouse.queries import stored_pages
+    from warehouse.store import reread_batch_rows
+
+    fetch_ids = [fetch_id for fetch_id, _ in readings]
+    with reader(db_path) as conn:
+        pages = stored_pages(conn, fetch_ids)
+    docs = [replace(doc, fetch=pages[fetch_id]) for fetch_id, doc in readings]
+    usable = [doc for doc in docs if not doc.rejected]
+    with writer(db_path) as conn:
+        return reread_batch_rows(
+            conn, fetch_ids=fetch_ids, documents=docs, prints=fingerprints(usable)
+        )
+
+
+def _fetch_id(db_path: str, url: str) -> int:
+    [(fetch_id,)] = _rows(db_path, f"SELECT max(fetch_id) FROM fetches WHERE url = '{url}'")
+    return fetch_id
+
+
+def test_stored_pages_read_back_as_their_fetches_got_them(db_path):
+    doc = _doc("https://a.example/news/1", "Кабул “fell” 😀 " + REPORT)
+    _load(db_path, [doc])
+    from warehouse.queries import stored_pages
+
+    with reader(db_path) as conn:
+        [(fetch_id, page)] = stored_pages(conn, [_fetch_id(db_path, doc.url)]).items()
+    assert (page.url, page.final_url, page.source_name, page.ok) == (doc.url, doc.url, "test", True)
+    assert page.html == doc.fetch.html and page.page_sha1 == doc.fetch.page_sha1
+    assert page.fetched_at == doc.fetch.fetched_at
+    assert page.item is not None and page.item.feed_entry is None
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_a_reclean_makes_a_new_version_without_a_sighting(db_path, tmp_path, backend):
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    url = "https://a.example/news/1"
+    _load(db_path, [_doc(url, REPORT + " Share this article")])
+    fetch_id = _fetch_id(db_path, url)
+    seen = "SELECT first_seen_at, last_seen_at FROM articles"
+    before = _rows(db_path, seen)
+    counts = _reread(db_path, [(fetch_id, _doc(url, REPORT))])
+    assert (counts.new, counts.updated, counts.unchanged, counts.fetched) == (0, 1, 0, 0)
+    assert _rows(db_path, seen) == before
+    assert _rows(db_path, "SELECT version, text LIKE '%Share this%', fetch_id FROM articles") == [
+        (2, False, fetch_id)
+    ]
+    assert _rows(db_path, "SELECT version, fetch_id FROM article_versions ORDER BY 1") == [
+        (1, fetch_id),
+        (2, fetch_id),
+    ]
+    assert _rows(db_path, "SELECT count(*) FROM fetches") == [(1,)]
+    assert _reread(db_path, [(fetch_id, _doc(url, REPORT))]).unchanged == 1
+    assert _rows(db_path, seen) == before
+    assert check_warehouse(db_path) == []
+
+
+def test_a_reclean_keeps_a_stored_headline_the_page_does_not_give(db_path):
+    """A Google News sitemap's <news:title> gave a page without a headline its title; sitemap
+    entries are not stored, so the page read again gives none: the article keeps its own."""
+    from dataclasses import replace
+
+    url = "https://a.example/news/1"
+    _load(db_path, [_doc(url, REPORT, title="Qala-i-Naw falls (from the sitemap)")])
+    fetch_id = _fetch_id(db_path, url)
+    untitled = replace(_doc(url, REPORT), title=None, author="Staff reporter")
+    assert _reread(db_path, [(fetch_id, untitled)]).unchanged == 1
+    assert _rows(db_path, "SELECT version, title, author FROM articles") == [
+        (1, "Qala-i-Naw falls (from the sitemap)", "Staff reporter")
+    ]
+
+
+def test_a_url_rejected_before_becomes_an_article_seen_when_it_was(db_path):
+    url = "https://a.example/news/1"
+    rejected = _doc(url, "Read more")
+    rejected.rejected_reason = "too_short"
+    _load(db_path, [rejected, _doc("https://b.example/k", REPORT)])
+    [(first, last)] = _rows(db_path, "SELECT first_seen_at, last_seen_at FROM rejected")
+    counts = _reread(db_path, [(_fetch_id(db_path, url), _doc(url, REPORT))])
+    assert (counts.new, counts.duplicates) == (1, {"exact": 1})
+    seen = f"SELECT first_seen_at, last_seen_at FROM articles WHERE url = '{url}'"
+    assert _rows(db_path, seen) == [(first, last)]
+    assert _rows(db_path, "SELECT count(*) FROM fetches") == [(2,)]
+    again = _reread(db_path, [(_fetch_id(db_path, url), _doc(url, REPORT))])
+    assert (again.new, again.unchanged) == (0, 1)  # the page is now its article's
+
+
+def test_a_page_read_as_rejected_now_or_fetched_again_since_changes_nothing(db_path):
+    url = "https://a.example/news/1"
+    _load(db_path, [_doc(url, REPORT)])
+    first_fetch = _fetch_id(db_path, url)
+    _load(db_path, [_doc(url, REPORT + " Updated.")])
+    empty = _doc(url, "")
+    empty.rejected_reason = "no_text"
+    counts = _reread(db_path, [(_fetch_id(db_path, url), empty)])
+    assert (counts.rejected, counts.updated, counts.unchanged) == ({"no_text": 1}, 0, 0)
+    assert _rows(db_path, "SELECT count(*) FROM rejected") == [(0,)]
+    counts = _reread(db_path, [(first_fetch, _doc(url, "An older reading."))])
+    assert (counts.superseded, counts.updated, counts.unchanged) == (1, 0, 0)
+    assert _rows(db_path, "SELECT version, text LIKE '%Updated.' FROM articles") == [(2, True)]
+
+
+def test_a_reclean_takes_a_publication_time_read_now_and_has_the_events_read_again(db_path):
+    """The fast mode found no date on a page, the thorough one does: read again with the same
+    text and headline, the article takes it, and its capture events (dated by it) are pending
+    again. A page read again without a date keeps the stored one."""
+    from dataclasses import replace
+
+    from warehouse.summaries import pending_article_ids
+
+    url = "https://a.example/news/1"
+    undated = replace(_doc(url, REPORT), published_at=None, published_offset=None)
+    _load(db_path, [undated])
+    fetch_id = _fetch_id(db_path, url)
+    with writer(db_path) as conn:  # what the summarize flow records once it read the article
+        conn.execute(
+            "INSERT INTO event_extractions SELECT id, text_hash, version, 'rules', 1, 0, 0, "
+            "now() FROM articles"
+        )
+    assert pending_article_ids(db_path, "rules") == []
+    assert _reread(db_path, [(fetch_id, _doc(url, REPORT))]).unchanged == 1
+    published = datetime(2021, 8, 13, 6, 30, tzinfo=UTC)
+    columns = "version, published_at, published_offset"
+    assert _rows(db_path, f"SELECT {columns} FROM articles") == [(1, published, "+04:30")]
+    assert len(pending_article_ids(db_path, "rules")) == 1
+    assert _reread(db_path, [(fetch_id, undated)]).unchanged == 1
+    assert _rows(db_path, f"SELECT {columns} FROM articles") == [(1, published, "+04:30")]

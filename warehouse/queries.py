@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from tasks.records import KnownFetch
+from tasks.records import FeedEntry, FetchResult, KnownFetch, WorkItem
 from warehouse.db import WarehouseError, interruptible, is_ducklake, load_extension, reader, sql
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
@@ -32,6 +32,46 @@ def known_fetches(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str,
     rows = conn.execute(sql("known_fetches")).fetchall()
     conn.unregister("wanted_urls")
     return {url: KnownFetch(*answer) for url, *answer in rows}
+
+
+def pages_to_reread(
+    conn: duckdb.DuckDBPyConnection, sources: list[str] | None = None
+) -> list[tuple[int, str]]:
+    """The stored pages a reclean reads, as (fetch id, URL) in fetch order: each article's page
+    and each rejected URL's last page; of the named sources only, if given."""
+    return conn.execute(sql("reread_pages"), {"sources": sources}).fetchall()
+
+
+def stored_pages(conn: duckdb.DuckDBPyConnection, fetch_ids: list[int]) -> dict[int, FetchResult]:
+    """Stored pages as the fetches that got them, ready to clean again, by fetch id: with their
+    body, content type and encoding, and the feed entry that linked to them."""
+    conn.register("wanted_fetches", pa.table({"fetch_id": pa.array(fetch_ids, pa.int64())}))
+    rows = conn.execute(sql("stored_pages")).fetchall()
+    conn.unregister("wanted_fetches")
+    pages = {}
+    for row in rows:
+        fetch_id, url, source_name, final_url, status, content_type, encoding = row[:7]
+        etag, last_modified, fetched_at, body, content_hash, size = row[7:13]
+        entry = FeedEntry(*row[13:]) if row[13] is not None else None
+        if entry is not None and entry.published_at is not None:
+            entry.published_at = entry.published_at.astimezone(UTC)
+        pages[fetch_id] = FetchResult(
+            url=url,
+            source_name=source_name or "",
+            outcome="ok",
+            final_url=final_url,
+            status=status,
+            content_type=content_type,
+            encoding=encoding,
+            etag=etag,
+            last_modified=last_modified,
+            fetched_at=fetched_at.astimezone(UTC),
+            page=bytes(body),
+            page_sha1=content_hash,
+            page_size=size,
+            item=WorkItem(url=url, source_name=source_name or "", feed_entry=entry),
+        )
+    return pages
 
 
 def warehouse_counts(db: str) -> dict[str, int]:

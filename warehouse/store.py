@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import duckdb
@@ -24,8 +24,10 @@ ARTICLE_COLUMNS = [
 ]  # fmt: skip
 # What a load reads again from an article seen with the same text and headline (touch_articles).
 # Not its publication time: its capture events' dates come from it, and are read again only with
-# a new version.
+# a new version; a page's guessed date may move as its sidebars do. A reclean takes it too
+# (reclean_touch_articles), and has the events of an article whose time moves read again.
 _REREAD_COLUMNS = ("author", "site_name", "language")
+_RECLEAN_COLUMNS = (*_REREAD_COLUMNS, "published_at", "published_offset")
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -42,9 +44,11 @@ class LoadCounts:
     duplicates: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     feed_entries: int = 0
+    superseded: int = 0  # pages a reclean read whose article a run fetched again meanwhile
 
     def add(self, other: LoadCounts) -> None:
-        for name in ("fetched", "not_modified", "new", "updated", "unchanged", "feed_entries"):
+        names = ("fetched", "not_modified", "new", "updated", "unchanged", "feed_entries")
+        for name in (*names, "superseded"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed.update(other.failed)
         self.duplicates.update(other.duplicates)
@@ -107,6 +111,84 @@ def load_batch_rows(
         if index is not None:
             index.confirm()
     return counts
+
+
+@dataclass(frozen=True)
+class _RereadTarget:
+    """What a stored page a reclean read stands for now: its article, or its rejected URL."""
+
+    article_id: str | None
+    url_key: str | None
+    title: str | None
+    first_seen_at: datetime | None  # the rejected row's, for a page rejected before
+    last_seen_at: datetime | None
+
+
+def reread_batch_rows(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    fetch_ids: list[int],
+    documents: list[Document],
+    prints: list[Fingerprint],
+) -> LoadCounts:
+    """Write what a reclean read again from stored pages: `documents[i]` is the page of
+    `fetch_ids[i]`, `prints` the usable documents' fingerprints, in order.
+
+    An article's page read again is that article, whatever its URL reads as now, and keeps its
+    stored headline if the page gives none (a Google News sitemap's, not stored). A new text or
+    headline is a new version; the same ones refresh its byline, site name and language. A URL
+    rejected before becomes an article if its page reads as one now, seen when its rejected row
+    says. Nothing is a sighting: no fetch is logged, no last_seen_at moves. A page that reads as
+    rejected now changes nothing, and one whose article was fetched again meanwhile is left alone.
+    """
+    pairs = list(zip(documents, fetch_ids, strict=True))
+    by_url = {doc.fetch.url: fetch_id for doc, fetch_id in pairs if doc.fetch is not None}
+    if len(by_url) != len(pairs):
+        raise ValueError("a reclean batch reads each URL once, and each page with its fetch")
+
+    with opened_band_index(conn) as index:
+
+        def write_batch() -> LoadCounts:
+            if index is not None:
+                index.settle(conn)
+            counts = LoadCounts()
+            targets = _reread_targets(conn, fetch_ids)
+            usable = iter(prints)
+            docs, fps, first_seen = [], [], {}
+            for fetch_id, doc in zip(fetch_ids, documents, strict=True):
+                fp = None if doc.rejected else next(usable)
+                target = targets.get(fetch_id)
+                if target is None:
+                    counts.superseded += 1
+                elif fp is None:
+                    counts.rejected[doc.rejected_reason or "unknown"] += 1
+                elif target.article_id is not None:
+                    fps.append(replace(fp, article_id=target.article_id, url_key=target.url_key))
+                    docs.append(replace(doc, title=doc.title or target.title))
+                else:
+                    first_seen[fp.article_id] = (target.first_seen_at, target.last_seen_at)
+                    fps.append(fp)
+                    docs.append(doc)
+            now = datetime.now(UTC)
+            _load_articles(conn, index, docs, fps, by_url, now, counts, first_seen)
+            return counts
+
+        counts = write_transaction(conn, write_batch)
+        if index is not None:
+            index.confirm()
+    return counts
+
+
+def _reread_targets(
+    conn: duckdb.DuckDBPyConnection, fetch_ids: list[int]
+) -> dict[int, _RereadTarget]:
+    conn.register("wanted_fetches", pa.table({"fetch_id": pa.array(fetch_ids, pa.int64())}))
+    rows = conn.execute(sql("reread_targets")).fetchall()
+    conn.unregister("wanted_fetches")
+    targets: dict[int, _RereadTarget] = {}
+    for fetch_id, *target in rows:
+        targets.setdefault(fetch_id, _RereadTarget(*target))
+    return targets
 
 
 def _upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[Source], now: datetime) -> None:
@@ -270,8 +352,11 @@ def _load_articles(
     fetch_ids: dict[str, int],
     now: datetime,
     counts: LoadCounts,
+    reread: dict[str, tuple[datetime, datetime]] | None = None,
 ) -> None:
-    """Decide new / new version / unchanged / duplicate for each document, then write in bulk."""
+    """Decide new / new version / unchanged / duplicate for each document, then write in bulk.
+
+    `reread`: the batch is a reclean's (_ArticlePlan), with when its new articles were seen."""
     if not docs:
         return
     if len(docs) != len(prints):
@@ -279,7 +364,7 @@ def _load_articles(
     known = _existing_articles(conn, prints)
     db_matches = _warehouse_matches(conn, index, prints)
     in_batch = match_batch(prints)
-    plan = _ArticlePlan(now=now, fetch_ids=fetch_ids)
+    plan = _ArticlePlan(now=now, fetch_ids=fetch_ids, reread=reread)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
     seen_ids: dict[str, _Stored] = {}  # the batch's articles so far
     for position, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
@@ -419,11 +504,24 @@ def _touch_not_modified(
 
 
 class _ArticlePlan:
-    """The rows one batch adds or changes, written in bulk at the end of the transaction."""
+    """The rows one batch adds or changes, written in bulk at the end of the transaction.
 
-    def __init__(self, *, now: datetime, fetch_ids: dict[str, int]) -> None:
+    A batch fetched is a sighting of its articles, at `now`. A reclean's (`reread` given) is
+    not: their last_seen_at stays, and a new one (a URL rejected before) was first and last seen
+    when `reread` says, by article id.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: datetime,
+        fetch_ids: dict[str, int],
+        reread: dict[str, tuple[datetime, datetime]] | None = None,
+    ) -> None:
         self.now = now
         self.fetch_ids = fetch_ids
+        self.reread = reread
+        self.seen_at = None if reread is not None else now  # NULL keeps last_seen_at
         self.inserts: list[dict] = []
         self.updates: list[dict] = []
         self.versions: list[dict] = []
@@ -448,17 +546,19 @@ class _ArticlePlan:
             "text_hash": fp.text_hash,
             "version": version,
             "fetch_id": _fetch_id(doc, self.fetch_ids),
-            "last_seen_at": self.now,
+            "last_seen_at": self.seen_at,
         }
 
     def new_article(self, doc: Document, fp: Fingerprint, match: _Match | None) -> None:
         row = self._row(doc, fp, 1)
+        first, last = (self.reread or {}).get(fp.article_id, (self.now, self.now))
         row.update(
             cluster_id=match.cluster_id if match else fp.article_id,
             duplicate_of=match.cluster_id if match else None,
             duplicate_kind=match.kind if match else None,
             similarity=match.similarity if match else None,
-            first_seen_at=self.now,
+            first_seen_at=first,
+            last_seen_at=row["last_seen_at"] or last,
         )
         self.inserts.append(row)
         self.versions.append(row)
@@ -476,9 +576,8 @@ class _ArticlePlan:
     def touch(self, doc: Document, fp: Fingerprint) -> None:
         """The same text and headline seen again: its sighting, and the metadata as read now (a
         byline, site name or language newsflow reads better than when the article was stored)."""
-        self.touched[fp.article_id] = {"id": fp.article_id} | {
-            c: getattr(doc, c) for c in _REREAD_COLUMNS
-        }
+        columns = _REREAD_COLUMNS if self.reread is None else _RECLEAN_COLUMNS
+        self.touched[fp.article_id] = {"id": fp.article_id} | {c: getattr(doc, c) for c in columns}
 
     def write(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
         if self.inserts:
@@ -494,7 +593,10 @@ class _ArticlePlan:
         if self.touched:
             touched = _articles_table(list(self.touched.values()), True)
             conn.register("touched_articles", touched)
-            conn.execute(sql("touch_articles"), [self.now])
+            if self.reread is None:
+                conn.execute(sql("touch_articles"), [self.now])
+            else:
+                conn.execute(sql("reclean_touch_articles"))
             conn.unregister("touched_articles")
         self._write_signatures(conn, index)
 
