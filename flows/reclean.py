@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from tasks.clean import clean_batch, start_extraction_server
 from tasks.dedupe import dedupe_batch
-from tasks.load import list_stored_pages, load_reread_batch, read_stored_pages
+from tasks.load import list_stored_pages, load_reclean_batch, read_stored_pages
 from tasks.settings import ExtractionMode, load_settings
 from warehouse.store import LoadCounts
 
@@ -114,7 +114,7 @@ def reclean(
         fetches = [stored[fetch_id] for fetch_id in fetch_ids]
         documents = clean_batch(opaque(fetches), mode=extraction)
         prints = dedupe_batch(opaque(documents))
-        counts.add(load_reread_batch(db, fetch_ids, opaque(documents), opaque(prints)))
+        counts.add(load_reclean_batch(db, fetch_ids, opaque(documents), opaque(prints)))
     report = RecleanReport(
         db=db,
         extraction=extraction,

@@ -10,8 +10,8 @@ from prefect.tasks import exponential_backoff
 from tasks.dedupe import Fingerprint
 from tasks.records import Document, FeedEntry, FetchResult, KnownFetch, Source
 from warehouse.db import WarehouseLocked, reader, writer
-from warehouse.queries import known_fetches, pages_to_reread, stored_pages
-from warehouse.store import LoadCounts, load_batch_rows, reread_batch_rows
+from warehouse.queries import known_fetches, pages_to_reclean, stored_pages
+from warehouse.store import LoadCounts, load_batch_rows, reclean_batch_rows
 
 BATCH_WRITE_THREADS = 1
 
@@ -100,8 +100,8 @@ def load_batch(
     return counts
 
 
-@task(name="load_reread_batch", **_WRITE_TASK)
-def load_reread_batch(
+@task(name="load_reclean_batch", **_WRITE_TASK)
+def load_reclean_batch(
     db: str,
     fetch_ids: list[int],
     documents: list[Document],
@@ -111,10 +111,10 @@ def load_reread_batch(
     """Write what a reclean read again from stored pages (`documents[i]` from `fetch_ids[i]`):
     new versions and metadata of their articles, articles from URLs rejected before."""
     with writer(db, wait_seconds=lock_wait_seconds, threads=BATCH_WRITE_THREADS) as conn:
-        counts = reread_batch_rows(conn, fetch_ids=fetch_ids, documents=documents, prints=prints)
+        counts = reclean_batch_rows(conn, fetch_ids=fetch_ids, documents=documents, prints=prints)
     get_run_logger().info(
-        "reread %d pages: %d new (%d duplicates), %d updated, %d unchanged, %d rejected now "
-        "(left as stored), %d fetched again meanwhile (left alone)",
+        "read %d stored pages again: %d new (%d duplicates), %d updated, %d unchanged, "
+        "%d rejected now (left as stored), %d fetched again meanwhile (left alone)",
         len(fetch_ids),
         counts.new,
         sum(counts.duplicates.values()),
@@ -161,7 +161,7 @@ def list_stored_pages(db: str, sources: list[str] | None = None) -> list[tuple[i
     """The stored pages a reclean reads, as (fetch id, URL), oldest fetch first: the page of
     each article's current version and the last page of each URL rejected that has no article."""
     with reader(db) as conn:
-        return pages_to_reread(conn, sources)
+        return pages_to_reclean(conn, sources)
 
 
 @task(name="read_stored_pages", cache_policy=NO_CACHE)

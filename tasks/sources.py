@@ -746,8 +746,9 @@ def _news_entry(
     sitemap_url: str, page_url: str, news: tuple[str | None, datetime | None] | None, source: Source
 ) -> FeedEntry | None:
     """What a Google News sitemap says of a page, read as a feed entry's title and time would be:
-    they fill what the page lacks (its own stated time wins). Not stored in feed_entries. None
-    for a page of a plain sitemap."""
+    they fill what the page lacks (its own stated time wins). Kept in feed_entries, under the
+    sitemap's URL, so a reclean fills the page's gaps with it again. None for a page of a plain
+    sitemap."""
     if news is None:
         return None
     title, published = news
@@ -804,6 +805,8 @@ def _expand_sitemap(source: Source, batch: FetchBatch) -> Discovery:
                 found.fetches.append(_skipped_sitemap(child, source, reason))
             else:
                 queue.append((child, depth + 1))
+    found.items = _limited(found.items, source)
+    found.feed_entries = [item.feed_entry for item in found.items if item.feed_entry is not None]
     return found
 
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -560,3 +561,36 @@ def test_a_reclean_brings_the_thorough_reading_to_pages_ingested_fast(prefect_ha
     assert _rows(db_path, "SELECT version, author FROM articles") == [(2, thorough.author)]
     assert reclean(db=db_path, sources=["no such source"]).pages == 0
     assert check_warehouse(db_path) == []
+
+
+def test_a_reclean_reads_a_google_news_sitemaps_entries_back(prefect_harness, site, db_path):
+    """A page with neither headline nor stated time, listed by a Google News sitemap: its
+    <news:title> and <news:publication_date> fill them, and are stored in feed_entries, so a
+    reclean fills them again. Without them, the day its URL names (a guess) replaced the
+    sitemap's time."""
+    from flows.ingest import ingest
+    from flows.reclean import reclean
+    from tasks.settings import ExtractionMode
+
+    body = " ".join(["Taliban fighters entered Zaranj, the capital of Nimroz province."] * 12)
+    site.page("/2021/08/06/zaranj", f"<html><body><article><p>{body}</p></article></body></html>")
+    page = site.url("/2021/08/06/zaranj")
+    site.page(
+        "/news.xml",
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        f"<url><loc>{page}</loc><news:news><news:publication><news:name>Frontier Dispatch"
+        "</news:name><news:language>en</news:language></news:publication>"
+        "<news:publication_date>2021-08-06T16:40:00+04:30</news:publication_date>"
+        "<news:title>Taliban take Zaranj</news:title></news:news></url></urlset>",
+        "application/xml",
+    )
+    fast = ExtractionMode.fast
+    report = ingest(sitemaps=[site.url("/news.xml")], db=db_path, allow_private_hosts=True,
+                    extraction=fast)  # fmt: skip
+    assert (report.new, report.feed_entries) == (1, 1)
+    stated = datetime(2021, 8, 6, 12, 10, tzinfo=UTC)
+    read = "SELECT version, title, published_at FROM articles"
+    assert _rows(db_path, read) == [(1, "Taliban take Zaranj", stated)]
+    assert reclean(db=db_path, extraction=fast).unchanged == 1
+    assert _rows(db_path, read) == [(1, "Taliban take Zaranj", stated)]

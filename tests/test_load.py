@@ -388,12 +388,12 @@ def test_the_stories_view_is_the_deduplicated_record(db_path, tmp_path, backend)
 # --- a reclean: stored pages read again ---------------------------------------------------------
 
 
-def _reread(db_path: str, readings: list[tuple[int, Document]]):
+def _reclean(db_path: str, readings: list[tuple[int, Document]]):
     """Load documents as a reclean would, each read from the stored page of its fetch id."""
     from dataclasses import replace
 
     from warehouse.queries import stored_pages
-    from warehouse.store import reread_batch_rows
+    from warehouse.store import reclean_batch_rows
 
     fetch_ids = [fetch_id for fetch_id, _ in readings]
     with reader(db_path) as conn:
@@ -401,7 +401,7 @@ def _reread(db_path: str, readings: list[tuple[int, Document]]):
     docs = [replace(doc, fetch=pages[fetch_id]) for fetch_id, doc in readings]
     usable = [doc for doc in docs if not doc.rejected]
     with writer(db_path) as conn:
-        return reread_batch_rows(
+        return reclean_batch_rows(
             conn, fetch_ids=fetch_ids, documents=docs, prints=fingerprints(usable)
         )
 
@@ -433,7 +433,7 @@ def test_a_reclean_makes_a_new_version_without_a_sighting(db_path, tmp_path, bac
     fetch_id = _fetch_id(db_path, url)
     seen = "SELECT first_seen_at, last_seen_at FROM articles"
     before = _rows(db_path, seen)
-    counts = _reread(db_path, [(fetch_id, _doc(url, REPORT))])
+    counts = _reclean(db_path, [(fetch_id, _doc(url, REPORT))])
     assert (counts.new, counts.updated, counts.unchanged, counts.fetched) == (0, 1, 0, 0)
     assert _rows(db_path, seen) == before
     assert _rows(db_path, "SELECT version, text LIKE '%Share this%', fetch_id FROM articles") == [
@@ -444,7 +444,7 @@ def test_a_reclean_makes_a_new_version_without_a_sighting(db_path, tmp_path, bac
         (2, fetch_id),
     ]
     assert _rows(db_path, "SELECT count(*) FROM fetches") == [(1,)]
-    assert _reread(db_path, [(fetch_id, _doc(url, REPORT))]).unchanged == 1
+    assert _reclean(db_path, [(fetch_id, _doc(url, REPORT))]).unchanged == 1
     assert _rows(db_path, seen) == before
     assert check_warehouse(db_path) == []
 
@@ -458,7 +458,7 @@ def test_a_reclean_keeps_a_stored_headline_the_page_does_not_give(db_path):
     _load(db_path, [_doc(url, REPORT, title="Qala-i-Naw falls (from the sitemap)")])
     fetch_id = _fetch_id(db_path, url)
     untitled = replace(_doc(url, REPORT), title=None, author="Staff reporter")
-    assert _reread(db_path, [(fetch_id, untitled)]).unchanged == 1
+    assert _reclean(db_path, [(fetch_id, untitled)]).unchanged == 1
     assert _rows(db_path, "SELECT version, title, author FROM articles") == [
         (1, "Qala-i-Naw falls (from the sitemap)", "Staff reporter")
     ]
@@ -470,12 +470,12 @@ def test_a_url_rejected_before_becomes_an_article_seen_when_it_was(db_path):
     rejected.rejected_reason = "too_short"
     _load(db_path, [rejected, _doc("https://b.example/k", REPORT)])
     [(first, last)] = _rows(db_path, "SELECT first_seen_at, last_seen_at FROM rejected")
-    counts = _reread(db_path, [(_fetch_id(db_path, url), _doc(url, REPORT))])
+    counts = _reclean(db_path, [(_fetch_id(db_path, url), _doc(url, REPORT))])
     assert (counts.new, counts.duplicates) == (1, {"exact": 1})
     seen = f"SELECT first_seen_at, last_seen_at FROM articles WHERE url = '{url}'"
     assert _rows(db_path, seen) == [(first, last)]
     assert _rows(db_path, "SELECT count(*) FROM fetches") == [(2,)]
-    again = _reread(db_path, [(_fetch_id(db_path, url), _doc(url, REPORT))])
+    again = _reclean(db_path, [(_fetch_id(db_path, url), _doc(url, REPORT))])
     assert (again.new, again.unchanged) == (0, 1)  # the page is now its article's
 
 
@@ -486,10 +486,10 @@ def test_a_page_read_as_rejected_now_or_fetched_again_since_changes_nothing(db_p
     _load(db_path, [_doc(url, REPORT + " Updated.")])
     empty = _doc(url, "")
     empty.rejected_reason = "no_text"
-    counts = _reread(db_path, [(_fetch_id(db_path, url), empty)])
+    counts = _reclean(db_path, [(_fetch_id(db_path, url), empty)])
     assert (counts.rejected, counts.updated, counts.unchanged) == ({"no_text": 1}, 0, 0)
     assert _rows(db_path, "SELECT count(*) FROM rejected") == [(0,)]
-    counts = _reread(db_path, [(first_fetch, _doc(url, "An older reading."))])
+    counts = _reclean(db_path, [(first_fetch, _doc(url, "An older reading."))])
     assert (counts.superseded, counts.updated, counts.unchanged) == (1, 0, 0)
     assert _rows(db_path, "SELECT version, text LIKE '%Updated.' FROM articles") == [(2, True)]
 
@@ -512,10 +512,10 @@ def test_a_reclean_takes_a_publication_time_read_now_and_has_the_events_read_aga
             "now() FROM articles"
         )
     assert pending_article_ids(db_path, "rules") == []
-    assert _reread(db_path, [(fetch_id, _doc(url, REPORT))]).unchanged == 1
+    assert _reclean(db_path, [(fetch_id, _doc(url, REPORT))]).unchanged == 1
     published = datetime(2021, 8, 13, 6, 30, tzinfo=UTC)
     columns = "version, published_at, published_offset"
     assert _rows(db_path, f"SELECT {columns} FROM articles") == [(1, published, "+04:30")]
     assert len(pending_article_ids(db_path, "rules")) == 1
-    assert _reread(db_path, [(fetch_id, undated)]).unchanged == 1
+    assert _reclean(db_path, [(fetch_id, undated)]).unchanged == 1
     assert _rows(db_path, f"SELECT {columns} FROM articles") == [(1, published, "+04:30")]

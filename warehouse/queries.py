@@ -34,12 +34,12 @@ def known_fetches(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str,
     return {url: KnownFetch(*answer) for url, *answer in rows}
 
 
-def pages_to_reread(
+def pages_to_reclean(
     conn: duckdb.DuckDBPyConnection, sources: list[str] | None = None
 ) -> list[tuple[int, str]]:
     """The stored pages a reclean reads, as (fetch id, URL) in fetch order: each article's page
     and each rejected URL's last page; of the named sources only, if given."""
-    return conn.execute(sql("reread_pages"), {"sources": sources}).fetchall()
+    return conn.execute(sql("reclean_pages"), {"sources": sources}).fetchall()
 
 
 def stored_pages(conn: duckdb.DuckDBPyConnection, fetch_ids: list[int]) -> dict[int, FetchResult]:

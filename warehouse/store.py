@@ -114,7 +114,7 @@ def load_batch_rows(
 
 
 @dataclass(frozen=True)
-class _RereadTarget:
+class _RecleanTarget:
     """What a stored page a reclean read stands for now: its article, or its rejected URL."""
 
     article_id: str | None
@@ -124,7 +124,7 @@ class _RereadTarget:
     last_seen_at: datetime | None
 
 
-def reread_batch_rows(
+def reclean_batch_rows(
     conn: duckdb.DuckDBPyConnection,
     *,
     fetch_ids: list[int],
@@ -152,7 +152,7 @@ def reread_batch_rows(
             if index is not None:
                 index.settle(conn)
             counts = LoadCounts()
-            targets = _reread_targets(conn, fetch_ids)
+            targets = _reclean_targets(conn, fetch_ids)
             usable = iter(prints)
             docs, fps, first_seen = [], [], {}
             for fetch_id, doc in zip(fetch_ids, documents, strict=True):
@@ -179,15 +179,15 @@ def reread_batch_rows(
     return counts
 
 
-def _reread_targets(
+def _reclean_targets(
     conn: duckdb.DuckDBPyConnection, fetch_ids: list[int]
-) -> dict[int, _RereadTarget]:
+) -> dict[int, _RecleanTarget]:
     conn.register("wanted_fetches", pa.table({"fetch_id": pa.array(fetch_ids, pa.int64())}))
-    rows = conn.execute(sql("reread_targets")).fetchall()
+    rows = conn.execute(sql("reclean_targets")).fetchall()
     conn.unregister("wanted_fetches")
-    targets: dict[int, _RereadTarget] = {}
+    targets: dict[int, _RecleanTarget] = {}
     for fetch_id, *target in rows:
-        targets.setdefault(fetch_id, _RereadTarget(*target))
+        targets.setdefault(fetch_id, _RecleanTarget(*target))
     return targets
 
 
@@ -352,11 +352,12 @@ def _load_articles(
     fetch_ids: dict[str, int],
     now: datetime,
     counts: LoadCounts,
-    reread: dict[str, tuple[datetime, datetime]] | None = None,
+    reclean_seen: dict[str, tuple[datetime, datetime]] | None = None,
 ) -> None:
     """Decide new / new version / unchanged / duplicate for each document, then write in bulk.
 
-    `reread`: the batch is a reclean's (_ArticlePlan), with when its new articles were seen."""
+    `reclean_seen`: the batch is a reclean's (_ArticlePlan), with when its new articles were
+    seen."""
     if not docs:
         return
     if len(docs) != len(prints):
@@ -364,7 +365,7 @@ def _load_articles(
     known = _existing_articles(conn, prints)
     db_matches = _warehouse_matches(conn, index, prints)
     in_batch = match_batch(prints)
-    plan = _ArticlePlan(now=now, fetch_ids=fetch_ids, reread=reread)
+    plan = _ArticlePlan(now=now, fetch_ids=fetch_ids, reclean_seen=reclean_seen)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
     seen_ids: dict[str, _Stored] = {}  # the batch's articles so far
     for position, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
@@ -506,9 +507,9 @@ def _touch_not_modified(
 class _ArticlePlan:
     """The rows one batch adds or changes, written in bulk at the end of the transaction.
 
-    A batch fetched is a sighting of its articles, at `now`. A reclean's (`reread` given) is
+    A batch fetched is a sighting of its articles, at `now`. A reclean's (`reclean_seen` given) is
     not: their last_seen_at stays, and a new one (a URL rejected before) was first and last seen
-    when `reread` says, by article id.
+    when `reclean_seen` says, by article id.
     """
 
     def __init__(
@@ -516,12 +517,12 @@ class _ArticlePlan:
         *,
         now: datetime,
         fetch_ids: dict[str, int],
-        reread: dict[str, tuple[datetime, datetime]] | None = None,
+        reclean_seen: dict[str, tuple[datetime, datetime]] | None = None,
     ) -> None:
         self.now = now
         self.fetch_ids = fetch_ids
-        self.reread = reread
-        self.seen_at = None if reread is not None else now  # NULL keeps last_seen_at
+        self.reclean_seen = reclean_seen
+        self.seen_at = None if reclean_seen is not None else now  # NULL keeps last_seen_at
         self.inserts: list[dict] = []
         self.updates: list[dict] = []
         self.versions: list[dict] = []
@@ -551,7 +552,7 @@ class _ArticlePlan:
 
     def new_article(self, doc: Document, fp: Fingerprint, match: _Match | None) -> None:
         row = self._row(doc, fp, 1)
-        first, last = (self.reread or {}).get(fp.article_id, (self.now, self.now))
+        first, last = (self.reclean_seen or {}).get(fp.article_id, (self.now, self.now))
         row.update(
             cluster_id=match.cluster_id if match else fp.article_id,
             duplicate_of=match.cluster_id if match else None,
@@ -576,7 +577,7 @@ class _ArticlePlan:
     def touch(self, doc: Document, fp: Fingerprint) -> None:
         """The same text and headline seen again: its sighting, and the metadata as read now (a
         byline, site name or language newsflow reads better than when the article was stored)."""
-        columns = _REREAD_COLUMNS if self.reread is None else _RECLEAN_COLUMNS
+        columns = _REREAD_COLUMNS if self.reclean_seen is None else _RECLEAN_COLUMNS
         self.touched[fp.article_id] = {"id": fp.article_id} | {c: getattr(doc, c) for c in columns}
 
     def write(self, conn: duckdb.DuckDBPyConnection, index: BandIndex | None) -> None:
@@ -593,7 +594,7 @@ class _ArticlePlan:
         if self.touched:
             touched = _articles_table(list(self.touched.values()), True)
             conn.register("touched_articles", touched)
-            if self.reread is None:
+            if self.reclean_seen is None:
                 conn.execute(sql("touch_articles"), [self.now])
             else:
                 conn.execute(sql("reclean_touch_articles"))
