@@ -450,8 +450,8 @@ def test_a_reclean_makes_a_new_version_without_a_sighting(db_path, tmp_path, bac
 
 
 def test_a_reclean_keeps_a_stored_headline_the_page_does_not_give(db_path):
-    """A Google News sitemap's <news:title> gave a page without a headline its title; sitemap
-    entries are not stored, so the page read again gives none: the article keeps its own."""
+    """A Google News sitemap's <news:title> gave a page without a headline its title, before
+    newsflow stored such entries: the page read again gives none, and the article keeps its own."""
     from dataclasses import replace
 
     url = "https://a.example/news/1"

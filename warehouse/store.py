@@ -135,8 +135,9 @@ def reclean_batch_rows(
     `fetch_ids[i]`, `prints` the usable documents' fingerprints, in order.
 
     An article's page read again is that article, whatever its URL reads as now, and keeps its
-    stored headline if the page gives none (a Google News sitemap's, not stored). A new text or
-    headline is a new version; the same ones refresh its byline, site name and language. A URL
+    stored headline if neither the page nor a stored entry gives one (a Google News sitemap's
+    before its entries were stored). A new text or headline is a new version; the same ones
+    refresh its byline, site name, language and publication time (reclean_touch_articles). A URL
     rejected before becomes an article if its page reads as one now, seen when its rejected row
     says. Nothing is a sighting: no fetch is logged, no last_seen_at moves. A page that reads as
     rejected now changes nothing, and one whose article was fetched again meanwhile is left alone.
