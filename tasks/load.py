@@ -55,8 +55,9 @@ def write_batch(
         )
 
 
-# Writers retry only while the warehouse stays locked; big inputs are never hashed for a cache key.
-_WRITE_TASK = {
+# Tasks that open the warehouse retry only while it stays locked (another process writing); big
+# inputs are never hashed for a cache key.
+_WAREHOUSE_TASK = {
     "retries": 3,
     "retry_delay_seconds": exponential_backoff(backoff_factor=5),
     "retry_jitter_factor": 0.5,
@@ -65,7 +66,7 @@ _WRITE_TASK = {
 }
 
 
-@task(name="load_batch", **_WRITE_TASK)
+@task(name="load_batch", **_WAREHOUSE_TASK)
 def load_batch(
     db: str,
     run_id: str | None,
@@ -100,7 +101,7 @@ def load_batch(
     return counts
 
 
-@task(name="load_reclean_batch", **_WRITE_TASK)
+@task(name="load_reclean_batch", **_WAREHOUSE_TASK)
 def load_reclean_batch(
     db: str,
     fetch_ids: list[int],
@@ -126,7 +127,7 @@ def load_reclean_batch(
     return counts
 
 
-@task(name="load_discovery", **_WRITE_TASK)
+@task(name="load_discovery", **_WAREHOUSE_TASK)
 def load_discovery(
     db: str,
     run_id: str | None,
@@ -146,7 +147,7 @@ def load_discovery(
     )
 
 
-@task(name="read_known_fetches", cache_policy=NO_CACHE)
+@task(name="read_known_fetches", **_WAREHOUSE_TASK)
 def read_known_fetches(
     db: str, urls: list[str], lock_wait_seconds: float = 60.0
 ) -> dict[str, KnownFetch]:
@@ -156,16 +157,20 @@ def read_known_fetches(
         return known_fetches(conn, urls)
 
 
-@task(name="list_stored_pages", cache_policy=NO_CACHE)
-def list_stored_pages(db: str, sources: list[str] | None = None) -> list[tuple[int, str]]:
+@task(name="list_stored_pages", **_WAREHOUSE_TASK)
+def list_stored_pages(
+    db: str, sources: list[str] | None = None, lock_wait_seconds: float = 60.0
+) -> list[tuple[int, str]]:
     """The stored pages a reclean reads, as (fetch id, URL), oldest fetch first: the page of
     each article's current version and the last page of each URL rejected that has no article."""
-    with reader(db) as conn:
+    with reader(db, wait_seconds=lock_wait_seconds) as conn:
         return pages_to_reclean(conn, sources)
 
 
-@task(name="read_stored_pages", cache_policy=NO_CACHE)
-def read_stored_pages(db: str, fetch_ids: list[int]) -> dict[int, FetchResult]:
+@task(name="read_stored_pages", **_WAREHOUSE_TASK)
+def read_stored_pages(
+    db: str, fetch_ids: list[int], lock_wait_seconds: float = 60.0
+) -> dict[int, FetchResult]:
     """A batch of stored pages, by fetch id, as their fetches got them: a reclean's "fetch"."""
-    with reader(db) as conn:
+    with reader(db, wait_seconds=lock_wait_seconds) as conn:
         return stored_pages(conn, fetch_ids)
