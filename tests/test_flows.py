@@ -594,3 +594,17 @@ def test_a_reclean_reads_a_google_news_sitemaps_entries_back(prefect_harness, si
     assert _rows(db_path, read) == [(1, "Taliban take Zaranj", stated)]
     assert reclean(db=db_path, extraction=fast).unchanged == 1
     assert _rows(db_path, read) == [(1, "Taliban take Zaranj", stated)]
+
+
+def test_reclean_batches_never_hold_one_url_twice():
+    """A URL fetched twice may stand for two articles (a redirect that moved): the load tells a
+    batch's pages apart by URL, so the second fetch starts a batch of its own."""
+    from flows.reclean import batches_of_distinct_urls
+
+    pages = [(1, "a"), (2, "b"), (3, "a"), (4, "c"), (5, "d"), (6, "e")]
+    assert list(batches_of_distinct_urls(pages, 3)) == [
+        [(1, "a"), (2, "b")],
+        [(3, "a"), (4, "c"), (5, "d")],
+        [(6, "e")],
+    ]
+    assert list(batches_of_distinct_urls([], 3)) == []
