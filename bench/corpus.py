@@ -9,6 +9,11 @@ on request, so the server holds only the real pages in memory, whatever N is.
 
 Run: python -m bench.corpus --n 2000 [--latency-ms 100] [--port 0] [--planted planted.json]
 (prints "READY <port> <counts of each kind of page, as JSON>")
+
+Which real pages may be templates takes about three extractions a page (30 s on two cores); the
+answer is kept in bench/template_checks.json under a digest of all it depends on, so a plan reads
+it while nothing changed. After a change to the pages, this module or a package, refresh it with
+python -m bench.corpus --save-template-checks (a stale file is only slower: the checks run).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import argparse
 import gzip
 import hashlib
 import html
+import importlib.metadata
 import json
 import multiprocessing
 import os
+import platform
 import random
 import re
 import sys
@@ -36,6 +43,7 @@ import trafilatura
 from tasks.fetch import decode_text
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+TEMPLATE_CHECKS = Path(__file__).with_name("template_checks.json")
 REAL_GLOBS = (
     "extraction/scrapinghub-aeb/html/*.html.gz",
     "extraction/readability/pages/*/source.html.gz",  # not expected.html.gz: Readability's output
@@ -206,15 +214,43 @@ def _mixed_page(template: str, pool: list[str], seed: int) -> str:
     return "".join(parts) + page[end:]
 
 
+def template_checks_key(real: list[str]) -> str:
+    """A digest of what the template checks depend on: the real pages as decoded, this module
+    (the checks and their thresholds), Python and every installed package's version (trafilatura
+    and what it parses with)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(platform.python_version().encode())
+    installed = importlib.metadata.distributions()
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in installed)
+    digest.update("\n".join(packages).encode())
+    for page in real:
+        digest.update(hashlib.sha256(page.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
+
+
+def _saved_checks(path: Path, key: str) -> list[tuple[Article, bool]] | None:
+    """The template checks saved in `path`, if they were made from what `key` digests."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.get("key") != key:
+        return None
+    return [(Article(tuple(p), share), template) for p, share, template in saved["checks"]]
+
+
 class Corpus:
     """A seeded plan of N pages over the real pages, rendered one at a time on request."""
 
-    def __init__(self, n: int, root: Path = CORPUS, seed: int = SEED) -> None:
+    def __init__(
+        self, n: int, root: Path = CORPUS, seed: int = SEED, checks_file: Path = TEMPLATE_CHECKS
+    ) -> None:
         files = sorted(path for pattern in REAL_GLOBS for path in root.glob(pattern))
         if not files:
             raise FileNotFoundError(f"no real pages under {root}; the shared corpus is needed")
         self.real = [decode_text(gzip.decompress(path.read_bytes()))[0] for path in files]
         self.pool = _pool(self.real)
+        self.checks_file = checks_file
         self._articles: dict[int, Article] = {}  # by real page
         self._editable: dict[PageSpec, list[int]] = {}
         self.specs = self._plan(n, random.Random(seed))
@@ -222,9 +258,16 @@ class Corpus:
 
     @cached_property
     def templates(self) -> list[int]:
-        """The real pages a mixed page may take its layout from (_check_template).
+        """The real pages a mixed page may take its layout from (_check_template): as saved in
+        `checks_file` for the same pages, code and packages, else checked now."""
+        checks = _saved_checks(self.checks_file, template_checks_key(self.real))
+        if checks is None:
+            checks = self._check_templates()
+        self._articles.update((index, article) for index, (article, _) in enumerate(checks))
+        return [index for index, (_, template) in enumerate(checks) if template]
 
-        About three extractions a real page, the plan's whole cost: checked in a process per
+    def _check_templates(self) -> list[tuple[Article, bool]]:
+        """About three extractions a real page, the plan's whole cost: checked in a process per
         core. Forked, so that the workers inherit the pages instead of receiving them pickled."""
         with ProcessPoolExecutor(
             os.cpu_count(),
@@ -232,9 +275,17 @@ class Corpus:
             initializer=_hold_pages,
             initargs=(self.real, self.pool),
         ) as workers:
-            checks = list(workers.map(_check_real_page, range(len(self.real)), chunksize=4))
-        self._articles.update((index, article) for index, (article, _) in enumerate(checks))
-        return [index for index, (_, template) in enumerate(checks) if template]
+            return list(workers.map(_check_real_page, range(len(self.real)), chunksize=4))
+
+    def save_template_checks(self) -> Path:
+        """Check the real pages now and save the answer, with its key, to `checks_file`."""
+        checks = self._check_templates()
+        saved = {
+            "key": template_checks_key(self.real),
+            "checks": [[list(a.paragraphs), a.share, template] for a, template in checks],
+        }
+        self.checks_file.write_text(json.dumps(saved, separators=(",", ":")) + "\n")
+        return self.checks_file
 
     def article(self, real_index: int) -> Article:
         """The Article of a real page (found once)."""
@@ -403,7 +454,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each response")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--planted", help="write the planted copies (Corpus.planted) here as JSON")
+    parser.add_argument(
+        "--save-template-checks",
+        action="store_true",
+        help=f"check which real pages may be templates, save it to {TEMPLATE_CHECKS.name}, exit",
+    )
     args = parser.parse_args(argv)
+    if args.save_template_checks:
+        print(f"saved {Corpus(0).save_template_checks()}")
+        return
     corpus = Corpus(args.n)
     if args.planted:
         Path(args.planted).write_text(json.dumps(corpus.planted()))

@@ -222,6 +222,47 @@ def test_corpus_plan_extracts_each_real_page_once_outside_this_process(
     assert str(os.getpid()) not in {pid for pid, _, _ in calls}
 
 
+def test_saved_template_checks_are_read_only_for_the_pages_they_were_made_from(corpus, tmp_path):
+    """A plan reads the saved checks (no extraction: the 30 s of checks on the real corpus) and
+    finds the same templates and articles as checking; a changed page checks again."""
+    import gzip
+    import shutil
+
+    import bench.corpus
+
+    folder = tmp_path / "extraction/scrapinghub-aeb/html"
+    folder.mkdir(parents=True)
+    for path in sorted((corpus / "extraction/scrapinghub-aeb/html").glob("*.html.gz"))[:12]:
+        shutil.copy(path, folder)
+    checks = tmp_path / "checks.json"
+    checked = Corpus(40, tmp_path, checks_file=checks)
+    assert checked.save_template_checks() == checks
+    fresh = Corpus(40, tmp_path, checks_file=tmp_path / "none.json")
+    extract = bench.corpus._extract
+    try:
+        bench.corpus._extract = None  # any extraction now fails
+        saved = Corpus(40, tmp_path, checks_file=checks)
+        assert saved.templates == fresh.templates and saved.templates
+        assert saved._articles == fresh._articles  # read, not extracted
+        assert [saved.render(i) for i in range(40)] == [fresh.render(i) for i in range(40)]
+    finally:
+        bench.corpus._extract = extract
+    first = sorted(folder.iterdir())[0]
+    first.write_bytes(gzip.compress(gzip.decompress(first.read_bytes()) + b"<p>edited</p>"))
+    edited = Corpus(40, tmp_path, checks_file=checks)
+    assert bench.corpus._saved_checks(checks, bench.corpus.template_checks_key(edited.real)) is None
+
+
+def test_the_saved_template_checks_are_those_of_the_shared_corpus(corpus):
+    """bench/template_checks.json is current: else every test run checks the templates again
+    (30 s), and the benchmark each size. Refresh: python -m bench.corpus --save-template-checks."""
+    import bench.corpus
+
+    real = Corpus(0, corpus).real
+    key = bench.corpus.template_checks_key(real)
+    assert bench.corpus._saved_checks(bench.corpus.TEMPLATE_CHECKS, key) is not None
+
+
 def test_corpus_near_copies_are_near_by_newsflows_own_measure(corpus):
     """Each near copy's text differs from its original's (one of the article's paragraphs was
     rewritten, not a cookie notice, a comment form or a second copy of the article that no
