@@ -305,13 +305,17 @@ def _user_errors(interrupted: str = INTERRUPTED_READING) -> Iterator[None]:
             )
 
 
+INGEST_STAGES = ("discovered", "fetched", "extracted", "loaded")
+RECLEAN_STAGES = ("stored", "extracted", "loaded")
+
+
 @contextmanager
-def _progress_display() -> Iterator[None]:
-    """A live count of pages per stage on a terminal; nothing when output is piped."""
+def _progress_display(stages: tuple[str, ...] = INGEST_STAGES) -> Iterator[None]:
+    """A live count of pages per stage on a terminal; nothing when output is piped. The first
+    stage's counts are the pages the others will pass."""
     if not console.is_terminal:
         yield
         return
-    stages = ("discovered", "fetched", "extracted", "loaded")
     with Progress(
         TextColumn("[bold]{task.description:>10}"),
         BarColumn(),
@@ -323,7 +327,7 @@ def _progress_display() -> Iterator[None]:
         ids = {stage: bar.add_task(stage, total=0) for stage in stages}
 
         def listen(stage: str, count: int) -> None:
-            if stage == "discovered":
+            if stage == stages[0]:
                 for name in stages[1:]:
                     bar.update(ids[name], total=bar.tasks[ids[name]].total + count)
                 bar.update(ids[stage], total=count, completed=count)
@@ -692,7 +696,11 @@ def reclean(
         from flows.reclean import reclean as reclean_flow
 
         _shield_temporary_api()
-    with _user_errors(INTERRUPTED_RECLEAN), _quiet_tracebacks():
+    with (
+        _user_errors(INTERRUPTED_RECLEAN),
+        _quiet_tracebacks(),
+        _progress_display(RECLEAN_STAGES),
+    ):
         report = _printing_its_url(reclean_flow)(
             db=db, extraction=extraction, sources=source, batch_size=batch_size
         )

@@ -19,6 +19,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.utilities.annotations import opaque
 from pydantic import BaseModel, Field
 
+from flows import progress
 from tasks.clean import clean_batch, start_extraction_server
 from tasks.dedupe import dedupe_batch
 from tasks.load import list_stored_pages, load_reclean_batch, read_stored_pages
@@ -102,19 +103,25 @@ def reclean(
         how many pages were read, and what came of them.
     """
     logger = get_run_logger()
-    db = load_settings(db=db).db
-    pages = list_stored_pages(db, sources)
+    settings = load_settings(db=db)  # NEWSFLOW_DB, and the clean's defaults, as for ingest
+    db, wait = settings.db, settings.lock_wait_seconds
+    pages = list_stored_pages(db, sources, wait)
+    progress.report("stored", len(pages))
     if pages:
         start_extraction_server(extraction)
     counts = LoadCounts()
     for batch in batches_of_distinct_urls(pages, batch_size):
         fetch_ids = [fetch_id for fetch_id, _ in batch]
-        stored = read_stored_pages(db, fetch_ids)
+        stored = read_stored_pages(db, fetch_ids, wait)
         fetch_ids = [fetch_id for fetch_id in fetch_ids if fetch_id in stored]
         fetches = [stored[fetch_id] for fetch_id in fetch_ids]
-        documents = clean_batch(opaque(fetches), mode=extraction)
+        documents = clean_batch(
+            opaque(fetches), settings.clean_workers, extraction, settings.clean_page_seconds
+        )
+        progress.report("extracted", len(documents))
         prints = dedupe_batch(opaque(documents))
-        counts.add(load_reclean_batch(db, fetch_ids, opaque(documents), opaque(prints)))
+        counts.add(load_reclean_batch(db, fetch_ids, opaque(documents), opaque(prints), wait))
+        progress.report("loaded", len(batch))
     report = RecleanReport(
         db=db,
         extraction=extraction,

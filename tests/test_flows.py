@@ -530,6 +530,7 @@ def test_a_reclean_brings_the_thorough_reading_to_pages_ingested_fast(prefect_ha
     thorough mode reads the stored page again, without fetching or a sighting: a new version
     with the thorough text. A second reclean finds nothing changed, and takes a byline read
     better (here the stored one was spoilt by hand) without a version."""
+    from flows import progress
     from flows.ingest import ingest
     from flows.reclean import reclean
     from tasks.extraction import clean_html
@@ -542,8 +543,14 @@ def test_a_reclean_brings_the_thorough_reading_to_pages_ingested_fast(prefect_ha
     seen = "SELECT fetch_id, first_seen_at, last_seen_at FROM articles"
     [(fetch_id, *sighting)] = _rows(db_path, seen)
 
-    report = reclean(db=db_path, extraction=ExtractionMode.thorough)
+    events: list[tuple[str, int]] = []
+    unsubscribe = progress.subscribe(lambda stage, count: events.append((stage, count)))
+    try:
+        report = reclean(db=db_path, extraction=ExtractionMode.thorough)
+    finally:
+        unsubscribe()
     assert (report.pages, report.updated, report.unchanged, report.new) == (1, 1, 0, 0)
+    assert events == [("stored", 1), ("extracted", 1), ("loaded", 1)]  # the CLI's live counts
     assert _rows(db_path, seen) == [(fetch_id, *sighting)]
     with reader(db_path) as conn:
         text = conn.execute("SELECT text FROM articles WHERE version = 2").fetchone()
