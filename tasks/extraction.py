@@ -857,7 +857,9 @@ def _short_site_name(name: str) -> str:
     """A site name without the slogan or keywords some sites add to it: its first segment that
     is not a generic word ("LinkNaija | Nigeria's popular news platform", "Autoracing | F1 |
     Indy | MotoGP"), and of a description, its first sentence ("Информационное агентство …
-    (УНН). Все онлайн новости дня в Украине …")."""
+    (УНН). Все онлайн новости дня в Украине …"). Parts joined by a full-width bar end with the
+    name, as Japanese titles do ("プレスリリース・ニュースリリース配信シェアNo.1｜PR TIMES")."""
+    name = next((s for s in reversed(name.split("｜")) if s.strip()), name)
     segments = [s for s in _SITE_NAME_SEPARATOR_RE.split(name) if s.strip()]
     short = next((s for s in segments if not _TITLE_GENERIC_SEGMENT_RE.match(s.strip())), name)
     if len(_NAME_WORD_RE.findall(short)) > _SITE_NAME_MAX_WORDS:

@@ -707,6 +707,12 @@ def test_a_site_name_that_looks_like_a_headline_or_address_may_still_be_one(foun
         ("Neue Zürcher Zeitung AG, Schweiz", "Neue Zürcher Zeitung AG, Schweiz"),
         ("Pajhwok Afghan News", "Pajhwok Afghan News"),
         ("Jean-Pierre's Blog", "Jean-Pierre's Blog"),
+        ("プレスリリース・ニュースリリース配信シェアNo.1｜PR TIMES", "PR TIMES"),
+        ("BIGLOBEニュース｜", "BIGLOBEニュース"),
+        (
+            "خبرگزاری باشگاه خبرنگاران | آخرین اخبار ایران و جهان | Yjc",
+            "خبرگزاری باشگاه خبرنگاران",
+        ),
     ],
 )
 def test_a_site_name_is_kept_without_its_slogan(name, short):
