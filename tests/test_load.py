@@ -494,7 +494,10 @@ def test_a_page_read_as_rejected_now_or_fetched_again_since_changes_nothing(db_p
     assert _rows(db_path, "SELECT version, text LIKE '%Updated.' FROM articles") == [(2, True)]
 
 
-def test_a_reclean_takes_a_publication_time_read_now_and_has_the_events_read_again(db_path):
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_a_reclean_takes_a_publication_time_read_now_and_has_the_events_read_again(
+    db_path, tmp_path, backend
+):
     """The fast mode found no date on a page, the thorough one does: read again with the same
     text and headline, the article takes it, and its capture events (dated by it) are pending
     again. A page read again without a date keeps the stored one."""
@@ -502,6 +505,8 @@ def test_a_reclean_takes_a_publication_time_read_now_and_has_the_events_read_aga
 
     from warehouse.summaries import pending_article_ids
 
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
     url = "https://a.example/news/1"
     undated = replace(_doc(url, REPORT), published_at=None, published_offset=None)
     _load(db_path, [undated])
