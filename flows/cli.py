@@ -267,6 +267,16 @@ def _check_summary_request(start: date | None, end: date | None, db: str) -> Non
         pass
 
 
+def _check_reclean_request(db: str, sources: list[str]) -> None:
+    """Before Prefect's server code loads: a warehouse that is not there, or a source name it
+    does not know, fails in one line at once."""
+    from warehouse.db import reader
+    from warehouse.queries import check_source_names
+
+    with reader(db, wait_seconds=60.0) as conn:
+        check_source_names(conn, sources)
+
+
 INTERRUPTED_INGEST = (
     "interrupted: the batches already loaded are kept (each loads whole or not at all); "
     "rerun the same command to fetch the rest"
@@ -691,7 +701,7 @@ def reclean(
     Example: newsflow reclean --extraction thorough --source kabul-feeds
     """
     with _user_errors(INTERRUPTED_BEFORE_THE_RUN):
-        _check_summary_request(None, None, db)  # a missing warehouse fails before Prefect starts
+        _check_reclean_request(db, source or [])
     with _interrupted_says():
         from flows.reclean import reclean as reclean_flow
 

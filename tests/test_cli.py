@@ -837,6 +837,11 @@ def test_reclean_reads_the_stored_pages_and_says_what_changed(
         ("Story 0", 1),
         ("Story 1", 1),
     ]
+    assert _invoke("reclean", "--db", db_path, "--source", "clj", "--source", "cli") == (
+        1,
+        "",
+        "error: no source named 'clj' in this warehouse; its sources: cli\n",
+    )  # a typo, refused before Prefect starts, not a run that reads nothing
     missing = str(tmp_path / "none.duckdb")
     done = _newsflow("reclean", "--db", missing)
     assert (done.returncode, done.stdout) == (1, "")

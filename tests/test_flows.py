@@ -566,7 +566,10 @@ def test_a_reclean_brings_the_thorough_reading_to_pages_ingested_fast(prefect_ha
     again = reclean(db=db_path, extraction=ExtractionMode.thorough)
     assert (again.updated, again.unchanged) == (0, 1)
     assert _rows(db_path, "SELECT version, author FROM articles") == [(2, thorough.author)]
-    assert reclean(db=db_path, sources=["no such source"]).pages == 0
+    [(source,)] = _rows(db_path, "SELECT DISTINCT source_name FROM fetches")
+    assert reclean(db=db_path, sources=[source]).pages == 1
+    with pytest.raises(ValueError, match=f"no source named 'typo'.*its sources: {source}$"):
+        reclean(db=db_path, sources=["typo"])  # not a run over no page
     assert check_warehouse(db_path) == []
 
 

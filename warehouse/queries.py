@@ -39,7 +39,23 @@ def pages_to_reclean(
 ) -> list[tuple[int, str]]:
     """The stored pages a reclean reads, as (fetch id, URL) in fetch order: each article's page
     and each rejected URL's last page; of the named sources only, if given."""
+    check_source_names(conn, sources or [])
     return conn.execute(sql("reclean_pages"), {"sources": sources}).fetchall()
+
+
+def check_source_names(conn: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Refuse a source name no fetch of the warehouse has, naming those it has: a typo would
+    select nothing, and a run over nothing looks like one that found nothing to change."""
+    if not names:
+        return
+    known = [name for (name,) in conn.execute(sql("source_names")).fetchall()]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        shown = ", ".join(known[:20]) + (f", … {len(known)} in all" if len(known) > 20 else "")
+        raise ValueError(
+            f"no source named {', '.join(map(repr, unknown))} in this warehouse; "
+            f"its sources: {shown or 'none'}"
+        )
 
 
 def stored_pages(conn: duckdb.DuckDBPyConnection, fetch_ids: list[int]) -> dict[int, FetchResult]:
