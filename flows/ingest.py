@@ -21,6 +21,7 @@ from flows import progress
 from flows.console import CLI_SAYS_IT
 from tasks.clean import (
     clean_batch,
+    extraction_stops_with_the_run,
     start_extraction_server,
 )
 from tasks.dedupe import Fingerprint, dedupe_batch
@@ -385,7 +386,8 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
     not daemonic, so that they may start that pool, whose workers bound a page's clean
     (clean_page_seconds); a daemonic worker (another cluster's, by default) cleans inline."""
     if settings.task_runner is TaskRunnerName.threads:
-        with ThreadPoolTaskRunner(max_workers=2) as runner:
+        # the pools stop first: the runner's exit waits for its threads, and they for the pools
+        with ThreadPoolTaskRunner(max_workers=2) as runner, extraction_stops_with_the_run():
             yield _CpuStages(
                 runner,
                 window=1,

@@ -110,7 +110,7 @@ def reclean(
     if pages:
         start_extraction_server(extraction)
     counts = LoadCounts()
-    for batch in batches_of_distinct_urls(pages, batch_size):
+    for batch in batches_of_distinct_urls(pages, batch_size):  # cleaned in this thread
         fetch_ids = [fetch_id for fetch_id, _ in batch]
         stored = read_stored_pages(db, fetch_ids, wait)
         fetch_ids = [fetch_id for fetch_id in fetch_ids if fetch_id in stored]

@@ -9,8 +9,11 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, suppress
 from functools import cache, partial
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -47,14 +50,64 @@ def _pool_context(mode: ExtractionMode) -> multiprocessing.context.BaseContext:
     return context
 
 
-def _extraction_pool(workers: int, mode: ExtractionMode) -> ProcessPoolExecutor:
-    """A pool of extraction workers forked from the fork server, logging as this process does."""
-    return ProcessPoolExecutor(
+class ExtractionStopped(RuntimeError):
+    """The run is ending (cancelled, interrupted, failed): its extraction processes were stopped
+    before this batch was cleaned."""
+
+
+_live_pools: set[ProcessPoolExecutor] = set()  # this process's extraction pools now running
+_run_ending = threading.Event()  # set as a run ends by an exception: no pool starts after it
+
+
+@contextmanager
+def extraction_stops_with_the_run() -> Iterator[None]:
+    """Around a flow's body: if the run ends by an exception (Prefect's TerminationSignal for a
+    cancel's SIGTERM, Ctrl-C, a failure), stop this process's extraction processes at once.
+
+    A clean runs in a task thread, which the process waits for as it exits; that thread waited
+    for its pages, up to clean_page_seconds (120 s): a run cancelled on a worker lived on until
+    the worker killed it 30 s later, and `newsflow ingest` took 45 s to end after a SIGTERM."""
+    _run_ending.clear()
+    try:
+        yield
+    except BaseException:
+        _run_ending.set()
+        for pool in list(_live_pools):
+            _kill_workers(pool)
+        raise
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes: the pages they clean fail with BrokenProcessPool, now.
+    (ProcessPoolExecutor can stop only idle workers; CPython keeps the busy ones in _processes.)"""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with suppress(OSError, ValueError, AttributeError):
+            process.kill()
+
+
+@contextmanager
+def _extraction_pool(workers: int, mode: ExtractionMode) -> Iterator[ProcessPoolExecutor]:
+    """A pool of extraction workers forked from the fork server, logging as this process does.
+
+    An exception while it cleans (Ctrl-C or a cancel's SIGTERM in this thread, a dead worker)
+    kills its workers before it shuts down: shutting down waits for the pages they hold."""
+    if _run_ending.is_set():
+        raise ExtractionStopped("the run is ending: no extraction process is started")
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=_running_server(mode),
         initializer=start_worker,
         initargs=(logging.getLogger().getEffectiveLevel(), os.getpid()),
     )
+    _live_pools.add(pool)
+    try:
+        yield pool
+    except BaseException:
+        _kill_workers(pool)
+        raise
+    finally:
+        _live_pools.discard(pool)
+        pool.shutdown(wait=True)
 
 
 def _running_server(mode: ExtractionMode) -> multiprocessing.context.BaseContext:
@@ -175,8 +228,16 @@ def _clean_in_pool(
                 chunksize = max(1, len(rest) // (workers * 16))
                 docs.extend(pool.map(clean, rest, chunksize=chunksize))  # in order, as they come
         except BrokenProcessPool:
+            _check_run_goes_on()
             docs.append(_clean_alone(ok[len(docs)], clean, mode))
     return docs
+
+
+def _check_run_goes_on() -> None:
+    """Raise ExtractionStopped if the pool broke because the run is ending (its workers killed
+    by extraction_stops_with_the_run), not because of a page."""
+    if _run_ending.is_set():
+        raise ExtractionStopped("the run is ending: its extraction processes were stopped")
 
 
 class ExtractionWorkersError(RuntimeError):
@@ -192,6 +253,7 @@ def _clean_alone(fetch: FetchResult, clean: partial, mode: ExtractionMode) -> Do
         with _extraction_pool(1, mode) as pool:
             return pool.submit(clean, fetch).result()
     except BrokenProcessPool:
+        _check_run_goes_on()
         _check_workers_start(mode)
         url = fetch.final_url or fetch.url
         LOGGER.error("cleaning %s alone, its process died too; recorded as clean_crash", url)

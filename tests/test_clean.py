@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -1008,6 +1009,47 @@ def test_a_batch_of_one_slow_page_is_bounded_too():
     slow = _fetch(_endless_page(), "https://news.example.com/slow", "text/html")
     docs = clean_documents([slow], page_seconds=1.0)
     assert [d.rejected_reason for d in docs] == ["clean_timeout"]
+
+
+def test_a_run_that_ends_stops_the_cleans_of_its_threads_at_once():
+    """A run's cleans run in task threads, which its process waits for as it exits: when the run
+    ends by an exception (a cancel's SIGTERM, here a failure), its extraction processes are
+    killed and those cleans end ExtractionStopped at once, not when their pages are cleaned (a
+    cancelled run lived on for the whole page, up to clean_page_seconds); a pool that has not
+    started does not start. The next run cleans again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.clean import ExtractionStopped, extraction_stops_with_the_run
+
+    slow = _fetch(_endless_page(), "https://news.example.com/slow", "text/html")
+    with ThreadPoolExecutor(2) as threads:
+        with pytest.raises(RuntimeError, match="the run failed"), extraction_stops_with_the_run():
+            cleaning = threads.submit(clean_documents, [slow], 1)
+            _wait_for_a_busy_extraction_worker()
+            raise RuntimeError("the run failed")
+        stopped_at = time.monotonic()
+        with pytest.raises(ExtractionStopped, match="its extraction processes were stopped"):
+            cleaning.result(timeout=60)
+        assert time.monotonic() - stopped_at < 10  # the page alone takes about 15 s
+        with pytest.raises(ExtractionStopped, match="no extraction process is started"):
+            clean_documents([slow], 1)
+    article = _fetch(ARTICLE_HTML, "https://news.example.com/a?id=1", "text/html")
+    with extraction_stops_with_the_run():
+        assert [d.rejected for d in clean_documents([article], 1)] == [False]
+
+
+def _wait_for_a_busy_extraction_worker(seconds: float = 60) -> None:
+    """Until a worker of this process's fork server has run for a second (bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for server in psutil.Process().children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if "forkserver" in " ".join(server.cmdline()) and any(
+                    time.time() - worker.create_time() >= 1.0 for worker in server.children()
+                ):
+                    return
+        time.sleep(0.05)
+    raise AssertionError("no extraction worker started")
 
 
 def _kill_extraction_workers(times: int, after: float, killed: list[int]) -> None:

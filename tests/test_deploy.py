@@ -23,7 +23,8 @@ import yaml
 
 from tasks.settings import ExtractionMode
 from tests.conftest import ROOT
-from warehouse.db import reader
+from warehouse.db import reader, writer
+from warehouse.integrity import check_warehouse
 from warehouse.queries import read_only_query, search_articles
 
 # Server start, deploy and each flow run take a minute or more on a loaded machine: wide bounds.
@@ -367,3 +368,54 @@ def test_runs_on_the_worker_take_turns_and_load_each_article_once(prefect_server
     slowest = max(seconds for seconds, _ in answers)
     print(f"{len(answers)} queries answered during the two ingests, slowest {slowest:.2f} s")
     assert slowest < MAX_ANSWER_SECONDS, f"a query waited {slowest:.1f} s during an ingest run"
+
+
+def _processes_of_run(run_id: str) -> list[psutil.Process]:
+    """The live processes started for a flow run: its process and what it forked (extraction
+    workers, their fork server), by the run id the worker put in the run's environment."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("PREFECT__FLOW_RUN_ID") == run_id:
+                found.append(proc)
+    return found
+
+
+def test_a_run_cancelled_on_the_server_stops_and_keeps_the_batches_it_loaded(
+    prefect_server, site, tmp_path
+):
+    """Cancel from the UI or `prefect flow-run cancel`, while the run cleans a page that takes
+    about 25 s (4.4 MB, under the 5 MB cap): the run ends Cancelled, none of its processes
+    lives on (the extraction workers and their fork server included), and the batches loaded
+    before stay, in a warehouse the next run can write."""
+    from tests.test_clean import _endless_page
+
+    db = str(tmp_path / "news.duckdb")
+    _serve_stories(site)
+    site.page("/news/endless", _endless_page(50_000))
+    urls = [site.url(path) for path in [*STORIES, "/news/endless"]]
+    parameters = {"urls": urls, "db": db, "batch_size": 1}
+    run_id = prefect_server.trigger("ingest/ingest", parameters)
+    deadline = time.monotonic() + RUN_SECONDS
+    while not (Path(db).exists() and _rows(db, "SELECT count(*) FROM articles") == [(3,)]):
+        assert time.monotonic() < deadline, "stories not loaded" + prefect_server.log_tail()
+        time.sleep(0.5)
+    time.sleep(2.0)  # into the endless page's clean
+    assert _processes_of_run(run_id), "the run's processes were not found"
+    cancelled_at = time.monotonic()
+    _api(prefect_server, "POST", f"/flow_runs/{run_id}/set_state",
+         json={"state": {"type": "CANCELLING"}, "force": True})  # fmt: skip
+    run = prefect_server.wait(run_id, timeout=90)
+    took = time.monotonic() - cancelled_at
+    assert run["state_type"] == "CANCELLED", run["state"] + prefect_server.log_tail()
+    print(f"cancelled in {took:.1f} s")
+    # its clean was stopped, not waited for: the process exits after its task threads, and the
+    # one cleaning waited for the page (33 s here) until the worker killed the run's process
+    log = prefect_server.worker_log.read_text(errors="replace")  # the run's output is in it
+    assert "ExtractionStopped: the run is ending" in log, prefect_server.log_tail()
+    _, alive = psutil.wait_procs(_processes_of_run(run_id), timeout=10)
+    assert not alive, f"still running after the cancel: {alive}"
+    assert check_warehouse(db) == []
+    assert _rows(db, "SELECT count(*) FROM articles") == [(3,)]
+    with writer(db, wait_seconds=5.0):  # no lock left behind: the next run writes at once
+        pass
