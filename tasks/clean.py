@@ -61,12 +61,15 @@ _run_ending = threading.Event()  # set as a run ends by an exception: no pool st
 
 @contextmanager
 def extraction_stops_with_the_run() -> Iterator[None]:
-    """Around a flow's body: if the run ends by an exception (Prefect's TerminationSignal for a
-    cancel's SIGTERM, Ctrl-C, a failure), stop this process's extraction processes at once.
+    """Around the part of a run that cleans in task threads (ingest's _cpu_stages): if it ends
+    by an exception (Prefect's TerminationSignal for a cancel's SIGTERM, Ctrl-C, a failure),
+    stop this process's extraction processes at once. One run a process, as Prefect runs them.
 
-    A clean runs in a task thread, which the process waits for as it exits; that thread waited
-    for its pages, up to clean_page_seconds (120 s): a run cancelled on a worker lived on until
-    the worker killed it 30 s later, and `newsflow ingest` took 45 s to end after a SIGTERM."""
+    The task runner's exit, and the process's, wait for the task threads; a thread cleaning
+    waited for its pages, up to clean_page_seconds (120 s): a run cancelled on a worker lived on
+    until the worker killed it 30 s later, and `newsflow ingest` took 41 s to end after a
+    SIGTERM. A clean in the flow's own thread (reclean) needs none of this: the exception
+    reaches _extraction_pool itself."""
     _run_ending.clear()
     try:
         yield
