@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flows import progress
-from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN
+from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN, exit_status
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -57,6 +57,7 @@ SUMMARY_DAYS = 31  # daily captures a flow command prints at most: a month, one 
 _USER_ERRORS = (WarehouseError, FileNotFoundError, ValueError, PermissionError)
 # What Prefect's engines log as a Ctrl-C stops a flow or task run (prefect.states).
 CTRL_C_CRASH = "Crash detected! Execution was aborted by an interrupt signal."
+SIGTERM_CRASH = "Crash detected! Execution was aborted by a termination signal."
 
 
 class OutputFormat(StrEnum):
@@ -136,11 +137,11 @@ class _NoUserErrorTracebacks(logging.Filter):
 
 class _NoCtrlCCrashLines(logging.Filter):
     """Prefect logs `Crash detected! Execution was aborted by an interrupt signal.` for each run
-    a Ctrl-C stops (the flow's and each running task's); the CLI's one line says what was kept.
-    The runs' states still record the crash."""
+    a Ctrl-C stops (the flow's and each running task's), `… by a termination signal.` for
+    SIGTERM; the CLI's one line says what was kept. The runs' states still record the crash."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(CTRL_C_CRASH)
+        return not record.getMessage().startswith((CTRL_C_CRASH, SIGTERM_CRASH))
 
 
 class _NoLinesTheCliSays(logging.Filter):
@@ -194,8 +195,8 @@ def _interrupted_says(message: str = INTERRUPTED_BEFORE_THE_RUN) -> Iterator[Non
     loads Prefect and its flow, before the run and its first write."""
     try:
         yield
-    except KeyboardInterrupt:
-        _fail(message, code=130)
+    except KeyboardInterrupt as interrupt:  # or SIGTERM, as flows/console.py takes it
+        _fail(message, code=exit_status(interrupt))
 
 
 def _shield_temporary_api() -> None:

@@ -1036,16 +1036,19 @@ def test_a_run_that_reached_any_page_or_entry_is_not_all_failed(reached) -> None
     assert not IngestReport(db="news.duckdb", **reached).all_failed()
 
 
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
 def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
-    db_path: str, tmp_path: Path, ready_prefect_home: Path
+    db_path: str, tmp_path: Path, ready_prefect_home: Path, stop: str
 ) -> None:
     """A terminal's Ctrl-C mid-run: one line on what was kept and what to do, exit 130, no
-    traceback, and no process of the run left behind.
+    traceback, and no process of the run left behind. SIGTERM to newsflow alone (`kill`,
+    `timeout`, a service manager) the same, exit 143.
 
     The terminal sends SIGINT to the whole foreground group: here newsflow, Prefect's temporary
     API it starts (no PREFECT_API_URL) and the extraction fork server, which is still importing
     (it starts as the first fetch does). The API stopping at once left the run to report its
-    crash to nothing: tracebacks, and minutes of retries before it exited.
+    crash to nothing: tracebacks, and minutes of retries before it exited. SIGTERM killed
+    newsflow at once (exit -15, past its exit handlers): the temporary API ran on.
     """
     import signal
     import threading
@@ -1086,13 +1089,16 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     try:
         assert asked.wait(120), "the run never asked for the page"
         time.sleep(1)  # the fork server is importing the thorough mode's libraries (2-3 s)
-        os.killpg(run.pid, signal.SIGINT)
+        if stop == "ctrl-c":
+            os.killpg(run.pid, signal.SIGINT)
+        else:
+            os.kill(run.pid, signal.SIGTERM)
         out, err = run.communicate(timeout=60)
         assert group_ends_within(run.pid, 15), "a process of the run outlived it"
     finally:
         kill_group(run.pid)
         server.shutdown()
-    assert run.returncode == 130, err
+    assert run.returncode == (130 if stop == "ctrl-c" else 143), err
     assert "Traceback" not in err and "Traceback" not in out, err
     assert "/runs/flow-run/" not in err, err  # the run had started; the temporary API has no UI
     assert "Crash detected!" not in err, err  # Prefect's; the line below says what was kept
