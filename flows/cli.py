@@ -601,7 +601,7 @@ def _print_summary(
             f"{SUMMARY_DAYS} at most); `newsflow captures` prints every day"
         )
     if shown:
-        _print_rows(shown, OutputFormat.table, title=title)
+        _print_captures(shown, OutputFormat.table, title)
     headline = summary.headline() if hasattr(summary, "headline") else str(summary)
     console.print(escape(headline), highlight=False, soft_wrap=True)
 
@@ -731,15 +731,23 @@ def captures(
 
     Example: newsflow captures --start 2021-08-06 --end 2021-08-16
     """
-    from tasks.summaries import COLUMNS, daily_captures_table
+    from tasks.summaries import daily_captures_table
 
     with _user_errors():
         rows = daily_captures_table(db, _day(start), _day(end))
     if not rows and format is OutputFormat.table:
         console.print("no captures in that range (run `newsflow summarize` first?)")
         return
-    title = "capitals reported captured, by day"
-    _print_table(list(COLUMNS), [tuple(row[c] for c in COLUMNS) for row in rows], format, title)
+    _print_captures(rows, format, "capitals reported captured, by day")
+
+
+def _print_captures(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> None:
+    """Daily captures display rows: a terminal's table headed by the columns' short labels
+    (their names took the width the capitals' names need), CSV and JSON by their names."""
+    from tasks.summaries import COLUMNS
+
+    header = list(COLUMNS.values() if fmt is OutputFormat.table else COLUMNS)
+    _print_table(header, [tuple(row[c] for c in COLUMNS) for row in rows], fmt, title)
 
 
 @app.command()

@@ -34,6 +34,7 @@ class SummaryReport(BaseModel):
     days: int = 0
     capitals_reported: int = 0
     claimed_only: int = 0
+    capitals_held: int = 0
     undated_articles: int = 0
     rows_written: dict[str, int] = Field(default_factory=dict)
     chart_png: str | None = None
@@ -45,7 +46,13 @@ class SummaryReport(BaseModel):
             f"summarized {span}: read {self.articles_read} new or changed articles "
             f"({self.events_found} capture events, {self.counts_found} running counts); "
             f"{self.days} days, {self.capitals_reported} provincial capitals reported captured "
-            f"({self.claimed_only} only claimed)"
+            f"({self.claimed_only} only claimed"
+            + (
+                f"; {self.capitals_held} held at the end, the others reported retaken"
+                if self.capitals_held != self.capitals_reported
+                else ""
+            )
+            + ")"
             + (
                 f"; {self.undated_articles} articles without a publication date left out"
                 if self.undated_articles
@@ -133,6 +140,7 @@ def summarize(
         days=len(rows),
         capitals_reported=last.get("cumulative_capitals", 0),
         claimed_only=last.get("claimed_only", 0),
+        capitals_held=last.get("held_capitals", 0),
         undated_articles=count_undated_articles(db),
         rows_written=written,
         chart_png=str(chart.png),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,6 +33,8 @@ COLUMNS = {
     "capitals": "capitals reported captured (status, sources)",
     "cumulative_capitals": "cumulative",
     "claimed_only": "claimed only",
+    "retaken_capitals": "retaken",
+    "held_capitals": "held",
     "max_reported_count": "max count reported",
     "national_capital": "national capital",
     "articles": "articles",
@@ -93,6 +96,8 @@ def display_row(row: dict[str, Any]) -> dict[str, Any]:
         "capitals": _capitals_cell(row),
         "cumulative_capitals": row["cumulative_capitals"],
         "claimed_only": row["claimed_only"],
+        "retaken_capitals": ", ".join(row.get("retaken_capital_names") or []),
+        "held_capitals": row.get("held_capitals"),
         "max_reported_count": row["max_reported_count"],
         "national_capital": f"{national}: {row['national_capital_status']}" if national else "",
         "articles": row["articles"],
@@ -141,7 +146,8 @@ def _html_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
-    """Cumulative capitals by day (line), new ones (bars), each day's names above its point."""
+    """Cumulative capitals by day (line), new ones (bars), each day's names above its point;
+    where a capital was reported retaken, the capitals held too (a second line)."""
     figure = Figure(figsize=(12, 7), layout="constrained")
     axes = figure.add_subplot()
     days = [r["day"] for r in rows]
@@ -149,6 +155,10 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
     axes.bar(days, [r["new_capitals"] for r in rows], color="#f0b27a", label="new that day")
     marker = "o" if len(rows) <= DAY_BY_DAY_UP_TO else None
     axes.plot(days, cumulative, marker=marker, color="#922b21", label="cumulative")
+    if any(r.get("retaken_capital_names") for r in rows):
+        # rows summarized before the held count existed have none: a gap in the line
+        held = [math.nan if r["held_capitals"] is None else r["held_capitals"] for r in rows]
+        axes.plot(days, held, marker=marker, color="#1f618d", linestyle=":", label="held")
     lines = max((len(r["new_capital_names"]) for r in rows), default=0)
     spare = 1 - min(0.7, lines * _NAME_LINE_INCHES / 5.0)
     axes.set_ylim(0, (max(cumulative, default=0) + 1) / spare + 1)
@@ -248,8 +258,13 @@ def render_captures_chart(rows: list[dict[str, Any]], out_dir: Path) -> ChartFil
 
 
 def days_with_captures(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The days something was reported captured: what shows a range too long to show whole."""
-    return [row for row in rows if row["new_capitals"] or row["national_capital"]]
+    """The days something was reported captured or retaken: what shows a range too long to
+    show whole."""
+    return [
+        row
+        for row in rows
+        if row["new_capitals"] or row["retaken_capitals"] or row["national_capital"]
+    ]
 
 
 @task(name="publish_captures_artifacts")

@@ -213,8 +213,8 @@ def test_search_and_captures_in_csv_give_the_header_when_no_row_matches(db_path:
     code, out, err = _invoke("captures", "--db", db_path, "-f", "csv")
     assert (code, err) == (0, "")
     assert out == (
-        "day,new_capitals,capitals,cumulative_capitals,claimed_only,max_reported_count,"
-        "national_capital,articles,stories\n"
+        "day,new_capitals,capitals,cumulative_capitals,claimed_only,retaken_capitals,"
+        "held_capitals,max_reported_count,national_capital,articles,stories\n"
     )
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.events import extract_events, load_gazetteer, pending_articles
-from tasks.summaries import daily_captures_table, export_summaries
+from tasks.summaries import daily_captures_table, days_with_captures, export_summaries
 from tests.test_events import insert_articles
 from warehouse import db
 from warehouse.summaries import (
@@ -178,6 +178,101 @@ def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
     assert (kabul["national_capital"], kabul["national_capital_status"]) == ("Kabul", "confirmed")
 
 
+RETAKES = [
+    {
+        "url": "https://d.example/kunduz-retaken",
+        "site_name": "Site D",
+        "published_at": datetime(2021, 8, 10, 9, tzinfo=UTC),
+        "text": "Afghan commandos retook Kunduz on Monday, officials said. "
+        "Government forces said Lashkar Gah was retaken.",
+    },
+    {
+        "url": "https://a.example/kunduz-again",
+        "site_name": "Site A",
+        "published_at": datetime(2021, 8, 12, 9, tzinfo=UTC),
+        "text": "Taliban fighters captured Kunduz on Wednesday, officials said.",
+    },
+    {  # the same day, one site reports Zaranj taken, another retaken: the retake wins
+        "url": "https://b.example/zaranj",
+        "site_name": "Site B",
+        "published_at": datetime(2021, 8, 13, 9, tzinfo=UTC),
+        "text": "Taliban fighters captured Zaranj, officials said.",
+    },
+    {
+        "url": "https://c.example/zaranj",
+        "site_name": "Site C",
+        "published_at": datetime(2021, 8, 13, 20, tzinfo=UTC),
+        "text": "Afghan forces retook Zaranj, officials said.",
+    },
+]
+
+
+def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(timeline_db):
+    """Kunduz retaken on the 9th and taken again on the 11th; Zaranj reported taken and retaken
+    on the 13th. The cumulative count keeps every capital ever reported captured; the held
+    count drops a capital while its last report is a retake. Lashkar Gah, reported retaken but
+    never captured, changes nothing."""
+    insert_articles(timeline_db, RETAKES)
+    _extract_all(timeline_db)
+    recompute_daily_summaries(timeline_db, None, None)
+    rows = read_daily_captures(timeline_db)
+    view = {
+        r["day"].day: (r["cumulative_capitals"], r["held_capitals"], r["retaken_capital_names"])
+        for r in rows
+    }
+    assert view == {
+        6: (1, 1, []),
+        7: (2, 2, []),
+        8: (5, 5, []),
+        9: (5, 4, ["Kunduz"]),
+        10: (5, 4, []),
+        11: (5, 5, []),  # taken again: held, not new
+        12: (5, 5, []),
+        13: (5, 4, ["Zaranj"]),
+        14: (5, 4, []),
+        15: (5, 4, []),
+    }
+    assert [r["new_capitals"] for r in rows] == [1, 1, 3, 0, 0, 0, 0, 0, 0, 0]
+    shown = {r["day"]: r for r in daily_captures_table(timeline_db, None, None)}
+    assert (shown["2021-08-09"]["retaken_capitals"], shown["2021-08-09"]["held_capitals"]) == (
+        "Kunduz",
+        4,
+    )
+    assert [r["day"] for r in days_with_captures(list(shown.values()))] == [
+        "2021-08-06", "2021-08-07", "2021-08-08", "2021-08-09", "2021-08-13", "2021-08-15"
+    ]  # fmt: skip
+    # the chart draws the held line beside the cumulative one, with a gap for a row summarized
+    # before the held count existed; the run's summary line says how many are held
+    from flows.summarize import SummaryReport
+    from tasks.summaries import _captures_figure
+
+    rows[3]["held_capitals"] = None
+    lines = _captures_figure(rows, "t").axes[0].get_lines()
+    held = next(line for line in lines if line.get_label() == "held")
+    drawn = [None if y != y else y for y in held.get_ydata()]  # NaN: no point drawn
+    assert drawn == [1, 2, 5, None, 4, 5, 5, 4, 4, 4]
+    report = SummaryReport(db="news.duckdb", start=None, end=None, capitals_reported=5,
+                           capitals_held=4)  # fmt: skip
+    assert "5 provincial capitals reported captured (0 only claimed; 4 held at the end, the " \
+        "others reported retaken)" in report.headline()  # fmt: skip
+
+
+def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summary(timeline_db):
+    """Migration 009 on a warehouse whose daily rows were written before it: the rows show no
+    held count (not a made-up one) until the days are summarized again."""
+    with db.writer(timeline_db) as conn:  # as the warehouse was before 009
+        conn.execute("ALTER TABLE daily_captures DROP COLUMN retaken_capital_names")
+        conn.execute("ALTER TABLE daily_captures DROP COLUMN held_capitals")
+        conn.execute("DELETE FROM schema_version WHERE version = 9")
+    with db.writer(timeline_db):
+        pass  # opening a writer applies the migrations it lacks
+    rows = daily_captures_table(timeline_db, None, None)
+    assert [(r["retaken_capitals"], r["held_capitals"]) for r in rows[:2]] == [("", None)] * 2
+    recompute_daily_summaries(timeline_db, date(2021, 8, 6), date(2021, 8, 7))
+    rows = daily_captures_table(timeline_db, None, None)
+    assert [r["held_capitals"] for r in rows[:3]] == [1, 2, None]
+
+
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
     before = dict(_rows(timeline_db, "SELECT day, computed_at FROM daily_captures"))
     totals = _rows(timeline_db, TABLE_SIZES)
@@ -230,10 +325,28 @@ def test_a_reversed_range_is_refused_naming_both_days(timeline_db):
 
 def test_captures_table_rows_for_the_cli(timeline_db):
     rows = daily_captures_table(timeline_db, date(2021, 8, 7), date(2021, 8, 8))
-    assert [(r["day"], r["capitals"], r["cumulative_capitals"]) for r in rows] == [
-        ("2021-08-07", "Sheberghan (claimed, 1)", 2),
-        ("2021-08-08", "Kunduz (1), Sar-e Pul (1), Taloqan (1)", 5),
+    assert [
+        (
+            r["day"],
+            r["capitals"],
+            r["cumulative_capitals"],
+            r["retaken_capitals"],
+            r["held_capitals"],
+        )
+        for r in rows
+    ] == [
+        ("2021-08-07", "Sheberghan (claimed, 1)", 2, "", 2),
+        ("2021-08-08", "Kunduz (1), Sar-e Pul (1), Taloqan (1)", 5, "", 5),
     ]
+    # nothing retaken: the chart has no held line, and the summary line no held count
+    from flows.summarize import SummaryReport
+    from tasks.summaries import _captures_figure
+
+    figure = _captures_figure(read_daily_captures(timeline_db), "t")
+    assert figure.axes[0].get_legend_handles_labels()[1] == ["cumulative", "new that day"]
+    report = SummaryReport(db="news.duckdb", start=None, end=None, capitals_reported=5,
+                           capitals_held=5)  # fmt: skip
+    assert "(0 only claimed);" in report.headline()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

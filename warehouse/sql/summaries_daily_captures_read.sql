@@ -7,6 +7,8 @@ SELECT
         FILTER (WHERE s.is_new AND s.capital_kind = 'provincial') AS new_capital_sources,
     c.cumulative_capitals,
     c.claimed_only,
+    c.retaken_capital_names,
+    c.held_capitals,
     c.max_reported_count,
     c.national_capital,
     c.national_capital_status,
