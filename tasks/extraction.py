@@ -199,6 +199,9 @@ _BYLINE_ONLY_LABEL_RE = re.compile(
     r"^(?:mis à jour(?: à| le)?|uppdaterad|updated|follow author|gqlshare|username|作者)$",
     re.IGNORECASE,
 )
+# a station's or desk's tag before a byline's "By" ("WABC By Eyewitness News"); a capital B, as
+# trafilatura leaves a byline's own label
+_BYLINE_TAG_RE = re.compile(r"^(?:\S+\s+){1,3}By\s+(?=[^\W\d_])")
 # the first word of a web address, as trafilatura's author cleaning leaves it ("Http; Www Cnn Com")
 _URL_WORD_RE = re.compile(r"^(?:https?|www)$", re.IGNORECASE)
 _BYLINE_TAIL_RE = re.compile(r"\s+by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}$")
@@ -788,7 +791,7 @@ def _title_without_metadata(tree: HtmlElement) -> str | None:
     return picked
 
 
-def _author_names(author: str) -> str | None:
+def _author_names(author: str, site_name: str | None = None) -> str | None:
     """The byline's names without the date the byline search can take with them ("Joe Wee
     Monday; February", "Ashok Pradhan; TNN; Apr 7"): date words end no name that keeps two words
     (so "Brian May" stays), and a part that is only a date ("Last Updated January 7") goes.
@@ -798,10 +801,16 @@ def _author_names(author: str) -> str | None:
     host and path became the parts after it ("Sputnik https; Cdnarabic; I; Logo Png").
 
     Nor with a byline's labels in other languages than English ("Par AFP publié le; Mis À Jour
-    À"), and each name once ("Jeffrey Gettleman; JEFFREY GETTLEMAN")."""
+    À"), and each name once ("Jeffrey Gettleman; JEFFREY GETTLEMAN").
+
+    Nor with a tag before a "By" ("WABC By Eyewitness News"). A byline that is the site's name,
+    which trafilatura split at its "&" ("Mac; I" for "Mac & i"), is the site's name."""
+    if site_name and "&" in site_name and _name_words(author) == _name_words(site_name):
+        return site_name
     names = []
     for name in author.split(";"):
-        name = _BYLINE_TRAILER_RE.sub("", _BYLINE_LABEL_RE.sub("", name.strip()))
+        name = _BYLINE_LABEL_RE.sub("", name.strip())
+        name = _BYLINE_TRAILER_RE.sub("", _BYLINE_TAG_RE.sub("", name))
         if _BYLINE_ONLY_LABEL_RE.match(name):
             continue
         words = name.split()
@@ -817,6 +826,11 @@ def _author_names(author: str) -> str | None:
         if ends_byline:
             break
     return "; ".join(names) or None
+
+
+def _name_words(name: str) -> list[str]:
+    """A name's words, case folded: "Mac & i" and "Mac; I" are both ["mac", "i"]."""
+    return _NAME_WORD_RE.findall(name.casefold())
 
 
 def _site_name(found: str, headlines: list[str] | None = None) -> str | None:
@@ -881,7 +895,7 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
         site_name = host[1] if host else None
     return _PageMeta(
         title=_normalize_title(title),
-        author=_author_names(normalize_text(meta.author)) if meta.author else None,
+        author=_author_names(normalize_text(meta.author), site_name) if meta.author else None,
         site_name=_short_site_name(site_name) if site_name else None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),

@@ -616,12 +616,29 @@ def test_author_names_drop_dates_and_web_addresses(found, names):
         ("Abigail Van Buren", "Abigail Van Buren"),
         ("Parker Doorley; Avery Textor", "Parker Doorley; Avery Textor"),
         ("Isabel Por", "Isabel Por"),
+        # a station's tag before "By" (abc7ny.com); a "by" inside a name stays
+        ("WABC By Eyewitness News", "Eyewitness News"),
+        ("Stand By", "Stand By"),
+        ("Ana Bywater", "Ana Bywater"),
     ],
 )
 def test_author_names_drop_a_bylines_labels(found, names):
     """A byline's labels in other languages than English stayed in articles.author: "Par AFP
     publié le; Mis À Jour À" for AFP."""
     assert _author_names(found) == names
+
+
+@pytest.mark.parametrize(
+    ("found", "site", "names"),
+    [
+        ("Mac; I", "Mac & i", "Mac & i"),  # heise's DC.creator, split by trafilatura at its "&"
+        ("Johnson; Johnson", "Johnson & Johnson", "Johnson & Johnson"),
+        ("Jane Doe; John Roe", "Jane Doe & John Roe Weekly", "Jane Doe; John Roe"),
+        ("Noticia al Dia", "Noticia Al Dia", "Noticia al Dia"),  # no "&": as found
+    ],
+)
+def test_a_byline_that_is_the_sites_name_is_the_sites_name(found, site, names):
+    assert _author_names(found, site) == names
 
 
 @pytest.mark.parametrize(
