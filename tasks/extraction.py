@@ -890,6 +890,7 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
     headlines = [meta.title or "", *_headline_variants(tree)]
     site_name = _site_name(meta.sitename, headlines) if meta.sitename else None
     title = strip_site_name(normalize_text(meta.title), page_url, site_name) if meta.title else None
+    title = _headline_within(title, headlines[1:]) if title else None
     if not site_name:
         host = trafilatura_metadata.META_URL.match(page_url)
         site_name = host[1] if host else None
@@ -1331,6 +1332,27 @@ def strip_site_name(title: str, url: str | None, site_name: str | None) -> str:
             break
         title, parts, separators = candidate, parts[1:], separators[1:]
     return title.strip()
+
+
+def _headline_within(title: str, headlines: list[str]) -> str:
+    """A title's part that is, whole, one of the page's headlines (its h1): the rest is a
+    section's or a site's name in a form the site name does not give ("… - 自由財經" on 自由時報,
+    "خبرگزاری آریا - …" on aryanews.com). The longest such part, if the longer one of the title
+    (a blog's name in its h1 is not its post's headline); the title when none is."""
+    keys = {_identity_key(headline) for headline in headlines}
+    parts = [
+        part.strip()
+        for found in _TITLE_SEPARATOR_RE.finditer(title)
+        for part in (title[: found.start()], title[found.end() :])
+    ]
+    within = [
+        part
+        for part in parts
+        if len(_identity_key(part)) >= _TITLE_MIN_CHARS
+        and _identity_key(part) in keys
+        and len(part) > len(title) / 2
+    ]
+    return max(within, key=len, default=title)
 
 
 def extract_main_text(

@@ -29,6 +29,7 @@ from tasks.extraction import (
     _author_names,
     _broad_run_can_add,
     _CleanTimeout,
+    _headline_within,
     _page_lines,
     _parse_html,
     _short_site_name,
@@ -417,6 +418,42 @@ def test_real_page_titles_lose_site_suffix(corpus, case, title):
     doc = clean_html(_corpus_page(corpus, case), f"https://example.org/{case}")
     assert doc.title == title
     assert doc.rejected_reason is None
+
+
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [  # a section's name, and a site's name in another script than its host's
+        (DATES / "1564888577.html.gz", "是你嗎？ 1-2月期發票千萬獎開出18張"),  # "… - 自由財經"
+        (DATES / "1641304459.html.gz", "ورود 50 هزار میلیارد تومان نقدینگی به بورس در 3 ماه"),
+        ("guardian-1", "'What is the sea telling us?': Māori tribes fearful over whale strandings"),
+    ],
+)
+def test_a_title_is_the_headline_its_page_gives_without_what_is_around_it(corpus, page, title):
+    """The <title> and og:title held a section's name ("自由財經" on 自由時報), a site's name in
+    a script its host does not spell ("خبرگزاری آریا" on aryanews.com) or the columnist's; the
+    page's h1 is the headline alone."""
+    if isinstance(page, Path):
+        html = gzip.decompress((corpus / page).read_bytes()).decode()
+    else:
+        html = _corpus_page(corpus, page)
+    for mode in ExtractionMode:
+        assert clean_html(html, "https://example.org/a", mode=mode).title == title, mode
+
+
+@pytest.mark.parametrize(
+    ("title", "headlines", "kept"),
+    [
+        ("Kabul airport reopens - World", ["Kabul airport reopens"], "Kabul airport reopens"),
+        ("Section - Kabul airport reopens", ["kabul airport reopens!"], "Kabul airport reopens"),
+        # a blog's name as its h1 is not the post's headline: the longer part is kept
+        ("A post on a long day in Kabul - Our Blog Name Here", ["Our Blog Name Here"],
+         "A post on a long day in Kabul - Our Blog Name Here"),
+        ("Kabul - Herat - Kandahar", ["Kabul"], "Kabul - Herat - Kandahar"),  # too short
+        ("Kabul airport reopens - World", [], "Kabul airport reopens - World"),
+    ],
+)  # fmt: skip
+def test_headline_within_a_title(title, headlines, kept):
+    assert _headline_within(title, headlines) == kept
 
 
 def test_real_page_date_keeps_offset(corpus):
