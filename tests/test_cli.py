@@ -521,6 +521,10 @@ def test_a_full_disk_at_the_near_duplicate_index_rolls_the_whole_batch_back(
         ("USE memory", "USE"),
         ("CREATE TABLE pivoted AS PIVOT articles ON title USING count(*)", "CREATE"),
         ("PIVOT articles ON title USING count(*); CREATE TABLE notes (note VARCHAR)", "CREATE"),
+        (
+            "EXPLAIN ANALYZE CREATE TABLE pivoted AS PIVOT articles ON title USING count(*)",
+            "EXPLAIN (unparsed)",
+        ),
     ],
 )
 def test_query_refuses_statements_that_write(
@@ -561,6 +565,12 @@ def test_query_takes_a_pivot_whose_columns_come_from_the_data(db_path: str) -> N
     assert _invoke("query", f"{pivot}; SELECT 1", "--db", db_path) == (
         1, "", "error: the query holds 2 statements; pass one SELECT at a time\n"
     )  # fmt: skip
+    # its EXPLAIN, which DuckDB wraps in a transaction of its own: the plan, not the COMMIT's
+    # "Success" (it was refused as an EXPLAIN of more than one statement)
+    for explain, plan in (("EXPLAIN", "physical_plan"), ("EXPLAIN ANALYZE", "analyzed_plan")):
+        code, out, err = _invoke("query", f"{explain} {pivot}", "--db", db_path, "-f", "csv")
+        assert (code, err) == (0, "")
+        assert out.startswith(f"explain_key,explain_value\n{plan},"), out
     assert _digest(db_path) == before
 
 

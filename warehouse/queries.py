@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,10 +154,46 @@ def _statement_kind(conn: duckdb.DuckDBPyConnection, statement: Any) -> str:
         return kind
     match = _EXPLAINED_RE.match(statement.query)
     try:
-        inner = conn.extract_statements(match.group("inner")) if match else []
+        inner = _users_statements(conn.extract_statements(match.group("inner"))) if match else []
     except duckdb.Error:
         inner = []
     return "EXPLAIN " + (inner[0].type.name if len(inner) == 1 else "(unparsed)")
+
+
+def _added(statement: Any) -> bool:
+    """A statement DuckDB added to the user's: it has no text of its own."""
+    return not statement.query.strip()
+
+
+def _users_statements(statements: list[Any], query: str = "") -> list[Any]:
+    """The statements the user wrote: without the pivot enums DuckDB puts before a SELECT, and
+    an EXPLAIN of such a PIVOT as the user wrote it (DuckDB wraps it in a transaction of added
+    statements: BEGIN, the enums, an EXPLAIN without text, COMMIT)."""
+    if _explains_a_pivot(statements):
+        [explain] = [s for s in statements if s.type.name == "EXPLAIN"]
+        return [_Statement(explain.type, query)]
+    return _without_pivot_enums(statements)
+
+
+def _explains_a_pivot(statements: list[Any]) -> bool:
+    """Whether DuckDB parsed the query into BEGIN, pivot enums, an EXPLAIN and COMMIT, none with
+    text of its own: an EXPLAIN of a PIVOT without IN (…)."""
+    kinds = [statement.type.name for statement in statements]
+    return (
+        len(statements) > 2
+        and all(map(_added, statements))
+        and kinds[0] == kinds[-1] == "TRANSACTION"
+        and kinds[1:-1].count("EXPLAIN") == 1
+        and set(kinds[1:-1]) <= {"CREATE", "EXPLAIN"}
+    )
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A parsed statement's type with the text it came from (DuckDB's Statement has none)."""
+
+    type: Any
+    query: str
 
 
 def _without_pivot_enums(statements: list[Any]) -> list[Any]:
@@ -195,7 +232,7 @@ def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
         statements = conn.extract_statements(query)
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
-    statements = _without_pivot_enums(statements)
+    statements = _users_statements(statements, query)
     if not statements:
         raise WarehouseError("the query is empty; pass one SELECT statement")
     for statement in statements:
@@ -232,9 +269,23 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
         load_extension(conn, "fts")  # for search_terms() in users' SQL
         _disable_file_access(conn)
         try:
-            return interruptible(conn, lambda: _columns_and_rows(conn.execute(query)))
+            return interruptible(conn, lambda: _run(conn, query))
         except duckdb.Error as exc:
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from None
+
+
+def _run(conn: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple]]:
+    """The query's rows; of an EXPLAIN of a PIVOT, the plan (its transaction's COMMIT comes last
+    and says only "Success")."""
+    statements = conn.extract_statements(query)
+    if not _explains_a_pivot(statements):
+        return _columns_and_rows(conn.execute(query))
+    plan: tuple[list[str], list[tuple]] = ([], [])
+    for statement in statements:
+        cursor = conn.execute(statement)
+        if statement.type.name == "EXPLAIN":
+            plan = _columns_and_rows(cursor)
+    return plan
 
 
 def _columns_and_rows(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
