@@ -66,6 +66,14 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class EventStatus(StrEnum):
+    confirmed = "confirmed"
+    claimed = "claimed"
+    contested = "contested"
+    denied = "denied"
+    retaken = "retaken"
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
@@ -748,6 +756,67 @@ def _print_captures(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -
 
     header = list(COLUMNS.values() if fmt is OutputFormat.table else COLUMNS)
     _print_table(header, [tuple(row[c] for c in COLUMNS) for row in rows], fmt, title)
+
+
+@app.command()
+def evidence(
+    place: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CAPITAL]",
+            help="A capital, or its province, in any spelling the gazetteer knows (Shibirghan, "
+            "Jowzjan); every capital when left out.",
+        ),
+    ] = None,
+    start: Annotated[datetime | None, typer.Option(help="First day of the events.")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Last day of the events.")] = None,
+    status: Annotated[
+        list[EventStatus] | None, typer.Option(help="Only reports of this status (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    db: DbOption = DEFAULT_DB,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """Print the reports behind the daily table: the sentence, who made the report, the sites.
+
+    One row per day, capital, status and story (a syndicated report is one story, its sites
+    counted), earliest first, from the events `newsflow summarize` extracted.
+
+    Example: newsflow evidence Kandahar --status claimed --status confirmed
+    """
+    from tasks.events import load_gazetteer
+    from warehouse.summaries import capture_evidence
+
+    capital = None
+    if place is not None:
+        gazetteer = load_gazetteer()
+        found = gazetteer.place_named(place)
+        if found is None:
+            close = gazetteer.close_names(place)
+            _fail(
+                f"no capital or province is called {place!r}"
+                + (f"; did you mean {' or '.join(close)}?" if close else "")
+            )
+        capital = found.capital
+    with _user_errors():
+        columns, rows, more = capture_evidence(
+            db,
+            capital=capital,
+            statuses=[s.value for s in status] if status else None,
+            start=_day(start),
+            end=_day(end),
+            limit=limit,
+        )
+    if format is not OutputFormat.table:
+        _print_table(columns, rows, format)
+        return
+    if not rows:
+        console.print("no reports match (run `newsflow summarize` first?)")
+        return
+    title = f"reports of {capital}" if capital else "reports of the capitals"
+    _print_table(columns, rows, format, title=title)
+    if more:
+        console.print(f"the first {limit} rows; pass --limit for more", highlight=False)
 
 
 @app.command()

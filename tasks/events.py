@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -135,6 +136,22 @@ class Gazetteer:
     def place(self, capital: str) -> Place:
         """The place whose capital has this (canonical or variant) name."""
         return self.by_name[_key(capital)]
+
+    def place_named(self, name: str) -> Place | None:
+        """The place a person means by a capital's or a province's name, in any spelling the
+        gazetteer knows (Shibirghan, Jowzjan): a province stands for its capital here, as it does
+        not in a news sentence (Baghlan the town is not Pul-e Khumri)."""
+        return self.by_name.get(_key(name)) or self.by_province.get(_key(name))
+
+    def close_names(self, name: str) -> list[str]:
+        """Capitals whose spellings are close to a name the gazetteer does not know."""
+        spellings = {
+            spelling: place.capital
+            for place in self.places
+            for spelling in (*place.capital_spellings, *place.province_spellings)
+        }
+        close = difflib.get_close_matches(name.title(), list(spellings), n=3, cutoff=0.8)
+        return list(dict.fromkeys(spellings[spelling] for spelling in close))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from tasks.summaries import daily_captures_table, days_with_captures, export_sum
 from tests.test_events import insert_articles
 from warehouse import db
 from warehouse.summaries import (
+    capture_evidence,
     count_undated_articles,
     read_daily_captures,
     recompute_daily_summaries,
@@ -271,6 +272,80 @@ def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summar
     recompute_daily_summaries(timeline_db, date(2021, 8, 6), date(2021, 8, 7))
     rows = daily_captures_table(timeline_db, None, None)
     assert [r["held_capitals"] for r in rows[:3]] == [1, 2, None]
+
+
+def test_the_evidence_of_a_capital_is_each_storys_first_sentence_earliest_first(timeline_db):
+    """What the daily table rests on: Sheberghan claimed by a Taliban spokesman on the 7th,
+    confirmed by officials on the 8th; retakes and contested reports are there too."""
+    insert_articles(timeline_db, RETAKES)
+    _extract_all(timeline_db)
+    columns, rows, more = capture_evidence(timeline_db, capital="Sheberghan")
+    assert columns == [
+        "day", "capital", "status", "reported_by", "sites", "articles", "site", "evidence", "url"
+    ]  # fmt: skip
+    assert [row[:7] for row in rows] == [
+        (date(2021, 8, 7), "Sheberghan", "claimed", "taliban", 1, 1, "Site B"),
+        (date(2021, 8, 8), "Sheberghan", "confirmed", "officials", 1, 1, "Site C"),
+    ]
+    assert rows[0][7:] == (
+        "A Taliban spokesman said the group captured Shibirghan on Saturday.",
+        "https://b.example/sheberghan",
+    )
+    assert not more
+    _, rows, _ = capture_evidence(timeline_db, statuses=["retaken"])
+    assert [(row[0].day, row[1]) for row in rows] == [
+        (9, "Kunduz"),
+        (10, "Lashkar Gah"),
+        (13, "Zaranj"),
+    ]
+    _, rows, more = capture_evidence(timeline_db, start=date(2021, 8, 8), end=date(2021, 8, 8))
+    assert {row[0] for row in rows} == {date(2021, 8, 8)} and len(rows) == 4 and not more
+    _, rows, more = capture_evidence(timeline_db, start=date(2021, 8, 8), limit=3)
+    assert len(rows) == 3 and more
+
+
+def test_a_syndicated_report_is_one_line_of_evidence_with_its_sites(db_path):
+    sites = [("a", "Site A"), ("b", "Site B"), ("c", "Site C")]
+    [first] = insert_articles(
+        db_path,
+        [{"url": "https://a.example/story", "site_name": "Site A", "text": SYNDICATED,
+          "published_at": datetime(2021, 8, 7, 12, tzinfo=UTC)}],
+    )  # fmt: skip
+    insert_articles(
+        db_path,
+        [{"url": f"https://{host}.example/copy", "site_name": name, "text": SYNDICATED,
+          "cluster_id": first, "duplicate_of": first,
+          "published_at": datetime(2021, 8, 7, 13, tzinfo=UTC)} for host, name in sites],
+    )  # fmt: skip
+    _extract_all(db_path)
+    _, rows, _ = capture_evidence(db_path)
+    assert [row[1:8] for row in rows] == [
+        ("Sheberghan", "confirmed", "officials", 3, 4, "Site A", SYNDICATED.split(". ")[0] + ".")
+    ]
+    assert rows[0][8] == "https://a.example/story"  # the first published
+
+
+def test_evidence_command_takes_any_spelling_or_the_province_and_suggests_a_name(timeline_db):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    def evidence(*args: str) -> Any:
+        return CliRunner().invoke(app, ["evidence", *args, "--db", timeline_db, "-f", "json"])
+
+    for name in ("Shibirghan", "Jowzjan", "sheberghan"):
+        result = evidence(name)
+        assert result.exit_code == 0, result.stderr
+        assert [r["status"] for r in json.loads(result.stdout)] == ["claimed", "confirmed"]
+    result = evidence("--status", "confirmed", "--start", "2021-08-08", "--end", "2021-08-08")
+    assert {r["capital"] for r in json.loads(result.stdout)} == {
+        "Kunduz", "Sar-e Pul", "Sheberghan", "Taloqan"
+    }  # fmt: skip
+    result = evidence("Kandahr")
+    assert result.exit_code == 1
+    assert "no capital or province is called 'Kandahr'; did you mean Kandahar?" in result.stderr
+    result = CliRunner().invoke(app, ["evidence", "Farah", "--db", timeline_db])
+    assert result.exit_code == 0 and "no reports match" in result.stdout
 
 
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):

@@ -146,6 +146,35 @@ def read_daily_captures(
         return interruptible(conn, lambda: conn.execute(read, params).to_arrow_table().to_pylist())
 
 
+def capture_evidence(
+    db: str,
+    *,
+    capital: str | None = None,
+    statuses: Sequence[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    limit: int = 100,
+    wait_seconds: float = 30.0,
+) -> tuple[list[str], list[tuple], bool]:
+    """The reports behind the daily tables, a row per day, capital, status and story, earliest
+    first (capture_evidence.sql).
+
+    Returns:
+        the column names, at most `limit` rows, and whether more rows matched.
+    """
+    params = {
+        **day_range(start, end),
+        "capital": capital,
+        "statuses": list(statuses) if statuses else None,
+        "limit": limit,
+    }
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        cursor = interruptible(conn, lambda: conn.execute(sql("capture_evidence"), params))
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    return columns, rows[:limit], len(rows) > limit
+
+
 def write_summary_tables(
     db: str, out_dir: Path, fmt: Literal["csv", "parquet"], *, wait_seconds: float = 30.0
 ) -> dict[Path, int]:
