@@ -177,7 +177,7 @@ def test_every_help_text_is_shown_as_written() -> None:
         return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
     commands = typer.main.get_command(app).commands
-    assert len(commands) == 9
+    assert len(commands) == 10
     for name, command in commands.items():
         shown = flat(CliRunner().invoke(app, [name, "--help"], terminal_width=400).output)
         texts = [command.help.split("\n\n")[0], *(p.help for p in command.params if p.help)]
