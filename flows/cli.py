@@ -763,7 +763,7 @@ def evidence(
     place: Annotated[
         str | None,
         typer.Argument(
-            metavar="[CAPITAL]",
+            metavar="CAPITAL",
             help="A capital, or its province, in any spelling the gazetteer knows (Shibirghan, "
             "Jowzjan); every capital when left out.",
         ),
@@ -771,7 +771,12 @@ def evidence(
     start: Annotated[datetime | None, typer.Option(help="First day of the events.")] = None,
     end: Annotated[datetime | None, typer.Option(help="Last day of the events.")] = None,
     status: Annotated[
-        list[EventStatus] | None, typer.Option(help="Only reports of this status (repeatable).")
+        list[EventStatus] | None,
+        typer.Option(
+            metavar="STATUS",
+            help="Only reports of this status: confirmed, claimed, contested, denied or retaken "
+            "(repeatable).",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
     db: DbOption = DEFAULT_DB,
