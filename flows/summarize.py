@@ -17,7 +17,12 @@ from tasks.summaries import (
     render_captures_chart,
     reports_dir,
 )
-from warehouse.summaries import count_undated_articles, day_range, read_daily_captures
+from warehouse.summaries import (
+    count_undated_articles,
+    day_range,
+    read_daily_captures,
+    read_first_reports,
+)
 
 EXTRACT_BATCH_SIZE = 500
 
@@ -128,7 +133,8 @@ def summarize(
     written = compute_daily_summaries(db, recompute_start, recompute_end)
     rows = read_daily_captures(db, start, end)
     chart = render_captures_chart(rows, reports_dir(db))
-    publish_captures_artifacts([display_row(r) for r in rows], chart)
+    first_reports = read_first_reports(db, start, end)
+    publish_captures_artifacts([display_row(r) for r in rows], chart, first_reports)
     last = rows[-1] if rows else {}
     report = SummaryReport(
         db=db,

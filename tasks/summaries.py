@@ -43,6 +43,8 @@ COLUMNS = {
 # The longest range shown day by day: a chart labels each day and the artifacts hold each one;
 # a longer range gets months or years on the chart, and its days with captures in the artifacts
 DAY_BY_DAY_UP_TO = 45
+FIRST_REPORTS_SHOWN = 100  # a report artifact's first reports, the last ones
+EVIDENCE_CHARS = 300  # a first report's sentence in the artifact, cut after
 _NAME_LINE_INCHES = 0.13  # one 7-point line of capital names on the chart
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -267,11 +269,34 @@ def days_with_captures(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def first_reports_markdown(reports: Sequence[dict[str, Any]]) -> str:
+    """Each new capital's first report as a Markdown list: day, capital, status, who reported
+    it, the site, the sentence (cut at EVIDENCE_CHARS) and a link; the last FIRST_REPORTS_SHOWN."""
+    if not reports:
+        return ""
+    lines = ["", "## First reports", ""]
+    if len(reports) > FIRST_REPORTS_SHOWN:
+        shown = f"The last {FIRST_REPORTS_SHOWN} of {len(reports)}"
+        lines += [f"{shown}: `newsflow evidence` prints every report.", ""]
+    for report in reports[-FIRST_REPORTS_SHOWN:]:
+        sentence = " ".join(report["evidence"].split())
+        if len(sentence) > EVIDENCE_CHARS:
+            sentence = sentence[: EVIDENCE_CHARS - 1].rstrip() + "…"
+        by = f", {report['reported_by']}" if report["reported_by"] else ""
+        lines.append(
+            f"- {report['day']} **{report['capital']}** ({report['status']}{by}; "
+            f"{report['site']}): “{sentence}” [source](<{report['url']}>)"
+        )
+    return "\n".join(lines) + "\n"
+
+
 @task(name="publish_captures_artifacts")
-def publish_captures_artifacts(rows: list[dict[str, Any]], chart: ChartFiles) -> None:
-    """Task: a table artifact and a Markdown artifact of the daily captures (display rows);
-    over more than DAY_BY_DAY_UP_TO days, of the days with captures (a stray page from years
-    before made thousands of empty days)."""
+def publish_captures_artifacts(
+    rows: list[dict[str, Any]], chart: ChartFiles, first_reports: list[dict[str, Any]]
+) -> None:
+    """Task: a table artifact and a Markdown artifact of the daily captures (display rows), the
+    Markdown with each new capital's first report; over more than DAY_BY_DAY_UP_TO days, of the
+    days with captures (a stray page from years before made thousands of empty days)."""
     title = "Provincial capitals reported captured, by day"
     if len(rows) > DAY_BY_DAY_UP_TO:
         shown = days_with_captures(rows)
@@ -282,5 +307,6 @@ def publish_captures_artifacts(rows: list[dict[str, Any]], chart: ChartFiles) ->
         rows = shown
     create_table_artifact(table=rows, key=TABLE_ARTIFACT_KEY, description=title)
     markdown = captures_markdown(rows, title)
+    markdown += first_reports_markdown(first_reports)
     markdown += f"\nChart: `{chart.png}` and `{chart.html}`\n"
     create_markdown_artifact(markdown=markdown, key=MARKDOWN_ARTIFACT_KEY)

@@ -348,6 +348,23 @@ def test_evidence_command_takes_any_spelling_or_the_province_and_suggests_a_name
     assert result.exit_code == 0 and "no reports match" in result.stdout
 
 
+def test_the_reports_artifact_cuts_long_sentences_and_keeps_the_last_reports():
+    from tasks.summaries import EVIDENCE_CHARS, FIRST_REPORTS_SHOWN, first_reports_markdown
+
+    report = {"day": date(2021, 8, 6), "capital": "Zaranj", "status": "confirmed",
+              "reported_by": None, "site": "Site A", "url": "https://a.example/z"}  # fmt: skip
+    long = first_reports_markdown([{**report, "evidence": "Zaranj fell.\n" + "x " * 400}])
+    [line] = [line for line in long.splitlines() if line.startswith("- ")]
+    assert line.startswith("- 2021-08-06 **Zaranj** (confirmed; Site A): “Zaranj fell. x x")
+    cut = line.split("“")[1].split("”")[0]
+    assert EVIDENCE_CHARS - 2 <= len(cut) <= EVIDENCE_CHARS and cut.endswith("x…")
+    many = [{**report, "capital": f"C{i}", "evidence": "Fell."} for i in range(101)]
+    text = first_reports_markdown(many)
+    assert f"The last {FIRST_REPORTS_SHOWN} of 101" in text
+    assert "**C0**" not in text and "**C100**" in text
+    assert first_reports_markdown([]) == ""
+
+
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
     before = dict(_rows(timeline_db, "SELECT day, computed_at FROM daily_captures"))
     totals = _rows(timeline_db, TABLE_SIZES)
@@ -483,7 +500,9 @@ def test_a_range_of_years_is_summarized_on_one_screen_and_charted_by_month(
         f"Provincial capitals reported captured, by day: the 4 of {len(rows)} days with captures"
     )
     assert [line.split("|")[1].strip() for line in report.data.splitlines()[4:8]] == captured
-    assert len(report.data.splitlines()) < 12
+    table_part, first_reports = report.data.split("## First reports")
+    assert len(table_part.splitlines()) < 12
+    assert first_reports.count("\n- ") == 5  # the capitals new on those days, one line each
 
 
 def _latest_artifacts(*keys: str) -> list[Any]:
@@ -521,6 +540,15 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
             )
         }
     assert keys == {"daily-captures", "daily-captures-report"}
+    [report] = _latest_artifacts("daily-captures-report")
+    first = report.data.split("## First reports\n\n", 1)[1].splitlines()
+    assert first[1] == (  # claimed on the 7th: only the Taliban said so that day
+        "- 2021-08-07 **Sheberghan** (claimed, taliban; Site B): “A Taliban spokesman said the "
+        "group captured Shibirghan on Saturday.” [source](<https://b.example/sheberghan>)"
+    )
+    assert [line.split("**")[1] for line in first if line.startswith("- ")] == [
+        "Zaranj", "Sheberghan", "Kunduz", "Sar-e Pul", "Taloqan"
+    ]  # fmt: skip
 
     again = summarize(start=date(2021, 8, 7), end=date(2021, 8, 8), db=db_path)
     assert (again.articles_read, again.days) == (0, 2)
