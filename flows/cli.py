@@ -699,6 +699,10 @@ def reclean(
         typer.Option("--source", help="Only this source's pages (by name; repeatable)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Pages per batch.")] = 200,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only the pages fetched since (a fast backfill's, say)."),
+    ] = None,
 ) -> None:
     """Clean the stored pages again, without fetching, and load what reads differently now.
 
@@ -721,7 +725,7 @@ def reclean(
         _progress_display(RECLEAN_STAGES),
     ):
         report = _printing_its_url(reclean_flow)(
-            db=db, extraction=extraction, sources=source, batch_size=batch_size
+            db=db, extraction=extraction, sources=source, batch_size=batch_size, since=since
         )
     console.print(escape(f"reclean of {report.db}"), highlight=False, soft_wrap=True)
     _print_rows(report.rows(), OutputFormat.table)

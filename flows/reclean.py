@@ -12,6 +12,7 @@ versions' capture events.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from prefect import flow, get_run_logger
@@ -90,6 +91,7 @@ def reclean(
     extraction: ExtractionMode = ExtractionMode.thorough,
     sources: list[str] | None = None,
     batch_size: Annotated[int, Field(ge=1, le=5000, description="Pages per batch")] = 200,
+    since: datetime | None = None,
 ) -> RecleanReport:
     """Clean the warehouse's stored pages again and load what reads differently now.
 
@@ -98,6 +100,7 @@ def reclean(
         extraction: thorough (the best text and dates) or fast, as for ingest.
         sources: only the pages of these sources (by name); default every source.
         batch_size: pages read, cleaned and loaded per batch.
+        since: only the pages fetched since then (a fast backfill's, say); default every page.
 
     Returns:
         how many pages were read, and what came of them.
@@ -105,7 +108,7 @@ def reclean(
     logger = get_run_logger()
     settings = load_settings(db=db)  # NEWSFLOW_DB, and the clean's defaults, as for ingest
     db, wait = settings.db, settings.lock_wait_seconds
-    pages = list_stored_pages(db, sources, wait)
+    pages = list_stored_pages(db, sources, wait, since)
     progress.report("stored", len(pages))
     if pages:
         start_extraction_server(extraction)

@@ -3,6 +3,8 @@ warehouse reads a run needs first (validators, stored pages for a reclean)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
@@ -159,12 +161,16 @@ def read_known_fetches(
 
 @task(name="list_stored_pages", **_WAREHOUSE_TASK)
 def list_stored_pages(
-    db: str, sources: list[str] | None = None, lock_wait_seconds: float = 60.0
+    db: str,
+    sources: list[str] | None = None,
+    lock_wait_seconds: float = 60.0,
+    since: datetime | None = None,
 ) -> list[tuple[int, str]]:
     """The stored pages a reclean reads, as (fetch id, URL), oldest fetch first: the page of
-    each article's current version and the last page of each URL rejected that has no article."""
+    each article's current version and the last page of each URL rejected that has no article
+    (fetched since `since`, if given)."""
     with reader(db, wait_seconds=lock_wait_seconds) as conn:
-        return pages_to_reclean(conn, sources)
+        return pages_to_reclean(conn, sources, since)
 
 
 @task(name="read_stored_pages", **_WAREHOUSE_TASK)

@@ -847,6 +847,9 @@ def test_reclean_reads_the_stored_pages_and_says_what_changed(
         ("Story 0", 1),
         ("Story 1", 1),
     ]
+    code, out, err = _invoke("reclean", "--db", db_path, "--since", "2999-01-01")
+    assert code == 0, err  # --since: only the pages fetched since
+    assert "read 0 stored pages" in out.splitlines()[-1]
     assert _invoke("reclean", "--db", db_path, "--source", "clj", "--source", "cli") == (
         1,
         "",

@@ -9,13 +9,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, one_page_sources_file
 from warehouse.db import reader, writer
+from warehouse.queries import pages_to_reclean
 
 PAGES = ["bbc-1", "cnn", "guardian-1", "nytimes-1", "wapo-1"]
 FOUNDING = "000_cf0c220304eb5a48.txt"
@@ -566,8 +567,12 @@ def test_a_reclean_brings_the_thorough_reading_to_pages_ingested_fast(prefect_ha
     again = reclean(db=db_path, extraction=ExtractionMode.thorough)
     assert (again.updated, again.unchanged) == (0, 1)
     assert _rows(db_path, "SELECT version, author FROM articles") == [(2, thorough.author)]
-    [(source,)] = _rows(db_path, "SELECT DISTINCT source_name FROM fetches")
-    assert reclean(db=db_path, sources=[source]).pages == 1
+    [(source, fetched_at)] = _rows(db_path, "SELECT source_name, fetched_at FROM fetches")
+    assert reclean(db=db_path, sources=[source], since=fetched_at).pages == 1
+    with reader(db_path) as conn:  # --since: the pages fetched since then only
+        later = fetched_at + timedelta(seconds=1)
+        assert pages_to_reclean(conn, since=later) == []
+        assert pages_to_reclean(conn, [source], since=fetched_at) == [(fetch_id, page.as_uri())]
     refused = f"no source named 'typo' in this warehouse; its sources: {re.escape(source)}$"
     with pytest.raises(ValueError, match=refused):
         reclean(db=db_path, sources=["typo"])  # not a run over no page

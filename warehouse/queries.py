@@ -36,12 +36,16 @@ def known_fetches(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str,
 
 
 def pages_to_reclean(
-    conn: duckdb.DuckDBPyConnection, sources: list[str] | None = None
+    conn: duckdb.DuckDBPyConnection,
+    sources: list[str] | None = None,
+    since: datetime | None = None,
 ) -> list[tuple[int, str]]:
     """The stored pages a reclean reads, as (fetch id, URL) in fetch order: each article's page
-    and each rejected URL's last page; of the named sources only, if given."""
+    and each rejected URL's last page; of the named sources only, and fetched since `since`
+    only, if given."""
     check_source_names(conn, sources or [])
-    return conn.execute(sql("reclean_pages"), {"sources": sources}).fetchall()
+    params = {"sources": sources, "since": since}
+    return conn.execute(sql("reclean_pages"), params).fetchall()
 
 
 def check_source_names(conn: duckdb.DuckDBPyConnection, names: list[str]) -> None:
