@@ -828,6 +828,37 @@ def _author_names(author: str, site_name: str | None = None) -> str | None:
     return "; ".join(names) or None
 
 
+def _with_final_marks(author: str | None, html: str) -> str | None:
+    """Each name with the combining marks the page writes after it: trafilatura trims the
+    characters that end a name and are no word characters, which took the final vowel sign of
+    Hindi names ("शुभायन चक्रवर्ती" became "शुभायन चक्रवर्त", "वाराणसी ब्यूरो" "वाराणसी ब्यूर")."""
+    if not author or author.isascii():
+        return author
+    return "; ".join(_name_as_written(name, html) for name in author.split("; "))
+
+
+def _name_as_written(name: str, html: str) -> str:
+    """A name as the page writes it: itself where the page has it whole (no letter or mark
+    after it), else the first place where only combining marks end its word, with them."""
+
+    def word_ends(at: int) -> bool:
+        following = html[at] if at < len(html) else " "
+        return not (following.isalnum() or unicodedata.category(following)[0] == "M")
+
+    with_marks = None
+    at = html.find(name)
+    while at != -1:
+        end = at + len(name)
+        if word_ends(end):
+            return name
+        while end < len(html) and unicodedata.category(html[end])[0] == "M":
+            end += 1
+        if with_marks is None and end > at + len(name) and word_ends(end):
+            with_marks = html[at:end]
+        at = html.find(name, at + 1)
+    return with_marks or name
+
+
 def _name_words(name: str) -> list[str]:
     """A name's words, case folded: "Mac & i" and "Mac; I" are both ["mac", "i"]."""
     return _NAME_WORD_RE.findall(name.casefold())
@@ -896,7 +927,9 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
         site_name = host[1] if host else None
     return _PageMeta(
         title=_normalize_title(title),
-        author=_author_names(normalize_text(meta.author), site_name) if meta.author else None,
+        author=_with_final_marks(_author_names(normalize_text(meta.author), site_name), html)
+        if meta.author
+        else None,
         site_name=_short_site_name(site_name) if site_name else None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),

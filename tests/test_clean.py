@@ -35,6 +35,7 @@ from tasks.extraction import (
     _short_site_name,
     _site_name,
     _time_limit,
+    _with_final_marks,
     _zone_evidence,
     clean_html,
     clean_page,
@@ -663,6 +664,34 @@ def test_author_names_drop_a_bylines_labels(found, names):
     """A byline's labels in other languages than English stayed in articles.author: "Par AFP
     publié le; Mis À Jour À" for AFP."""
     assert _author_names(found) == names
+
+
+@pytest.mark.parametrize(
+    ("page", "author"),
+    [  # trafilatura trimmed each name's final vowel sign: "चक्रवर्त", "ब्यूर", "कुटिन्ह"
+        ("1521292139", "Business Standard; शुभायन चक्रवर्ती"),
+        ("1579139187", "वाराणसी ब्यूरो"),
+        ("1725202846", "Business Standard; ऐश्ली कुटिन्हो"),
+    ],
+)
+def test_a_hindi_bylines_names_keep_their_final_vowel_signs(corpus, page, author):
+    html = gzip.decompress((corpus / DATES / f"{page}.html.gz").read_bytes()).decode()
+    for mode in ExtractionMode:
+        assert clean_html(html, "https://example.org/a", mode=mode).author == author, mode
+
+
+@pytest.mark.parametrize(
+    ("author", "html", "kept"),
+    [
+        ("अमित", "<p>अमित शाह</p><p>अमिता</p>", "अमित"),  # written whole: another word not taken
+        ("अमित", "<p>By अमिता</p>", "अमिता"),
+        ("Jane Doe; अमित", "<p>अमिताभ</p>", "Jane Doe; अमित"),  # a letter follows: another name
+        ("Jane Doe", "<p>Jane Doe\u0301</p>", "Jane Doe"),  # Latin names are taken as they are
+        (None, "", None),
+    ],
+)
+def test_names_take_the_combining_marks_the_page_writes_after_them(author, html, kept):
+    assert _with_final_marks(author, html) == kept
 
 
 @pytest.mark.parametrize(
