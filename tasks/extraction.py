@@ -289,6 +289,9 @@ _HOSTLIKE_SEGMENT_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.IGNORE
 _SITE_SEGMENT_RULES = (_TITLE_GENERIC_SEGMENT_RE, _NEWS_SECTION_SEGMENT_RE, _HOSTLIKE_SEGMENT_RE)
 _SECOND_LEVEL_LABELS = {"co", "com", "net", "org", "gov", "ac", "edu", "or", "ne", "go"}
 _TITLE_MIN_CHARS = 12  # never strip a title down to less than this
+# a separator a title starts or ends with, the segment beside it left empty ("| Aktres, …" as a
+# page's og:title gives it, "… :: 痞客邦 PIXNET ::"); not a closing quote ("… così»")
+_EDGE_SEPARATOR_RE = re.compile(r"^\s*(?:\||::|·|•|-|–|—)\s+|\s+(?:\||::|·|•|-|–|—)\s*$")
 
 # Dates: where pages state their publication time, most trusted first.
 _DATE_META_KEYS = (
@@ -920,7 +923,11 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
     page_url = meta.url or url  # its canonical or og:url: a saved page's own is a file://
     headlines = [meta.title or "", *_headline_variants(tree)]
     site_name = _site_name(meta.sitename, headlines) if meta.sitename else None
-    title = strip_site_name(normalize_text(meta.title), page_url, site_name) if meta.title else None
+    if meta.title:
+        bare = _EDGE_SEPARATOR_RE.sub("", normalize_text(meta.title))
+        title = strip_site_name(bare, page_url, site_name)
+    else:
+        title = None
     title = _headline_within(title, headlines[1:]) if title else None
     if not site_name:
         host = trafilatura_metadata.META_URL.match(page_url)

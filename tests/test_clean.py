@@ -427,12 +427,18 @@ def test_real_page_titles_lose_site_suffix(corpus, case, title):
         (DATES / "1564888577.html.gz", "是你嗎？ 1-2月期發票千萬獎開出18張"),  # "… - 自由財經"
         (DATES / "1641304459.html.gz", "ورود 50 هزار میلیارد تومان نقدینگی به بورس در 3 ماه"),
         ("guardian-1", "'What is the sea telling us?': Māori tribes fearful over whale strandings"),
+        (DATES / "1523761669.html.gz", "Aktres, sunod-sunuran sa aktor BF"),  # og:title "| Aktres…"
+        (  # a closing quote is no separator
+            DATES / "1582946828.html.gz",
+            "Coronavirus e isolamento, gli urologi: «La pigrizia danneggia la prostata, in casa "
+            "allenatevi così»",
+        ),
     ],
 )
 def test_a_title_is_the_headline_its_page_gives_without_what_is_around_it(corpus, page, title):
     """The <title> and og:title held a section's name ("自由財經" on 自由時報), a site's name in
     a script its host does not spell ("خبرگزاری آریا" on aryanews.com) or the columnist's; the
-    page's h1 is the headline alone."""
+    page's h1 is the headline alone. An og:title began with a bar ("| Aktres, …")."""
     if isinstance(page, Path):
         html = gzip.decompress((corpus / page).read_bytes()).decode()
     else:
