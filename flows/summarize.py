@@ -132,8 +132,8 @@ def summarize(
         )
     written = compute_daily_summaries(db, recompute_start, recompute_end)
     rows = read_daily_captures(db, start, end)
-    chart = render_captures_chart(rows, reports_dir(db))
     first_reports = read_first_reports(db, start, end)
+    chart = render_captures_chart(rows, reports_dir(db), first_reports)
     publish_captures_artifacts([display_row(r) for r in rows], chart, first_reports)
     last = rows[-1] if rows else {}
     report = SummaryReport(

@@ -61,6 +61,7 @@ svg {{ max-width: 100%; height: auto; }}
 {svg}
 <h2>By day</h2>
 {table}
+{first_reports}
 </body></html>
 """
 
@@ -208,13 +209,31 @@ def _mark_national_capital(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
         )
 
 
+def _html_first_reports(reports: Sequence[dict[str, Any]]) -> str:
+    """Each new capital's first report as an HTML list, as first_reports_markdown words it."""
+    if not reports:
+        return ""
+    items = []
+    for report in reports[-FIRST_REPORTS_SHOWN:]:
+        by = f", {report['reported_by']}" if report["reported_by"] else ""
+        items.append(
+            f"<li>{report['day']} <strong>{html.escape(report['capital'])}</strong> "
+            f"({html.escape(report['status'] + by)}; {html.escape(report['site'])}): "
+            f"“{html.escape(_cut(report['evidence']))}” "
+            f'<a href="{html.escape(report["url"])}">source</a></li>'
+        )
+    return "<h2>First reports</h2>\n<ul>\n" + "\n".join(items) + "\n</ul>"
+
+
 def draw_captures_chart(
     rows: Sequence[dict[str, Any]],
     out_dir: Path,
     title: str = "Provincial capitals reported captured",
+    first_reports: Sequence[dict[str, Any]] = (),
 ) -> ChartFiles:
     """Write the chart of daily_captures rows (as read_daily_captures returns them) as
-    <out_dir>/daily_captures.png and a self-contained daily_captures.html (inline SVG)."""
+    <out_dir>/daily_captures.png and a self-contained daily_captures.html (inline SVG), the
+    page with each new capital's first report under its table."""
     make_folder(
         out_dir,
         lambda why: (
@@ -235,6 +254,7 @@ def draw_captures_chart(
             subtitle=html.escape(subtitle),
             svg=svg.getvalue().split("?>", 1)[-1],
             table=_html_table([display_row(r) for r in rows]),
+            first_reports=_html_first_reports(first_reports),
         ),
         encoding="utf-8",
     )
@@ -252,9 +272,11 @@ def compute_daily_summaries(db: str, start: date | None, end: date | None) -> di
 
 
 @task(name="render_captures_chart")
-def render_captures_chart(rows: list[dict[str, Any]], out_dir: Path) -> ChartFiles:
-    """Task: the PNG and HTML chart of cumulative capitals."""
-    files = draw_captures_chart(rows, out_dir)
+def render_captures_chart(
+    rows: list[dict[str, Any]], out_dir: Path, first_reports: list[dict[str, Any]]
+) -> ChartFiles:
+    """Task: the PNG and HTML chart of cumulative capitals (the page with the first reports)."""
+    files = draw_captures_chart(rows, out_dir, first_reports=first_reports)
     get_run_logger().info("chart written to %s and %s", files.png, files.html)
     return files
 
@@ -279,15 +301,20 @@ def first_reports_markdown(reports: Sequence[dict[str, Any]]) -> str:
         shown = f"The last {FIRST_REPORTS_SHOWN} of {len(reports)}"
         lines += [f"{shown}: `newsflow evidence` prints every report.", ""]
     for report in reports[-FIRST_REPORTS_SHOWN:]:
-        sentence = " ".join(report["evidence"].split())
-        if len(sentence) > EVIDENCE_CHARS:
-            sentence = sentence[: EVIDENCE_CHARS - 1].rstrip() + "…"
         by = f", {report['reported_by']}" if report["reported_by"] else ""
         lines.append(
             f"- {report['day']} **{report['capital']}** ({report['status']}{by}; "
-            f"{report['site']}): “{sentence}” [source](<{report['url']}>)"
+            f"{report['site']}): “{_cut(report['evidence'])}” [source](<{report['url']}>)"
         )
     return "\n".join(lines) + "\n"
+
+
+def _cut(sentence: str) -> str:
+    """An evidence sentence on one line, cut to EVIDENCE_CHARS at most."""
+    sentence = " ".join(sentence.split())
+    if len(sentence) > EVIDENCE_CHARS:
+        sentence = sentence[: EVIDENCE_CHARS - 1].rstrip() + "…"
+    return sentence
 
 
 @task(name="publish_captures_artifacts")

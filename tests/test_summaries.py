@@ -363,6 +363,10 @@ def test_the_reports_artifact_cuts_long_sentences_and_keeps_the_last_reports():
     assert f"The last {FIRST_REPORTS_SHOWN} of 101" in text
     assert "**C0**" not in text and "**C100**" in text
     assert first_reports_markdown([]) == ""
+    from tasks.summaries import _html_first_reports
+
+    page = _html_first_reports([{**report, "evidence": "<script>x</script> & Zaranj fell."}])
+    assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt; &amp; Zaranj fell." in page
 
 
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
@@ -530,6 +534,11 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     page = Path(report.chart_html).read_text(encoding="utf-8")
     assert png.startswith(b"\x89PNG")
     assert "<svg" in page and "Sar-e Pul" in page and "<script" not in page
+    first = page.split("<h2>First reports</h2>", 1)[1]
+    assert (
+        "<strong>Sheberghan</strong> (claimed, taliban; Site B): “A Taliban spokesman said the "
+        'group captured Shibirghan on Saturday.” <a href="https://b.example/sheberghan">'
+    ) in first
     with get_client(sync_client=True) as client:
         keys = {
             a.key
