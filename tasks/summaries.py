@@ -162,6 +162,18 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
         # rows summarized before the held count existed have none: a gap in the line
         held = [math.nan if r["held_capitals"] is None else r["held_capitals"] for r in rows]
         axes.plot(days, held, marker=marker, color="#1f618d", linestyle=":", label="held")
+        for row, count in zip(rows, held, strict=True):
+            if row.get("retaken_capital_names") and not math.isnan(count):
+                axes.annotate(
+                    "retaken:\n" + "\n".join(row["retaken_capital_names"]),
+                    (row["day"], count),
+                    xytext=(0, -8),
+                    textcoords="offset points",
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    color="#1f618d",
+                )
     lines = max((len(r["new_capital_names"]) for r in rows), default=0)
     spare = 1 - min(0.7, lines * _NAME_LINE_INCHES / 5.0)
     axes.set_ylim(0, (max(cumulative, default=0) + 1) / spare + 1)

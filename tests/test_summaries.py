@@ -248,7 +248,10 @@ def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(t
     from tasks.summaries import _captures_figure
 
     rows[3]["held_capitals"] = None
-    lines = _captures_figure(rows, "t").axes[0].get_lines()
+    axes = _captures_figure(rows, "t").axes[0]
+    labels = [text.get_text() for text in axes.texts]
+    assert "retaken:\nZaranj" in labels and "retaken:\nKunduz" not in labels  # no point: no label
+    lines = axes.get_lines()
     held = next(line for line in lines if line.get_label() == "held")
     drawn = [None if y != y else y for y in held.get_ydata()]  # NaN: no point drawn
     assert drawn == [1, 2, 5, None, 4, 5, 5, 4, 4, 4]
