@@ -54,6 +54,34 @@ TIMELINE = [
         "text": "Taliban fighters entered Kabul on Sunday and took control of the palace.",
     },
 ]
+# Capitals retaken (Kunduz, then taken again), and a retake of a capital never reported captured
+RETAKES = [
+    {
+        "url": "https://d.example/kunduz-retaken",
+        "site_name": "Site D",
+        "published_at": datetime(2021, 8, 10, 9, tzinfo=UTC),
+        "text": "Afghan commandos retook Kunduz on Monday, officials said. "
+        "Government forces said Lashkar Gah was retaken.",
+    },
+    {
+        "url": "https://a.example/kunduz-again",
+        "site_name": "Site A",
+        "published_at": datetime(2021, 8, 12, 9, tzinfo=UTC),
+        "text": "Taliban fighters captured Kunduz on Wednesday, officials said.",
+    },
+    {  # the same day, one site reports Zaranj taken, another retaken: the retake wins
+        "url": "https://b.example/zaranj",
+        "site_name": "Site B",
+        "published_at": datetime(2021, 8, 13, 9, tzinfo=UTC),
+        "text": "Taliban fighters captured Zaranj, officials said.",
+    },
+    {
+        "url": "https://c.example/zaranj",
+        "site_name": "Site C",
+        "published_at": datetime(2021, 8, 13, 20, tzinfo=UTC),
+        "text": "Afghan forces retook Zaranj, officials said.",
+    },
+]
 TABLE_SIZES = (
     "SELECT (SELECT count(*) FROM daily_captures), (SELECT count(*) FROM daily_capture_sources), "
     "(SELECT count(*) FROM daily_article_counts)"
@@ -177,35 +205,6 @@ def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
     recompute_daily_summaries(timeline_db, date(2021, 8, 15), date(2021, 8, 15))
     [kabul] = read_daily_captures(timeline_db, date(2021, 8, 15), date(2021, 8, 15))
     assert (kabul["national_capital"], kabul["national_capital_status"]) == ("Kabul", "confirmed")
-
-
-RETAKES = [
-    {
-        "url": "https://d.example/kunduz-retaken",
-        "site_name": "Site D",
-        "published_at": datetime(2021, 8, 10, 9, tzinfo=UTC),
-        "text": "Afghan commandos retook Kunduz on Monday, officials said. "
-        "Government forces said Lashkar Gah was retaken.",
-    },
-    {
-        "url": "https://a.example/kunduz-again",
-        "site_name": "Site A",
-        "published_at": datetime(2021, 8, 12, 9, tzinfo=UTC),
-        "text": "Taliban fighters captured Kunduz on Wednesday, officials said.",
-    },
-    {  # the same day, one site reports Zaranj taken, another retaken: the retake wins
-        "url": "https://b.example/zaranj",
-        "site_name": "Site B",
-        "published_at": datetime(2021, 8, 13, 9, tzinfo=UTC),
-        "text": "Taliban fighters captured Zaranj, officials said.",
-    },
-    {
-        "url": "https://c.example/zaranj",
-        "site_name": "Site C",
-        "published_at": datetime(2021, 8, 13, 20, tzinfo=UTC),
-        "text": "Afghan forces retook Zaranj, officials said.",
-    },
-]
 
 
 def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(timeline_db):
