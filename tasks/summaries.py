@@ -222,7 +222,7 @@ def _mark_national_capital(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _html_first_reports(reports: Sequence[dict[str, Any]]) -> str:
-    """Each new capital's first report as an HTML list, as first_reports_markdown words it."""
+    """The first reports as an HTML list, as first_reports_markdown words them."""
     if not reports:
         return ""
     items = []
@@ -245,7 +245,7 @@ def draw_captures_chart(
 ) -> ChartFiles:
     """Write the chart of daily_captures rows (as read_daily_captures returns them) as
     <out_dir>/daily_captures.png and a self-contained daily_captures.html (inline SVG), the
-    page with each new capital's first report under its table."""
+    page with the first report of each new capital and retake under its table."""
     make_folder(
         out_dir,
         lambda why: (
@@ -304,8 +304,9 @@ def days_with_captures(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def first_reports_markdown(reports: Sequence[dict[str, Any]]) -> str:
-    """Each new capital's first report as a Markdown list: day, capital, status, who reported
-    it, the site, the sentence (cut at EVIDENCE_CHARS) and a link; the last FIRST_REPORTS_SHOWN."""
+    """The first report of each new capital and each retake as a Markdown list: day, capital,
+    status, who reported it, the site, the sentence (cut at EVIDENCE_CHARS) and a link; the last
+    FIRST_REPORTS_SHOWN."""
     if not reports:
         return ""
     lines = ["", "## First reports", ""]
@@ -334,7 +335,8 @@ def publish_captures_artifacts(
     rows: list[dict[str, Any]], chart: ChartFiles, first_reports: list[dict[str, Any]]
 ) -> None:
     """Task: a table artifact and a Markdown artifact of the daily captures (display rows), the
-    Markdown with each new capital's first report; over more than DAY_BY_DAY_UP_TO days, of the
+    Markdown with the first report of each new capital and retake; over more than
+    DAY_BY_DAY_UP_TO days, of the
     days with captures (a stray page from years before made thousands of empty days)."""
     title = "Provincial capitals reported captured, by day"
     if len(rows) > DAY_BY_DAY_UP_TO:

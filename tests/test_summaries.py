@@ -19,6 +19,7 @@ from warehouse.summaries import (
     capture_evidence,
     count_undated_articles,
     read_daily_captures,
+    read_first_reports,
     recompute_daily_summaries,
 )
 
@@ -233,6 +234,12 @@ def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(t
         15: (5, 4, []),
     }
     assert [r["new_capitals"] for r in rows] == [1, 1, 3, 0, 0, 0, 0, 0, 0, 0]
+    # the artifact's and the chart page's first reports: the retakes' too
+    retakes = [r for r in read_first_reports(timeline_db) if r["status"] == "retaken"]
+    assert [(r["day"].day, r["capital"], r["site"], r["evidence"]) for r in retakes] == [
+        (9, "Kunduz", "Site D", "Afghan commandos retook Kunduz on Monday, officials said."),
+        (13, "Zaranj", "Site C", "Afghan forces retook Zaranj, officials said."),
+    ]
     shown = {r["day"]: r for r in daily_captures_table(timeline_db, None, None)}
     assert (shown["2021-08-09"]["retaken_capitals"], shown["2021-08-09"]["held_capitals"]) == (
         "Kunduz",

@@ -149,8 +149,9 @@ def read_daily_captures(
 def read_first_reports(
     db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
 ) -> list[dict[str, Any]]:
-    """The sentence each capital new in [start, end] was first reported captured in, with its
-    status, who made the report, the site and the URL (summaries_first_reports.sql)."""
+    """The first report of each capital new in [start, end] and of each retake there: its
+    status, who made the report, the site, the sentence and the URL
+    (summaries_first_reports.sql)."""
     params = day_range(start, end)
     with reader(db, wait_seconds=wait_seconds) as conn:
         read = sql("summaries_first_reports")

@@ -1,16 +1,25 @@
--- The sentence each provincial capital new in [$start, $end] was first reported captured in, on
--- its first day: a confirming report before a claim, then the first published.
-WITH reports AS (
+-- The first report of each change the daily table shows in [$start, $end]: each provincial capital
+-- new that day (reported captured: a confirming report before a claim) and each capital retaken
+-- that day; then the first published.
+WITH changes AS (
+    SELECT day, capital, ['confirmed', 'claimed'] AS statuses
+    FROM daily_capture_sources
+    WHERE is_new AND capital_kind = 'provincial'
+      AND day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
+    UNION ALL
+    SELECT day, unnest(retaken_capital_names) AS capital, ['retaken'] AS statuses
+    FROM daily_captures
+    WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
+),
+reports AS (
     SELECT
-        s.day, s.capital, e.status, e.attributed_to, e.site_name, e.evidence, a.url,
-        (CASE e.status WHEN 'confirmed' THEN 1 ELSE 2 END, a.published_at, a.id, e.sentence_index)
+        c.day, c.capital, e.status, e.attributed_to, e.site_name, e.evidence, a.url,
+        (CASE e.status WHEN 'claimed' THEN 2 ELSE 1 END, a.published_at, a.id, e.sentence_index)
             AS rank_key
-    FROM daily_capture_sources AS s
+    FROM changes AS c
     JOIN capture_events AS e
-        ON e.capital = s.capital AND e.event_date = s.day AND e.status IN ('confirmed', 'claimed')
+        ON e.capital = c.capital AND e.event_date = c.day AND list_contains(c.statuses, e.status)
     JOIN articles AS a ON a.id = e.article_id
-    WHERE s.is_new AND s.capital_kind = 'provincial'
-      AND s.day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
 )
 SELECT
     day,
@@ -21,5 +30,5 @@ SELECT
     arg_min(evidence, rank_key) AS evidence,
     arg_min(url, rank_key) AS url
 FROM reports
-GROUP BY day, capital
-ORDER BY day, capital
+GROUP BY day, capital, status = 'retaken'
+ORDER BY day, status = 'retaken', capital
