@@ -929,14 +929,13 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
     else:
         title = None
     title = _headline_within(title, headlines[1:]) if title else None
+    author = _author_names(normalize_text(meta.author), site_name) if meta.author else None
     if not site_name:
         host = trafilatura_metadata.META_URL.match(page_url)
         site_name = host[1] if host else None
     return _PageMeta(
         title=_normalize_title(title),
-        author=_with_final_marks(_author_names(normalize_text(meta.author), site_name), html)
-        if meta.author
-        else None,
+        author=_with_final_marks(author, html),
         site_name=_short_site_name(site_name) if site_name else None,
         language=_read_language(tree),
         canonical_url=_read_canonical_url(tree, url),
