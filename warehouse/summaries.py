@@ -180,10 +180,13 @@ def capture_evidence(
         "statuses": list(statuses) if statuses else None,
         "limit": limit,
     }
+
+    def read() -> tuple[list[str], list[tuple]]:
+        cursor = conn.execute(sql("capture_evidence"), params)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
     with reader(db, wait_seconds=wait_seconds) as conn:
-        cursor = interruptible(conn, lambda: conn.execute(sql("capture_evidence"), params))
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
+        columns, rows = interruptible(conn, read)
     return columns, rows[:limit], len(rows) > limit
 
 
