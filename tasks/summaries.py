@@ -43,8 +43,8 @@ COLUMNS = {
 # The longest range shown day by day: a chart labels each day and the artifacts hold each one;
 # a longer range gets months or years on the chart, and its days with captures in the artifacts
 DAY_BY_DAY_UP_TO = 45
-FIRST_REPORTS_SHOWN = 100  # a report artifact's first reports, the last ones
-EVIDENCE_CHARS = 300  # a first report's sentence in the artifact, cut after
+FIRST_REPORTS_SHOWN = 100  # first reports in the artifact and on the chart's page, the last ones
+EVIDENCE_CHARS = 300  # a first report's sentence there, cut after
 _NAME_LINE_INCHES = 0.13  # one 7-point line of capital names on the chart
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
