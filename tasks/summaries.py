@@ -82,11 +82,15 @@ def reports_dir(db: str) -> Path:
 
 
 def _capitals_cell(row: dict[str, Any]) -> str:
-    """Each new capital, its status when only claimed, and its sources: "Kandahar (claimed, 1)"."""
+    """Each new capital, its status when only claimed, and its sources: "Kandahar (claimed, 1)";
+    then each one taken again after a retake: "Kunduz (again, 2)"."""
     parts = []
     for item in row.get("new_capital_sources") or []:
         status = "" if item["status"] == "confirmed" else f"{item['status']}, "
         parts.append(f"{item['capital']} ({status}{item['sources']})")
+    for item in row.get("recaptured_capital_sources") or []:
+        status = "" if item["status"] == "confirmed" else f"{item['status']}, "
+        parts.append(f"{item['capital']} (again, {status}{item['sources']})")
     return ", ".join(parts)
 
 
@@ -163,9 +167,17 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
         held = [math.nan if r["held_capitals"] is None else r["held_capitals"] for r in rows]
         axes.plot(days, held, marker=marker, color="#1f618d", linestyle=":", label="held")
         for row, count in zip(rows, held, strict=True):
-            if row.get("retaken_capital_names") and not math.isnan(count):
+            changed = [
+                f"{label}:\n" + "\n".join(row.get(key) or [])
+                for label, key in (
+                    ("retaken", "retaken_capital_names"),
+                    ("again", "recaptured_capital_names"),
+                )
+                if row.get(key)
+            ]
+            if changed and not math.isnan(count):
                 axes.annotate(
-                    "retaken:\n" + "\n".join(row["retaken_capital_names"]),
+                    "\n".join(changed),
                     (row["day"], count),
                     xytext=(0, -8),
                     textcoords="offset points",
@@ -294,19 +306,22 @@ def render_captures_chart(
 
 
 def days_with_captures(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The days something was reported captured or retaken: what shows a range too long to
-    show whole."""
+    """The days something was reported captured (new, or again) or retaken: what shows a range
+    too long to show whole."""
     return [
         row
         for row in rows
-        if row["new_capitals"] or row["retaken_capitals"] or row["national_capital"]
+        if row["new_capitals"]
+        or row["capitals"]
+        or row["retaken_capitals"]
+        or row["national_capital"]
     ]
 
 
 def first_reports_markdown(reports: Sequence[dict[str, Any]]) -> str:
-    """The first report of each new capital and each retake as a Markdown list: day, capital,
-    status, who reported it, the site, the sentence (cut at EVIDENCE_CHARS) and a link; the last
-    FIRST_REPORTS_SHOWN."""
+    """The first report of each capital new, taken again or retaken, as a Markdown list: day,
+    capital, status, who reported it, the site, the sentence (cut at EVIDENCE_CHARS) and a link;
+    the last FIRST_REPORTS_SHOWN."""
     if not reports:
         return ""
     lines = ["", "## First reports", ""]

@@ -211,42 +211,55 @@ def test_daily_captures_count_first_reports_claims_and_kabul_apart(timeline_db):
 def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(timeline_db):
     """Kunduz retaken on the 9th and taken again on the 11th; Zaranj reported taken and retaken
     on the 13th. The cumulative count keeps every capital ever reported captured; the held
-    count drops a capital while its last report is a retake. Lashkar Gah, reported retaken but
-    never captured, changes nothing."""
+    count drops a capital while its last report is a retake, and names it taken again when it
+    comes back. Lashkar Gah, reported retaken but never captured, changes nothing."""
     insert_articles(timeline_db, RETAKES)
     _extract_all(timeline_db)
     recompute_daily_summaries(timeline_db, None, None)
     rows = read_daily_captures(timeline_db)
     view = {
-        r["day"].day: (r["cumulative_capitals"], r["held_capitals"], r["retaken_capital_names"])
+        r["day"].day: (
+            r["cumulative_capitals"],
+            r["held_capitals"],
+            r["retaken_capital_names"],
+            r["recaptured_capital_names"],
+        )
         for r in rows
     }
     assert view == {
-        6: (1, 1, []),
-        7: (2, 2, []),
-        8: (5, 5, []),
-        9: (5, 4, ["Kunduz"]),
-        10: (5, 4, []),
-        11: (5, 5, []),  # taken again: held, not new
-        12: (5, 5, []),
-        13: (5, 4, ["Zaranj"]),
-        14: (5, 4, []),
-        15: (5, 4, []),
+        6: (1, 1, [], []),
+        7: (2, 2, [], []),
+        8: (5, 5, [], []),
+        9: (5, 4, ["Kunduz"], []),
+        10: (5, 4, [], []),
+        11: (5, 5, [], ["Kunduz"]),  # taken again: held, not new
+        12: (5, 5, [], []),
+        13: (5, 4, ["Zaranj"], []),  # taken and retaken: the retake wins the tie
+        14: (5, 4, [], []),
+        15: (5, 4, [], []),
     }
     assert [r["new_capitals"] for r in rows] == [1, 1, 3, 0, 0, 0, 0, 0, 0, 0]
-    # the artifact's and the chart page's first reports: the retakes' too
-    retakes = [r for r in read_first_reports(timeline_db) if r["status"] == "retaken"]
-    assert [(r["day"].day, r["capital"], r["site"], r["evidence"]) for r in retakes] == [
-        (9, "Kunduz", "Site D", "Afghan commandos retook Kunduz on Monday, officials said."),
-        (13, "Zaranj", "Site C", "Afghan forces retook Zaranj, officials said."),
+    # the artifact's and the chart page's first reports: the retakes' and the recapture's too
+    changes = [r for r in read_first_reports(timeline_db) if r["day"] > date(2021, 8, 8)]
+    assert [(r["day"].day, r["capital"], r["status"], r["evidence"]) for r in changes] == [
+        (9, "Kunduz", "retaken", "Afghan commandos retook Kunduz on Monday, officials said."),
+        (
+            11,
+            "Kunduz",
+            "confirmed",
+            "Taliban fighters captured Kunduz on Wednesday, officials said.",
+        ),
+        (13, "Zaranj", "retaken", "Afghan forces retook Zaranj, officials said."),
     ]
     shown = {r["day"]: r for r in daily_captures_table(timeline_db, None, None)}
     assert (shown["2021-08-09"]["retaken_capitals"], shown["2021-08-09"]["held_capitals"]) == (
         "Kunduz",
         4,
     )
+    assert shown["2021-08-11"]["capitals"] == "Kunduz (again, 1)"
     assert [r["day"] for r in days_with_captures(list(shown.values()))] == [
-        "2021-08-06", "2021-08-07", "2021-08-08", "2021-08-09", "2021-08-13", "2021-08-15"
+        "2021-08-06", "2021-08-07", "2021-08-08", "2021-08-09", "2021-08-11", "2021-08-13",
+        "2021-08-15"
     ]  # fmt: skip
     # the chart draws the held line beside the cumulative one, with a gap for a row summarized
     # before the held count existed; the run's summary line says how many are held
@@ -256,7 +269,8 @@ def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(t
     rows[3]["held_capitals"] = None
     axes = _captures_figure(rows, "t").axes[0]
     labels = [text.get_text() for text in axes.texts]
-    assert "retaken:\nZaranj" in labels and "retaken:\nKunduz" not in labels  # no point: no label
+    assert "retaken:\nZaranj" in labels and "again:\nKunduz" in labels
+    assert "retaken:\nKunduz" not in labels  # the day with no held count: no point, no label
     lines = axes.get_lines()
     held = next(line for line in lines if line.get_label() == "held")
     drawn = [None if y != y else y for y in held.get_ydata()]  # NaN: no point drawn
@@ -272,6 +286,7 @@ def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summar
     held count (not a made-up one) until the days are summarized again."""
     with db.writer(timeline_db) as conn:  # as the warehouse was before 009
         conn.execute("ALTER TABLE daily_captures DROP COLUMN retaken_capital_names")
+        conn.execute("ALTER TABLE daily_captures DROP COLUMN recaptured_capital_names")
         conn.execute("ALTER TABLE daily_captures DROP COLUMN held_capitals")
         conn.execute("DELETE FROM schema_version WHERE version = 9")
     with db.writer(timeline_db):

@@ -1,8 +1,8 @@
 -- One row per day in [$start, $end] (within the data's span): provincial capitals first reported
 -- captured (confirmed or claimed) that day, the running total, how many rest on claims alone,
--- those reported retaken that day and how many were held at its end, the highest running count
--- articles reported, the national capital apart, and article volume (from article_volume,
--- computed first in the same transaction).
+-- those reported retaken that day, those taken again, how many were held at its end, the
+-- highest running count articles reported, the national capital apart, and article volume
+-- (from article_volume, computed first in the same transaction).
 INSERT INTO daily_captures BY NAME
 WITH reports AS (
     SELECT capital, status, event_date AS day
@@ -95,10 +95,15 @@ held AS (
     WHERE NOT h.lost
     GROUP BY d.day
 ),
+-- Each day's changes of hands: retakes, and captures of a capital retaken before (its first
+-- capture is its first change)
 retaken AS (
-    SELECT day, list(capital ORDER BY capital) AS retaken_capital_names
-    FROM changes
-    WHERE lost
+    SELECT
+        day,
+        list(capital ORDER BY capital) FILTER (WHERE lost) AS retaken_capital_names,
+        list(capital ORDER BY capital) FILTER (WHERE NOT lost AND turn > 1)
+            AS recaptured_capital_names
+    FROM (SELECT *, row_number() OVER (PARTITION BY capital ORDER BY day) AS turn FROM changes)
     GROUP BY day
 )
 SELECT
@@ -108,6 +113,7 @@ SELECT
     c.cumulative_capitals,
     c.claimed_only,
     coalesce(r.retaken_capital_names, []::VARCHAR[]) AS retaken_capital_names,
+    coalesce(r.recaptured_capital_names, []::VARCHAR[]) AS recaptured_capital_names,
     coalesce(h.held_capitals, 0) AS held_capitals,
     n.max_reported_count,
     nat.capital AS national_capital,

@@ -1,6 +1,6 @@
 -- The first report of each change the daily table shows in [$start, $end]: each provincial capital
--- new that day (reported captured: a confirming report before a claim) and each capital retaken
--- that day; then the first published.
+-- new that day or taken again after a retake (reported captured: a confirming report before a
+-- claim) and each capital retaken that day; then the first published.
 WITH changes AS (
     SELECT day, capital, ['confirmed', 'claimed'] AS statuses
     FROM daily_capture_sources
@@ -8,6 +8,10 @@ WITH changes AS (
       AND day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
     UNION ALL
     SELECT day, unnest(retaken_capital_names) AS capital, ['retaken'] AS statuses
+    FROM daily_captures
+    WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
+    UNION ALL
+    SELECT day, unnest(recaptured_capital_names) AS capital, ['confirmed', 'claimed'] AS statuses
     FROM daily_captures
     WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')
 ),
