@@ -85,12 +85,10 @@ def _capitals_cell(row: dict[str, Any]) -> str:
     """Each new capital, its status when only claimed, and its sources: "Kandahar (claimed, 1)";
     then each one taken again after a retake: "Kunduz (again, 2)"."""
     parts = []
-    for item in row.get("new_capital_sources") or []:
-        status = "" if item["status"] == "confirmed" else f"{item['status']}, "
-        parts.append(f"{item['capital']} ({status}{item['sources']})")
-    for item in row.get("recaptured_capital_sources") or []:
-        status = "" if item["status"] == "confirmed" else f"{item['status']}, "
-        parts.append(f"{item['capital']} (again, {status}{item['sources']})")
+    for key, again in (("new_capital_sources", ""), ("recaptured_capital_sources", "again, ")):
+        for item in row.get(key) or []:
+            status = "" if item["status"] == "confirmed" else f"{item['status']}, "
+            parts.append(f"{item['capital']} ({again}{status}{item['sources']})")
     return ", ".join(parts)
 
 

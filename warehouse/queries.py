@@ -230,16 +230,20 @@ def _refused_name(kind: str, statement: Any, query: str) -> str:
     return kind
 
 
-def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
-    """Refuse every statement but SELECT and EXPLAIN [ANALYZE] SELECT, and more than one."""
+def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> list[Any]:
+    """Refuse every statement but SELECT and EXPLAIN [ANALYZE] SELECT, and more than one.
+
+    Returns:
+        the query's statements as DuckDB parsed them (pivot enums and their transaction too).
+    """
     try:
         statements = conn.extract_statements(query)
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
-    statements = _users_statements(statements, query)
-    if not statements:
+    users = _users_statements(statements, query)
+    if not users:
         raise WarehouseError("the query is empty; pass one SELECT statement")
-    for statement in statements:
+    for statement in users:
         kind = _statement_kind(conn, statement)
         if kind not in READ_ONLY_STATEMENTS:
             name = _refused_name(kind, statement, query)
@@ -247,10 +251,9 @@ def _refuse_writes(conn: duckdb.DuckDBPyConnection, query: str) -> None:
                 f"newsflow query is read-only: {name} statements are refused "
                 "(use SELECT; the flows are the only writers)"
             )
-    if len(statements) > 1:  # only the last one's rows would be printed
-        raise WarehouseError(
-            f"the query holds {len(statements)} statements; pass one SELECT at a time"
-        )
+    if len(users) > 1:  # only the last one's rows would be printed
+        raise WarehouseError(f"the query holds {len(users)} statements; pass one SELECT at a time")
+    return statements
 
 
 def _disable_file_access(conn: duckdb.DuckDBPyConnection) -> None:
@@ -269,19 +272,20 @@ def _disable_file_access(conn: duckdb.DuckDBPyConnection) -> None:
 def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
     """Run a user's SQL on a read-only connection; statements that could write are refused."""
     with reader(db) as conn:
-        _refuse_writes(conn, query)
+        statements = _refuse_writes(conn, query)
         load_extension(conn, "fts")  # for search_terms() in users' SQL
         _disable_file_access(conn)
         try:
-            return interruptible(conn, lambda: _run(conn, query))
+            return interruptible(conn, lambda: _run(conn, query, statements))
         except duckdb.Error as exc:
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from None
 
 
-def _run(conn: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple]]:
-    """The query's rows; of an EXPLAIN of a PIVOT, the plan (its transaction's COMMIT comes last
-    and says only "Success")."""
-    statements = conn.extract_statements(query)
+def _run(
+    conn: duckdb.DuckDBPyConnection, query: str, statements: list[Any]
+) -> tuple[list[str], list[tuple]]:
+    """The query's rows; of an EXPLAIN of a PIVOT (its parsed `statements`), the plan: its
+    transaction's COMMIT comes last and says only "Success"."""
     if not _explains_a_pivot(statements):
         return _columns_and_rows(conn.execute(query))
     plan: tuple[list[str], list[tuple]] = ([], [])

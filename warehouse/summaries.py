@@ -140,10 +140,7 @@ def read_daily_captures(
     db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
 ) -> list[dict[str, Any]]:
     """Daily captures in [start, end], each with its new capitals' statuses and source counts."""
-    params = day_range(start, end)
-    with reader(db, wait_seconds=wait_seconds) as conn:
-        read = sql("summaries_daily_captures_read")
-        return interruptible(conn, lambda: conn.execute(read, params).to_arrow_table().to_pylist())
+    return _read_days(db, "summaries_daily_captures_read", start, end, wait_seconds)
 
 
 def read_first_reports(
@@ -152,9 +149,16 @@ def read_first_reports(
     """The first report of each capital new in [start, end] and of each retake there: its
     status, who made the report, the site, the sentence and the URL
     (summaries_first_reports.sql)."""
+    return _read_days(db, "summaries_first_reports", start, end, wait_seconds)
+
+
+def _read_days(
+    db: str, statement: str, start: date | None, end: date | None, wait_seconds: float
+) -> list[dict[str, Any]]:
+    """The rows of a named statement over the days [start, end], as dicts, on a reader."""
     params = day_range(start, end)
     with reader(db, wait_seconds=wait_seconds) as conn:
-        read = sql("summaries_first_reports")
+        read = sql(statement)
         return interruptible(conn, lambda: conn.execute(read, params).to_arrow_table().to_pylist())
 
 
