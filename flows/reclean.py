@@ -25,6 +25,7 @@ from tasks.clean import clean_batch, start_extraction_server
 from tasks.dedupe import dedupe_batch
 from tasks.load import list_stored_pages, load_reclean_batch, read_stored_pages
 from tasks.settings import ExtractionMode, load_settings
+from warehouse.db import upgrade
 from warehouse.store import LoadCounts
 
 
@@ -108,6 +109,7 @@ def reclean(
     logger = get_run_logger()
     settings = load_settings(db=db)  # NEWSFLOW_DB, and the clean's defaults, as for ingest
     db, wait = settings.db, settings.lock_wait_seconds
+    upgrade(db, wait_seconds=wait)  # a warehouse from an older newsflow gets what is read below
     pages = list_stored_pages(db, sources, wait, since)
     progress.report("stored", len(pages))
     if pages:

@@ -17,6 +17,7 @@ from tasks.summaries import (
     render_captures_chart,
     reports_dir,
 )
+from warehouse.db import upgrade
 from warehouse.summaries import (
     count_undated_articles,
     day_range,
@@ -117,6 +118,7 @@ def summarize(
     logger = get_run_logger()
     db = load_settings(db=db).db  # a worker's NEWSFLOW_DB names the warehouse its ingests write
     day_range(start, end)  # a reversed range is refused before the extraction writes anything
+    upgrade(db)  # a warehouse from an older newsflow gets the tables and columns read below
     if last_days and start is None:
         start = (end or date.today()) - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)

@@ -281,16 +281,22 @@ def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(t
         "others reported retaken)" in report.headline()  # fmt: skip
 
 
-def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summary(timeline_db):
-    """Migration 009 on a warehouse whose daily rows were written before it: the rows show no
-    held count (not a made-up one) until the days are summarized again."""
-    with db.writer(timeline_db) as conn:  # as the warehouse was before 009
+def _as_before_009(path: str) -> None:
+    """The warehouse as newsflow left it before migration 009 (the held count)."""
+    with db.writer(path) as conn:
         conn.execute("ALTER TABLE daily_captures DROP COLUMN retaken_capital_names")
         conn.execute("ALTER TABLE daily_captures DROP COLUMN recaptured_capital_names")
         conn.execute("ALTER TABLE daily_captures DROP COLUMN held_capitals")
         conn.execute("DELETE FROM schema_version WHERE version = 9")
-    with db.writer(timeline_db):
-        pass  # opening a writer applies the migrations it lacks
+
+
+def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summary(timeline_db):
+    """Migration 009 on a warehouse whose daily rows were written before it: the rows show no
+    held count (not a made-up one) until the days are summarized again."""
+    _as_before_009(timeline_db)
+    db.upgrade(timeline_db)
+    with db.reader(timeline_db) as conn:
+        assert db.schema_version(conn) == db.latest_version() == 9
     rows = daily_captures_table(timeline_db, None, None)
     assert [(r["retaken_capitals"], r["held_capitals"]) for r in rows[:2]] == [("", None)] * 2
     recompute_daily_summaries(timeline_db, date(2021, 8, 6), date(2021, 8, 7))
@@ -484,6 +490,13 @@ def test_export_writes_each_summary_table(timeline_db, tmp_path, fmt):
         rows = pq.read_table(captures).to_pylist()
         assert rows[2]["new_capital_names"] == ["Kunduz", "Sar-e Pul", "Taloqan"]
     assert len(rows) == 10
+    # the table's order, the retakes and held count beside the counts (not last, as appended)
+    assert list(rows[0]) == [
+        "day", "new_capitals", "new_capital_names", "cumulative_capitals", "claimed_only",
+        "retaken_capital_names", "recaptured_capital_names", "held_capitals",
+        "max_reported_count", "national_capital", "national_capital_status", "articles",
+        "stories",
+    ]  # fmt: skip
 
 
 def test_export_refuses_an_unknown_format(timeline_db, tmp_path):
@@ -542,6 +555,58 @@ def _latest_artifacts(*keys: str) -> list[Any]:
         keyed = ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=list(keys)))
         latest = {a.key: a for a in client.read_latest_artifacts(artifact_filter=keyed)}
     return [latest[key] for key in keys]
+
+
+def test_a_warehouse_from_before_the_held_count_says_how_to_upgrade_and_summarize_does(
+    prefect_harness, timeline_db
+):
+    """`captures` after an upgrade of newsflow, on a warehouse from before migration 009, failed
+    with a traceback (a column not found): now it names the fix, and `summarize` upgrades the
+    warehouse (a read-only command leaves it as it is)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    _as_before_009(timeline_db)
+    result = CliRunner().invoke(app, ["captures", "--db", timeline_db])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"error: warehouse {timeline_db} has schema version 8, older than this newsflow's (9): "
+        f"run `newsflow summarize --db {timeline_db}` once to upgrade it (the read failed: "
+        "Binder Error: "
+    )
+    query = ["query", "SELECT max(held_capitals) FROM daily_captures", "--db", timeline_db]
+    result = CliRunner().invoke(app, query)
+    assert result.exit_code == 1 and "schema version 8, older" in result.stderr
+    articles = ["query", "SELECT count(*) FROM articles", "--db", timeline_db, "-f", "csv"]
+    result = CliRunner().invoke(app, articles)
+    assert (result.exit_code, result.stdout.split()) == (0, ["count_star()", "4"])  # as before
+    result = CliRunner().invoke(app, ["summarize", "--db", timeline_db])
+    assert result.exit_code == 0, result.stderr
+    result = CliRunner().invoke(app, [*query, "-f", "csv"])
+    assert (result.exit_code, result.stdout.split()) == (0, ["max(held_capitals)", "5"])
+
+
+def test_the_flows_upgrade_a_warehouse_of_the_first_release_before_they_read_it(
+    prefect_harness, tmp_path
+):
+    """summarize and reclean read before they write: a warehouse with only migration 001 made
+    their first read fail (no events table), and the reader's advice (run summarize) circular."""
+    import duckdb
+
+    from flows.reclean import reclean
+    from flows.summarize import summarize
+
+    path = str(tmp_path / "first.duckdb")
+    with duckdb.connect(path) as conn:
+        conn.execute(db._SCHEMA_VERSION_DDL["duckdb"])
+        conn.execute(db.migrations()[0][2])
+        conn.execute("INSERT INTO schema_version VALUES (1, 'init', now())")
+    with pytest.raises(db.WarehouseError, match="schema version 1, older than this newsflow's"):
+        pending_articles(path)
+    assert (summarize(db=path).articles_read, reclean(db=path).pages) == (0, 0)
+    with db.reader(path) as conn:
+        assert db.schema_version(conn) == db.latest_version()
 
 
 def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness, db_path):

@@ -173,6 +173,11 @@ def migrations(backend: str = "duckdb") -> list[tuple[int, str, str]]:
     return found
 
 
+def latest_version(backend: str = "duckdb") -> int:
+    """The version of the last migration shipped with the code."""
+    return max((version for version, _, _ in migrations(backend)), default=0)
+
+
 def sql(name: str) -> str:
     """The text of a named statement file in warehouse/sql/, e.g. sql("upsert_articles")."""
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -376,7 +381,7 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: str = "warehouse") -> int:
     """
     backend = "ducklake" if is_ducklake(conn) else "duckdb"
     known = migrations(backend)
-    latest = known[-1][0] if known else 0
+    latest = latest_version(backend)
     if _check_not_newer(conn, path, latest) == latest:
         return latest
     load_extension(conn, "fts")  # the search index's macros stem with fts's stem()
@@ -780,11 +785,39 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
         _refuse_lake_catalog(conn, path)
     try:
         with _stops_passed_on(conn):
-            backend = "ducklake" if lake.lake else "duckdb"
-            _check_not_newer(conn, path, (migrations(backend) or [(0, "", "")])[-1][0])
-            yield conn
+            latest = latest_version("ducklake" if lake.lake else "duckdb")
+            current = _check_not_newer(conn, path, latest)
+            try:
+                yield conn
+            except (duckdb.Error, WarehouseError) as exc:
+                if current < latest and _names_what_is_missing(exc):
+                    raise WarehouseError(
+                        f"warehouse {path} has schema version {current}, older than this "
+                        f"newsflow's ({latest}): run `newsflow summarize --db {path}` once to "
+                        f"upgrade it (the read failed: {str(exc).splitlines()[0]})"
+                    ) from exc
+                raise
     finally:
         conn.close()
+
+
+def _names_what_is_missing(exc: BaseException) -> bool:
+    """A read failed on a table, column or macro the warehouse lacks (or its WarehouseError
+    says so), as a read of a warehouse older than the code fails."""
+    missing = (duckdb.CatalogException, duckdb.BinderException)
+    return isinstance(exc, missing) or isinstance(exc.__cause__, missing)
+
+
+def upgrade(path: str, *, wait_seconds: float = 60.0) -> None:
+    """Apply the migrations an existing warehouse lacks. The flows that read before they write
+    (summarize, reclean) start with it, so their reads find what this code reads; a warehouse
+    that is up to date is only read."""
+    with reader(path, wait_seconds=wait_seconds) as conn:
+        backend = "ducklake" if parse_warehouse(path).lake else "duckdb"
+        behind = schema_version(conn) < latest_version(backend)
+    if behind:
+        with writer(path, wait_seconds=wait_seconds):
+            pass
 
 
 def interruptible(conn: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:

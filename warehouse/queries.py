@@ -278,7 +278,7 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
         try:
             return interruptible(conn, lambda: _run(conn, query, statements))
         except duckdb.Error as exc:
-            raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from None
+            raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
 def _run(

@@ -44,7 +44,13 @@ _COUNT_ROWS = {
     "WHERE day BETWEEN coalesce($start, DATE '0001-01-01') AND coalesce($end, DATE '9999-12-31')",
 }
 _READ_TABLE = {
-    "daily_captures": "SELECT * EXCLUDE (computed_at) FROM daily_captures ORDER BY day",
+    # named, so the columns migration 009 appended sit beside the counts they qualify
+    "daily_captures": (
+        "SELECT day, new_capitals, new_capital_names, cumulative_capitals, claimed_only, "
+        "retaken_capital_names, recaptured_capital_names, held_capitals, max_reported_count, "
+        "national_capital, national_capital_status, articles, stories "
+        "FROM daily_captures ORDER BY day"
+    ),
     "daily_capture_sources": (
         "SELECT * EXCLUDE (computed_at) FROM daily_capture_sources ORDER BY day, capital"
     ),
