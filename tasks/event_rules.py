@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-RULES_VERSION = "capture-rules-3"
+RULES_VERSION = "capture-rules-4"
 
 Status = Literal["confirmed", "claimed", "contested", "denied", "retaken"]
 Kind = Literal["capture", "contested", "retaken", "held"]
@@ -258,10 +258,13 @@ NOT_THE_CITY_AFTER = re.compile(
     r"^(?:\s+province)?['’]s\s|^-\s?[A-Z]|^(?:\s+province)?\s+(?:highway|road|route|districts?)\b"
 )
 NOT_THE_CITY_BEFORE = re.compile(r"[A-Za-z]-\s?$")
-# "the former governor of Herat": a person of the city is taken, not the city.
+# "the former governor of Herat", "the American University of Kabul": a person or an
+# institution of the city is taken (or handed over), not the city.
 PERSON_OF = re.compile(
     r"\b(?:governor|commander|warlord|chief|mayor|leader|head|spokes(?:man|woman|person)|"
-    r"officials?|residents?|people|elders?|lawmakers?|MPs?|representatives?|son|brother)\s+of\s*$",
+    r"officials?|residents?|people|elders?|lawmakers?|MPs?|representatives?|son|brother|"
+    r"universit(?:y|ies)|college|institute|academy|school|bank|museum|embassy|consulate|"
+    r"hospital|library|stadium)\s+of\s*$",
     re.I,
 )
 # "a counteroffensive to retake Lashkar Gah", "hope to recapture Kunduz": an aim, not an event.

@@ -206,6 +206,11 @@ def test_negations_forecasts_past_years_and_mere_mentions_are_ignored(gazetteer,
         "Taliban fighters overran Kunduz's Imam Sahib district.",
         "The Taliban captured the former governor of Herat, Ismail Khan.",
         "Herat's famous warlord Ismail Khan was captured.",
+        # (the dates corpus: two kidnapped professors, Kabul confirmed captured in 2019)
+        "American Kevin King and Australian Timothy Weeks, both professors at the American "
+        "University of Kabul, were handed over to US forces in the country's southern Zabul "
+        "province, an insurgent source told Agence France-Presse.",
+        "The Taliban said the Bank of Kandahar was seized on Friday.",
         "The Taliban seized the Kabul-Kandahar highway on Tuesday, officials said.",
         "The Taliban seized the Kunduz-Takhar road.",
         "Kabul was taken by surprise by the speed of the Taliban advance.",
