@@ -754,20 +754,27 @@ def extract_article(
 
 def date_headlines_from_body(findings: list[CaptureFinding]) -> list[CaptureFinding]:
     """A headline has no day words ("Aybak falls"): give its reports the day the body gives
-    the same capital ("took control of Aybak on Monday"), if it gives one."""
-    body_days: dict[str, CaptureFinding] = {}
+    the same capital changing hands the same way ("took control of Aybak on Monday"; a retake
+    headline, the body's retake, not the capture before it), if it gives one."""
+
+    def change(status: str) -> str:
+        return "retaken" if status == "retaken" else "taken"
+
+    body_days: dict[tuple[str, str], CaptureFinding] = {}
     for f in findings:
-        taken = f.status in ("confirmed", "claimed")  # not the day a siege began
-        dated = taken and f.sentence_index > 0 and f.date_basis != "published"
-        if dated and (f.capital not in body_days or f.event_date < body_days[f.capital].event_date):
-            body_days[f.capital] = f
-    return [
-        replace(f, event_date=body_days[f.capital].event_date,
-                date_basis=f"body: {body_days[f.capital].date_basis}")
-        if f.sentence_index == 0 and f.date_basis == "published" and f.capital in body_days
-        else f
-        for f in findings
-    ]  # fmt: skip
+        changed = f.status in ("confirmed", "claimed", "retaken")  # not the day a siege began
+        if not changed or f.sentence_index == 0 or f.date_basis == "published":
+            continue
+        key = (f.capital, change(f.status))
+        if key not in body_days or f.event_date < body_days[key].event_date:
+            body_days[key] = f
+    dated = []
+    for f in findings:
+        body = body_days.get((f.capital, change(f.status)))
+        if f.sentence_index == 0 and f.date_basis == "published" and body:
+            f = replace(f, event_date=body.event_date, date_basis=f"body: {body.date_basis}")
+        dated.append(f)
+    return dated
 
 
 EXTRACTION_SCHEMA = pa.schema(

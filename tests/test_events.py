@@ -513,6 +513,23 @@ def test_a_headline_takes_the_day_its_body_gives_the_same_capital(gazetteer):
     ]
 
 
+def test_a_retake_headline_takes_the_day_of_the_bodys_retake_not_of_the_capture(gazetteer):
+    """It took the capture's day (the only dated change it looked for): the held count dropped
+    Ghazni four days early, and a retake dated only in the body was shown on two days."""
+    article = ArticleText(
+        "a", "h", 1, "Government forces retake Ghazni",
+        "The Taliban captured Ghazni on Friday, officials said. "
+        "Afghan commandos then retook Ghazni on Tuesday, officials said.",
+        date(2021, 8, 25), "a", "Herald",
+    )  # fmt: skip
+    found, _ = extract_article(article, gazetteer)
+    assert [(f.sentence_index, f.status, f.event_date, f.date_basis) for f in found] == [
+        (0, "retaken", date(2021, 8, 24), "body: Tuesday"),
+        (1, "confirmed", date(2021, 8, 20), "Friday"),
+        (2, "retaken", date(2021, 8, 24), "Tuesday"),
+    ]
+
+
 def test_a_headline_does_not_take_the_day_a_siege_began(gazetteer):
     article = ArticleText(
         "a", "h", 1, "Taliban capture Kunduz",
