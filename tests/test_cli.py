@@ -601,6 +601,25 @@ def test_query_cannot_write_files_through_explain_analyze(
     assert (code, out) == (0, "n\n2\n")
 
 
+def test_query_opens_no_file_to_parse_either(db_path: str, tmp_path: Path) -> None:
+    """PRAGMA import_database reads the folder's schema.sql as DuckDB parses it: the parse error
+    quoted the file's first word, and told a missing folder from one that exists."""
+    _load(db_path)
+    (tmp_path / "schema.sql").write_text("hidden_word:x:0:0:secret line\n")
+    (tmp_path / "load.sql").write_text("")
+    answers = [
+        _invoke("query", f"PRAGMA import_database('{folder}')", "--db", db_path)
+        for folder in (tmp_path, tmp_path / "missing")
+    ]
+    for (code, out, err), folder in zip(answers, (tmp_path, tmp_path / "missing"), strict=True):
+        assert (code, out) == (1, "")
+        assert "hidden_word" not in err and "secret" not in err
+        assert err == (
+            f'error: cannot parse the query: Permission Error: Cannot access file "{folder}/'
+            'schema.sql" - file system operations are disabled by configuration\n'
+        )
+
+
 def test_query_reads_a_lakes_rows_and_writes_nowhere(tmp_path: Path) -> None:
     """A lake's rows are Parquet files in its data path: the query reads them, writes none."""
     lake = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"

@@ -272,9 +272,9 @@ def _disable_file_access(conn: duckdb.DuckDBPyConnection) -> None:
 def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
     """Run a user's SQL on a read-only connection; statements that could write are refused."""
     with reader(db) as conn:
-        statements = _refuse_writes(conn, query)
         load_extension(conn, "fts")  # for search_terms() in users' SQL
-        _disable_file_access(conn)
+        _disable_file_access(conn)  # before parsing too: import_database reads files to parse
+        statements = _refuse_writes(conn, query)
         try:
             return interruptible(conn, lambda: _run(conn, query, statements))
         except duckdb.Error as exc:
