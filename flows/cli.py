@@ -669,6 +669,12 @@ def search(
 def summarize(
     start: Annotated[datetime | None, typer.Option(help="First day (default: everything).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Last day (default: everything).")] = None,
+    last_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=366, help="Only the last N days up to --end (or today), as a schedule runs."
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Extract capture events and recompute the daily summaries for a date range.
@@ -676,14 +682,18 @@ def summarize(
     Example: newsflow summarize --start 2021-08-06 --end 2021-08-16
     """
     with _user_errors(INTERRUPTED_BEFORE_THE_RUN):
+        if start and last_days:
+            raise ValueError("pass --start or --last-days, not both")
         _check_summary_request(_day(start), _day(end), db)
     with _interrupted_says():
         from flows.summarize import summarize as summarize_flow
 
         _shield_temporary_api()
     with _user_errors(INTERRUPTED_SUMMARIZE), _quiet_tracebacks():
-        report = _printing_its_url(summarize_flow)(start=_day(start), end=_day(end), db=db)
-    _print_summary(report, db, _day(start), _day(end))
+        report = _printing_its_url(summarize_flow)(
+            start=_day(start), end=_day(end), last_days=last_days, db=db
+        )
+    _print_summary(report, db, report.start, report.end)
 
 
 @app.command()

@@ -34,6 +34,8 @@ class SummaryReport(BaseModel):
     db: str
     start: date | None
     end: date | None
+    first_day: date | None = None  # the days the range holds (within the data's)
+    last_day: date | None = None
     articles_read: int = 0
     events_found: int = 0
     counts_found: int = 0
@@ -47,18 +49,25 @@ class SummaryReport(BaseModel):
     chart_html: str | None = None
 
     def headline(self) -> str:
-        span = f"{self.start or 'first day'} … {self.end or 'last day'}"
+        if self.days:
+            span = f"{self.first_day} … {self.last_day}"
+            found = (
+                f"{self.days} days, {self.capitals_reported} provincial capitals reported "
+                f"captured ({self.claimed_only} only claimed"
+                + (
+                    f"; {self.capitals_held} held at the end, the others reported retaken"
+                    if self.capitals_held != self.capitals_reported
+                    else ""
+                )
+                + ")"
+            )
+        else:
+            span = f"{self.start or 'first day'} … {self.end or 'last day'}"
+            found = "no day in that range has articles or capture reports"
         return (
             f"summarized {span}: read {self.articles_read} new or changed articles "
             f"({self.events_found} capture events, {self.counts_found} running counts); "
-            f"{self.days} days, {self.capitals_reported} provincial capitals reported captured "
-            f"({self.claimed_only} only claimed"
-            + (
-                f"; {self.capitals_held} held at the end, the others reported retaken"
-                if self.capitals_held != self.capitals_reported
-                else ""
-            )
-            + ")"
+            + found
             + (
                 f"; {self.undated_articles} articles without a publication date left out"
                 if self.undated_articles
@@ -135,13 +144,21 @@ def summarize(
     written = compute_daily_summaries(db, recompute_start, recompute_end)
     rows = read_daily_captures(db, start, end)
     first_reports = read_first_reports(db, start, end)
-    chart = render_captures_chart(rows, reports_dir(db), first_reports)
+    # the chart beside the warehouse is of every day, whatever range this run reports
+    ranged = start is not None or end is not None
+    chart = render_captures_chart(
+        read_daily_captures(db) if ranged else rows,
+        reports_dir(db),
+        read_first_reports(db) if ranged else first_reports,
+    )
     publish_captures_artifacts([display_row(r) for r in rows], chart, first_reports)
     last = rows[-1] if rows else {}
     report = SummaryReport(
         db=db,
         start=start,
         end=end,
+        first_day=rows[0]["day"] if rows else None,
+        last_day=last.get("day"),
         articles_read=found.articles,
         events_found=found.events,
         counts_found=found.counts,

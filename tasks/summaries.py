@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -75,10 +76,15 @@ class ChartFiles:
 
 
 def reports_dir(db: str) -> Path:
-    """Where a warehouse's charts go: a reports/ folder beside the warehouse file, or beside a
-    DuckLake's catalog file; in the working directory for a lake on PostgreSQL, which has none."""
-    catalog = parse_warehouse(db).catalog_file
-    return (catalog.resolve().parent if catalog else Path.cwd()) / REPORTS_DIRNAME
+    """Where a warehouse's charts go: reports/<its name>/ beside the warehouse file, or beside a
+    DuckLake's catalog file (two warehouses in one folder drew over each other's chart); in the
+    working directory for a lake on PostgreSQL, which has no file, named after its database."""
+    warehouse = parse_warehouse(db)
+    catalog = warehouse.catalog_file
+    if catalog:
+        return catalog.resolve().parent / REPORTS_DIRNAME / catalog.stem
+    dbname = re.search(r"(?:^|\s)dbname=([^\s']+)", warehouse.catalog)
+    return Path.cwd() / REPORTS_DIRNAME / (dbname[1] if dbname else "ducklake")
 
 
 def _capitals_cell(row: dict[str, Any]) -> str:

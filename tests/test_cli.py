@@ -830,6 +830,7 @@ def _newsflow(*args: str, **env_changes: str | None) -> subprocess.CompletedProc
             ["--start", "2021-08-16", "--end", "2021-08-06"],
             "start 2021-08-16 is after end 2021-08-06; swap them",
         ),
+        (["--start", "2021-08-06", "--last-days", "3"], "pass --start or --last-days, not both"),
     ],
 )
 def test_summarize_that_cannot_run_fails_in_one_line_before_a_flow_run(
@@ -897,8 +898,9 @@ def test_summarize_where_the_chart_folder_cannot_be_made_fails_in_one_line(
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     assert done.stderr.splitlines()[-1] == (
-        f"error: cannot create the chart's folder {reports}: File exists ({reports}); move what "
-        "is in its way (the summaries are written; rerun to draw the chart)"
+        f"error: cannot create the chart's folder {reports}/news: Not a directory "
+        f"({reports}/news); move what is in its way (the summaries are written; rerun to draw "
+        "the chart)"
     )
 
 

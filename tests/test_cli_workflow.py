@@ -37,6 +37,11 @@ def test_ingest_query_search_summarize_captures_export(prefect_harness, db_path,
     last = summary.splitlines()[-1]  # one line, piped: a log or a grep finds all of it
     assert last.startswith("summarized 2021-08-06 … 2021-08-16: read 11 new or changed articles")
     assert last.endswith("daily_captures.html"), summary
+    recent = _run("summarize", "--db", db_path, "--end", "2021-08-16", "--last-days", "3")
+    assert [line.split("│")[1].strip() for line in recent.splitlines() if "│ 20" in line] == [
+        "2021-08-14", "2021-08-15", "2021-08-16"
+    ]  # fmt: skip
+    assert recent.splitlines()[-1].startswith("summarized 2021-08-14 … 2021-08-16: read 0 new")
     day = ["--start", "2021-08-12", "--end", "2021-08-12"]
     rows = list(csv.DictReader(io.StringIO(_run("captures", "--db", db_path, *day, "-f", "csv"))))
     assert [row["day"] for row in rows] == ["2021-08-12"]

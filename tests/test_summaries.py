@@ -275,7 +275,7 @@ def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(t
     held = next(line for line in lines if line.get_label() == "held")
     drawn = [None if y != y else y for y in held.get_ydata()]  # NaN: no point drawn
     assert drawn == [1, 2, 5, None, 4, 5, 5, 4, 4, 4]
-    report = SummaryReport(db="news.duckdb", start=None, end=None, capitals_reported=5,
+    report = SummaryReport(db="news.duckdb", start=None, end=None, days=10, capitals_reported=5,
                            capitals_held=4)  # fmt: skip
     assert "5 provincial capitals reported captured (0 only claimed; 4 held at the end, the " \
         "others reported retaken)" in report.headline()  # fmt: skip
@@ -470,7 +470,7 @@ def test_captures_table_rows_for_the_cli(timeline_db):
 
     figure = _captures_figure(read_daily_captures(timeline_db), "t")
     assert figure.axes[0].get_legend_handles_labels()[1] == ["cumulative", "new that day"]
-    report = SummaryReport(db="news.duckdb", start=None, end=None, capitals_reported=5,
+    report = SummaryReport(db="news.duckdb", start=None, end=None, days=10, capitals_reported=5,
                            capitals_held=5)  # fmt: skip
     assert "(0 only claimed);" in report.headline()
 
@@ -619,8 +619,8 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     report = summarize(db=db_path, batch_size=2)
     assert (report.articles_read, report.days, report.capitals_reported) == (4, 10, 5)
     assert report.events_found == 7 and report.counts_found == 2
-    png = Path(report.chart_png).read_bytes()
-    page = Path(report.chart_html).read_text(encoding="utf-8")
+    png, chart = Path(report.chart_png).read_bytes(), report.chart_html
+    page = Path(chart).read_text(encoding="utf-8")
     assert png.startswith(b"\x89PNG")
     assert "<svg" in page and "Sar-e Pul" in page and "<script" not in page
     first = page.split("<h2>First reports</h2>", 1)[1]
@@ -650,6 +650,16 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
 
     again = summarize(start=date(2021, 8, 7), end=date(2021, 8, 8), db=db_path)
     assert (again.articles_read, again.days) == (0, 2)
+    assert again.headline().startswith("summarized 2021-08-07 … 2021-08-08: read 0 new")
+    # the chart beside the warehouse stays of every day (it was redrawn with the range's two)
+    assert again.chart_html == chart
+    assert "10 days; generated" in Path(again.chart_html).read_text(encoding="utf-8")
+    beyond = summarize(start=date(2021, 9, 1), end=date(2021, 9, 3), db=db_path)
+    assert beyond.days == 0 and beyond.headline().startswith(
+        "summarized 2021-09-01 … 2021-09-03: read 0 new or changed articles (0 capture events, "
+        "0 running counts); no day in that range has articles or capture reports; chart: "
+    )  # not "0 provincial capitals reported captured", with five reported by then
+    assert "10 days; generated" in Path(beyond.chart_html).read_text(encoding="utf-8")
     assert (
         _rows(db_path, "SELECT day, count(*) FROM daily_captures GROUP BY day HAVING count(*) > 1")
         == []
@@ -681,14 +691,17 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
 @pytest.mark.parametrize(
     ("db", "folder"),
     [
-        ("/data/news.duckdb", "/data/reports"),
-        ("ducklake:sqlite:/data/lake/catalog.sqlite", "/data/lake/reports"),
-        ("ducklake:/data/lake/catalog.ducklake?data=/mnt/parquet", "/data/lake/reports"),
-        ("ducklake:postgres:dbname=news host=db", "{cwd}/reports"),
+        ("/data/news.duckdb", "/data/reports/news"),
+        ("/data/test.duckdb", "/data/reports/test"),
+        ("ducklake:sqlite:/data/lake/catalog.sqlite", "/data/lake/reports/catalog"),
+        ("ducklake:/data/lake/catalog.ducklake?data=/mnt/parquet", "/data/lake/reports/catalog"),
+        ("ducklake:postgres:dbname=news host=db", "{cwd}/reports/news"),
+        ("ducklake:postgres:host=db", "{cwd}/reports/ducklake"),
     ],
 )
 def test_charts_go_beside_the_warehouse_file_or_the_lakes_catalog(db, folder):
-    """Not into a folder named after the URL ("ducklake:sqlite:/…") under the working directory."""
+    """Not into a folder named after the URL ("ducklake:sqlite:/…") under the working directory;
+    each warehouse in a folder of its own (two in one folder drew over each other's chart)."""
     from tasks.summaries import reports_dir
 
     assert reports_dir(db) == Path(folder.format(cwd=Path.cwd()))
