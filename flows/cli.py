@@ -889,7 +889,10 @@ def check(db: DbOption = DEFAULT_DB) -> None:
             f"[red]problem:[/red] {escape(problem.message)}", highlight=False, soft_wrap=True
         )
     if problems:
-        _fail(f"warehouse {db} failed {len(problems)} integrity checks")
+        _fail(
+            f"warehouse {db} failed {len(problems)} integrity "
+            + ("check" if len(problems) == 1 else "checks")
+        )
     summary = ", ".join(f"{value} {name}" for name, value in counts.items())
     console.print(
         escape(f"warehouse {db} is consistent: {summary}"), highlight=False, soft_wrap=True

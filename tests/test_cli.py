@@ -146,6 +146,25 @@ def test_check_names_each_broken_link_and_exits_1(db_path: str) -> None:
     assert lines[-1] == f"error: warehouse {db_path} failed 6 integrity checks"
 
 
+def test_check_finds_a_search_posting_lost(db_path: str) -> None:
+    """Its article was no longer found by that word, and check passed: the index's rows were
+    all there, its counts were not."""
+    _load(db_path)
+    with writer(db_path) as conn:
+        [(article, tf)] = conn.execute(
+            "DELETE FROM search_postings WHERE article_id = (SELECT min(id) FROM articles) "
+            "AND term = (SELECT min(term) FROM search_postings WHERE article_id = "
+            "(SELECT min(id) FROM articles)) RETURNING article_id, tf"
+        ).fetchall()
+        [(terms,)] = conn.execute(
+            "SELECT terms FROM search_docs WHERE article_id = ?", [article]
+        ).fetchall()
+    code, out, err = _invoke("check", "--db", db_path)
+    assert (code, out) == (1, "")
+    assert f"search_docs {article} version 1 counts {terms} terms, its postings {terms - tf}" in err
+    assert err.splitlines()[-1] == f"error: warehouse {db_path} failed 1 integrity check"
+
+
 def test_user_text_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     """A path or a query is the user's text, not rich markup: `[bold]` in a folder name or in
     the words searched for is printed, not eaten."""
@@ -163,7 +182,7 @@ def test_user_text_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
         conn.execute("DELETE FROM fetches WHERE fetch_id = (SELECT min(fetch_id) FROM fetches)")
     code, out, err = _invoke("check", "--db", db)
     assert (code, out) == (1, "")
-    assert err.splitlines()[-1] == f"error: warehouse {db} failed 1 integrity checks"
+    assert err.splitlines()[-1] == f"error: warehouse {db} failed 1 integrity check"
     assert _invoke("search", "[bold]zzzq", "--db", db) == (0, "no stories match '[bold]zzzq'\n", "")
 
 
