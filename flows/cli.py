@@ -751,13 +751,22 @@ def captures(
 ) -> None:
     """Print the daily table of provincial capitals reported captured.
 
+    As CSV or JSON, the data: the daily_captures table's columns, and each new capital's (and
+    each taken again's) status and sources as a list.
+
     Example: newsflow captures --start 2021-08-06 --end 2021-08-16
     """
     from tasks.summaries import daily_captures_table
+    from warehouse.summaries import daily_captures_data
 
+    if format is not OutputFormat.table:
+        with _user_errors():
+            columns, data = daily_captures_data(db, _day(start), _day(end))
+        _print_table(columns, data, format)
+        return
     with _user_errors():
         rows = daily_captures_table(db, _day(start), _day(end))
-    if not rows and format is OutputFormat.table:
+    if not rows:
         console.print("no captures in that range (run `newsflow summarize` first?)")
         return
     _print_captures(rows, format, "capitals reported captured, by day")

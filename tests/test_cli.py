@@ -231,9 +231,10 @@ def test_search_and_captures_in_csv_give_the_header_when_no_row_matches(db_path:
     assert (code, out, err) == (0, "[]\n", "")
     code, out, err = _invoke("captures", "--db", db_path, "-f", "csv")
     assert (code, err) == (0, "")
-    assert out == (
-        "day,new_capitals,capitals,cumulative_capitals,claimed_only,retaken_capitals,"
-        "held_capitals,max_reported_count,national_capital,articles,stories\n"
+    assert out == (  # the data's columns: a script had to parse "Kunduz (again, 1)"
+        "day,new_capitals,new_capital_names,new_capital_sources,cumulative_capitals,claimed_only,"
+        "retaken_capital_names,recaptured_capital_names,recaptured_capital_sources,held_capitals,"
+        "max_reported_count,national_capital,national_capital_status,articles,stories\n"
     )
 
 

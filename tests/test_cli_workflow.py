@@ -45,7 +45,12 @@ def test_ingest_query_search_summarize_captures_export(prefect_harness, db_path,
     day = ["--start", "2021-08-12", "--end", "2021-08-12"]
     rows = list(csv.DictReader(io.StringIO(_run("captures", "--db", db_path, *day, "-f", "csv"))))
     assert [row["day"] for row in rows] == ["2021-08-12"]
-    assert "Ghazni" in rows[0]["capitals"] and "Kandahar" in rows[0]["capitals"]
+    assert json.loads(rows[0]["new_capital_names"]) == ["Ghazni", "Herat", "Kandahar", "Qala-i-Naw"]
+    # as JSON, each new capital's status and sources, and no "" for nothing
+    [day12] = json.loads(_run("captures", "--db", db_path, *day, "-f", "json"))
+    assert day12["new_capital_sources"][2] == {"capital": "Kandahar", "status": "confirmed",
+                                               "sources": 3}  # fmt: skip
+    assert (day12["retaken_capital_names"], day12["national_capital"]) == ([], None)
 
     written = _run("export", "--db", db_path, "--out", str(tmp_path / "out"), "-f", "parquet")
     files = sorted(p.name for p in Path(tmp_path / "out").iterdir())

@@ -149,6 +149,21 @@ def read_daily_captures(
     return _read_days(db, "summaries_daily_captures_read", start, end, wait_seconds)
 
 
+def daily_captures_data(
+    db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
+) -> tuple[list[str], list[tuple]]:
+    """The daily captures in [start, end] as data, for scripts: the column names (there even
+    with no row) and the rows, lists and structs as they are."""
+    params = day_range(start, end)
+
+    def read() -> tuple[list[str], list[tuple]]:
+        cursor = conn.execute(sql("summaries_daily_captures_read"), params)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        return interruptible(conn, read)
+
+
 def read_first_reports(
     db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
 ) -> list[dict[str, Any]]:

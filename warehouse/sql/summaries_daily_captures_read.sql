@@ -4,15 +4,18 @@ SELECT
     c.day,
     c.new_capitals,
     c.new_capital_names,
-    list({'capital': s.capital, 'status': s.status, 'sources': s.sources} ORDER BY s.capital)
-        FILTER (WHERE s.is_new AND s.capital_kind = 'provincial') AS new_capital_sources,
-    list({'capital': s.capital, 'status': s.status, 'sources': s.sources} ORDER BY s.capital)
-        FILTER (WHERE list_contains(c.recaptured_capital_names, s.capital))
-        AS recaptured_capital_sources,
+    coalesce(
+        list({'capital': s.capital, 'status': s.status, 'sources': s.sources} ORDER BY s.capital)
+            FILTER (WHERE s.is_new AND s.capital_kind = 'provincial'),
+        []) AS new_capital_sources,
     c.cumulative_capitals,
     c.claimed_only,
     c.retaken_capital_names,
     c.recaptured_capital_names,
+    coalesce(
+        list({'capital': s.capital, 'status': s.status, 'sources': s.sources} ORDER BY s.capital)
+            FILTER (WHERE list_contains(c.recaptured_capital_names, s.capital)),
+        []) AS recaptured_capital_sources,
     c.held_capitals,
     c.max_reported_count,
     c.national_capital,
