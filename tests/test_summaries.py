@@ -485,7 +485,10 @@ def test_export_writes_each_summary_table(timeline_db, tmp_path, fmt):
     if fmt == "csv":
         with captures.open(newline="") as fh:
             rows = list(csv.DictReader(fh))
-        assert rows[2]["new_capital_names"] == "[Kunduz, Sar-e Pul, Taloqan]"
+        assert json.loads(rows[2]["new_capital_names"]) == ["Kunduz", "Sar-e Pul", "Taloqan"]
+        with (captures.parent / "daily_capture_sources.csv").open(newline="") as fh:
+            sources = list(csv.DictReader(fh))
+        assert [json.loads(row["site_names"]) for row in sources][:2] == [["Site A"], ["Site B"]]
     else:
         rows = pq.read_table(captures).to_pylist()
         assert rows[2]["new_capital_names"] == ["Kunduz", "Sar-e Pul", "Taloqan"]

@@ -60,6 +60,21 @@ _READ_TABLE = {
 }
 
 
+# In CSV a list is JSON, as `query`, `captures` and `evidence` write it: DuckDB's own
+# [Asia Wire, samples] could not be told apart from a site named "Neue Zürcher Zeitung AG, Schweiz"
+_LIST_COLUMNS = {
+    "daily_captures": ("new_capital_names", "retaken_capital_names", "recaptured_capital_names"),
+    "daily_capture_sources": ("site_names",),
+}
+
+
+def _lists_as_json(query: str, columns: Sequence[str]) -> str:
+    if not columns:
+        return query
+    replaced = ", ".join(f"to_json({c})::VARCHAR AS {c}" for c in columns)
+    return f"SELECT * REPLACE ({replaced}) FROM ({query})"
+
+
 def day_range(start: date | None, end: date | None) -> dict[str, date | None]:
     """Bound parameters for a day range; a reversed range is refused with both dates named."""
     if start and end and start > end:
@@ -237,10 +252,12 @@ def _write_table(
 ) -> tuple[Path, int]:
     """COPY, which says how many rows it wrote (counting a relation after ran its query again)."""
     path = out_dir / f"{table}.{fmt}"
-    options = "HEADER" if fmt == "csv" else "FORMAT parquet"
+    query, options = _READ_TABLE[table], "FORMAT parquet"
+    if fmt == "csv":
+        query, options = _lists_as_json(query, _LIST_COLUMNS.get(table, ())), "HEADER"
     try:
         [(rows,)] = conn.execute(
-            f"COPY ({_READ_TABLE[table]}) TO $path ({options})", {"path": str(path)}
+            f"COPY ({query}) TO $path ({options})", {"path": str(path)}
         ).fetchall()
     except duckdb.IOException as exc:
         detail = str(exc).splitlines()[0]
