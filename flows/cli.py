@@ -405,9 +405,12 @@ def _json_value(value: Any) -> Any:
 
 def _cell_text(value: Any) -> str:
     """A CSV or table cell: lists and structs as JSON (not Python's quotes), bytes as DuckDB
-    writes a BLOB (`\\x00` for a byte that is not printable ASCII), nothing for NULL."""
+    writes a BLOB (`\\x00` for a byte that is not printable ASCII), nothing for NULL, booleans
+    as SQL and JSON write them (true, not Python's True)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list | tuple | dict):
         return json.dumps(_json_value(value), default=str, ensure_ascii=False)
     if isinstance(value, bytes):
@@ -767,9 +770,20 @@ def captures(
     with _user_errors():
         rows = daily_captures_table(db, _day(start), _day(end))
     if not rows:
-        console.print("no captures in that range (run `newsflow summarize` first?)")
+        console.print(_nothing_in_the_daily_table(db, "no day in that range"), highlight=False)
         return
     _print_captures(rows, format, "capitals reported captured, by day")
+
+
+def _nothing_in_the_daily_table(db: str, nothing: str) -> str:
+    """Why a read of the daily table found nothing: no summary yet, or not in what was asked."""
+    from warehouse.summaries import daily_span
+
+    with _user_errors():
+        span = daily_span(db)
+    if span is None:
+        return "the daily table is empty: `newsflow summarize` computes it"
+    return f"{nothing}; the daily table runs {span[0]} … {span[1]}"
 
 
 def _print_captures(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> None:
@@ -837,9 +851,11 @@ def evidence(
         )
     if format is not OutputFormat.table:
         _print_table(columns, rows, format)
+        if more:  # on stderr: the output stays what a script reads, and the cut is not silent
+            errors.print(f"note: the first {limit} rows; pass --limit for more", highlight=False)
         return
     if not rows:
-        console.print("no reports match (run `newsflow summarize` first?)")
+        console.print(_nothing_in_the_daily_table(db, "no reports match"), highlight=False)
         return
     title = f"reports of {capital}" if capital else "reports of the capitals"
     _print_table(columns, rows, format, title=title)

@@ -6,6 +6,7 @@ import csv
 import difflib
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -212,8 +213,10 @@ class _Hit:
 
 
 def _key(name: str) -> str:
-    """A spelling reduced to its letters, so Pul-e Khumri, Pule Khumri and pul e khumri meet."""
-    return re.sub(r"[^a-z]", "", name.lower())
+    """A spelling reduced to its letters, so Pul-e Khumri, Pule Khumri and pul e khumri meet (and
+    Hérat and Herat: an accent is not dropped with its letter)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z]", "", bare.lower())
 
 
 def _spelling_pattern(spelling: str) -> str:

@@ -688,7 +688,7 @@ def test_query_output_is_valid_json_and_csv_whatever_the_column_types(db_path: s
     _load(db_path)
     typed = (
         "SELECT 'nan'::DOUBLE AS n, 'inf'::DOUBLE AS i, ['Herat', 'Qala-i-Naw'] AS l, "
-        "{'city': 'کابل', 'day': DATE '2021-08-15'} AS s, '\\x00k\\x5C'::BLOB AS b"
+        "{'city': 'کابل', 'day': DATE '2021-08-15'} AS s, '\\x00k\\x5C'::BLOB AS b, true AS t"
     )
     code, out, err = _invoke("query", typed, "--db", db_path, "-f", "json")
     assert (code, err) == (0, "") and "کابل" in out
@@ -699,14 +699,15 @@ def test_query_output_is_valid_json_and_csv_whatever_the_column_types(db_path: s
             "l": ["Herat", "Qala-i-Naw"],
             "s": {"city": "کابل", "day": "2021-08-15"},
             "b": "\\x00k\\x5C",
+            "t": True,
         }
     ]
     code, out, err = _invoke("query", typed, "--db", db_path, "-f", "csv")
     assert (code, err) == (0, "")
     assert list(csv.reader(io.StringIO(out))) == [
-        ["n", "i", "l", "s", "b"],
+        ["n", "i", "l", "s", "b", "t"],
         ["nan", "inf", '["Herat", "Qala-i-Naw"]', '{"city": "کابل", "day": "2021-08-15"}',
-         "\\x00k\\x5C"],
+         "\\x00k\\x5C", "true"],  # true as SQL writes it, not Python's True
     ]  # fmt: skip
 
 

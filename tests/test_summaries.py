@@ -363,7 +363,7 @@ def test_evidence_command_takes_any_spelling_or_the_province_and_suggests_a_name
     def evidence(*args: str) -> Any:
         return CliRunner().invoke(app, ["evidence", *args, "--db", timeline_db, "-f", "json"])
 
-    for name in ("Shibirghan", "Jowzjan", "sheberghan"):
+    for name in ("Shibirghan", "Jowzjan", "sheberghan", "Shibirghán"):  # an accent: a letter
         result = evidence(name)
         assert result.exit_code == 0, result.stderr
         assert [r["status"] for r in json.loads(result.stdout)] == ["claimed", "confirmed"]
@@ -375,7 +375,19 @@ def test_evidence_command_takes_any_spelling_or_the_province_and_suggests_a_name
     assert result.exit_code == 1
     assert "no capital or province is called 'Kandahr'; did you mean Kandahar?" in result.stderr
     result = CliRunner().invoke(app, ["evidence", "Farah", "--db", timeline_db])
-    assert result.exit_code == 0 and "no reports match" in result.stdout
+    assert (result.exit_code, result.stdout) == (
+        0, "no reports match; the daily table runs 2021-08-06 … 2021-08-15\n"
+    )  # fmt: skip
+    result = evidence("--limit", "2")  # a script is told of the cut too, on stderr
+    assert len(json.loads(result.stdout)) == 2
+    assert result.stderr == "note: the first 2 rows; pass --limit for more\n"
+    result = CliRunner().invoke(app, ["captures", "--start", "2021-09-01", "--db", timeline_db])
+    assert result.stdout == "no day in that range; the daily table runs 2021-08-06 … 2021-08-15\n"
+    with db.writer(timeline_db) as conn:  # as before any summarize
+        conn.execute("DELETE FROM daily_captures; DELETE FROM capture_events")
+    for command in ("evidence", "captures"):
+        result = CliRunner().invoke(app, [command, "--db", timeline_db])
+        assert result.stdout == "the daily table is empty: `newsflow summarize` computes it\n"
 
 
 def test_the_reports_artifact_cuts_long_sentences_and_keeps_the_last_reports():

@@ -164,6 +164,13 @@ def read_daily_captures(
     return _read_days(db, "summaries_daily_captures_read", start, end, wait_seconds)
 
 
+def daily_span(db: str, *, wait_seconds: float = 30.0) -> tuple[date, date] | None:
+    """The first and last day of the daily table; None before any `summarize`."""
+    with reader(db, wait_seconds=wait_seconds) as conn:
+        first, last = conn.execute("SELECT min(day), max(day) FROM daily_captures").fetchone()
+    return (first, last) if first else None
+
+
 def daily_captures_data(
     db: str, start: date | None = None, end: date | None = None, *, wait_seconds: float = 30.0
 ) -> tuple[list[str], list[tuple]]:
