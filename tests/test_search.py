@@ -313,6 +313,72 @@ def test_upgrading_indexes_again_the_articles_in_chinese_japanese_or_korean(
     assert check_warehouse(db_path) == []
 
 
+# 008's search_words as released: ß, æ, œ, ø, ł, đ and ı were letters of their own.
+CJK_SEARCH_WORDS = r"""
+CREATE OR REPLACE MACRO search_words(body) AS flatten(list_transform(
+    regexp_split_to_array(
+        regexp_replace(
+            translate(
+                regexp_replace(lower(strip_accents(coalesce(body, ''))), '[''’.ـ]', '', 'g'),
+                'يىك٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹', 'ییک01234567890123456789'),
+            '([\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]+)', ' \1 ', 'g'),
+        '[^\pL\pN\pM]+'),
+    word -> CASE
+        WHEN length(word) > 2
+         AND regexp_full_match(word, '[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]+')
+        THEN list_transform(range(1, length(word)), i -> substr(word, i, 2))
+        ELSE [word]
+    END));
+"""
+GERMAN = "Die Taliban sperrten die Straße zum Flughafen. Die Botschaft in Kabul schloss."
+POLISH = "Łódź przyjmie uchodźców z Afganistanu, zapowiedział prezydent miasta."
+SWISS = "Die Strasse zum Flughafen war gesperrt, berichtete die Zeitung aus Zürich."
+
+
+def _load_with_letters_two_ways(db_path: str) -> None:
+    _load(db_path, [
+        _doc(QALA, REPORT),
+        _doc("https://de.example/kabul", GERMAN, title="Taliban sperren Straße"),
+        _doc("https://pl.example/lodz", POLISH, title="Łódź przyjmie uchodźców"),
+        _doc("https://ch.example/kabul", SWISS, title="Strasse gesperrt"),
+    ])  # fmt: skip
+
+
+def test_letters_written_two_ways_are_one_in_search(db_path):
+    """ß, æ, œ, ø, ł, đ and ı keep no accent to strip: "Strasse" (as Swiss papers write it) did
+    not find "Straße", nor "Lodz" "Łódź"."""
+    _load_with_letters_two_ways(db_path)
+    both = ["Strasse gesperrt", "Taliban sperren Straße"]
+    assert sorted(_titles(db_path, "Strasse")) == sorted(_titles(db_path, "STRASSE")) == both
+    assert sorted(_titles(db_path, "Straße")) == both
+    assert _titles(db_path, "Lodz") == _titles(db_path, "Łódź") == ["Łódź przyjmie uchodźców"]
+    _, rows = read_only_query(db_path, "SELECT term FROM search_terms('Straße Łódź Ærø œuvre')")
+    assert rows == [("strass",), ("lodz",), ("aero",), ("oeuvr",)]  # Porter-stemmed
+    assert check_warehouse(db_path) == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_upgrading_indexes_again_the_articles_with_letters_written_two_ways(
+    db_path, tmp_path, backend
+):
+    """Migration 010 re-indexes the current versions with such letters, and only them."""
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _load_with_letters_two_ways(db_path)
+    _index_as_schema(db_path, 9, CJK_SEARCH_WORDS)
+    before = _rows(db_path, LATIN_TERMS)
+    assert _titles(db_path, "Strasse") == ["Strasse gesperrt"] and _titles(db_path, "Lodz") == []
+
+    with writer(db_path):
+        pass  # a writer migrates
+
+    assert sorted(_titles(db_path, "Strasse")) == ["Strasse gesperrt", "Taliban sperren Straße"]
+    assert _titles(db_path, "Lodz") == ["Łódź przyjmie uchodźców"]
+    assert _rows(db_path, LATIN_TERMS) == before
+    assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(4,)]
+    assert check_warehouse(db_path) == []
+
+
 def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is_older(db_path):
     """A story matched through a copy published after --since is shown by that copy, not by its
     older canonical article: every line shown was published since the cutoff."""

@@ -287,7 +287,7 @@ def _as_before_009(path: str) -> None:
         conn.execute("ALTER TABLE daily_captures DROP COLUMN retaken_capital_names")
         conn.execute("ALTER TABLE daily_captures DROP COLUMN recaptured_capital_names")
         conn.execute("ALTER TABLE daily_captures DROP COLUMN held_capitals")
-        conn.execute("DELETE FROM schema_version WHERE version = 9")
+        conn.execute("DELETE FROM schema_version WHERE version >= 9")
 
 
 def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summary(timeline_db):
@@ -296,7 +296,7 @@ def test_a_warehouse_summarized_before_the_held_count_gets_it_at_the_next_summar
     _as_before_009(timeline_db)
     db.upgrade(timeline_db)
     with db.reader(timeline_db) as conn:
-        assert db.schema_version(conn) == db.latest_version() == 9
+        assert db.schema_version(conn) == db.latest_version() >= 9
     rows = daily_captures_table(timeline_db, None, None)
     assert [(r["retaken_capitals"], r["held_capitals"]) for r in rows[:2]] == [("", None)] * 2
     recompute_daily_summaries(timeline_db, date(2021, 8, 6), date(2021, 8, 7))
@@ -586,7 +586,8 @@ def test_a_warehouse_from_before_the_held_count_says_how_to_upgrade_and_summariz
     result = CliRunner().invoke(app, ["captures", "--db", timeline_db])
     assert result.exit_code == 1
     assert result.stderr.startswith(
-        f"error: warehouse {timeline_db} has schema version 8, older than this newsflow's (9): "
+        f"error: warehouse {timeline_db} has schema version 8, older than this newsflow's "
+        f"({db.latest_version()}): "
         f"run `newsflow summarize --db {timeline_db}` once to upgrade it (the read failed: "
         "Binder Error: "
     )
