@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,10 +61,11 @@ class IngestReport(BaseModel):
     sources: int = 0
     discovered: int = 0
     source_documents: int = 0
+    source_failed: dict[str, int] = Field(default_factory=dict)  # feeds, sitemaps, lists
     feed_entries: int = 0
     fetched: int = 0
     not_modified: int = 0
-    failed: dict[str, int] = Field(default_factory=dict)
+    failed: dict[str, int] = Field(default_factory=dict)  # pages
     new: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -82,18 +83,19 @@ class IngestReport(BaseModel):
         pages: LoadCounts,
     ) -> IngestReport:
         """The report of a run: `discovery` counts the feeds, sitemaps and URL lists read,
-        `pages` the pages; `fetched` and `not_modified` are pages only, so they add up against
-        `discovered`, and a source document that failed is a failure like a page."""
+        `pages` the pages; `fetched`, `not_modified` and `failed` are pages only, so they add up
+        to `discovered`, and a source document that failed is counted apart."""
         return cls(
             db=db,
             run_id=run_id,
             sources=sources,
             discovered=discovered,
             source_documents=discovery.fetched + discovery.not_modified,
+            source_failed=dict(discovery.failed),
             feed_entries=discovery.feed_entries + pages.feed_entries,
             fetched=pages.fetched,
             not_modified=pages.not_modified,
-            failed=dict(discovery.failed + pages.failed),
+            failed=dict(pages.failed),
             new=pages.new,
             updated=pages.updated,
             unchanged=pages.unchanged,
@@ -102,31 +104,40 @@ class IngestReport(BaseModel):
         )
 
     def all_failed(self) -> bool:
-        """Whether every fetch failed (sources down, robots, a typo): no page fetched or checked."""
+        """Whether the run loaded no article because all it tried failed: every page (the feed
+        that listed them may have been read: a site blocking its pages), or, with no page
+        found, every feed, sitemap or list. A feed's entries stored the first time do not count:
+        the same run again, storing none, would have failed."""
         reached = self.new + self.updated + self.unchanged + self.not_modified
-        return bool(self.failed) and not (reached or self.rejected or self.feed_entries)
+        if reached or self.rejected:
+            return False
+        return bool(self.failed) or bool(self.source_failed and not self.source_documents)
 
     def failures(self) -> str:
         """The run's failures in one line, by reason, and where to read each URL's error."""
-        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.failed.items()))
+        pages_only = self.failed and self.source_documents
+        failed = self.failed if pages_only else Counter(self.failed) + Counter(self.source_failed)
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(failed.items()))
         where = f"WHERE run_id = '{self.run_id}'" if self.run_id else "ORDER BY fetched_at DESC"
         return (
-            f"every fetch failed ({reasons}), nothing was loaded; see why: newsflow query "
-            f'"SELECT url, outcome, error FROM fetches {where}" --db {self.db}'
+            f"every {'page' if pages_only else 'fetch'} failed ({reasons}), no article was "
+            f'loaded; see why: newsflow query "SELECT url, outcome, error FROM fetches {where}" '
+            f"--db {self.db}"
         )
 
     def rows(self) -> list[dict[str, object]]:
         """The report as (measure, value) rows for a table artifact or the terminal."""
         rows: list[dict[str, object]] = [
             {"measure": name, "value": getattr(self, name)}
-            for name in (
-                "sources",
-                "source_documents",
-                "discovered",
-                "feed_entries",
-                "fetched",
-                "not_modified",
-            )
+            for name in ("sources", "source_documents")
+        ]
+        rows += [
+            {"measure": f"source failed: {k}", "value": v}
+            for k, v in sorted(self.source_failed.items())
+        ]
+        rows += [
+            {"measure": name, "value": getattr(self, name)}
+            for name in ("discovered", "feed_entries", "fetched", "not_modified")
         ]
         rows += [{"measure": f"failed: {k}", "value": v} for k, v in sorted(self.failed.items())]
         rows += [{"measure": n, "value": getattr(self, n)} for n in ("new", "updated", "unchanged")]

@@ -1060,7 +1060,7 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
     run_ids = read_only_query(db_path, "SELECT DISTINCT run_id FROM fetches")[1]
     assert err.count("every fetch failed") == 1, err  # not Prefect's warning of it as well
     assert err.splitlines()[-1] == (
-        "error: every fetch failed (http_404: 1), nothing was loaded; see why: newsflow query "
+        "error: every fetch failed (http_404: 1), no article was loaded; see why: newsflow query "
         f"\"SELECT url, outcome, error FROM fetches WHERE run_id = '{run_ids[0][0]}'\" "
         f"--db {db_path}"
     )
@@ -1076,12 +1076,12 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
 
 @pytest.mark.parametrize(
     "reached",
-    [{"new": 1}, {"updated": 1}, {"unchanged": 1}, {"not_modified": 1}, {"feed_entries": 1},
+    [{"new": 1}, {"updated": 1}, {"unchanged": 1}, {"not_modified": 1},
      {"rejected": {"no_text": 1}}],
 )  # fmt: skip
-def test_a_run_that_reached_any_page_or_entry_is_not_all_failed(reached) -> None:
-    """A re-run whose other pages answered 304, a page rejected, a feed's entries kept: the 404
-    beside them is a partial failure (exit 0), not a run where every fetch failed (exit 1)."""
+def test_a_run_that_reached_any_page_is_not_all_failed(reached) -> None:
+    """A re-run whose other pages answered 304, a page rejected: the 404 beside them is a
+    partial failure (exit 0), not a run where every fetch failed (exit 1)."""
     from flows.ingest import IngestReport
 
     failed = {"http_404": 1}
@@ -1089,6 +1089,28 @@ def test_a_run_that_reached_any_page_or_entry_is_not_all_failed(reached) -> None
     assert not IngestReport(db="news.duckdb").all_failed()  # nothing tried: nothing failed
     assert not IngestReport(db="news.duckdb", failed=failed, **reached).all_failed()
     assert not IngestReport(db="news.duckdb", **reached).all_failed()
+    source_failed = {"http_404": 1}  # a feed gone, another read
+    assert not IngestReport(db="d", source_failed=source_failed, source_documents=1, **reached)\
+        .all_failed()  # fmt: skip
+
+
+def test_every_page_failing_is_a_failed_run_however_its_feed_answered() -> None:
+    """A feed read whose every entry failed exited 0 the first time (its entries were stored)
+    and 1 the same run again (none new): now 1 both times, saying the pages failed."""
+    from flows.ingest import IngestReport
+
+    for entries in (4, 0):
+        first_or_again = IngestReport(
+            db="d", source_documents=1, discovered=4, feed_entries=entries, failed={"dns": 4}
+        )
+        assert first_or_again.all_failed()
+        assert first_or_again.failures().startswith(
+            "every page failed (dns: 4), no article was loaded"
+        )
+    gone = IngestReport(db="d", source_failed={"http_404": 1})  # no page found: its feed failed
+    assert gone.all_failed() and gone.failures().startswith("every fetch failed (http_404: 1)")
+    empty = IngestReport(db="d", source_documents=1)  # a feed read, with nothing in it
+    assert not empty.all_failed()
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
