@@ -608,6 +608,10 @@ def _read_page_date(
             stamps.append(stamp)
     extensive = mode == ExtractionMode.thorough
     day = find_date(html, url=url, original_date=True, extensive_search=extensive)
+    if extensive and day and day.endswith("-01-01") and not stamps:
+        # htmldate's last resorts, a copyright year or any four digits (a CSS class `mjx-c2026`),
+        # are that year's 1 January: a day the quick search does not find too is one of them
+        day = find_date(html, url=url, original_date=True, extensive_search=False)
     if not stamps:
         return (
             _Stamp(datetime.fromisoformat(day).replace(tzinfo=UTC), None, exact=False)

@@ -42,6 +42,7 @@ from tasks.extraction import (
     clean_text_scrape,
     local_day,
     normalize_text,
+    read_publication_time,
     strip_site_name,
     text_language,
 )
@@ -484,6 +485,18 @@ def test_real_page_date_keeps_offset(corpus):
 def test_real_page_date_comes_from_json_ld_in_cdata(corpus, case, published):
     doc = clean_html(_corpus_page(corpus, case), f"https://example.org/{case}")
     assert doc.published_at == published
+
+
+@pytest.mark.parametrize(
+    "case", ["mathjax", "data-url-image", "mozilla-1", "google-sre-book-1"]
+)  # fmt: skip
+def test_a_year_alone_is_no_publication_day(corpus, case):
+    """htmldate's extensive search falls back on a copyright year or any four digits (mathjax's
+    CSS class `mjx-c2026`, the code point of "…") and gives its 1 January: the thorough mode
+    dated these pages 2026-01-01, 2024-01-01, 1998-01-01 and 2017-01-01; the fast mode, none."""
+    html = _corpus_page(corpus, case)
+    for mode in ExtractionMode:
+        assert read_publication_time(html, f"https://example.org/{case}", mode) is None, mode
 
 
 NEWS_ARTICLE_JSON = '{"@type": "NewsArticle", "datePublished": "2021-08-12T09:00:00+04:30"}'
