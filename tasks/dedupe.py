@@ -7,7 +7,7 @@ import logging
 import re
 import unicodedata
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import numpy as np
@@ -25,6 +25,11 @@ SHINGLE_SIZE = 5  # words per shingle
 NUM_PERM = 128  # MinHash permutations (signature length)
 BANDS = 32  # LSH bands of ROWS slots: P(candidate) = 1 - (1 - J^4)^32, 0.87 at J = 0.5
 ROWS = NUM_PERM // BANDS  # 0.99 at 0.6, 0.23 at 0.3, 0.05 at 0.2, 0.003 at 0.1
+# A shared canonical URL makes one story only where one text holds at least this share of the
+# other's shingles (an AMP teaser's few are all in the article): a CMS that gave two stories one
+# canonical (a template's, a copy-paste) merged them; search engines, too, take a canonical as a
+# hint to check against the pages
+CANONICAL_CONTAINMENT = 0.5
 NEAR_THRESHOLD = 0.5  # least estimated Jaccard of 5-word shingles for a near duplicate: a new
 # headline + one edited paragraph leaves 150-word reports at ~0.5-0.8, 400+ words at 0.6-0.95;
 # unrelated news pairs stay below 0.16 and a follow-up reusing half the text scores ~0.36
@@ -85,6 +90,7 @@ class Fingerprint:
     text_hash: str
     signature: np.ndarray
     buckets: list[int]
+    shingles: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint32))  # distinct, sorted
 
 
 @dataclass(frozen=True)
@@ -391,9 +397,10 @@ def fingerprints(docs: list[Document]) -> list[Fingerprint]:
         One Fingerprint per document, in order.
     """
     words = [_words(doc.text) for doc in docs]
-    signatures = _signatures([_shingle_hashes(w) for w in words], NUM_PERM)
+    hashes = [_shingle_hashes(w) for w in words]
+    signatures = _signatures(hashes, NUM_PERM)
     result = []
-    for doc, doc_words, signature in zip(docs, words, signatures, strict=True):
+    for doc, doc_words, doc_hashes, signature in zip(docs, words, hashes, signatures, strict=True):
         key = url_key(doc.url)
         normalized = " ".join(doc_words)
         result.append(
@@ -404,9 +411,15 @@ def fingerprints(docs: list[Document]) -> list[Fingerprint]:
                 text_hash=hashlib.sha1(normalized.encode("utf-8", "surrogatepass")).hexdigest(),
                 signature=signature,
                 buckets=band_buckets(signature),
+                shingles=np.unique(doc_hashes).astype(np.uint32),
             )
         )
     return result
+
+
+def shingle_set(text: str) -> np.ndarray:
+    """A text's distinct shingle hashes, sorted (a Fingerprint's `shingles`)."""
+    return np.unique(_shingle_hashes(_words(text))).astype(np.uint32)
 
 
 def fingerprint(doc: Document) -> Fingerprint:
@@ -414,13 +427,28 @@ def fingerprint(doc: Document) -> Fingerprint:
     return fingerprints([doc])[0]
 
 
+def shares_a_story(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two texts that share a canonical URL (their distinct shingles) are one story: one
+    holds at least CANONICAL_CONTAINMENT of the other's. Counted exactly, not estimated from
+    MinHash, which for a short text against a long one is too rough (0.05 for a true 0.10)."""
+    smaller = min(a.size, b.size)
+    held = np.intersect1d(a, b, assume_unique=True).size
+    return bool(smaller) and held / smaller >= CANONICAL_CONTAINMENT
+
+
 def _key_match(
-    fp: Fingerprint, key_owner: dict[str, int], hash_owner: dict[str, int]
+    fp: Fingerprint,
+    fps: list[Fingerprint],
+    key_owner: dict[str, int],
+    hash_owner: dict[str, int],
 ) -> BatchMatch | None:
-    """An earlier member sharing a canonical URL with this one, else the same text."""
+    """An earlier member sharing a canonical URL with this one (one text holding the other's),
+    else the same text."""
     for key in (fp.canonical_key, fp.url_key):
         if key is not None and key in key_owner:
-            return BatchMatch(key_owner[key], "canonical_url", None)
+            owner = key_owner[key]
+            if shares_a_story(fp.shingles, fps[owner].shingles):
+                return BatchMatch(owner, "canonical_url", None)
     if fp.text_hash in hash_owner:
         return BatchMatch(hash_owner[fp.text_hash], "exact", 1.0)
     return None
@@ -462,7 +490,9 @@ def match_batch(fps: list[Fingerprint]) -> list[BatchMatch | None]:
         if fp.url_key in url_owner:
             root.append(root[url_owner[fp.url_key]])
         else:
-            direct = _key_match(fp, key_owner, hash_owner) or _near_match(fp, fps, bucket_members)
+            direct = _key_match(fp, fps, key_owner, hash_owner) or _near_match(
+                fp, fps, bucket_members
+            )
             if direct is not None:
                 match = BatchMatch(root[direct.index], direct.kind, direct.similarity)
             root.append(i if match is None else match.index)

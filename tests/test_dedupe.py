@@ -438,15 +438,20 @@ def test_group_batch_links_each_kind_of_duplicate_to_the_first():
         ("https://b.example/herat", HERAT_ARTICLE, None),  # 1
         ("https://c.example/copy", syndicated_copy(), None),  # 2 near 0
         ("https://d.example/same", ghazni_article().upper(), None),  # 3 exact 0
-        (
+        (  # 4: declares 1 its canonical, a shorter text of it (under the near threshold)
             "https://e.example/x",
-            "Other words entirely, nothing alike here.",
+            HERAT_ARTICLE[:200] + " Other words entirely, nothing alike here.",
             "https://b.example/herat",
         ),
         ("http://www.b.example/herat/", "A re-fetch with new text.", None),  # 5 same article as 1
         ("https://f.example/herat", HERAT_ARTICLE.replace("Herat", "HERAT"), None),  # 6 exact 1
+        (  # 7: declares 1 its canonical too, an unrelated text: a CMS's mistake, not one story
+            "https://g.example/y",
+            "Other words entirely, nothing alike here, about the weather in another country.",
+            "https://b.example/herat",
+        ),
     )
-    assert group_batch(fps) == [None, None, 0, 0, 1, None, 1]
+    assert group_batch(fps) == [None, None, 0, 0, 1, None, 1, None]
     kinds = [(m.kind, m.similarity) if m else None for m in match_batch(fps)]
     assert kinds[2][0] == "near" and kinds[2][1] >= NEAR_THRESHOLD
     assert kinds[3] == ("exact", 1.0)
@@ -458,18 +463,19 @@ def test_group_batch_points_at_the_earliest_member_of_a_chain():
         ("https://a.example/1", ghazni_article(), None),
         ("https://b.example/2", ghazni_article(), "https://b.example/canonical"),  # exact 0
         ("https://c.example/3", syndicated_copy(), "https://b.example/canonical"),  # canon. of 1
-        ("https://b.example/canonical", "Unrelated text of the canonical page.", None),  # of 1
+        ("https://b.example/canonical", GHAZNI_PARAGRAPHS[0], None),  # of 1, a part of its text
     )
     assert group_batch(fps) == [None, 0, 0, 0]
-    assert match_batch(fps)[2] == BatchMatch(0, "canonical_url", None)
+    assert match_batch(fps)[2:] == [BatchMatch(0, "canonical_url", None)] * 2
 
 
 def test_an_earlier_page_declaring_this_url_canonical_groups_them():
     fps = batch_of(
-        ("https://amp-mirror.example/x", "Mirror text one.", "https://site.example/story"),
-        ("https://site.example/story", "Original story text, different.", None),
+        ("https://amp-mirror.example/x", GHAZNI_PARAGRAPHS[1], "https://site.example/story"),
+        ("https://site.example/story", ghazni_article(), None),
     )
     assert group_batch(fps) == [None, 0]
+    assert match_batch(fps)[1].kind == "canonical_url"
 
 
 def test_group_batch_leaves_unrelated_and_repeated_urls_alone():

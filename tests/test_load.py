@@ -273,7 +273,7 @@ def test_a_304_reached_through_a_redirect_marks_the_article_seen(db_path):
 
 def test_an_original_arriving_after_a_copy_that_declared_it_canonical_joins_its_story(db_path):
     copy = _doc("https://c.example/amp-view/x", OTHER, canonical="https://www.c.example/x")
-    original = _doc("https://c.example/x", OTHER[:250] + " " + REPORT)  # not near: a longer text
+    original = _doc("https://c.example/x", OTHER + " " + REPORT)  # not near: a longer text
     _load(db_path, [copy])
     counts = _load(db_path, [original])  # the next run: as if both came in one batch
     assert counts.duplicates == {"canonical_url": 1}
@@ -285,8 +285,9 @@ def test_an_original_arriving_after_a_copy_that_declared_it_canonical_joins_its_
 
 def test_a_declared_canonical_outranks_the_same_text_stored_under_another_story(db_path):
     """A page that names a stored article its canonical joins that story, even when its text is
-    the very text of another stored story: the page's own declaration is the stronger evidence."""
-    _load(db_path, [_doc("https://c.example/x", OTHER)])
+    the very text of another stored story: the page's own declaration is the stronger evidence,
+    where the canonical's text holds the page's."""
+    _load(db_path, [_doc("https://c.example/x", OTHER + " " + REPORT)])
     _load(db_path, [_doc("https://z.example/elsewhere", REPORT)])
     counts = _load(
         db_path, [_doc("https://mirror.example/x", REPORT, canonical="https://c.example/x")]
@@ -298,6 +299,29 @@ def test_a_declared_canonical_outranks_the_same_text_stored_under_another_story(
         "SELECT cluster_id, duplicate_of, duplicate_kind FROM articles "
         "WHERE url = 'https://mirror.example/x'",
     ) == [(declared, declared, "canonical_url")]
+
+
+def test_a_canonical_declared_by_an_unrelated_text_makes_no_story(db_path):
+    """Two stories a CMS gave one canonical URL (a template's, a copy-paste) were one story, the
+    second a copy of the first: a canonical counts only where one text holds the other's, as a
+    search engine checks it. Either way round, and within a batch."""
+    shared = "https://news.example/2015/story-123.html"
+    _load(db_path, [_doc("https://news.example/a", OTHER, canonical=shared)])
+    counts = _load(db_path, [_doc("https://news.example/b", REPORT, canonical=shared)])
+    assert (counts.new, counts.duplicates) == (1, {})
+    notice = " ".join(
+        f"Notice {i}: road works close street {i} of the old city." for i in range(40)
+    )
+    counts = _load(db_path, [_doc(shared, notice)])  # the page both declared, now fetched
+    assert (counts.new, counts.duplicates) == (1, {})
+    _load(db_path, [
+        _doc("https://third.example/d", "A report on the weather in Herat. " * 20,
+             canonical="https://third.example/canon"),
+        _doc("https://third.example/e", "Markets rallied in Kabul on Monday. " * 20,
+             canonical="https://third.example/canon"),
+    ])  # fmt: skip
+    assert _rows(db_path, "SELECT count(DISTINCT cluster_id), count(duplicate_kind) "
+                          "FROM articles") == [(5, 0)]  # fmt: skip
 
 
 def test_an_exact_copy_adds_no_signature_of_its_own(db_path):

@@ -11,7 +11,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from tasks.dedupe import BatchMatch, Fingerprint, match_batch, near_duplicate_of, url_key
+from tasks.dedupe import (
+    BatchMatch,
+    Fingerprint,
+    match_batch,
+    near_duplicate_of,
+    shares_a_story,
+    shingle_set,
+    url_key,
+)
 from tasks.records import Document, FeedEntry, FetchResult, Source
 from warehouse.band_index import BandIndex, IndexEntry, opened_band_index
 from warehouse.db import load_extension, sql, write_transaction
@@ -430,8 +438,11 @@ def _warehouse_matches(
     """For each incoming index, the stored story it duplicates: canonical URL, text, near."""
     conn.register("incoming_ids", _incoming_table(prints))
     matches: dict[int, _Match] = {}
-    for idx, cluster in conn.execute(sql("match_canonical")).fetchall():
-        matches[idx] = _Match(cluster, "canonical_url")
+    for idx, cluster, text in conn.execute(sql("match_canonical")).fetchall():
+        # the earliest stored article sharing the canonical whose text holds this one's or is
+        # held by it
+        if idx not in matches and shares_a_story(prints[idx].shingles, shingle_set(text)):
+            matches[idx] = _Match(cluster, "canonical_url")
     for idx, cluster in conn.execute(sql("match_exact")).fetchall():
         matches.setdefault(idx, _Match(cluster, "exact"))
     conn.unregister("incoming_ids")

@@ -1,16 +1,17 @@
 -- Incoming pages that share a canonical URL with a stored article: the incoming page declares
 -- the stored one's URL or canonical, or the stored page declared the incoming URL its canonical
--- (a copy that arrived before its original). One equi-join each, so each is a hash join.
+-- (a copy that arrived before its original). One equi-join each, so each is a hash join. Each
+-- with the stored article's text, so that a match counts only where one text holds the other.
 WITH shared AS (
-    SELECT i.idx, a.cluster_id, a.first_seen_at
+    SELECT i.idx, a.id, a.cluster_id, a.first_seen_at, a.text
     FROM incoming_ids i JOIN articles a ON a.url_key = i.canonical_key AND a.id <> i.id
-    UNION ALL
-    SELECT i.idx, a.cluster_id, a.first_seen_at
+    UNION
+    SELECT i.idx, a.id, a.cluster_id, a.first_seen_at, a.text
     FROM incoming_ids i JOIN articles a ON a.canonical_key = i.canonical_key AND a.id <> i.id
-    UNION ALL
-    SELECT i.idx, a.cluster_id, a.first_seen_at
+    UNION
+    SELECT i.idx, a.id, a.cluster_id, a.first_seen_at, a.text
     FROM incoming_ids i JOIN articles a ON a.canonical_key = i.url_key AND a.id <> i.id
 )
-SELECT idx, min_by(cluster_id, first_seen_at)
+SELECT shared.idx, shared.cluster_id, shared.text
 FROM shared
-GROUP BY idx;
+ORDER BY shared.idx, shared.first_seen_at, shared.id;
