@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, assert_never
-from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urldefrag, urljoin, urlsplit
 
 import feedparser
 import lxml.etree
@@ -578,11 +578,11 @@ def _url_list_line(line: str, base_url: str | None) -> str | None:
     return None
 
 
-def read_url_list(text: str, base_url: str | None = None) -> list[str]:
+def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
     """URLs from a list, one per line; blank lines and # comments skipped, duplicates dropped.
 
     A trailing `# note` after a URL is ignored; /paths resolve against base_url when given; lines
-    that are not URLs are logged with their line number and skipped.
+    that are not URLs are logged with the list's name and their line number, and skipped.
     """
     urls: list[str] = []
     seen: set[str] = set()
@@ -592,10 +592,31 @@ def read_url_list(text: str, base_url: str | None = None) -> list[str]:
             continue
         url = _url_list_line(line, base_url)
         if url is None:
-            LOGGER.warning("URL list line %d skipped: %r is not an http(s) URL", number, line)
+            LOGGER.warning("%s line %d skipped: %r is not an http(s) URL", name, number, line)
         elif url not in seen:
             seen.add(url)
             urls.append(url)
+    return urls
+
+
+def read_url_list_document(text: str, base_url: str | None, location: str) -> list[str]:
+    """The URLs of a URL list file or document; an HTML page, or a list none of whose lines is
+    a URL (a CSV with the URL in a column), is refused: read line by line, a page's 2 000 lines
+    were each a warning, and its `/*<![CDATA[*/` lines requested as paths of its site."""
+    if _HTML_START.match(text[:4096].lstrip("\ufeff").encode("utf-8", "replace")):
+        raise SourceError(
+            "not_a_url_list",
+            f"{location} is an HTML page, not a URL list (one URL a line); pass the page with "
+            "--url, or its site's feed or sitemap",
+        )
+    urls = read_url_list(text, base_url, f"URL list {location}")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if lines and not urls:
+        raise SourceError(
+            "no_urls",
+            f"URL list {location}: none of its {len(lines)} lines is an http(s) URL (one URL a "
+            f"line, anything after it past a space or tab; first line: {lines[0][:80]!r})",
+        )
     return urls
 
 
@@ -700,7 +721,13 @@ def _expand_urls(source: Source, batch: FetchBatch) -> Discovery:
     if not result.ok:
         return found
     base = result.final_url or source.location
-    urls = read_url_list(result.html or "", base if _is_http_url(base) else None)
+    try:
+        urls = read_url_list_document(
+            result.html or "", base if _is_http_url(base) else None, source.location
+        )
+    except SourceError as error:
+        _mark_failed(result, error)
+        return found
     found.items = [WorkItem(url=u, source_name=source.name) for u in urls]
     return found
 
@@ -931,6 +958,8 @@ def sources_from_cli(
         ValueError: a --url that is not an absolute http(s) URL, or a blank file, folder or
             feed (which would name the working folder), refused before any work.
     """
+    # a space in a pasted URL is %20, as a browser sends it: as a list's line, it was cut there
+    urls = [re.sub(r"\s", lambda m: quote(m[0]), url.strip()) for url in urls]
     bad = [url for url in urls if not _is_http_url(url)]
     if bad:
         raise ValueError(f"--url {bad[0]!r} is not an http(s) URL; write it as https://host/path")

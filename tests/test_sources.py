@@ -1110,6 +1110,46 @@ def test_url_lists_are_read_whatever_their_name_or_text_type(site, fetch_setting
         assert [i.url for i in alone.items] == [site.url_for(f"/story/{n}") for n in range(2)]
 
 
+def test_a_url_list_that_is_a_page_or_holds_no_url_is_refused_with_its_reason(
+    site, fetch_settings, tmp_path, caplog
+):
+    """An HTML page given as a URL list was read line by line: 2 000 warnings, and its lines
+    that begin with / (`/*<![CDATA[*/`) requested as paths of its site. A list none of whose
+    lines is a URL exited 0 having discovered nothing; its warnings named no list."""
+    page = "<!DOCTYPE html>\n<html><head>\n<script>/*<![CDATA[*/ var a = 1; /*]]>*/</script>\n"
+    serve(site, "/story.html", page.encode(), "text/html; charset=utf-8")
+    (tmp_path / "backlog.csv").write_text("url;title\nhttps ://a.org/1;One\n\n# note\n")
+    (tmp_path / "empty.txt").write_text("# nothing yet\n")
+    (tmp_path / "some.txt").write_text("url\n" + site.url_for("/story/1") + "\n")
+    configured = [
+        Source("page", "urls", site.url_for("/story.html")),
+        Source("csv", "urls", str(tmp_path / "backlog.csv")),
+        Source("empty", "urls", str(tmp_path / "empty.txt")),
+        Source("some", "urls", str(tmp_path / "some.txt")),
+    ]
+    found = expand_sources(configured, fetch_settings)
+    assert [(f.source_name, f.outcome) for f in found.fetches] == [
+        ("page", "not_a_url_list"), ("csv", "no_urls"), ("empty", "ok"), ("some", "ok")
+    ]  # fmt: skip
+    assert found.fetches[0].error.startswith(
+        f"{site.url_for('/story.html')} is an HTML page, not a URL list (one URL a line)"
+    )
+    assert found.fetches[1].error == (
+        f"URL list {tmp_path / 'backlog.csv'}: none of its 2 lines is an http(s) URL (one URL a "
+        "line, anything after it past a space or tab; first line: 'url;title')"
+    )
+    assert [i.url for i in found.items] == [site.url_for("/story/1")]
+    assert f"URL list {tmp_path / 'some.txt'} line 1 skipped: 'url'" in caplog.text
+    assert not [r for r, _ in site.log if "CDATA" in r.path]  # no line of the page asked for
+
+
+def test_a_url_on_the_command_line_with_a_space_is_fetched_with_it_encoded():
+    """It was read as a list's line, cut at the space and dropped with a warning of a "URL
+    list" line, and nothing fetched; a browser sends the space as %20."""
+    [source] = sources_from_cli(["https://a.org/news/a b.html "], [], [], [], [])
+    assert source.options["inline"] == ["https://a.org/news/a%20b.html"]
+
+
 def test_sitemap_limit_stops_fetching_more_sitemaps(site, fetch_settings):
     children = [site.url_for(f"/part-{n}.xml") for n in range(3)]
     serve(site, "/index.xml", sitemap_index(children), "application/xml")
