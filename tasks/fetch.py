@@ -181,7 +181,7 @@ class RobotsRules:
     rules: list[tuple[bool, re.Pattern[str], int]]
     source: str
     blocked_reason: str | None = None  # set when robots.txt was unreachable: everything disallowed
-    blocked_outcome: str = "robots"  # the outcome of the pages it blocks: "dns" for no such host
+    blocked_outcome: str = "robots"  # of the pages it blocks: "dns", "connection" … for a host down
 
     @classmethod
     def parse(cls, text: str, agent: str, source: str) -> RobotsRules:
@@ -254,7 +254,15 @@ class RobotsCache:
             )
         reason = f"{robots_url} unreachable ({result.error}); RFC 9309 says disallow all"
         LOGGER.info("robots: %s", reason)
-        return RobotsRules(rules=[], source=robots_url, blocked_reason=reason)
+        # a host that cannot be reached (refused, timed out, a failed TLS handshake) is a site
+        # down, and its pages say so: as `robots`, a monitor read it as a site forbidding them
+        down = result.outcome in {"connection", "timeout", "tls"}
+        return RobotsRules(
+            rules=[],
+            source=robots_url,
+            blocked_reason=reason,
+            blocked_outcome=result.outcome if down else "robots",
+        )
 
 
 @dataclass(frozen=True)

@@ -799,11 +799,12 @@ def test_batch_keeps_order_and_every_failure(
         "http_404",
         "ok",
         "bad_scheme",
-        "robots",  # RFC 9309: an unreachable robots.txt disallows the whole host
+        "connection",  # its robots.txt unreachable (RFC 9309: disallow all): a host down
         "not_found",
         "bad_url",
     ]
-    assert "unreachable" in (results[3].error or "") and "refused" in (results[3].error or "")
+    assert results[3].error.startswith(f"{urls[3].rsplit('/', 1)[0]}/robots.txt unreachable ")
+    assert "refused" in results[3].error
     assert [r.item for r in results] == items
     assert [r.source_name for r in results] == [f"src{i}" for i in range(6)]
     assert all(r.error for r in results if not r.ok) and all(r.fetched_at for r in results)
