@@ -617,8 +617,10 @@ def _read_chunk(raw: urllib3.HTTPResponse, deadline: float, s: FetchSettings, go
     """One read of whatever bytes are available, never waiting past the attempt's deadline."""
     remaining = deadline - time.monotonic()
     total = f"total timeout {s.total_timeout:g} s exceeded after {got} bytes"
+    # not retried: a server that answers, but too slowly to send a page in total_timeout, does
+    # so again (a trickling one held a run 4 minutes over 4 attempts)
     if remaining <= 0:
-        raise _FetchFailure("timeout", total, retryable=True, bytes_read=got)
+        raise _FetchFailure("timeout", total, bytes_read=got)
     sock = getattr(raw.connection, "sock", None)
     if sock is not None:
         sock.settimeout(min(s.read_timeout, remaining))
@@ -626,7 +628,7 @@ def _read_chunk(raw: urllib3.HTTPResponse, deadline: float, s: FetchSettings, go
         return raw.read1(CHUNK_BYTES, decode_content=False)
     except urllib3.exceptions.ReadTimeoutError as exc:
         if time.monotonic() >= deadline - 0.05:
-            raise _FetchFailure("timeout", total, retryable=True, bytes_read=got) from exc
+            raise _FetchFailure("timeout", total, bytes_read=got) from exc
         message = f"no data for {s.read_timeout:g} s (read_timeout) after {got} bytes"
         raise _FetchFailure("timeout", message, retryable=True, bytes_read=got) from exc
     except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
