@@ -175,7 +175,6 @@ def _read_captures(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable
 def _read_export(path: str, monkeypatch: pytest.MonkeyPatch, started: Callable[[], None]) -> None:
     endless = {table: endless_query() for table in summaries.SUMMARY_TABLES}
     monkeypatch.setattr(summaries, "_READ_TABLE", endless)
-    monkeypatch.setattr(summaries, "_LIST_COLUMNS", {})  # the endless query has none
     started()  # the tables are read as soon as the folder is made
     summaries.write_summary_tables(path, Path(path).parent / "out", "csv")
 

@@ -60,21 +60,6 @@ _READ_TABLE = {
 }
 
 
-# In CSV a list is JSON, as `query`, `captures` and `evidence` write it: DuckDB's own
-# [Asia Wire, samples] could not be told apart from a site named "Neue Zürcher Zeitung AG, Schweiz"
-_LIST_COLUMNS = {
-    "daily_captures": ("new_capital_names", "retaken_capital_names", "recaptured_capital_names"),
-    "daily_capture_sources": ("site_names",),
-}
-
-
-def _lists_as_json(query: str, columns: Sequence[str]) -> str:
-    if not columns:
-        return query
-    replaced = ", ".join(f"to_json({c})::VARCHAR AS {c}" for c in columns)
-    return f"SELECT * REPLACE ({replaced}) FROM ({query})"
-
-
 def day_range(start: date | None, end: date | None) -> dict[str, date | None]:
     """Bound parameters for a day range; a reversed range is refused with both dates named."""
     if start and end and start > end:
@@ -254,6 +239,18 @@ def write_summary_tables(
         )
 
 
+def _lists_as_json(conn: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The query with its list columns as JSON text, as `query`, `captures` and `evidence` write a
+    list in CSV: DuckDB's own `[Asia Wire, samples]` could not be told apart from a site named
+    "Neue Zürcher Zeitung AG, Schweiz"."""
+    columns = conn.execute(f"DESCRIBE {query}").fetchall()  # binds the query, runs nothing
+    lists = [name for name, column_type, *_ in columns if column_type.endswith("[]")]
+    if not lists:
+        return query
+    replaced = ", ".join(f'to_json("{name}")::VARCHAR AS "{name}"' for name in lists)
+    return f"SELECT * REPLACE ({replaced}) FROM ({query})"
+
+
 def _write_table(
     conn: duckdb.DuckDBPyConnection, table: str, out_dir: Path, fmt: Literal["csv", "parquet"]
 ) -> tuple[Path, int]:
@@ -261,7 +258,7 @@ def _write_table(
     path = out_dir / f"{table}.{fmt}"
     query, options = _READ_TABLE[table], "FORMAT parquet"
     if fmt == "csv":
-        query, options = _lists_as_json(query, _LIST_COLUMNS.get(table, ())), "HEADER"
+        query, options = _lists_as_json(conn, query), "HEADER"
     try:
         [(rows,)] = conn.execute(
             f"COPY ({query}) TO $path ({options})", {"path": str(path)}
