@@ -26,12 +26,15 @@ class Source:
     options: dict[str, Any] = field(default_factory=dict)
 
     def item_limit(self) -> int | None:
-        """The `limit` option, the most items to take; ValueError if it is no count."""
+        """The `limit` option, the most items to take; ValueError if it is no count, or 0 (which
+        took nothing, silently, where it was meant as "no limit")."""
         limit = self.options.get("limit")
         if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
-            raise ValueError(f"limit must be a whole number >= 0, not {limit!r}")
+            raise ValueError(
+                f"limit must be a whole number >= 1, not {limit!r} (leave it out for no limit)"
+            )
         return limit
 
     def trusts_lastmod(self) -> bool:

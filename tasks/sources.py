@@ -657,7 +657,8 @@ def discover_files(path: str, source_name: str) -> list[WorkItem]:
         return [WorkItem(url=_page_path(root).as_uri(), source_name=source_name)]
     files = _walk_files(root)
     pages = [f for f in files if _is_page_file(f)]
-    LOGGER.info(
+    LOGGER.log(
+        logging.INFO if pages else logging.WARNING,  # an empty folder read silently as done
         "path source %r: %d page files, %d other files ignored under %s",
         source_name,
         len(pages),

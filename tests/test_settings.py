@@ -95,7 +95,13 @@ def test_the_bundled_sources_file_loads() -> None:
         ),
         (  # a full run, then a bad_option row for the source
             SOURCE + 'limit = "5"\n',
-            "source 's' in {path}: limit must be a whole number >= 0, not '5'",
+            "source 's' in {path}: limit must be a whole number >= 1, not '5' (leave it out for "
+            "no limit)",
+        ),
+        (  # 0 took nothing, silently: written for "no limit"
+            SOURCE + "limit = 0\n",
+            "source 's' in {path}: limit must be a whole number >= 1, not 0 (leave it out for "
+            "no limit)",
         ),
         (  # one bracket: a table of keys, which a traceback met as text
             SOURCE.replace("[[source]]", "[source]"),

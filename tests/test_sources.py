@@ -552,6 +552,18 @@ def test_discover_files_finds_pages_recursively_sorted_as_file_uris(tmp_path: Pa
     assert {item.source_name for item in items} == {"disk"}
 
 
+def test_a_folder_with_no_page_file_is_a_warning(tmp_path: Path, caplog):
+    """An empty drop folder is a normal run, but it was read without a word above INFO."""
+    (tmp_path / "notes.md").write_text("x")
+    assert discover_files(str(tmp_path), "drop") == []
+    [record] = [r for r in caplog.records if "path source 'drop'" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert (
+        record.getMessage()
+        == f"path source 'drop': 0 page files, 1 other files ignored under {tmp_path}"
+    )
+
+
 def test_discover_files_single_file_missing_path_and_wrong_type(tmp_path: Path):
     page = tmp_path / "one.html"
     page.write_text("<p>x</p>")
