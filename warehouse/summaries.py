@@ -243,8 +243,9 @@ def _lists_as_json(conn: duckdb.DuckDBPyConnection, query: str) -> str:
     """The query with its list columns as JSON text, as `query`, `captures` and `evidence` write a
     list in CSV: DuckDB's own `[Asia Wire, samples]` could not be told apart from a site named
     "Neue Zürcher Zeitung AG, Schweiz"."""
-    columns = conn.execute(f"DESCRIBE {query}").fetchall()  # binds the query, runs nothing
-    lists = [name for name, column_type, *_ in columns if column_type.endswith("[]")]
+    relation = conn.sql(query)  # bound, not run
+    kinds = zip(relation.columns, relation.types, strict=True)
+    lists = [name for name, kind in kinds if str(kind).endswith("[]")]
     if not lists:
         return query
     replaced = ", ".join(f'to_json("{name}")::VARCHAR AS "{name}"' for name in lists)
