@@ -41,6 +41,9 @@ from tasks.records import Document, FeedEntry, FetchResult
 from tasks.settings import ExtractionMode
 
 LOGGER = logging.getLogger(__name__)
+# trafilatura says "discarding data: …" and "empty HTML tree" of the pages it finds nothing in:
+# each is a `rejected` row with its reason, and its lines on a terminal were noise beside ours
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 # The format of Prefect's console lines, for the extraction workers' own (log_to_stderr)
 LOG_FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s"
 

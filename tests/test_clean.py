@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import logging
 import os
 import re
 import signal
@@ -963,10 +964,13 @@ JUNK_SCRAPE = "icon bookmark-bicon bookmarkicon cameraicon checkicon\nShare this
         (JUNK_SCRAPE, "text/plain", "no_text"),
     ],
 )
-def test_unusable_pages_are_rejected_not_lost(body, content_type, reason):
-    doc = clean_page(_fetch(body, "http://127.0.0.1/p", content_type))
+def test_unusable_pages_are_rejected_not_lost(body, content_type, reason, caplog):
+    with caplog.at_level(logging.DEBUG):
+        doc = clean_page(_fetch(body, "http://127.0.0.1/p", content_type))
     assert doc.rejected_reason == reason
     assert doc.rejected and doc.url == "http://127.0.0.1/p"
+    # the reason is the row's: trafilatura's "discarding data: …" printed beside it was noise
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("trafilatura")] == []
 
 
 def test_feed_summary_stands_in_for_a_walled_page():
