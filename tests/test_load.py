@@ -10,7 +10,7 @@ import pytest
 
 from tasks.dedupe import fingerprints
 from tasks.load import write_batch
-from tasks.records import Document, FetchResult
+from tasks.records import Document, FeedEntry, FetchResult
 from tests.documents import cleaned_document
 from warehouse.db import reader, writer
 from warehouse.integrity import check_warehouse
@@ -548,3 +548,19 @@ def test_a_reclean_takes_a_publication_time_read_now_and_has_the_events_read_aga
     assert len(pending_article_ids(db_path, "rules")) == 1
     assert _reclean(db_path, [(fetch_id, undated)]).unchanged == 1
     assert _rows(db_path, f"SELECT {columns} FROM articles") == [(1, published, "+04:30")]
+
+
+def test_a_feed_entry_edited_by_its_feed_is_kept_as_it_reads_now(db_path):
+    """The feed corrected an entry's title (same guid and link): the row kept the first title,
+    the one a page without its own fills its gaps with. Its first sighting and time stay."""
+    published = datetime(2021, 8, 12, 9, tzinfo=UTC)
+    first = FeedEntry("https://f.example/rss", "k-1", "feed", "https://f.example/a",
+                      "Feed title cnn", "A summary.", None, published)  # fmt: skip
+    assert write_batch(db_path, feed_entries=[first]).feed_entries == 1
+    [(seen,)] = _rows(db_path, "SELECT first_seen_at FROM feed_entries")
+    edited = FeedEntry(**{**first.__dict__, "title": "Kandahar falls", "author": "A. Writer",
+                          "published_at": datetime(2021, 8, 13, tzinfo=UTC)})  # fmt: skip
+    assert write_batch(db_path, feed_entries=[edited]).feed_entries == 0  # none new
+    assert _rows(
+        db_path, "SELECT title, author, published_at, first_seen_at FROM feed_entries"
+    ) == [("Kandahar falls", "A. Writer", datetime(2021, 8, 12, 9, tzinfo=UTC), seen)]

@@ -294,7 +294,8 @@ def _insert_pages(conn: duckdb.DuckDBPyConnection, pages: dict[str, FetchResult]
 def _insert_feed_entries(
     conn: duckdb.DuckDBPyConnection, entries: list[FeedEntry], now: datetime
 ) -> int:
-    """Keep each feed entry once (first sighting wins); returns how many were new."""
+    """Keep each feed entry once, as the feed last gave it (first sighting kept); returns how
+    many were new."""
     unique = list({(e.feed_url, e.entry_key): e for e in reversed(entries)}.values())
     if not unique:
         return 0
