@@ -127,8 +127,10 @@ def summarize(
     logger = get_run_logger()
     db = load_settings(db=db).db  # a worker's NEWSFLOW_DB names the warehouse its ingests write
     day_range(start, end)  # a reversed range is refused before the extraction writes anything
+    if start is not None and last_days:
+        raise ValueError("pass start or last_days, not both (last_days counts back from end)")
     upgrade(db)  # a warehouse from an older newsflow gets the tables and columns read below
-    if last_days and start is None:
+    if last_days:
         start = (end or date.today()) - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)
     recompute_start, recompute_end = recompute_range(start, end, found)

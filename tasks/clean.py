@@ -233,6 +233,9 @@ def _clean_in_pool(
         except BrokenProcessPool:
             _check_run_goes_on()
             docs.append(_clean_alone(ok[len(docs)], clean, mode))
+        except EOFError:  # the fork server stopped while it started the workers: a cancel
+            _check_run_goes_on()
+            raise
     return docs
 
 

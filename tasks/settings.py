@@ -176,7 +176,8 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"sources file {path} does not exist; pass --sources FILE or create it"
+            f"sources file {path} does not exist; create it, or pass another (--sources FILE, "
+            "or the flows' sources_file)"
         )
     with path.open("rb") as fh:
         try:

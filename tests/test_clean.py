@@ -1144,6 +1144,30 @@ def test_a_run_that_ends_stops_the_cleans_of_its_threads_at_once():
         assert [d.rejected for d in clean_documents([article], 1)] == [False]
 
 
+def test_a_cancel_while_the_pool_starts_is_extraction_stopped_not_an_eof_traceback(monkeypatch):
+    """A cancel within a second of the pool's start stopped the fork server while it started the
+    workers: multiprocessing raised EOFError('unexpected EOF'), logged with its traceback from
+    inside the fork server. The kill is timed by the server's start, which no test can hold, so
+    the pool here is one that raises as that one did."""
+    from contextlib import contextmanager
+
+    from tasks import clean
+
+    @contextmanager
+    def starting_pool(*_args):
+        raise EOFError("unexpected EOF")
+        yield
+
+    monkeypatch.setattr(clean, "_extraction_pool", starting_pool)
+    page = _fetch(ARTICLE_HTML, "https://news.example.com/a?id=1", "text/html")
+    monkeypatch.setattr(clean._run_ending, "is_set", lambda: True)  # the run ending
+    with pytest.raises(clean.ExtractionStopped, match="its extraction processes were stopped"):
+        clean._clean_in_pool([page], 1, ExtractionMode.fast, 5.0)
+    monkeypatch.setattr(clean._run_ending, "is_set", lambda: False)  # not ending: a real fault
+    with pytest.raises(EOFError):
+        clean._clean_in_pool([page], 1, ExtractionMode.fast, 5.0)
+
+
 def _wait_for_a_busy_extraction_worker(seconds: float = 60) -> None:
     """Until a worker of this process's fork server has run for a second (bounded)."""
     deadline = time.monotonic() + seconds

@@ -741,7 +741,8 @@ def test_ingest_refuses_a_blank_file_or_feed_before_anything_runs(tmp_path: Path
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        (None, "sources file {path} does not exist; pass --sources FILE or create it"),
+        (None, "sources file {path} does not exist; create it, or pass another (--sources "
+               "FILE, or the flows' sources_file)"),
         ('[[sources]]\nname = "s"\nkind = "path"\nlocation = "x"\n',
          "sources file {path} has unknown table sources; known: settings, source"),
         ('[[source]]\nname = "s"\nkind = "path"\nlocation = "x"\nlimt = 10\n',

@@ -702,6 +702,9 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     # a scheduled run's last_days: the N days up to the end, that one included
     recent = summarize(end=date(2021, 8, 15), last_days=3, db=db_path)
     assert (recent.start, recent.days, recent.articles_read) == (date(2021, 8, 13), 3, 0)
+    # with a start too, a deployment run took the start and dropped last_days without a word
+    with pytest.raises(ValueError, match="pass start or last_days, not both"):
+        summarize(start=date(2021, 8, 10), last_days=2, db=db_path)
 
 
 @pytest.mark.parametrize(
