@@ -820,6 +820,14 @@ def upgrade(path: str, *, wait_seconds: float = 60.0) -> None:
             pass
 
 
+def columns_and_rows(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
+    """A query's column names (there even with no row) and its rows; none for a statement that
+    returns nothing."""
+    if cursor.description is None:
+        return [], []
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
 def interruptible(conn: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
     """`run()`, reads on `conn`, in a thread of its own, so that Ctrl-C stops them at once.
 

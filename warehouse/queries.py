@@ -11,7 +11,15 @@ import duckdb
 import pyarrow as pa
 
 from tasks.records import FeedEntry, FetchResult, KnownFetch, WorkItem
-from warehouse.db import WarehouseError, interruptible, is_ducklake, load_extension, reader, sql
+from warehouse.db import (
+    WarehouseError,
+    columns_and_rows,
+    interruptible,
+    is_ducklake,
+    load_extension,
+    reader,
+    sql,
+)
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN SELECT"}  # what _statement_kind names them
 # DuckDB statement types that several keywords share (or none: UPDATE EXTENSIONS is "???").
@@ -134,7 +142,7 @@ def search_table(
         load_extension(conn, "fts")
         try:
             return interruptible(
-                conn, lambda: _columns_and_rows(conn.execute(sql("search_articles"), params))
+                conn, lambda: columns_and_rows(conn.execute(sql("search_articles"), params))
             )
         except duckdb.CatalogException as exc:
             raise WarehouseError(
@@ -287,16 +295,10 @@ def _run(
     """The query's rows; of an EXPLAIN of a PIVOT (its parsed `statements`), the plan: its
     transaction's COMMIT comes last and says only "Success"."""
     if not _explains_a_pivot(statements):
-        return _columns_and_rows(conn.execute(query))
+        return columns_and_rows(conn.execute(query))
     plan: tuple[list[str], list[tuple]] = ([], [])
     for statement in statements:
         cursor = conn.execute(statement)
         if statement.type.name == "EXPLAIN":
-            plan = _columns_and_rows(cursor)
+            plan = columns_and_rows(cursor)
     return plan
-
-
-def _columns_and_rows(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
-    if cursor.description is None:
-        return [], []
-    return [d[0] for d in cursor.description], cursor.fetchall()

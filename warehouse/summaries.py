@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from warehouse.db import (
     WarehouseError,
+    columns_and_rows,
     interruptible,
     make_folder,
     reader,
@@ -161,14 +162,9 @@ def daily_captures_data(
 ) -> tuple[list[str], list[tuple]]:
     """The daily captures in [start, end] as data, for scripts: the column names (there even
     with no row) and the rows, lists and structs as they are."""
-    params = day_range(start, end)
-
-    def read() -> tuple[list[str], list[tuple]]:
-        cursor = conn.execute(sql("summaries_daily_captures_read"), params)
-        return [d[0] for d in cursor.description], cursor.fetchall()
-
+    params, read = day_range(start, end), sql("summaries_daily_captures_read")
     with reader(db, wait_seconds=wait_seconds) as conn:
-        return interruptible(conn, read)
+        return interruptible(conn, lambda: columns_and_rows(conn.execute(read, params)))
 
 
 def read_first_reports(
@@ -212,13 +208,9 @@ def capture_evidence(
         "statuses": list(statuses) if statuses else None,
         "limit": limit,
     }
-
-    def read() -> tuple[list[str], list[tuple]]:
-        cursor = conn.execute(sql("capture_evidence"), params)
-        return [d[0] for d in cursor.description], cursor.fetchall()
-
+    read = sql("capture_evidence")
     with reader(db, wait_seconds=wait_seconds) as conn:
-        columns, rows = interruptible(conn, read)
+        columns, rows = interruptible(conn, lambda: columns_and_rows(conn.execute(read, params)))
     return columns, rows[:limit], len(rows) > limit
 
 
