@@ -55,11 +55,13 @@ server: install
 	mkdir -p "$(PREFECT_HOME)"
 	exec $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
 
-# The process pool (one flow run at a time: the warehouse has one writer), then every deployment.
+# The process pool (one flow run at a time: the warehouse has one writer), every deployment, and
+# the automation that crashes a run whose process died unseen (deployments/zombie_runs.py).
 deploy: install
 	$(BIN)/prefect --no-prompt work-pool create $(POOL) --type process --overwrite
 	$(BIN)/prefect work-pool set-concurrency-limit $(POOL) 1
 	cd deployments && $(CURDIR)/$(BIN)/prefect --no-prompt deploy --all
+	$(BIN)/python deployments/zombie_runs.py
 
 # Runs the pool's flow runs in this checkout (the pull step reads NEWSFLOW_HOME); Ctrl-C stops it.
 worker: export NEWSFLOW_HOME := $(CURDIR)

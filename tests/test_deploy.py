@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ SERVER_START_SECONDS = 180
 RUN_SECONDS = 180
 MAX_ANSWER_SECONDS = 5.0
 # Server services these tests do not need: fewer SQLite writers on a loaded machine.
-IDLE_SERVICES = ("FOREMAN", "LATE_RUNS", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP", "TRIGGERS",
+IDLE_SERVICES = ("FOREMAN", "LATE_RUNS", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP",
                  "EVENT_PERSISTER", "EVENT_LOGGER", "TASK_RUN_RECORDER", "DB_VACUUM")  # fmt: skip
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -419,3 +420,57 @@ def test_a_run_cancelled_on_the_server_stops_and_keeps_the_batches_it_loaded(
     assert _rows(db, "SELECT count(*) FROM articles") == [(3,)]
     with writer(db, wait_seconds=5.0):  # no lock left behind: the next run writes at once
         pass
+
+
+def _heartbeat(server: PrefectServer, run_id: str, tags: list[str]) -> None:
+    """The event a flow run's heartbeat thread sends (flow_engine), its tags related as Prefect
+    relates them."""
+    related = [{"prefect.resource.id": f"prefect.tag.{tag}", "prefect.resource.role": "tag"}
+               for tag in tags]  # fmt: skip
+    event = {
+        "occurred": datetime.now(UTC).isoformat(),
+        "event": "prefect.flow-run.heartbeat",
+        "resource": {"prefect.resource.id": f"prefect.flow-run.{run_id}"},
+        "related": related,
+        "id": str(uuid.uuid4()),
+    }
+    httpx.post(f"{server.api_url}/events", json=[event], timeout=30.0).raise_for_status()  # 204
+
+
+def _zombie_automations(server: PrefectServer) -> list[dict[str, Any]]:
+    from deployments.zombie_runs import NAME
+
+    return [a for a in _api(server, "POST", "/automations/filter", json={}) if a["name"] == NAME]
+
+
+def test_a_run_whose_heartbeat_stopped_is_crashed_and_frees_the_pools_slot(prefect_server):
+    """A flow-run process that dies unable to say so (the worker stopped by a second Ctrl-C: the
+    run's next write to it ended the run; a lost machine; SIGKILL) left its run Running for good,
+    holding the pool's one slot: every later run waited Late. `make deploy` adds an automation
+    that crashes a newsflow run once it has not beaten for three heartbeats (90 s; 10 s here); a
+    run of another project on the same server is left alone. Made again, it is updated, not
+    doubled."""
+    env = _server_env(prefect_server.home, httpx.URL(prefect_server.api_url).port or 0)
+    (made,) = _zombie_automations(prefect_server)  # by make deploy
+    assert made["trigger"]["within"] == 90.0
+    script = [str(ROOT / ".venv" / "bin" / "python"), "deployments/zombie_runs.py"]
+    other = _api(prefect_server, "POST", "/flows/", json={"name": "another-project"})["id"]
+    stray = _api(prefect_server, "POST", "/flow_runs/",
+                 json={"flow_id": other, "state": {"type": "RUNNING"}})["id"]  # fmt: skip
+    zombie = prefect_server.trigger("reclean/reclean", {}, delay=3600)  # the worker waits
+    try:
+        subprocess.run([*script, "10"], cwd=ROOT, env=env, check=True, timeout=120)
+        (shortened,) = _zombie_automations(prefect_server)
+        assert shortened["id"] == made["id"] and shortened["trigger"]["within"] == 10.0
+        _api(prefect_server, "POST", f"/flow_runs/{zombie}/set_state",
+             json={"state": {"type": "RUNNING"}, "force": True})  # fmt: skip
+        _heartbeat(prefect_server, zombie, ["newsflow", "warehouse-writer"])
+        _heartbeat(prefect_server, stray, [])
+        run = prefect_server.wait(zombie, timeout=60)  # then silence
+        assert run["state_type"] == "CRASHED", run["state"]
+        assert run["state"]["message"].startswith("no heartbeat for 10 s"), run["state"]
+        assert _api(prefect_server, "GET", f"/flow_runs/{stray}")["state_type"] == "RUNNING"
+    finally:
+        subprocess.run(script, cwd=ROOT, env=env, check=True, timeout=120)  # back to 90 s
+        _api(prefect_server, "POST", f"/flow_runs/{stray}/set_state",
+             json={"state": {"type": "CANCELLED"}, "force": True})  # fmt: skip
