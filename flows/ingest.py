@@ -43,6 +43,7 @@ from tasks.settings import (
     usable_cores,
 )
 from tasks.sources import discover_items, sources_from_cli
+from warehouse.db import artifact_key
 from warehouse.store import LoadCounts
 
 # Before any fetch thread allocates; the extraction pool's fork server imports this module too,
@@ -519,10 +520,11 @@ def sources_to_ingest(
 
 def _publish(report: IngestReport) -> None:
     """A table artifact and a markdown summary of the run, visible in the Prefect UI."""
-    create_table_artifact(key="ingest-report", table=report.rows(), description="newsflow ingest")
+    key = artifact_key("ingest-report", report.db)
+    create_table_artifact(key=key, table=report.rows(), description="newsflow ingest")
     lines = [f"| {row['measure']} | {row['value']} |" for row in report.rows()]
     create_markdown_artifact(
-        key="ingest-summary",
+        key=artifact_key("ingest-summary", report.db),
         markdown="\n".join(
             [f"# Ingest into `{report.db}`", "", "| measure | value |", "| --- | --- |", *lines]
         ),

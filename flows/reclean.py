@@ -25,7 +25,7 @@ from tasks.clean import clean_batch, start_extraction_server
 from tasks.dedupe import dedupe_batch
 from tasks.load import list_stored_pages, load_reclean_batch, read_stored_pages
 from tasks.settings import ExtractionMode, load_settings
-from warehouse.db import upgrade
+from warehouse.db import artifact_key, upgrade
 from warehouse.store import LoadCounts
 
 
@@ -138,7 +138,8 @@ def reclean(
         rejected=dict(counts.rejected),
         superseded=counts.superseded,
     )
-    create_table_artifact(report.rows(), key="reclean-report", description=report.headline())
+    key = artifact_key("reclean-report", db)
+    create_table_artifact(report.rows(), key=key, description=report.headline())
     logger.info(report.headline())
     return report
 

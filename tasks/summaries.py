@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import io
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from warehouse.db import make_folder, parse_warehouse
+from warehouse.db import artifact_key, make_folder, parse_warehouse
 from warehouse.summaries import (
     read_daily_captures,
     recompute_daily_summaries,
@@ -26,8 +25,6 @@ from warehouse.summaries import (
 
 REPORTS_DIRNAME = "reports"
 CHART_STEM = "daily_captures"
-TABLE_ARTIFACT_KEY = "daily-captures"
-MARKDOWN_ARTIFACT_KEY = "daily-captures-report"
 COLUMNS = {
     "day": "day",
     "new_capitals": "new",
@@ -81,10 +78,8 @@ def reports_dir(db: str) -> Path:
     working directory for a lake on PostgreSQL, which has no file, named after its database."""
     warehouse = parse_warehouse(db)
     catalog = warehouse.catalog_file
-    if catalog:
-        return catalog.resolve().parent / REPORTS_DIRNAME / catalog.stem
-    dbname = re.search(r"(?:^|\s)dbname=([^\s']+)", warehouse.catalog)
-    return Path.cwd() / REPORTS_DIRNAME / (dbname[1] if dbname else "ducklake")
+    folder = catalog.resolve().parent if catalog else Path.cwd()
+    return folder / REPORTS_DIRNAME / warehouse.name
 
 
 def _capitals_cell(row: dict[str, Any]) -> str:
@@ -351,7 +346,7 @@ def _cut(sentence: str) -> str:
 
 @task(name="publish_captures_artifacts")
 def publish_captures_artifacts(
-    rows: list[dict[str, Any]], chart: ChartFiles, first_reports: list[dict[str, Any]]
+    db: str, rows: list[dict[str, Any]], chart: ChartFiles, first_reports: list[dict[str, Any]]
 ) -> None:
     """Task: a table artifact and a Markdown artifact of the daily captures (display rows), the
     Markdown with the first report of each new capital and retake; over more than
@@ -365,8 +360,8 @@ def publish_captures_artifacts(
             "captures`, or the daily_captures table)"
         )
         rows = shown
-    create_table_artifact(table=rows, key=TABLE_ARTIFACT_KEY, description=title)
+    create_table_artifact(table=rows, key=artifact_key("daily-captures", db), description=title)
     markdown = captures_markdown(rows, title)
     markdown += first_reports_markdown(first_reports)
     markdown += f"\nChart: `{chart.png}` and `{chart.html}`\n"
-    create_markdown_artifact(markdown=markdown, key=MARKDOWN_ARTIFACT_KEY)
+    create_markdown_artifact(markdown=markdown, key=artifact_key("daily-captures-report", db))

@@ -528,10 +528,11 @@ STRAY = {  # a page dated years before the story (an archive page, a misread dat
 
 
 def test_a_range_of_years_is_summarized_on_one_screen_and_charted_by_month(
-    prefect_harness, db_path
+    prefect_harness, tmp_path
 ):
     """One stray article from 2019 made the range 900 days long: `summarize` printed a row for
     each, and the chart labelled each day (a black smear, most of a minute to draw)."""
+    db_path = str(tmp_path / "years.duckdb")  # its artifacts' keys: daily-captures-years, …
     from typer.testing import CliRunner
 
     from flows.cli import app
@@ -550,7 +551,7 @@ def test_a_range_of_years_is_summarized_on_one_screen_and_charted_by_month(
     ticks = _captures_figure(rows, "t").axes[0].get_xticks()
     assert 2 <= len(ticks) <= 20
     # the run's artifacts in the UI: the days with captures (they held all 899)
-    table, report = _latest_artifacts("daily-captures", "daily-captures-report")
+    table, report = _latest_artifacts("daily-captures-years", "daily-captures-report-years")
     assert [row["day"] for row in json.loads(table.data)] == captured
     assert table.description.startswith(
         f"Provincial capitals reported captured, by day: the 4 of {len(rows)} days with captures"
@@ -625,12 +626,13 @@ def test_the_flows_upgrade_a_warehouse_of_the_first_release_before_they_read_it(
         assert db.schema_version(conn) == db.latest_version()
 
 
-def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness, db_path):
+def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.summarize import summarize
 
+    db_path = str(tmp_path / "timeline.duckdb")
     insert_articles(db_path, TIMELINE)
     report = summarize(db=db_path, batch_size=2)
     assert (report.articles_read, report.days, report.capitals_reported) == (4, 10, 5)
@@ -648,13 +650,13 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
         keys = {
             a.key
             for a in client.read_artifacts(
-                artifact_filter=ArtifactFilter(
-                    key=ArtifactFilterKey(any_=["daily-captures", "daily-captures-report"])
-                )
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="daily-captures"))
             )
         }
-    assert keys == {"daily-captures", "daily-captures-report"}
-    [report] = _latest_artifacts("daily-captures-report")
+    # each warehouse its own keys: a run on another warehouse does not replace this one's report
+    assert {"daily-captures-timeline", "daily-captures-report-timeline"} <= keys
+    assert not keys & {"daily-captures", "daily-captures-report"}
+    [report] = _latest_artifacts("daily-captures-report-timeline")
     first = report.data.split("## First reports\n\n", 1)[1].splitlines()
     assert first[1] == (  # claimed on the 7th: only the Taliban said so that day
         "- 2021-08-07 **Sheberghan** (claimed, taliban; Site B): “A Taliban spokesman said the "
@@ -724,6 +726,24 @@ def test_charts_go_beside_the_warehouse_file_or_the_lakes_catalog(db, folder):
     from tasks.summaries import reports_dir
 
     assert reports_dir(db) == Path(folder.format(cwd=Path.cwd()))
+
+
+@pytest.mark.parametrize(
+    ("db", "key"),
+    [
+        ("warehouse/news.duckdb", "daily-captures-news"),
+        ("/data/Kabul_2021.duckdb", "daily-captures-kabul-2021"),
+        ("ducklake:sqlite:/data/lake/catalog.sqlite", "daily-captures-catalog"),
+        ("ducklake:postgres:dbname=news host=db", "daily-captures-news"),
+        ("/data/___.duckdb", "daily-captures-warehouse"),
+    ],
+)
+def test_each_warehouse_has_artifact_keys_of_its_own(db, key):
+    """Named after the warehouse, as its chart folder is, in the letters Prefect's keys allow:
+    with one key for all, a summarize of a test warehouse replaced the main one's report."""
+    from warehouse.db import artifact_key
+
+    assert artifact_key("daily-captures", db) == key
 
 
 def test_an_edit_that_moves_a_capture_to_a_later_day_clears_the_day_it_left(

@@ -108,6 +108,24 @@ class Warehouse:
     def catalog_file(self) -> Path | None:
         return None if self.catalog_kind == "postgres" else Path(self.catalog)
 
+    @property
+    def name(self) -> str:
+        """Its short name: the file's stem (news for warehouse/news.duckdb; a DuckLake's catalog
+        file's), or a lake on PostgreSQL's database name."""
+        if self.catalog_file:
+            return self.catalog_file.stem
+        dbname = re.search(r"(?:^|\s)dbname=([^\s']+)", self.catalog)
+        return dbname[1] if dbname else "ducklake"
+
+
+def artifact_key(kind: str, db: str) -> str:
+    """The key of a Prefect artifact about a warehouse: `kind` and the warehouse's name, as the
+    key's rules allow (lower-case letters, digits, dashes), e.g. daily-captures-news. Two
+    warehouses on one server each keep their own latest report and history; with one key, each
+    run replaced the other warehouse's."""
+    name = re.sub(r"[^a-z0-9]+", "-", parse_warehouse(db).name.lower()).strip("-")
+    return f"{kind}-{name or 'warehouse'}"
+
 
 def parse_warehouse(url: str) -> Warehouse:
     """Read a `--db` value: a DuckDB file path, or a `ducklake:` URL (see Warehouse)."""
