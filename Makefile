@@ -28,12 +28,13 @@ run: install
 	$(BIN)/newsflow run
 
 # Two pytest workers, a test file each at a time (module fixtures stay shared): the suite spends
-# half its time waiting on subprocesses and servers. `TEST_WORKERS=0 make test` runs it in one.
+# half its time waiting on subprocesses and servers. The slowest files go first (tests/conftest.py,
+# SLOWEST_FILES), not xdist's order. `TEST_WORKERS=0 make test` runs it in one.
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q --numprocesses $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install
 	$(BIN)/ruff check --fix .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import random
@@ -173,7 +174,8 @@ def is_ducklake(conn: duckdb.DuckDBPyConnection) -> bool:
     return row is not None and row[0] == "ducklake"
 
 
-def migrations(backend: str = "duckdb") -> list[tuple[int, str, str]]:
+@functools.cache  # files shipped with the code: every reader and writer opened read them all
+def migrations(backend: str = "duckdb") -> tuple[tuple[int, str, str], ...]:
     """The numbered migrations shipped with the code, in order: (version, name, sql).
 
     backend "ducklake" takes a version from warehouse/migrations/ducklake/ where one of the same
@@ -188,7 +190,7 @@ def migrations(backend: str = "duckdb") -> list[tuple[int, str, str]]:
             if backend == "ducklake" and lake_path.is_file():
                 path = lake_path
             found.append((int(match.group(1)), match.group(2), path.read_text(encoding="utf-8")))
-    return found
+    return tuple(found)
 
 
 def latest_version(backend: str = "duckdb") -> int:
