@@ -160,17 +160,23 @@ def _wait_healthy(api_url: str, server: subprocess.Popen, log: Path) -> None:
 
 
 def _stop(proc: subprocess.Popen) -> list[psutil.Process]:
-    """SIGINT, then SIGTERM, then SIGKILL to the process group (bounded); what is still alive."""
+    """Ctrl-C, a second Ctrl-C (the worker takes two: README), then SIGTERM, then SIGKILL to the
+    process tree (bounded); what is still alive."""
     try:
         tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         tree = []
     alive = tree
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+    for sig, wait in (
+        (signal.SIGINT, 2),
+        (signal.SIGINT, 10),
+        (signal.SIGTERM, 10),
+        (signal.SIGKILL, 10),
+    ):
         for member in alive:
             with contextlib.suppress(psutil.NoSuchProcess):
                 member.send_signal(sig)
-        _, alive = psutil.wait_procs(alive, timeout=10)
+        _, alive = psutil.wait_procs(alive, timeout=wait)
         if not alive:
             break
     proc.wait(timeout=10)
@@ -450,16 +456,23 @@ def test_a_run_whose_heartbeat_stopped_is_crashed_and_frees_the_pools_slot(prefe
     that crashes a newsflow run once it has not beaten for three heartbeats (90 s; 10 s here); a
     run of another project on the same server is left alone. Made again, it is updated, not
     doubled."""
-    env = _server_env(prefect_server.home, httpx.URL(prefect_server.api_url).port or 0)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.zombie_runs import create_or_update, zombie_runs_automation
+
     (made,) = _zombie_automations(prefect_server)  # by make deploy
     assert made["trigger"]["within"] == 90.0
-    script = [str(ROOT / ".venv" / "bin" / "python"), "deployments/zombie_runs.py"]
+
+    def on_the_server() -> Any:
+        return temporary_settings({PREFECT_API_URL: prefect_server.api_url})
+
     other = _api(prefect_server, "POST", "/flows/", json={"name": "another-project"})["id"]
     stray = _api(prefect_server, "POST", "/flow_runs/",
                  json={"flow_id": other, "state": {"type": "RUNNING"}})["id"]  # fmt: skip
     zombie = prefect_server.trigger("reclean/reclean", {}, delay=3600)  # the worker waits
     try:
-        subprocess.run([*script, "10"], cwd=ROOT, env=env, check=True, timeout=120)
+        with on_the_server():  # as `make deploy` runs it, with a window of 10 s
+            create_or_update(zombie_runs_automation(10))
         (shortened,) = _zombie_automations(prefect_server)
         assert shortened["id"] == made["id"] and shortened["trigger"]["within"] == 10.0
         _api(prefect_server, "POST", f"/flow_runs/{zombie}/set_state",
@@ -471,6 +484,7 @@ def test_a_run_whose_heartbeat_stopped_is_crashed_and_frees_the_pools_slot(prefe
         assert run["state"]["message"].startswith("no heartbeat for 10 s"), run["state"]
         assert _api(prefect_server, "GET", f"/flow_runs/{stray}")["state_type"] == "RUNNING"
     finally:
-        subprocess.run(script, cwd=ROOT, env=env, check=True, timeout=120)  # back to 90 s
+        with on_the_server():
+            create_or_update(zombie_runs_automation())  # back to 90 s
         _api(prefect_server, "POST", f"/flow_runs/{stray}/set_state",
              json={"state": {"type": "CANCELLED"}, "force": True})  # fmt: skip
