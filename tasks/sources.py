@@ -578,6 +578,13 @@ def _url_list_line(line: str, base_url: str | None) -> str | None:
     return None
 
 
+def _list_lines(text: str) -> list[tuple[int, str]]:
+    """A URL list's lines that hold something, stripped, with their line numbers: blank lines
+    and # comments are not among them."""
+    lines = enumerate((line.strip() for line in text.lstrip("\ufeff").splitlines()), start=1)
+    return [(number, line) for number, line in lines if line and not line.startswith("#")]
+
+
 def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
     """URLs from a list, one per line; blank lines and # comments skipped, duplicates dropped.
 
@@ -586,10 +593,7 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
     """
     urls: list[str] = []
     seen: set[str] = set()
-    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, line in _list_lines(text):
         url = _url_list_line(line, base_url)
         if url is None:
             LOGGER.warning("%s line %d skipped: %r is not an http(s) URL", name, number, line)
@@ -610,7 +614,7 @@ def read_url_list_document(text: str, base_url: str | None, location: str) -> li
             "--url, or its site's feed or sitemap",
         )
     urls = read_url_list(text, base_url, f"URL list {location}")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    lines = [line for _, line in _list_lines(text)]
     if lines and not urls:
         raise SourceError(
             "no_urls",
