@@ -153,7 +153,7 @@ def summarize(
         reports_dir(db),
         read_first_reports(db) if ranged else first_reports,
     )
-    publish_captures_artifacts(db, [display_row(r) for r in rows], chart, first_reports)
+    publish_captures_artifacts(db, [display_row(r) for r in rows], chart, first_reports, start, end)
     last = rows[-1] if rows else {}
     report = SummaryReport(
         db=db,

@@ -127,16 +127,17 @@ def export_summaries(
     return write_summary_tables(db, Path(out_dir), fmt)
 
 
-def captures_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
-    """The daily captures as a Markdown table under a heading."""
+def captures_markdown(rows: Sequence[dict[str, Any]], title: str, empty: str = "") -> str:
+    """The daily captures as a Markdown table under a heading; with no row, the sentence
+    `empty` says why in its place (a table of dashes read as a day of blanks)."""
+    if not rows:
+        return f"# {title}\n\n{empty}\n"
     header = "| " + " | ".join(COLUMNS.values()) + " |"
     rule = "|" + "---|" * len(COLUMNS)
     lines = [f"# {title}", "", header, rule]
     for row in rows:
         cells = ("" if row[key] is None else str(row[key]) for key in COLUMNS)
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    if not rows:
-        lines.append("| " + " | ".join(["—"] * len(COLUMNS)) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -346,22 +347,38 @@ def _cut(sentence: str) -> str:
 
 @task(name="publish_captures_artifacts")
 def publish_captures_artifacts(
-    db: str, rows: list[dict[str, Any]], chart: ChartFiles, first_reports: list[dict[str, Any]]
+    db: str,
+    rows: list[dict[str, Any]],
+    chart: ChartFiles,
+    first_reports: list[dict[str, Any]],
+    start: date | None = None,
+    end: date | None = None,
 ) -> None:
-    """Task: a table artifact and a Markdown artifact of the daily captures (display rows), the
-    Markdown with the first report of each new capital and retake; over more than
-    DAY_BY_DAY_UP_TO days, of the
-    days with captures (a stray page from years before made thousands of empty days)."""
+    """Task: a table artifact and a Markdown artifact of the daily captures (display rows) from
+    start to end, the Markdown with the first report of each new capital and retake; over more
+    than DAY_BY_DAY_UP_TO days, of the days with captures (a stray page from years before made
+    thousands of empty days). A range with no row says so, in the description and the report."""
     title = "Provincial capitals reported captured, by day"
+    if start or end:
+        title += f", {start or 'first day'} … {end or 'last day'}"
+    empty = (
+        "No day in this range has articles or capture reports."
+        if start or end
+        else "No article in the warehouse has a publication day yet."
+    )
     if len(rows) > DAY_BY_DAY_UP_TO:
         shown = days_with_captures(rows)
         title += (
             f": the {len(shown)} of {len(rows)} days with captures (every day: `newsflow "
             "captures`, or the daily_captures table)"
         )
+        empty = f"None of its {len(rows)} days has a capital reported captured or retaken."
         rows = shown
-    create_table_artifact(table=rows, key=artifact_key("daily-captures", db), description=title)
-    markdown = captures_markdown(rows, title)
+    description = title if rows else f"{title}: {empty[0].lower()}{empty[1:]}"
+    create_table_artifact(
+        table=rows, key=artifact_key("daily-captures", db), description=description
+    )
+    markdown = captures_markdown(rows, title, empty)
     markdown += first_reports_markdown(first_reports)
     markdown += f"\nChart: `{chart.png}` and `{chart.html}`\n"
     create_markdown_artifact(markdown=markdown, key=artifact_key("daily-captures-report", db))

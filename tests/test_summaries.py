@@ -560,6 +560,17 @@ def test_a_range_of_years_is_summarized_on_one_screen_and_charted_by_month(
     table_part, first_reports = report.data.split("## First reports")
     assert len(table_part.splitlines()) < 12
     assert first_reports.count("\n- ") == 5  # the capitals new on those days, one line each
+    # a long range with no capture in it: a sentence, not a table of one row of dashes
+    before = ["summarize", "--start", "2019-01-01", "--end", "2021-08-05", "--db", db_path]
+    assert CliRunner().invoke(app, before).exit_code == 0
+    table, report = _latest_artifacts("daily-captures-years", "daily-captures-report-years")
+    days = len(read_daily_captures(db_path, date(2019, 1, 1), date(2021, 8, 5)))
+    assert json.loads(table.data) == [] and days > 45
+    assert report.data.startswith(
+        "# Provincial capitals reported captured, by day, 2019-01-01 … 2021-08-05: the 0 of "
+        f"{days} days with captures (every day: `newsflow captures`, or the daily_captures "
+        f"table)\n\nNone of its {days} days has a capital reported captured or retaken.\n"
+    )
 
 
 def _latest_artifacts(*keys: str) -> list[Any]:
@@ -678,6 +689,17 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
         "0 running counts); no day in that range has articles or capture reports; chart: "
     )  # not "0 provincial capitals reported captured", with five reported by then
     assert "10 days; generated" in Path(beyond.chart_html).read_text(encoding="utf-8")
+    # its artifacts say the same (the report was a table of one row of dashes)
+    table, report = _latest_artifacts("daily-captures-timeline", "daily-captures-report-timeline")
+    assert json.loads(table.data) == []
+    assert table.description == (
+        "Provincial capitals reported captured, by day, 2021-09-01 … 2021-09-03: no day in this "
+        "range has articles or capture reports."
+    )
+    assert report.data.startswith(
+        "# Provincial capitals reported captured, by day, 2021-09-01 … 2021-09-03\n\n"
+        "No day in this range has articles or capture reports.\n\nChart: `"
+    )
     assert (
         _rows(db_path, "SELECT day, count(*) FROM daily_captures GROUP BY day HAVING count(*) > 1")
         == []
