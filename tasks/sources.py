@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import csv
 import hashlib
 import html
 import json
@@ -585,18 +586,63 @@ def _list_lines(text: str) -> list[tuple[int, str]]:
     return [(number, line) for number, line in lines if line and not line.startswith("#")]
 
 
+URL_COLUMN_NAMES = ("url", "urls", "link", "href")
+
+
+def _url_column(header: str) -> tuple[str | None, int, str] | None:
+    """A list exported from a spreadsheet: when its first line is a header naming a URL column
+    (URL_COLUMN_NAMES, any case; comma, semicolon, tab or bar between cells), the delimiter, the
+    column's index and its name (no delimiter for a column alone); None for a list whose first
+    line is a URL (or anything else)."""
+    if _url_list_line(header, None) is not None:
+        return None
+    found: tuple[str | None, int, str] | None = None
+    widest = 0
+    for delimiter in ",;\t|":
+        names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
+        index = next((i for i, n in enumerate(names) if n.lower() in URL_COLUMN_NAMES), None)
+        if index is not None and len(names) > widest:  # the delimiter that splits it most
+            found, widest = (delimiter, index, names[index]), len(names)
+    if found and widest == 1:  # a header of one name: each line is its URL, commas and all
+        return None, 0, found[2]
+    return found
+
+
+def _list_entries(text: str) -> tuple[list[tuple[int, str]], str | None]:
+    """What each line of a URL list offers as its URL, with its line number: the line itself,
+    or in a table with a URL column (`_url_column`), that column's cell. Also the column's name,
+    None for a plain list."""
+    lines = _list_lines(text)
+    column = _url_column(lines[0][1]) if lines else None
+    if column is None:
+        return lines, None
+    delimiter, index, name = column
+    if delimiter is None:
+        return lines[1:], name
+    rows = csv.reader((line for _, line in lines[1:]), delimiter=delimiter)
+    cells = [(number, row[index].strip() if index < len(row) else "") for (number, _), row in
+             zip(lines[1:], rows, strict=False)]  # fmt: skip
+    return cells, name
+
+
 def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
     """URLs from a list, one per line; blank lines and # comments skipped, duplicates dropped.
 
     A trailing `# note` after a URL is ignored; /paths resolve against base_url when given; lines
-    that are not URLs are logged with the list's name and their line number, and skipped.
+    that are not URLs are logged with the list's name and their line number, and skipped. A CSV
+    (or semicolon, tab or bar separated) table whose header names a URL column is read by that
+    column.
     """
     urls: list[str] = []
     seen: set[str] = set()
-    for number, line in _list_lines(text):
-        url = _url_list_line(line, base_url)
+    entries, column = _list_entries(text)
+    for number, entry in entries:
+        url = _url_list_line(entry, base_url)
         if url is None:
-            LOGGER.warning("%s line %d skipped: %r is not an http(s) URL", name, number, line)
+            where = f" (its {column} column)" if column else ""
+            LOGGER.warning(
+                "%s line %d skipped: %r%s is not an http(s) URL", name, number, entry, where
+            )
         elif url not in seen:
             seen.add(url)
             urls.append(url)
@@ -605,8 +651,8 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
 
 def read_url_list_document(text: str, base_url: str | None, location: str) -> list[str]:
     """The URLs of a URL list file or document; an HTML page, or a list none of whose lines is
-    a URL (a CSV with the URL in a column), is refused: read line by line, a page's 2 000 lines
-    were each a warning, and its `/*<![CDATA[*/` lines requested as paths of its site."""
+    a URL, is refused: read line by line, a page's 2 000 lines were each a warning, and its
+    `/*<![CDATA[*/` lines requested as paths of its site."""
     if _HTML_START.match(text[:4096].lstrip("\ufeff").encode("utf-8", "replace")):
         raise SourceError(
             "not_a_url_list",
@@ -614,14 +660,21 @@ def read_url_list_document(text: str, base_url: str | None, location: str) -> li
             "--url, or its site's feed or sitemap",
         )
     urls = read_url_list(text, base_url, f"URL list {location}")
-    lines = [line for _, line in _list_lines(text)]
-    if lines and not urls:
+    entries, column = _list_entries(text)
+    if urls or not entries:  # a table's header alone is an empty list, as a comment alone is
+        return urls
+    if column:
         raise SourceError(
             "no_urls",
-            f"URL list {location}: none of its {len(lines)} lines is an http(s) URL (one URL a "
-            f"line, anything after it past a space or tab; first line: {lines[0][:80]!r})",
+            f"URL list {location}: none of its {len(entries)} rows has an http(s) URL in its "
+            f"{column!r} column (first: {entries[0][1][:80]!r})",
         )
-    return urls
+    raise SourceError(
+        "no_urls",
+        f"URL list {location}: none of its {len(entries)} lines is an http(s) URL (one URL a "
+        f"line, anything after it past a space or tab, or a table with a url column; first "
+        f"line: {entries[0][1][:80]!r})",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

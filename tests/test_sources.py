@@ -34,6 +34,7 @@ from tasks.sources import (
     read_feed,
     read_sitemap,
     read_url_list,
+    read_url_list_document,
     sources_from_cli,
 )
 
@@ -519,6 +520,35 @@ def test_url_list_skips_comments_blanks_duplicates_and_junk():
         "https://lists.org/relative/2",
         "https://b.org/4",
     ]
+
+
+def test_a_spreadsheets_table_is_read_by_its_url_column(caplog):
+    """A CSV export with the URL in a later column was refused (`no_urls`); with the URL first,
+    its `,title` was fetched as part of the URL."""
+    comma = (
+        "title,URL,published\n"
+        '"Kunduz, Taloqan fall",https://a.org/1,2021-08-08\n'
+        "# a comment line, as in any list\n"
+        "No link yet,,2021-08-09\n"
+        "Zaranj,https://a.org/2,2021-08-06\n"
+    )
+    assert read_url_list(comma, name="URL list t.csv") == ["https://a.org/1", "https://a.org/2"]
+    assert "URL list t.csv line 4 skipped: '' (its URL column) is not an http(s) URL" in (
+        caplog.text
+    )
+    semicolon = "\ufeffurl;title\nhttps://a.org/1;One\n/2;Two\n"
+    assert read_url_list(semicolon, "https://a.org/list.csv") == [
+        "https://a.org/1", "https://a.org/2"
+    ]  # fmt: skip
+    assert read_url_list("Link\tTitle\nhttps://a.org/1?a=1,2\tOne\n") == ["https://a.org/1?a=1,2"]
+    assert read_url_list("url\nhttps://a.org/1,2\n") == ["https://a.org/1,2"]  # a column alone
+    assert read_url_list("https://a.org/1\nurl,title\n") == ["https://a.org/1"]  # a plain list
+    assert read_url_list_document("url,title\n", None, "t.csv") == []  # a header alone: empty
+    with pytest.raises(SourceError, match=r"t.csv: none of its 1 rows has an http\(s\) URL in its "
+                       r"'url' column \(first: 'https ://a.org/1'\)"):  # fmt: skip
+        read_url_list_document("url;title\nhttps ://a.org/1;One\n", None, "t.csv")
+    with pytest.raises(SourceError, match=r"n.txt: none of its 2 lines is an http\(s\) URL"):
+        read_url_list_document("the list\nto come\n", None, "n.txt")
 
 
 def test_a_url_urllib_cannot_take_apart_is_skipped_not_the_whole_list():
@@ -1147,11 +1177,11 @@ def test_a_url_list_that_is_a_page_or_holds_no_url_is_refused_with_its_reason(
         f"{site.url_for('/story.html')} is an HTML page, not a URL list (one URL a line)"
     )
     assert found.fetches[1].error == (
-        f"URL list {tmp_path / 'backlog.csv'}: none of its 2 lines is an http(s) URL (one URL a "
-        "line, anything after it past a space or tab; first line: 'url;title')"
+        f"URL list {tmp_path / 'backlog.csv'}: none of its 1 rows has an http(s) URL in its "
+        "'url' column (first: 'https ://a.org/1')"
     )
     assert [i.url for i in found.items] == [site.url_for("/story/1")]
-    assert f"URL list {tmp_path / 'some.txt'} line 1 skipped: 'url'" in caplog.text
+    assert "some.txt" not in caplog.text  # its first line, `url`, is its column's header
     assert not [r for r, _ in site.log if "CDATA" in r.path]  # no line of the page asked for
 
 
