@@ -288,14 +288,16 @@ def _check_summary_request(start: date | None, end: date | None, db: str) -> Non
 def _check_reclean_request(db: str, sources: list[str], extraction: ExtractionMode) -> None:
     """Before Prefect's server code loads: a warehouse that is not there, or a source name it
     does not know, fails in one line at once. Then the extraction pool's fork server starts,
-    beside the temporary API (as for ingest: _prepare_run)."""
+    beside the temporary API (as for ingest: _prepare_run), if there is a stored page to read."""
     from tasks.clean import start_extraction_server
     from warehouse.db import reader
-    from warehouse.queries import check_source_names
+    from warehouse.queries import check_source_names, has_stored_pages
 
     with reader(db, wait_seconds=60.0) as conn:
         check_source_names(conn, sources)
-    start_extraction_server(extraction)
+        pages = has_stored_pages(conn)
+    if pages:
+        start_extraction_server(extraction)
 
 
 INTERRUPTED_INGEST = (

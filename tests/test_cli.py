@@ -778,8 +778,9 @@ import sys
 
 import psutil
 
-from flows.cli import _prepare_run
+from flows.cli import _check_reclean_request, _prepare_run
 from tasks.records import Source
+from tasks.settings import ExtractionMode
 
 
 def fork_servers():
@@ -789,6 +790,8 @@ def fork_servers():
 page = Source(name="page", kind="path", location=sys.argv[1])
 _prepare_run(None, [page], {"db": sys.argv[2], "task_runner": "dask"})
 print(len(fork_servers()))  # on Dask, its workers clean: none here
+_check_reclean_request(sys.argv[2], [], ExtractionMode.thorough)
+print(len(fork_servers()))  # a reclean of a warehouse that keeps no page: none
 _prepare_run(None, [page], {"db": sys.argv[2]})
 print(len(fork_servers()))
 """
@@ -798,7 +801,8 @@ def test_a_flow_command_starts_the_extraction_fork_server_before_the_run(
     tmp_path: Path, page: str
 ) -> None:
     """The fork server's imports (2.7 s of a core) overlap the temporary API's start: a first
-    `newsflow ingest` of one page took 15.1 s, now 12.1 s. On Dask there is nothing to start."""
+    `newsflow ingest` of one page took 15.1 s, now 12.1 s. On Dask there is nothing to start,
+    nor for a reclean of a warehouse with no stored page."""
     script = tmp_path / "prepare.py"
     script.write_text(_PREPARE_AND_LIST_FORK_SERVERS)
     db = str(tmp_path / "news.duckdb")
@@ -807,7 +811,7 @@ def test_a_flow_command_starts_the_extraction_fork_server_before_the_run(
         capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0", "1"]
+    assert done.stdout.split() == ["0", "0", "1"]
 
 
 def test_ingest_and_run_write_the_warehouse_a_sources_file_names(

@@ -71,6 +71,11 @@ def check_source_names(conn: duckdb.DuckDBPyConnection, names: list[str]) -> Non
         )
 
 
+def has_stored_pages(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse keeps a fetched page to read again."""
+    return bool(conn.execute(sql("any_stored_page")).fetchone()[0])
+
+
 def stored_pages(conn: duckdb.DuckDBPyConnection, fetch_ids: list[int]) -> dict[int, FetchResult]:
     """Stored pages as the fetches that got them, ready to clean again, by fetch id: with their
     body, content type and encoding, and the feed entry that linked to them."""
