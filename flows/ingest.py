@@ -30,6 +30,7 @@ from tasks.fetch import (
     conditional_validators,
     fetch_batch,
     split_unchanged_sitemap_pages,
+    stop_fetching,
 )
 from tasks.load import load_batch, load_discovery, read_known_fetches
 from tasks.records import Document, FetchResult, Source, WorkItem
@@ -463,17 +464,22 @@ def _run_batches(
         start_extraction_server(settings.extraction)
     cleaning: deque[_Cleaning] = deque()
     with _cpu_stages(settings) as cpu:
-        fetching = _submit_fetch(batches, 0, settings, validators)
-        for number in range(len(batches)):
-            fetched = fetching.result()
-            fetching = _submit_fetch(batches, number + 1, settings, validators)
-            progress.report("fetched", len(fetched))
-            cleaning.append(cpu.submit(fetched))
-            if len(cleaning) == cpu.window:
+        try:
+            fetching = _submit_fetch(batches, 0, settings, validators)
+            for number in range(len(batches)):
+                fetched = fetching.result()
+                fetching = _submit_fetch(batches, number + 1, settings, validators)
+                progress.report("fetched", len(fetched))
+                cleaning.append(cpu.submit(fetched))
+                if len(cleaning) == cpu.window:
+                    loads.submit(cleaning.popleft())
+            while cleaning:
                 loads.submit(cleaning.popleft())
-        while cleaning:
-            loads.submit(cleaning.popleft())
-        return loads.finish()  # inside: the runner cancels what still runs (a dedupe) as it ends
+            return loads.finish()  # inside: the runner cancels what still runs as it ends
+        except BaseException:  # Ctrl-C, a cancellation, a stage failed: no batch more is loaded
+            if run_id:
+                stop_fetching(run_id)  # the fetch in flight requests nothing more
+            raise
 
 
 def _will_use_the_pool(items: list[WorkItem], settings: Settings, validators: Validators) -> bool:

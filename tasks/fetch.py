@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urldefrag, urljoin, u
 import charset_normalizer
 import requests
 import urllib3
-from prefect import get_run_logger, task
+from prefect import get_run_logger, runtime, task
 from prefect.cache_policies import NONE as NO_CACHE
 from requests.adapters import HTTPAdapter
 
@@ -128,6 +128,20 @@ class _FetchFailure(Exception):
         self.response = response
         self.bytes_read = bytes_read
         self.final_url: str | None = None
+
+
+class FetchStopped(Exception):
+    """The flow run stopped (Ctrl-C, a cancellation, a failed stage): this URL is not requested."""
+
+
+_STOPPED_RUNS: set[str] = set()
+
+
+def stop_fetching(run_id: str) -> None:
+    """Ask the fetch batches of this flow run to request nothing more. A Ctrl-C waited for the
+    rest of the batch in flight (up to 200 pages: minutes, on one slow host); a request under
+    way still ends, within the timeouts. Runs of other flows in the process fetch on."""
+    _STOPPED_RUNS.add(run_id)
 
 
 @dataclass
@@ -288,7 +302,13 @@ class FetchBatch:
     session: requests.Session
     limiter: HostLimiter
     robots: RobotsCache | None = None
+    run_id: str | None = None  # the flow run fetching, whose stop_fetching ends the batch
     _origins: dict[str, _OriginEnvironment] = field(default_factory=dict)
+
+    def check_not_stopped(self, url: str) -> None:
+        """Raise FetchStopped once the run fetching this batch was stopped (stop_fetching)."""
+        if self.run_id is not None and self.run_id in _STOPPED_RUNS:
+            raise FetchStopped(f"flow run {self.run_id} stopped: {url} not requested")
 
     def environment_for(self, url: str) -> _OriginEnvironment:
         """Proxies (http_proxy, no_proxy, …), .netrc credentials and the CA bundle for the URL's
@@ -745,6 +765,7 @@ def _request(
     headers = _request_headers(s, validators, mode)
     environment = batch.environment_for(url)
     with batch.limiter.slot((urlsplit(url).hostname or "").lower()):
+        batch.check_not_stopped(url)  # a host's slot can take long to come: ask again now
         deadline = time.monotonic() + s.total_timeout
         try:
             response = batch.session.get_adapter(url).send(
@@ -1144,10 +1165,11 @@ def open_session(settings: FetchSettings) -> requests.Session:
     return session
 
 
-def _new_batch(settings: FetchSettings, session: requests.Session) -> FetchBatch:
-    batch = FetchBatch(
-        settings, session, HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
-    )
+def _new_batch(
+    settings: FetchSettings, session: requests.Session, run_id: str | None = None
+) -> FetchBatch:
+    limiter = HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
+    batch = FetchBatch(settings, session, limiter, run_id=run_id)
     if settings.respect_robots:
         batch.robots = RobotsCache(
             settings.user_agent, lambda url: _fetch_http(url, batch, None, "robots", 0)
@@ -1191,12 +1213,14 @@ def fetch_in_batch(
 ) -> FetchResult:
     """Fetch one URL as fetch_url does, sharing the batch's politeness and robots cache."""
     try:
+        batch.check_not_stopped(url)
         if url[:5].lower() == "file:":
             result = _read_file(url, batch.settings, accept)
         else:
             result = _fetch_http(url, batch, validators, accept, batch.settings.max_retries)
-    except OSError:
-        raise  # the machine failed (no file descriptors, …): fetch_batch retries the batch
+    except (OSError, FetchStopped):
+        raise  # the machine failed (no file descriptors, …): fetch_batch retries the batch;
+        # or the run stopped: the batch ends
     except Exception as error:  # noqa: BLE001 - recorded as this URL's failure
         result = internal_error_result(url, source_name, error, f"fetching {url}")
     result.source_name = source_name
@@ -1283,7 +1307,10 @@ def split_unchanged_sitemap_pages(
 
 
 def fetch_pages(
-    items: list[WorkItem], settings: FetchSettings, validators: Validators | None = None
+    items: list[WorkItem],
+    settings: FetchSettings,
+    validators: Validators | None = None,
+    run_id: str | None = None,
 ) -> list[FetchResult]:
     """Fetch a batch of pages: one session, a thread pool, per-host limits, robots cached per batch.
 
@@ -1291,25 +1318,31 @@ def fetch_pages(
         items: the pages to get (http(s) URLs or file:// URIs).
         settings: timeouts, caps, retries and politeness.
         validators: url -> (ETag, Last-Modified) from earlier fetches, for conditional GETs.
+        run_id: the flow run fetching; once stop_fetching(run_id), no URL more is requested.
 
     Returns:
-        One FetchResult per item, in the order of `items`, each with `.item` set.
+        One FetchResult per item, in the order of `items`, each with `.item` set; once the run
+        was stopped, one per item fetched by then (those not requested leave no row: they were
+        not tried).
     """
     known = validators or {}
     if not items:
         return []
     with open_session(settings) as session:
-        batch = _new_batch(settings, session)
+        batch = _new_batch(settings, session, run_id)
 
-        def fetch_item(item: WorkItem) -> FetchResult:
-            result = fetch_in_batch(
-                item.url, batch, source_name=item.source_name, validators=known.get(item.url)
-            )
+        def fetch_item(item: WorkItem) -> FetchResult | None:
+            try:
+                result = fetch_in_batch(
+                    item.url, batch, source_name=item.source_name, validators=known.get(item.url)
+                )
+            except FetchStopped:
+                return None
             result.item = item
             return result
 
         with ThreadPoolExecutor(max_workers=min(settings.max_workers, len(items))) as pool:
-            return list(pool.map(fetch_item, items))
+            return [result for result in pool.map(fetch_item, items) if result is not None]
 
 
 def summarize_outcomes(results: list[FetchResult]) -> str:
@@ -1338,7 +1371,14 @@ def fetch_batch(
 ) -> list[FetchResult]:
     """Prefect task: fetch a batch (see fetch_pages) and log a one-line summary of the outcomes."""
     started = time.monotonic()
-    results = fetch_pages(items, settings, validators)
+    run_id = runtime.flow_run.id
+    results = fetch_pages(items, settings, validators, str(run_id) if run_id else None)
     logger = get_run_logger()
-    logger.info("%s in %.1f s", summarize_outcomes(results), time.monotonic() - started)
+    stopped = f"; the run stopped, {len(items) - len(results)} not requested"
+    logger.info(
+        "%s in %.1f s%s",
+        summarize_outcomes(results),
+        time.monotonic() - started,
+        stopped if len(results) < len(items) else "",
+    )
     return results

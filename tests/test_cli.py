@@ -1160,14 +1160,15 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     db_path: str, tmp_path: Path, ready_prefect_home: Path, stop: str
 ) -> None:
     """A terminal's Ctrl-C mid-run: one line on what was kept and what to do, exit 130, no
-    traceback, and no process of the run left behind. SIGTERM to newsflow alone (`kill`,
-    `timeout`, a service manager) the same, exit 143.
+    traceback, and no process of the run left behind, and no page more asked for. SIGTERM to
+    newsflow alone (`kill`, `timeout`, a service manager) the same, exit 143.
 
     The terminal sends SIGINT to the whole foreground group: here newsflow, Prefect's temporary
-    API it starts (no PREFECT_API_URL) and the extraction fork server, which is still importing
-    (it starts as the first fetch does). The API stopping at once left the run to report its
-    crash to nothing: tracebacks, and minutes of retries before it exited. SIGTERM killed
-    newsflow at once (exit -15, past its exit handlers): the temporary API ran on.
+    API it starts (no PREFECT_API_URL) and the extraction fork server. The API stopping at once
+    left the run to report its crash to nothing: tracebacks, and minutes of retries before it
+    exited. SIGTERM killed newsflow at once (exit -15, past its exit handlers): the temporary
+    API ran on. Both waited for the batch in flight to be fetched whole: here 20 slow pages, two
+    at a time (the per-host limit), 15 s.
     """
     import signal
     import threading
@@ -1175,11 +1176,14 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     asked = threading.Event()
+    pages_asked: list[str] = []
 
     class Slow(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            asked.set()
-            time.sleep(3)
+            if self.path != "/robots.txt":  # the pages, not the robots.txt asked for first
+                pages_asked.append(self.path)
+                asked.set()
+                time.sleep(1.5)
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -1193,8 +1197,9 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     home = tmp_path / "prefect"  # the temporary API's database, migrated already (14 s)
     shutil.copytree(ready_prefect_home, home)
     env.update(COLUMNS="300", PREFECT_LOGGING_LEVEL="WARNING", PREFECT_HOME=str(home))
-    url = f"http://127.0.0.1:{server.server_port}/news/slow"
-    command = [str(NEWSFLOW), "ingest", "--url", url, "--allow-private-hosts", "--db", db_path]
+    urls = [f"http://127.0.0.1:{server.server_port}/news/slow/{n}" for n in range(20)]
+    command = [str(NEWSFLOW), "ingest", *(f"--url={url}" for url in urls)]
+    command += ["--allow-private-hosts", "--db", db_path]
     # A terminal's job takes Ctrl-C; one started in the background of a script inherits SIGINT
     # ignored (as `make test` may be), which only a handler, not SIG_IGN, stops exec passing on.
     taken = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -1207,7 +1212,7 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
         signal.signal(signal.SIGINT, taken)
     try:
         assert asked.wait(120), "the run never asked for the page"
-        time.sleep(1)  # the fork server is importing the thorough mode's libraries (2-3 s)
+        time.sleep(1)  # the first two pages' fetches are under way
         if stop == "ctrl-c":
             os.killpg(run.pid, signal.SIGINT)
         else:
@@ -1218,6 +1223,7 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
         kill_group(run.pid)
         server.shutdown()
     assert run.returncode == (130 if stop == "ctrl-c" else 143), err
+    assert len(pages_asked) <= 4, pages_asked  # those under way, and none after (it was 20)
     assert "Traceback" not in err and "Traceback" not in out, err
     assert "/runs/flow-run/" not in err, err  # the run had started; the temporary API has no UI
     assert "Crash detected!" not in err, err  # Prefect's; the line below says what was kept
