@@ -135,13 +135,17 @@ class FetchStopped(Exception):
 
 
 _STOPPED_RUNS: set[str] = set()
+_STOPS = threading.Condition()  # wakes the batches' retry pauses when a run stops
 
 
 def stop_fetching(run_id: str) -> None:
     """Ask the fetch batches of this flow run to request nothing more. A Ctrl-C waited for the
-    rest of the batch in flight (up to 200 pages: minutes, on one slow host); a request under
-    way still ends, within the timeouts. Runs of other flows in the process fetch on."""
-    _STOPPED_RUNS.add(run_id)
+    rest of the batch in flight (up to 200 pages: minutes, on one slow host) and its retries'
+    pauses; a request under way still ends, within the timeouts. Runs of other flows in the
+    process fetch on."""
+    with _STOPS:
+        _STOPPED_RUNS.add(run_id)
+        _STOPS.notify_all()
 
 
 @dataclass
@@ -305,10 +309,19 @@ class FetchBatch:
     run_id: str | None = None  # the flow run fetching, whose stop_fetching ends the batch
     _origins: dict[str, _OriginEnvironment] = field(default_factory=dict)
 
+    def stopped(self) -> bool:
+        """Whether the run fetching this batch was stopped (stop_fetching)."""
+        return self.run_id is not None and self.run_id in _STOPPED_RUNS
+
     def check_not_stopped(self, url: str) -> None:
-        """Raise FetchStopped once the run fetching this batch was stopped (stop_fetching)."""
-        if self.run_id is not None and self.run_id in _STOPPED_RUNS:
+        """Raise FetchStopped once the run fetching this batch was stopped."""
+        if self.stopped():
             raise FetchStopped(f"flow run {self.run_id} stopped: {url} not requested")
+
+    def pause(self, seconds: float) -> None:
+        """Wait before a retry (up to backoff_max, 30 s); the run's stop ends the wait."""
+        with _STOPS:
+            _STOPS.wait_for(self.stopped, timeout=seconds)
 
     def environment_for(self, url: str) -> _OriginEnvironment:
         """Proxies (http_proxy, no_proxy, …), .netrc credentials and the CA bundle for the URL's
@@ -1046,7 +1059,8 @@ def _fetch_http(
             if delay is None:
                 return _finish(_result_from_failure(url, failure), url, started, attempt)
             LOGGER.debug("retrying %s in %.2f s after: %s", url, delay, failure.message)
-            time.sleep(delay)
+            batch.pause(delay)
+            batch.check_not_stopped(url)
             continue
         return _finish(result, url, started, attempt)
 

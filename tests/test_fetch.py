@@ -261,6 +261,30 @@ def test_retry_after_beyond_cap_gives_up(site: HTTPServer, fetch_settings: Fetch
     assert "Retry-After" in (result.error or "") and "backoff_max" in (result.error or "")
 
 
+def test_a_stopped_run_asks_for_nothing_more_and_its_retry_pause_ends(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    """stop_fetching(run), as a Ctrl-C or a cancellation does: a URL pausing before its retry
+    (Retry-After 25 s) stops waiting, and the batch's URLs not yet asked for are not requested.
+    The run's batch is not loaded (the run is ending), so the results are of the URLs fetched by
+    then. Another run's batch fetches on."""
+    settings = fetch_settings.model_copy(update={"max_workers": 1, "backoff_max": 60.0})
+    site.expect_request("/busy").respond_with_data("", status=503, headers={"Retry-After": "25"})
+    site.expect_request("/next").respond_with_data(HTML, content_type="text/html")
+    items = [WorkItem(site.url_for(path), "s") for path in ("/busy", "/next")]
+    stop = threading.Timer(1.0, fetch_module.stop_fetching, args=["stopped-run"])
+    stop.start()
+    began = time.monotonic()
+    try:
+        assert fetch_pages(items, settings, run_id="stopped-run") == []
+    finally:
+        stop.cancel()
+    assert time.monotonic() - began < 15  # the pause ended with the stop, not after 25 s
+    assert (hits(site, "/busy"), hits(site, "/next")) == (1, 0)
+    fetched = fetch_pages(items[1:], settings, run_id="another-run")
+    assert [result.outcome for result in fetched] == ["ok"]
+
+
 def test_500_then_success(site: HTTPServer, fetch_settings: FetchSettings) -> None:
     site.expect_oneshot_request("/flaky").respond_with_data("oops", status=500)
     site.expect_request("/flaky").respond_with_data(HTML, content_type="text/html")
