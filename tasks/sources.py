@@ -587,21 +587,33 @@ def _list_lines(text: str) -> list[tuple[int, str]]:
 
 
 URL_COLUMN_NAMES = ("url", "urls", "link", "href")
+_EXCEL_SEPARATOR = re.compile(r"sep=(.)", re.I)  # the line Excel may put before the header
 
 
-def _url_column(header: str) -> tuple[str | None, int, str] | None:
+def _url_column_index(names: list[str]) -> int | None:
+    """The URL column among a header's names: one named url, urls, link or href (any case), or
+    else the first whose words include url ("Article URL", "page_url")."""
+    lowered = [name.lower() for name in names]
+    named = [i for i, name in enumerate(lowered) if name in URL_COLUMN_NAMES]
+    worded = [
+        i for i, name in enumerate(lowered) if {"url", "urls"} & set(re.split("[^a-z]", name))
+    ]
+    return (named or worded or [None])[0]
+
+
+def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str | None, int, str] | None:
     """A list exported from a spreadsheet: when its first line is a header naming a URL column
-    (URL_COLUMN_NAMES, any case; comma, semicolon, tab or bar between cells), the delimiter, the
-    column's index and its name (no delimiter for a column alone); None for a list whose first
-    line is a URL (or anything else)."""
+    (_url_column_index), the delimiter (of `delimiters`, the one that splits the header most),
+    the column's index and its name; no delimiter for a column alone. None for a list whose
+    first line is a URL (or anything else)."""
     if _url_list_line(header, None) is not None:
         return None
     found: tuple[str | None, int, str] | None = None
     widest = 0
-    for delimiter in ",;\t|":
+    for delimiter in delimiters:
         names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
-        index = next((i for i, n in enumerate(names) if n.lower() in URL_COLUMN_NAMES), None)
-        if index is not None and len(names) > widest:  # the delimiter that splits it most
+        index = _url_column_index(names)
+        if index is not None and len(names) > widest:
             found, widest = (delimiter, index, names[index]), len(names)
     if found and widest == 1:  # a header of one name: each line is its URL, commas and all
         return None, 0, found[2]
@@ -613,7 +625,11 @@ def _list_entries(text: str) -> tuple[list[tuple[int, str]], str | None]:
     or in a table with a URL column (`_url_column`), that column's cell. Also the column's name,
     None for a plain list."""
     lines = _list_lines(text)
-    column = _url_column(lines[0][1]) if lines else None
+    named = _EXCEL_SEPARATOR.fullmatch(lines[0][1]) if lines else None
+    if named and len(lines) > 1:
+        column, lines = _url_column(lines[1][1], named.group(1)), lines[1:]
+    else:
+        column = _url_column(lines[0][1]) if lines else None
     if column is None:
         return lines, None
     delimiter, index, name = column

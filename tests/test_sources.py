@@ -542,6 +542,8 @@ def test_a_spreadsheets_table_is_read_by_its_url_column(caplog):
     ]  # fmt: skip
     assert read_url_list("Link\tTitle\nhttps://a.org/1?a=1,2\tOne\n") == ["https://a.org/1?a=1,2"]
     assert read_url_list("url\nhttps://a.org/1,2\n") == ["https://a.org/1,2"]  # a column alone
+    excel = 'sep=;\r\nHeadline;Article URL;Link text\r\n"Kabul; falls";https://a.org/9;more\r\n'
+    assert read_url_list(excel) == ["https://a.org/9"]  # Excel's sep= line; a column's words
     assert read_url_list("https://a.org/1\nurl,title\n") == ["https://a.org/1"]  # a plain list
     assert read_url_list_document("url,title\n", None, "t.csv") == []  # a header alone: empty
     with pytest.raises(SourceError, match=r"t.csv: none of its 1 rows has an http\(s\) URL in its "
