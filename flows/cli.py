@@ -501,7 +501,11 @@ def ingest(
     ] = None,
     url: Annotated[list[str] | None, typer.Option("--url", help="A page URL (repeatable).")] = None,
     urls_file: Annotated[
-        list[str] | None, typer.Option("--urls-file", help="A file of URLs, one a line.")
+        list[str] | None,
+        typer.Option(
+            "--urls-file",
+            help="A file of URLs, one a line, or a CSV/TSV table with a url (link, href) column.",
+        ),
     ] = None,
     feed: Annotated[
         list[str] | None, typer.Option("--feed", help="An RSS/Atom/JSON feed URL.")

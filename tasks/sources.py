@@ -587,17 +587,15 @@ def _list_lines(text: str) -> list[tuple[int, str]]:
 
 
 URL_COLUMN_NAMES = ("url", "urls", "link", "href")
-_EXCEL_SEPARATOR = re.compile(r"sep=(.)", re.I)  # the line Excel may put before the header
+_EXCEL_SEPARATOR = re.compile(r'"?sep=(.)\1*"?', re.I)  # a line Excel puts before the header
 
 
 def _url_column_index(names: list[str]) -> int | None:
     """The URL column among a header's names: one named url, urls, link or href (any case), or
-    else the first whose words include url ("Article URL", "page_url")."""
-    lowered = [name.lower() for name in names]
-    named = [i for i, name in enumerate(lowered) if name in URL_COLUMN_NAMES]
-    worded = [
-        i for i, name in enumerate(lowered) if {"url", "urls"} & set(re.split("[^a-z]", name))
-    ]
+    else the first whose words include url ("Article URL", "page_url", "articleUrl")."""
+    words = [re.sub("([a-z])([A-Z])", r"\1 \2", name).lower() for name in names]
+    named = [i for i, name in enumerate(words) if name in URL_COLUMN_NAMES]
+    worded = [i for i, name in enumerate(words) if {"url", "urls"} & set(re.split("[^a-z]", name))]
     return (named or worded or [None])[0]
 
 
@@ -623,21 +621,32 @@ def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str | None, int
 def _list_entries(text: str) -> tuple[list[tuple[int, str]], str | None]:
     """What each line of a URL list offers as its URL, with its line number: the line itself,
     or in a table with a URL column (`_url_column`), that column's cell. Also the column's name,
-    None for a plain list."""
+    None for a plain list.
+
+    A table is read as CSV from its header on, so a quoted cell may hold commas, blank lines and
+    lines that begin with #; a row that begins with # outside quotes is a comment, as in a list.
+    """
     lines = _list_lines(text)
-    named = _EXCEL_SEPARATOR.fullmatch(lines[0][1]) if lines else None
-    if named and len(lines) > 1:
-        column, lines = _url_column(lines[1][1], named.group(1)), lines[1:]
-    else:
-        column = _url_column(lines[0][1]) if lines else None
+    if not lines:
+        return [], None
+    raw = text.lstrip("\ufeff").splitlines()
+    delimiters = ",;\t|"
+    excel = _EXCEL_SEPARATOR.fullmatch(raw[lines[0][0] - 1].strip(" "))  # sep=<tab> too
+    if excel and len(lines) > 1:
+        lines, delimiters = lines[1:], excel.group(1)
+    column = _url_column(lines[0][1], delimiters)
     if column is None:
         return lines, None
+    header_at = lines[0][0]
     delimiter, index, name = column
     if delimiter is None:
         return lines[1:], name
-    rows = csv.reader((line for _, line in lines[1:]), delimiter=delimiter)
-    cells = [(number, row[index].strip() if index < len(row) else "") for (number, _), row in
-             zip(lines[1:], rows, strict=False)]  # fmt: skip
+    rows = csv.reader(raw[header_at:], delimiter=delimiter)
+    cells, ended = [], header_at
+    for row in rows:
+        number, ended = ended + 1, header_at + rows.line_num
+        if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#"):
+            cells.append((number, row[index].strip() if index < len(row) else ""))
     return cells, name
 
 
@@ -654,7 +663,9 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
     entries, column = _list_entries(text)
     for number, entry in entries:
         url = _url_list_line(entry, base_url)
-        if url is None:
+        if url is None and column and not entry:
+            LOGGER.warning("%s line %d skipped: its %s column is empty", name, number, column)
+        elif url is None:
             where = f" (its {column} column)" if column else ""
             LOGGER.warning(
                 "%s line %d skipped: %r%s is not an http(s) URL", name, number, entry, where

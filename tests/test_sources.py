@@ -533,9 +533,7 @@ def test_a_spreadsheets_table_is_read_by_its_url_column(caplog):
         "Zaranj,https://a.org/2,2021-08-06\n"
     )
     assert read_url_list(comma, name="URL list t.csv") == ["https://a.org/1", "https://a.org/2"]
-    assert "URL list t.csv line 4 skipped: '' (its URL column) is not an http(s) URL" in (
-        caplog.text
-    )
+    assert "URL list t.csv line 4 skipped: its URL column is empty" in caplog.text
     semicolon = "\ufeffurl;title\nhttps://a.org/1;One\n/2;Two\n"
     assert read_url_list(semicolon, "https://a.org/list.csv") == [
         "https://a.org/1", "https://a.org/2"
@@ -544,6 +542,25 @@ def test_a_spreadsheets_table_is_read_by_its_url_column(caplog):
     assert read_url_list("url\nhttps://a.org/1,2\n") == ["https://a.org/1,2"]  # a column alone
     excel = 'sep=;\r\nHeadline;Article URL;Link text\r\n"Kabul; falls";https://a.org/9;more\r\n'
     assert read_url_list(excel) == ["https://a.org/9"]  # Excel's sep= line; a column's words
+    assert read_url_list("sep=\t\npageUrl\ttitle\nhttps://a.org/8\tT\n") == ["https://a.org/8"]
+    assert read_url_list("sep=;;;\nurl;title\nhttps://a.org/7;T\n") == ["https://a.org/7"]
+
+
+def test_a_tables_quoted_cells_may_span_lines_and_begin_with_a_hash(caplog):
+    """Read line by line, a quoted cell's line that began with # was taken for a comment: the
+    reader stayed inside the quotes to the end, and the table had no URL (`no_urls`). A
+    warning's line number now counts the lines of the cells above it."""
+    table = (
+        "\ufefftitle,url,notes\r\n"
+        '"Tagged story\r\n#breaking",https://a.org/1,x\r\n'
+        '"A cell with a blank line\r\n\r\nin it",https://a.org/2,y\r\n'
+        "# a comment row\r\n"
+        "Bad,not-a-url,z\r\n"
+    )
+    assert read_url_list(table, name="t.csv") == ["https://a.org/1", "https://a.org/2"]
+    assert "t.csv line 8 skipped: 'not-a-url' (its url column) is not an http(s) URL" in (
+        caplog.text
+    )
     assert read_url_list("https://a.org/1\nurl,title\n") == ["https://a.org/1"]  # a plain list
     assert read_url_list_document("url,title\n", None, "t.csv") == []  # a header alone: empty
     with pytest.raises(SourceError, match=r"t.csv: none of its 1 rows has an http\(s\) URL in its "
