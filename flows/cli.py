@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -190,10 +191,46 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
         with _interrupted_says():
             from prefect.settings import temporary_settings
 
-        with temporary_settings(set_defaults=PREFECT_DEFAULTS):
+        with temporary_settings(set_defaults=PREFECT_DEFAULTS), _stopping_says_so():
             command(*args, **kwargs)
 
     return with_prefect_defaults
+
+
+STOPPING = (
+    "stopping: the work under way ends first (a page's fetch within its read timeout), then the "
+    "run is marked crashed"
+)
+_RUN_STARTED = threading.Event()  # set as the command's flow run starts (_print_run_url)
+
+
+@contextmanager
+def _stopping_says_so() -> Iterator[None]:
+    """While a flow command runs, the first Ctrl-C says at once that the run is stopping, then
+    interrupts it as Python's own handler does; another, while it stops, is not taken.
+
+    A run waits for the work under way as it stops: a fetch hung on its site, up to the read
+    timeout (20 s). Nothing showed meanwhile, which invited a second Ctrl-C, and that one,
+    raised inside Prefect's shutdown, printed a traceback and did not stop it sooner."""
+    import signal
+
+    stopping = False
+
+    def interrupt(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        if _RUN_STARTED.is_set():  # before, the command's own line says nothing was written
+            stopping = True
+            errors.print(STOPPING, highlight=False, soft_wrap=True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _RUN_STARTED.clear()
 
 
 @contextmanager
@@ -237,9 +274,11 @@ def _shield_temporary_api() -> None:
 def _print_run_url(flow: Any, flow_run: Any, state: Any) -> None:
     """As a flow run starts, name its page in the Prefect UI, on stderr: the one INFO line of
     Prefect's a user needs ("View at …", silenced with the rest by PREFECT_DEFAULTS). Prefect's
-    `url_for` gives no URL under the temporary API, which has no UI; at INFO Prefect says it."""
+    `url_for` gives no URL under the temporary API, which has no UI; at INFO Prefect says it.
+    From then on, a Ctrl-C says the run is stopping (_stopping_says_so)."""
     from prefect.utilities.urls import url_for
 
+    _RUN_STARTED.set()
     url = url_for(flow_run)
     if url and not logging.getLogger("prefect.flow_runs").isEnabledFor(logging.INFO):
         errors.print(escape(f"flow run {flow_run.name}: {url}"), highlight=False, soft_wrap=True)
