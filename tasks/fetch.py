@@ -163,7 +163,8 @@ class _Response:
 
 
 class HostLimiter:
-    """Per-host politeness for one batch: N requests in flight at most, a gap between starts."""
+    """Per-host politeness for one batch: N requests in flight at most, a gap between starts,
+    and none while the host asked to wait (Retry-After)."""
 
     def __init__(self, concurrency: int, delay: float) -> None:
         self._concurrency = concurrency
@@ -171,25 +172,39 @@ class HostLimiter:
         self._lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._held_until: dict[str, float] = {}
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's request slots, starting no sooner than its next allowed start."""
+    def slot(self, host: str, pause: Callable[[float], None] = time.sleep) -> Iterator[None]:
+        """Hold one of the host's request slots, starting no sooner than its next allowed start;
+        `pause` waits (a batch's ends at its run's stop)."""
         with self._lock:
             semaphore = self._semaphores.setdefault(
                 host, threading.BoundedSemaphore(self._concurrency)
             )
         with semaphore:
-            self._wait_turn(host)
+            self._wait_turn(host, pause)
             yield
 
-    def _wait_turn(self, host: str) -> None:
+    def hold(self, host: str, seconds: float) -> None:
+        """The host answered 429 or 503 with Retry-After: no request to it for `seconds`. Each
+        URL waited out its own Retry-After, and the batch's other URLs of the host were asked
+        meanwhile, one every per_host_delay, each told to wait in turn."""
+        with self._lock:
+            until = time.monotonic() + seconds
+            self._held_until[host] = max(self._held_until.get(host, 0.0), until)
+            self._next_start[host] = max(self._next_start.get(host, 0.0), until)
+
+    def _wait_turn(self, host: str, pause: Callable[[float], None]) -> None:
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start.get(host, now))
             self._next_start[host] = start + self._delay
         if start > now:
-            time.sleep(start - now)
+            pause(start - now)
+        held = self._held_until.get(host, 0.0) - time.monotonic()  # a hold that came meanwhile
+        if held > 0:
+            pause(held)
 
 
 @dataclass
@@ -777,7 +792,7 @@ def _request(
     s = batch.settings
     headers = _request_headers(s, validators, mode)
     environment = batch.environment_for(url)
-    with batch.limiter.slot((urlsplit(url).hostname or "").lower()):
+    with batch.limiter.slot(_host(url), batch.pause):
         batch.check_not_stopped(url)  # a host's slot can take long to come: ask again now
         deadline = time.monotonic() + s.total_timeout
         try:
@@ -796,6 +811,11 @@ def _request(
             return _read_response(url, response, deadline, s, mode)
         finally:
             response.close()
+
+
+def _host(url: str) -> str:
+    """The host a URL's politeness is counted by (HostLimiter)."""
+    return (urlsplit(url).hostname or "").lower()
 
 
 def _resolve_url(base: str | None, link: str) -> str:
@@ -1055,6 +1075,9 @@ def _fetch_http(
             response = _follow_redirects(url, batch, validators, mode)
             result = _result_from_response(response, validators, mode, cap)
         except _FetchFailure as failure:
+            if failure.retry_after is not None:  # the host's other URLs wait too
+                hold = min(failure.retry_after, batch.settings.backoff_max)
+                batch.limiter.hold(_host(failure.final_url or url), hold)
             delay = _retry_delay(failure, attempt, max_retries, batch.settings)
             if delay is None:
                 return _finish(_result_from_failure(url, failure), url, started, attempt)

@@ -285,6 +285,30 @@ def test_a_stopped_run_asks_for_nothing_more_and_its_retry_pause_ends(
     assert [result.outcome for result in fetched] == ["ok"]
 
 
+def test_a_retry_after_holds_the_hosts_other_urls_too(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    """A 503 with Retry-After 2 s: the batch's next URL of that host waits it out as well (it
+    was asked per_host_delay later, 0.5 s, and would have been told to wait in turn)."""
+    asked: dict[str, float] = {}
+
+    def answer(request: Request) -> Response:
+        asked.setdefault(request.path, time.monotonic())
+        return Response(HTML, content_type="text/html")
+
+    site.expect_oneshot_request("/busy").respond_with_data(
+        "", status=503, headers={"Retry-After": "2"}
+    )
+    for path in ("/busy", "/other"):
+        site.expect_request(path).respond_with_handler(answer)
+    began = time.monotonic()
+    settings = tuned(fetch_settings, max_workers=2, per_host_delay=0.5, backoff_max=5.0)
+    items = [WorkItem(site.url_for(path), "s") for path in ("/busy", "/other")]
+    results = fetch_pages(items, settings)
+    assert [(r.outcome, r.attempts) for r in results] == [("ok", 2), ("ok", 1)]
+    assert asked["/other"] - began >= 1.9, asked  # not at 0.5 s, while the host said wait
+
+
 def test_500_then_success(site: HTTPServer, fetch_settings: FetchSettings) -> None:
     site.expect_oneshot_request("/flaky").respond_with_data("oops", status=500)
     site.expect_request("/flaky").respond_with_data(HTML, content_type="text/html")
