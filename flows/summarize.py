@@ -50,9 +50,14 @@ class SummaryReport(BaseModel):
 
     def headline(self) -> str:
         if self.days:
-            span = f"{self.first_day} … {self.last_day}"
+            # the range asked for, where one was: the days with data may be fewer
+            asked = (self.start or self.first_day, self.end or self.last_day)
+            span = f"{asked[0]} … {asked[1]}"
+            days = f"{self.days} day" + ("s" if self.days != 1 else "")
+            if asked != (self.first_day, self.last_day):
+                days += f" with data ({self.first_day} … {self.last_day})"
             found = (
-                f"{self.days} days, {self.capitals_reported} provincial capitals reported "
+                f"{days}, {self.capitals_reported} provincial capitals reported "
                 f"captured ({self.claimed_only} only claimed"
                 + (
                     f"; {self.capitals_held} held at the end, the others reported retaken"

@@ -680,6 +680,11 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     again = summarize(start=date(2021, 8, 7), end=date(2021, 8, 8), db=db_path)
     assert (again.articles_read, again.days) == (0, 2)
     assert again.headline().startswith("summarized 2021-08-07 … 2021-08-08: read 0 new")
+    wider = summarize(start=date(2021, 8, 14), end=date(2021, 8, 30), db=db_path)
+    assert wider.last_day is not None and wider.last_day < date(2021, 8, 30)
+    headline, days = wider.headline(), f"{wider.days} day{'s' * (wider.days != 1)}"
+    assert headline.startswith("summarized 2021-08-14 … 2021-08-30: read 0 new")
+    assert f"); {days} with data (2021-08-14 … {wider.last_day}), " in headline  # not "1 days"
     # the chart beside the warehouse stays of every day (it was redrawn with the range's two)
     assert again.chart_html == chart
     assert "10 days; generated" in Path(again.chart_html).read_text(encoding="utf-8")
