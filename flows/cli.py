@@ -49,6 +49,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # a docstring paragraph's line breaks join, as in Markdown
 )
 console = Console()
 if not console.is_terminal:
