@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field
 
 from flows.ingest import IngestReport, ingest
 from flows.summarize import SummaryReport, summarize
 from tasks.settings import DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
+from warehouse.db import artifact_key
 
 
 class RunReport(BaseModel):
@@ -53,7 +55,38 @@ def run(
         dask_address=dask_address,
     )
     summary = summarize(db=ingested.db)
-    return RunReport(ingest=ingested, summary=summary)
+    report = RunReport(ingest=ingested, summary=summary)
+    _publish(report)
+    return report
+
+
+def _publish(report: RunReport) -> None:
+    """A Markdown artifact on the run itself, of both halves: the run's page in the UI showed
+    none, only its two child runs, each with its own artifacts."""
+    db = report.ingest.db
+    rows = [f"| {row['measure']} | {row['value']} |" for row in report.ingest.rows()]
+    create_markdown_artifact(
+        key=artifact_key("run-report", db),
+        markdown="\n".join(
+            [
+                f"# newsflow run into `{db}`",
+                "",
+                "## Ingest",
+                "",
+                "| measure | value |",
+                "| --- | --- |",
+                *rows,
+                "",
+                "## Summaries",
+                "",
+                report.summary.headline(),
+                "",
+                f"In full: the artifacts `{artifact_key('ingest-report', db)}` and "
+                f"`{artifact_key('daily-captures-report', db)}`.",
+            ]
+        ),
+        description="newsflow run: ingest, then summaries",
+    )
 
 
 if __name__ == "__main__":

@@ -428,6 +428,16 @@ def test_the_run_flow_ingests_with_its_parameters_then_summarizes_that_warehouse
     assert _rows(db, "SELECT text FROM articles") == [(fast,)]
     assert report.summary.articles_read == 1 and report.summary.capitals_reported == 1
     assert not (tmp_path / "warehouse").exists()
+    # the run's own page shows both halves (it had no artifact, only its two child runs')
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        key = ArtifactFilterKey(any_=["run-report-run"])
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=key))
+        assert client.read_flow(client.read_flow_run(artifact.flow_run_id).flow_id).name == "run"
+    assert artifact.data.startswith(f"# newsflow run into `{db}`\n\n## Ingest\n")
+    assert "| new | 1 |" in artifact.data and report.summary.headline() in artifact.data
 
 
 def test_a_second_process_writing_meanwhile_makes_the_load_wait_not_fail(
