@@ -226,6 +226,10 @@ def _stopping_says_so() -> Iterator[None]:
             errors.print(STOPPING, highlight=False, soft_wrap=True)
         raise KeyboardInterrupt
 
+    _RUN_STARTED.clear()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started to ignore it (nohup, `&`)
+        yield
+        return
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         yield

@@ -1243,6 +1243,25 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     )
 
 
+def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
+    """A command run in the background of a script, or under nohup, starts with SIGINT ignored:
+    its Ctrl-C handler (_stopping_says_so) must not make it take one."""
+    import signal
+
+    from flows.cli import _stopping_says_so
+
+    taken = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _stopping_says_so():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with _stopping_says_so():
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, taken)
+
+
 @pytest.mark.parametrize(
     "loaded",
     [
