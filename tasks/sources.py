@@ -618,7 +618,7 @@ def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str | None, int
     return found
 
 
-def _list_entries(text: str) -> tuple[list[tuple[int, str]], str | None]:
+def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, str]], str | None]:
     """What each line of a URL list offers as its URL, with its line number: the line itself,
     or in a table with a URL column (`_url_column`), that column's cell. Also the column's name,
     None for a plain list.
@@ -638,16 +638,21 @@ def _list_entries(text: str) -> tuple[list[tuple[int, str]], str | None]:
     if column is None:
         return lines, None
     header_at = lines[0][0]
-    delimiter, index, name = column
+    delimiter, index, column_name = column
     if delimiter is None:
-        return lines[1:], name
+        return lines[1:], column_name
     rows = csv.reader(raw[header_at:], delimiter=delimiter)
     cells, ended = [], header_at
-    for row in rows:
-        number, ended = ended + 1, header_at + rows.line_num
-        if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#"):
-            cells.append((number, row[index].strip() if index < len(row) else ""))
-    return cells, name
+    try:
+        for row in rows:
+            number, ended = ended + 1, header_at + rows.line_num
+            if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#"):
+                cells.append((number, row[index].strip() if index < len(row) else ""))
+    except csv.Error as exc:  # a cell over 128 kB: not a table after all
+        raise SourceError(
+            "no_urls", f"{name}: its table cannot be read past line {ended + 1}: {exc}"
+        ) from exc
+    return cells, column_name
 
 
 def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
@@ -660,7 +665,7 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
     """
     urls: list[str] = []
     seen: set[str] = set()
-    entries, column = _list_entries(text)
+    entries, column = _list_entries(text, name)
     for number, entry in entries:
         url = _url_list_line(entry, base_url)
         if url is None and column and not entry:

@@ -563,6 +563,9 @@ def test_a_tables_quoted_cells_may_span_lines_and_begin_with_a_hash(caplog):
     )
     assert read_url_list("https://a.org/1\nurl,title\n") == ["https://a.org/1"]  # a plain list
     assert read_url_list_document("url,title\n", None, "t.csv") == []  # a header alone: empty
+    huge = "x" * 200_000  # over the csv module's cell limit (128 kB)
+    with pytest.raises(SourceError, match=r"^t.csv: its table cannot be read past line 3: field"):
+        read_url_list(f'url,title\nhttps://a.org/1,One\nhttps://a.org/2,"{huge}"\n', name="t.csv")
     with pytest.raises(SourceError, match=r"t.csv: none of its 1 rows has an http\(s\) URL in its "
                        r"'url' column \(first: 'https ://a.org/1'\)"):  # fmt: skip
         read_url_list_document("url;title\nhttps ://a.org/1;One\n", None, "t.csv")
