@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -579,10 +579,16 @@ def _url_list_line(line: str, base_url: str | None) -> str | None:
     return None
 
 
+def _physical_lines(text: str) -> list[str]:
+    """A list's lines as an editor numbers them, split at \\n, \\r\\n or \\r only (splitlines
+    also splits at \\v, \\f and U+2028, which a cell may hold)."""
+    return re.split(r"\r\n|\r|\n", text.lstrip("\ufeff"))
+
+
 def _list_lines(text: str) -> list[tuple[int, str]]:
     """A URL list's lines that hold something, stripped, with their line numbers: blank lines
     and # comments are not among them."""
-    lines = enumerate((line.strip() for line in text.lstrip("\ufeff").splitlines()), start=1)
+    lines = enumerate((line.strip() for line in _physical_lines(text)), start=1)
     return [(number, line) for number, line in lines if line and not line.startswith("#")]
 
 
@@ -599,14 +605,14 @@ def _url_column_index(names: list[str]) -> int | None:
     return (named or worded or [None])[0]
 
 
-def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str | None, int, str] | None:
+def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str, int, str] | None:
     """A list exported from a spreadsheet: when its first line is a header naming a URL column
     (_url_column_index), the delimiter (of `delimiters`, the one that splits the header most),
-    the column's index and its name; no delimiter for a column alone. None for a list whose
-    first line is a URL (or anything else)."""
+    the column's index and its name; for a column alone, a delimiter no line holds. None for a
+    list whose first line is a URL (or anything else)."""
     if _url_list_line(header, None) is not None:
         return None
-    found: tuple[str | None, int, str] | None = None
+    found: tuple[str, int, str] | None = None
     widest = 0
     for delimiter in delimiters:
         names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
@@ -614,7 +620,7 @@ def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str | None, int
         if index is not None and len(names) > widest:
             found, widest = (delimiter, index, names[index]), len(names)
     if found and widest == 1:  # a header of one name: each line is its URL, commas and all
-        return None, 0, found[2]
+        return "\x1f", 0, found[2]  # (but for CSV's quotes, which a spreadsheet puts round it)
     return found
 
 
@@ -624,33 +630,45 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
     None for a plain list.
 
     A table is read as CSV from its header on, so a quoted cell may hold commas, blank lines and
-    lines that begin with #; a row that begins with # outside quotes is a comment, as in a list.
+    lines that begin with #; a line that begins with # between rows is a comment, as in a list.
     """
     lines = _list_lines(text)
     if not lines:
         return [], None
-    raw = text.lstrip("\ufeff").splitlines()
+    raw = _physical_lines(text)
     delimiters = ",;\t|"
     excel = _EXCEL_SEPARATOR.fullmatch(raw[lines[0][0] - 1].strip(" "))  # sep=<tab> too
-    if excel and len(lines) > 1:
+    if excel:
+        if len(lines) == 1:  # the separator's line alone: an empty table
+            return [], None
         lines, delimiters = lines[1:], excel.group(1)
     column = _url_column(lines[0][1], delimiters)
     if column is None:
         return lines, None
-    header_at = lines[0][0]
     delimiter, index, column_name = column
-    if delimiter is None:
-        return lines[1:], column_name
-    rows = csv.reader(raw[header_at:], delimiter=delimiter)
-    cells, ended = [], header_at
+    header_at, starts, at_row_start, last_read = lines[0][0], [], True, lines[0][0]
+
+    def row_lines() -> Iterator[str]:
+        """The lines after the header, less the blank and comment lines between rows."""
+        nonlocal at_row_start, last_read
+        for last_read, line in enumerate(raw[header_at:], start=header_at + 1):  # noqa: B007
+            if at_row_start:
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                starts.append(last_read)
+                at_row_start = False
+            yield line
+
+    rows = csv.reader(row_lines(), delimiter=delimiter)
+    cells = []
     try:
         for row in rows:
-            number, ended = ended + 1, header_at + rows.line_num
-            if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#"):
-                cells.append((number, row[index].strip() if index < len(row) else ""))
+            at_row_start = True
+            if any(cell.strip() for cell in row):
+                cells.append((starts[-1], row[index].strip() if index < len(row) else ""))
     except csv.Error as exc:  # a cell over 128 kB: not a table after all
         raise SourceError(
-            "no_urls", f"{name}: its table cannot be read past line {ended + 1}: {exc}"
+            "no_urls", f"{name}: its table cannot be read past line {last_read}: {exc}"
         ) from exc
     return cells, column_name
 

@@ -561,6 +561,15 @@ def test_a_tables_quoted_cells_may_span_lines_and_begin_with_a_hash(caplog):
     assert "t.csv line 8 skipped: 'not-a-url' (its url column) is not an http(s) URL" in (
         caplog.text
     )
+    # a quoted first cell that begins with # is data; a comment's quote opens no cell; a form
+    # feed in a cell is not a line break; a lone column's cell comes out of its quotes
+    quirks = (
+        'title,url\n"#1 story",https://a.org/3\n# a,"unbalanced\n"a\x0cb",https://a.org/4\nC,bad\n'
+    )
+    assert read_url_list(quirks, name="q.csv") == ["https://a.org/3", "https://a.org/4"]
+    assert "q.csv line 5 skipped: 'bad'" in caplog.text
+    assert read_url_list('url\n"https://a.org/5?x=1,2"\n') == ["https://a.org/5?x=1,2"]
+    assert read_url_list_document("sep=;\n", None, "s.csv") == []  # Excel's line alone: empty
     assert read_url_list("https://a.org/1\nurl,title\n") == ["https://a.org/1"]  # a plain list
     assert read_url_list_document("url,title\n", None, "t.csv") == []  # a header alone: empty
     huge = "x" * 200_000  # over the csv module's cell limit (128 kB)
