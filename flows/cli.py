@@ -198,10 +198,7 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
     return with_prefect_defaults
 
 
-STOPPING = (
-    "stopping: the work under way ends first (a page's fetch within its read timeout), then the "
-    "run is marked crashed"
-)
+STOPPING = "stopping: the work under way ends first, then the run is marked crashed"
 _RUN_STARTED = threading.Event()  # set as the command's flow run starts (_print_run_url)
 
 
@@ -212,7 +209,8 @@ def _stopping_says_so() -> Iterator[None]:
 
     A run waits for the work under way as it stops: a fetch hung on its site, up to the read
     timeout (20 s). Nothing showed meanwhile, which invited a second Ctrl-C, and that one,
-    raised inside Prefect's shutdown, printed a traceback and did not stop it sooner."""
+    raised inside Prefect's shutdown, printed a traceback and did not stop it sooner. Once
+    stopping, the command takes no Ctrl-C to its exit (Prefect's exit handlers run then)."""
     import signal
 
     stopping = False
@@ -234,7 +232,7 @@ def _stopping_says_so() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if stopping else previous)
         _RUN_STARTED.clear()
 
 
@@ -246,6 +244,8 @@ def _interrupted_says(message: str = INTERRUPTED_BEFORE_THE_RUN) -> Iterator[Non
     try:
         yield
     except KeyboardInterrupt as interrupt:  # or SIGTERM, as flows/console.py takes it
+        if message in _RUN_MESSAGES and not _RUN_STARTED.is_set():  # the temporary API starting
+            message = INTERRUPTED_BEFORE_THE_RUN
         _fail(message, code=exit_status(interrupt))
 
 
@@ -357,6 +357,7 @@ INTERRUPTED_RECLEAN = (
     "rerun the same command to read the rest again (those loaded read as unchanged)"
 )
 INTERRUPTED_READING = "interrupted: nothing was written"
+_RUN_MESSAGES = (INTERRUPTED_INGEST, INTERRUPTED_SUMMARIZE, INTERRUPTED_RECLEAN)
 
 
 @contextmanager

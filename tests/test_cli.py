@@ -1243,6 +1243,25 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     )
 
 
+def test_ctrl_c_before_the_flow_run_starts_says_nothing_was_written(capsys) -> None:
+    """Ctrl-C while Prefect's temporary API starts, after the command's checks: it said what the
+    run had kept ("the batches already loaded are kept"), and no run had started (QA)."""
+    import typer
+
+    from flows.cli import _RUN_STARTED, INTERRUPTED_INGEST, _interrupted_says
+
+    for started, said in ((False, "interrupted before the run started: nothing was written"),
+                          (True, INTERRUPTED_INGEST)):  # fmt: skip
+        if started:
+            _RUN_STARTED.set()
+        try:
+            with pytest.raises(typer.Exit) as exited, _interrupted_says(INTERRUPTED_INGEST):
+                raise KeyboardInterrupt
+        finally:
+            _RUN_STARTED.clear()
+        assert (exited.value.exit_code, capsys.readouterr().err) == (130, f"error: {said}\n")
+
+
 def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
     """A command run in the background of a script, or under nohup, starts with SIGINT ignored:
     its Ctrl-C handler (_stopping_says_so) must not make it take one."""
@@ -1258,6 +1277,14 @@ def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
         with _stopping_says_so():
             assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        # once stopping, no Ctrl-C is taken to the command's exit (a second one, as Prefect's
+        # exit handlers ran, printed a traceback)
+        from flows.cli import _RUN_STARTED
+
+        with pytest.raises(KeyboardInterrupt), _stopping_says_so():
+            _RUN_STARTED.set()
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, taken)
 
