@@ -225,10 +225,8 @@ def _stopping_says_so() -> Iterator[None]:
         raise KeyboardInterrupt
 
     _RUN_STARTED.clear()
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started to ignore it (nohup, `&`)
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, interrupt)
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # started so: nohup, `&`
+    previous = signal.SIG_IGN if ignored else signal.signal(signal.SIGINT, interrupt)
     try:
         yield
     finally:

@@ -1250,6 +1250,7 @@ def test_ctrl_c_before_the_flow_run_starts_says_nothing_was_written(capsys) -> N
 
     from flows.cli import _RUN_STARTED, INTERRUPTED_INGEST, _interrupted_says
 
+    _RUN_STARTED.clear()  # as a flow command's start leaves it; other tests' runs may set it
     for started, said in ((False, "interrupted before the run started: nothing was written"),
                           (True, INTERRUPTED_INGEST)):  # fmt: skip
         if started:
@@ -1267,20 +1268,20 @@ def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
     its Ctrl-C handler (_stopping_says_so) must not make it take one."""
     import signal
 
-    from flows.cli import _stopping_says_so
+    from flows.cli import _RUN_STARTED, _stopping_says_so
 
     taken = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with _stopping_says_so():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            _RUN_STARTED.set()  # as the run starts
+        assert not _RUN_STARTED.is_set()  # left set, a later command's early Ctrl-C said "stopping"
         signal.signal(signal.SIGINT, signal.default_int_handler)
         with _stopping_says_so():
             assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         # once stopping, no Ctrl-C is taken to the command's exit (a second one, as Prefect's
         # exit handlers ran, printed a traceback)
-        from flows.cli import _RUN_STARTED
-
         with pytest.raises(KeyboardInterrupt), _stopping_says_so():
             _RUN_STARTED.set()
             signal.raise_signal(signal.SIGINT)
