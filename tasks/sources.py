@@ -585,14 +585,15 @@ def _physical_lines(text: str) -> list[str]:
     return re.split(r"\r\n|\r|\n", text.lstrip("\ufeff"))
 
 
-def _list_lines(text: str) -> list[tuple[int, str]]:
-    """A URL list's lines that hold something, stripped, with their line numbers: blank lines
-    and # comments are not among them."""
-    lines = enumerate((line.strip() for line in _physical_lines(text)), start=1)
+def _list_lines(raw: list[str]) -> list[tuple[int, str]]:
+    """A URL list's lines (_physical_lines) that hold something, stripped, with their line
+    numbers: blank lines and # comments are not among them."""
+    lines = enumerate((line.strip() for line in raw), start=1)
     return [(number, line) for number, line in lines if line and not line.startswith("#")]
 
 
 URL_COLUMN_NAMES = ("url", "urls", "link", "href")
+_DELIMITERS = ",;\t|"  # between a table's cells, when no Excel sep= line names one
 _EXCEL_SEPARATOR = re.compile(r'"?sep=(.)\1*"?', re.I)  # a line Excel puts before the header
 
 
@@ -605,7 +606,7 @@ def _url_column_index(names: list[str]) -> int | None:
     return (named or worded or [None])[0]
 
 
-def _url_column(header: str, delimiters: str = ",;\t|") -> tuple[str, int, str] | None:
+def _url_column(header: str, delimiters: str = _DELIMITERS) -> tuple[str, int, str] | None:
     """A list exported from a spreadsheet: when its first line is a header naming a URL column
     (_url_column_index), the delimiter (of `delimiters`, the one that splits the header most),
     the column's index and its name; for a column alone, a delimiter no line holds. None for a
@@ -632,11 +633,11 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
     A table is read as CSV from its header on, so a quoted cell may hold commas, blank lines and
     lines that begin with #; a line that begins with # between rows is a comment, as in a list.
     """
-    lines = _list_lines(text)
+    raw = _physical_lines(text)
+    lines = _list_lines(raw)
     if not lines:
         return [], None
-    raw = _physical_lines(text)
-    delimiters = ",;\t|"
+    delimiters = _DELIMITERS
     excel = _EXCEL_SEPARATOR.fullmatch(raw[lines[0][0] - 1].strip(" "))  # sep=<tab> too
     if excel:
         if len(lines) == 1:  # the separator's line alone: an empty table
@@ -681,9 +682,15 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
     (or semicolon, tab or bar separated) table whose header names a URL column is read by that
     column.
     """
+    return _read_entries(*_list_entries(text, name), base_url, name)
+
+
+def _read_entries(
+    entries: list[tuple[int, str]], column: str | None, base_url: str | None, name: str
+) -> list[str]:
+    """The URLs of a list's entries (_list_entries), each skipped one logged with its line."""
     urls: list[str] = []
     seen: set[str] = set()
-    entries, column = _list_entries(text, name)
     for number, entry in entries:
         url = _url_list_line(entry, base_url)
         if url is None and column and not entry:
@@ -709,8 +716,9 @@ def read_url_list_document(text: str, base_url: str | None, location: str) -> li
             f"{location} is an HTML page, not a URL list (one URL a line); pass the page with "
             "--url, or its site's feed or sitemap",
         )
-    urls = read_url_list(text, base_url, f"URL list {location}")
-    entries, column = _list_entries(text)
+    name = f"URL list {location}"
+    entries, column = _list_entries(text, name)  # read once, for the URLs and the refusal
+    urls = _read_entries(entries, column, base_url, name)
     if urls or not entries:  # a table's header alone is an empty list, as a comment alone is
         return urls
     if column:
