@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar, assert_never
+from typing import Any, Literal, NamedTuple, TypeVar, assert_never
 from urllib.parse import parse_qs, quote, urldefrag, urljoin, urlsplit
 
 import feedparser
@@ -592,37 +592,65 @@ def _list_lines(raw: list[str]) -> list[tuple[int, str]]:
     return [(number, line) for number, line in lines if line and not line.startswith("#")]
 
 
-URL_COLUMN_NAMES = ("url", "urls", "link", "href")
+URL_COLUMN_NAMES = ("url", "urls", "link", "href", "permalink", "address")  # most likely first
 _DELIMITERS = ",;\t|"  # between a table's cells, when no Excel sep= line names one
 _EXCEL_SEPARATOR = re.compile(r'"?sep=(.)\1*"?', re.I)  # a line Excel puts before the header
+_NUMBER_SIGN_HEADER = re.compile(r'"?#"?[,;\t|]')  # a header's first column "#", not a comment
 
 
-def _url_column_index(names: list[str]) -> int | None:
-    """The URL column among a header's names: one named url, urls, link or href (any case), or
-    else the first whose words include url ("Article URL", "page_url", "articleUrl")."""
+class UrlColumn(NamedTuple):
+    """Where a spreadsheet's export keeps its URLs: the cells' delimiter, the column's index and
+    name, and every column's name that could hold them, the one read first."""
+
+    delimiter: str
+    index: int
+    name: str
+    candidates: list[str]
+
+
+def _url_column_indexes(names: list[str]) -> list[int]:
+    """The columns that could hold a table's URLs, most likely first: those named as in
+    URL_COLUMN_NAMES (any case), in its order, then those whose words include url ("Article
+    URL", "page_url", "articleUrl"), left to right."""
     words = [re.sub("([a-z])([A-Z])", r"\1 \2", name).lower() for name in names]
-    named = [i for i, name in enumerate(words) if name in URL_COLUMN_NAMES]
+    rank = {name: rank for rank, name in enumerate(URL_COLUMN_NAMES)}
+    named = sorted((rank[name], i) for i, name in enumerate(words) if name in rank)
     worded = [i for i, name in enumerate(words) if {"url", "urls"} & set(re.split("[^a-z]", name))]
-    return (named or worded or [None])[0]
+    return list(dict.fromkeys([i for _, i in named] + worded))
 
 
-def _url_column(header: str, delimiters: str = _DELIMITERS) -> tuple[str, int, str] | None:
+def _url_column(header: str, delimiters: str = _DELIMITERS) -> UrlColumn | None:
     """A list exported from a spreadsheet: when its first line is a header naming a URL column
-    (_url_column_index), the delimiter (of `delimiters`, the one that splits the header most),
-    the column's index and its name; for a column alone, a delimiter no line holds. None for a
-    list whose first line is a URL (or anything else)."""
+    (_url_column_indexes), the delimiter (of `delimiters`, the one that splits the header most)
+    and the column; for a column alone, a delimiter no line holds. None for a list whose first
+    line is a URL (or anything else)."""
     if _url_list_line(header, None) is not None:
         return None
-    found: tuple[str, int, str] | None = None
+    found: UrlColumn | None = None
     widest = 0
     for delimiter in delimiters:
         names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
-        index = _url_column_index(names)
-        if index is not None and len(names) > widest:
-            found, widest = (delimiter, index, names[index]), len(names)
+        ranked = _url_column_indexes(names)
+        if ranked and len(names) > widest:
+            candidates = [names[i] for i in ranked]
+            found, widest = UrlColumn(delimiter, ranked[0], candidates[0], candidates), len(names)
     if found and widest == 1:  # a header of one name: each line is its URL, commas and all
-        return "\x1f", 0, found[2]  # (but for CSV's quotes, which a spreadsheet puts round it)
+        return found._replace(delimiter="\x1f")  # (but for CSV's quotes round it)
     return found
+
+
+def _number_sign_header(
+    raw: list[str], before: int, delimiters: str
+) -> tuple[int, UrlColumn] | None:
+    """A header whose first column is named # (a row number), which reads as a comment: the
+    nearest line above line `before` that holds something, with its number and URL column,
+    when it is one."""
+    for number in range(before - 1, 0, -1):
+        line = raw[number - 1].strip()
+        if line:
+            column = _url_column(line, delimiters) if _NUMBER_SIGN_HEADER.match(line) else None
+            return (number, column) if column else None
+    return None
 
 
 def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, str]], str | None]:
@@ -643,11 +671,20 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
         if len(lines) == 1:  # the separator's line alone: an empty table
             return [], None
         lines, delimiters = lines[1:], excel.group(1)
+    header_at = lines[0][0]
     column = _url_column(lines[0][1], delimiters)
+    if column is None and (hashed := _number_sign_header(raw, header_at, delimiters)):
+        header_at, column = hashed
     if column is None:
         return lines, None
-    delimiter, index, column_name = column
-    header_at, starts, at_row_start, last_read = lines[0][0], [], True, lines[0][0]
+    named_url = [candidate for candidate in column.candidates if candidate.lower() == "url"]
+    if len(column.candidates) > 1 and named_url != [column.name]:  # not named as the help says
+        LOGGER.warning(
+            "%s: reading its %r column, the first of %d that could hold the URL (%s); to read "
+            "another, make it the only column named url",
+            name, column.name, len(column.candidates), ", ".join(map(repr, column.candidates)),
+        )  # fmt: skip
+    starts, at_row_start, last_read = [], True, header_at
 
     def row_lines() -> Iterator[str]:
         """The lines after the header, less the blank and comment lines between rows."""
@@ -660,8 +697,8 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
                 at_row_start = False
             yield line
 
-    rows = csv.reader(row_lines(), delimiter=delimiter)
-    cells = []
+    rows = csv.reader(row_lines(), delimiter=column.delimiter)
+    index, cells = column.index, []
     try:
         for row in rows:
             at_row_start = True
@@ -671,7 +708,7 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
         raise SourceError(
             "no_urls", f"{name}: its table cannot be read past line {last_read}: {exc}"
         ) from exc
-    return cells, column_name
+    return cells, column.name
 
 
 def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
@@ -682,34 +719,48 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
     (or semicolon, tab or bar separated) table whose header names a URL column is read by that
     column.
     """
-    return _read_entries(*_list_entries(text, name), base_url, name)
+    urls, skipped = _read_entries(*_list_entries(text, name), base_url, name)
+    _log_skipped(skipped, name)
+    return urls
+
+
+MAX_SKIPPED_LOGGED = 20  # a list's skipped lines logged one by one; the rest are counted
 
 
 def _read_entries(
     entries: list[tuple[int, str]], column: str | None, base_url: str | None, name: str
-) -> list[str]:
-    """The URLs of a list's entries (_list_entries), each skipped one logged with its line."""
+) -> tuple[list[str], list[str]]:
+    """The URLs of a list's entries (_list_entries), and why each skipped one was skipped."""
     urls: list[str] = []
     seen: set[str] = set()
+    skipped: list[str] = []
     for number, entry in entries:
         url = _url_list_line(entry, base_url)
         if url is None and column and not entry:
-            LOGGER.warning("%s line %d skipped: its %s column is empty", name, number, column)
+            skipped.append(f"{name} line {number} skipped: its {column} column is empty")
         elif url is None:
             where = f" (its {column} column)" if column else ""
-            LOGGER.warning(
-                "%s line %d skipped: %r%s is not an http(s) URL", name, number, entry, where
-            )
+            skipped.append(f"{name} line {number} skipped: {entry!r}{where} is not an http(s) URL")
         elif url not in seen:
             seen.add(url)
             urls.append(url)
-    return urls
+    return urls, skipped
+
+
+def _log_skipped(skipped: list[str], name: str) -> None:
+    """A warning per skipped line, up to MAX_SKIPPED_LOGGED, then one that counts the rest."""
+    for message in skipped[:MAX_SKIPPED_LOGGED]:
+        LOGGER.warning("%s", message)
+    if len(skipped) > MAX_SKIPPED_LOGGED:
+        more = len(skipped) - MAX_SKIPPED_LOGGED
+        LOGGER.warning("%s: %d more lines skipped, not logged one by one", name, more)
 
 
 def read_url_list_document(text: str, base_url: str | None, location: str) -> list[str]:
     """The URLs of a URL list file or document; an HTML page, or a list none of whose lines is
     a URL, is refused: read line by line, a page's 2 000 lines were each a warning, and its
-    `/*<![CDATA[*/` lines requested as paths of its site."""
+    `/*<![CDATA[*/` lines requested as paths of its site. A refused list's lines are not logged
+    one by one: the refusal names the first."""
     if _HTML_START.match(text[:4096].lstrip("\ufeff").encode("utf-8", "replace")):
         raise SourceError(
             "not_a_url_list",
@@ -718,8 +769,9 @@ def read_url_list_document(text: str, base_url: str | None, location: str) -> li
         )
     name = f"URL list {location}"
     entries, column = _list_entries(text, name)  # read once, for the URLs and the refusal
-    urls = _read_entries(entries, column, base_url, name)
+    urls, skipped = _read_entries(entries, column, base_url, name)
     if urls or not entries:  # a table's header alone is an empty list, as a comment alone is
+        _log_skipped(skipped, name)
         return urls
     if column:
         raise SourceError(
@@ -820,7 +872,6 @@ def _mark_failed(result: FetchResult, error: SourceError) -> None:
     result.outcome, result.error = error.kind, str(error)
     result.html = None
     result.body = None
-    LOGGER.warning("source document %s: %s", result.url, error)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -582,6 +582,30 @@ def test_a_tables_quoted_cells_may_span_lines_and_begin_with_a_hash(caplog):
         read_url_list_document("the list\nto come\n", None, "n.txt")
 
 
+def test_a_tables_url_column_is_chosen_by_name_and_a_choice_among_several_is_a_warning(caplog):
+    """With two columns that could hold the URL, the first was read without a word; a Screaming
+    Frog export's `Address` column was not a URL column, nor a header whose first column is
+    `#` (a row number), which read as a comment."""
+    two = "Image URL,Article URL,title\nhttps://i.org/1.jpg,https://a.org/1,One\n"
+    assert read_url_list(two, name="t.csv") == ["https://i.org/1.jpg"]
+    assert (
+        "t.csv: reading its 'Image URL' column, the first of 2 that could hold the URL "
+        "('Image URL', 'Article URL'); to read another, make it the only column named url"
+    ) in caplog.text
+    caplog.clear()
+    renamed = "Image URL,url,title\nhttps://i.org/1.jpg,https://a.org/1,One\n"
+    assert read_url_list(renamed, name="t.csv") == ["https://a.org/1"]  # as the warning says
+    frog = '"Address","Content Type","Status Code"\n"https://a.org/2","text/html","200"\n'
+    assert read_url_list(frog) == ["https://a.org/2"]
+    assert read_url_list("address,url\nKabul,https://a.org/3\n") == ["https://a.org/3"]
+    numbered = "#,title,url\n1,Kunduz,https://a.org/4\n# a comment\n2,Zaranj,https://a.org/5\n"
+    assert read_url_list(numbered) == ["https://a.org/4", "https://a.org/5"]
+    assert read_url_list('sep=;\n"#";url\n1;https://a.org/6\n') == ["https://a.org/6"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # a comment above a plain list is still a comment, though it has a comma and the word url
+    assert read_url_list("# url, one a line\nhttps://a.org/7\n") == ["https://a.org/7"]
+
+
 def test_a_url_urllib_cannot_take_apart_is_skipped_not_the_whole_list():
     """A URL list or sitemap holding "http://[::1/x" (an unclosed IPv6 literal), which urllib
     refuses with ValueError, failed whole as internal_error, every good URL in it lost."""
@@ -1260,6 +1284,26 @@ def test_discover_items_logs_a_summary_per_source(tmp_path, fetch_settings, capl
     assert [i.url for i in found.items] == [(tmp_path / "a.html").resolve().as_uri()]
     summary = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("sources:"))
     assert "1 items (disk: 1)" in summary and "1 failed" in summary and "not_found" in summary
+
+
+def test_a_failed_list_is_one_warning_and_a_long_lists_skipped_lines_are_counted(
+    tmp_path, fetch_settings, caplog
+):
+    refused = tmp_path / "notes.txt"
+    refused.write_text("hello\nworld\n")
+    long = tmp_path / "long.txt"
+    long.write_text("http://n.org/a\n" + "".join(f"word{i}\n" for i in range(25)))
+    configured = [Source("notes", "urls", str(refused)), Source("long", "urls", str(long))]
+    with caplog.at_level(logging.INFO, logger="tasks.sources"):
+        found = discover_items.fn(configured, fetch_settings)
+    assert [i.url for i in found.items] == ["http://n.org/a"]
+    about_notes = [r.getMessage() for r in caplog.records if "notes.txt" in r.getMessage()]
+    [refusal] = [m for m in about_notes if not m.startswith("sources:")]
+    assert refusal.startswith("source notes: ") and "none of its 2 lines" in refusal
+    about_long = [r.getMessage() for r in caplog.records if "long.txt" in r.getMessage()]
+    assert len(about_long) == sources.MAX_SKIPPED_LOGGED + 1
+    assert about_long[0].endswith("line 2 skipped: 'word0' is not an http(s) URL")
+    assert about_long[-1].endswith("long.txt: 5 more lines skipped, not logged one by one")
 
 
 def test_task_retries_only_transient_failures():
