@@ -717,6 +717,34 @@ def test_query_output_is_valid_json_and_csv_whatever_the_column_types(db_path: s
     ]  # fmt: skip
 
 
+def test_query_writes_intervals_as_duckdb_does_months_and_all(db_path: str) -> None:
+    """Fetched, an INTERVAL was Python's timedelta, which has no months: `INTERVAL 1 MONTH` came
+    out as `30 days, 0:00:00`, a year as 360 days."""
+    _load(db_path)
+    spans = (
+        'SELECT INTERVAL 1 MONTH AS "a ""span""", INTERVAL 14 MONTH + INTERVAL 3 DAY AS y, '
+        "TIMESTAMP '2021-08-15 10:00' - TIMESTAMP '2021-08-06' AS fall, [INTERVAL 1 YEAR] AS l, "
+        "{'took': INTERVAL 2 MONTH} AS s, NULL::INTERVAL AS n, 7 AS y ORDER BY 1"
+    )
+    code, out, err = _invoke("query", spans, "--db", db_path, "-f", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == [
+        {
+            'a "span"': "1 month",
+            "y": "1 year 2 months 3 days",
+            "fall": "9 days 10:00:00",
+            "l": ["1 year"],
+            "s": {"took": "2 months"},
+            "n": None,
+            "y_1": 7,
+        }
+    ]
+    days = "SELECT DATE '2021-08-15' - INTERVAL 1 MONTH AS d, count(*) AS n FROM articles"
+    assert _invoke("query", days, "--db", db_path, "-f", "csv") == (
+        0, "d,n\n2021-07-15 00:00:00,2\n", ""
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("url", ["ftp://example.org/a.html", "file:///etc/passwd", "example.org/a"])
 def test_ingest_refuses_a_non_http_url_before_anything_runs(tmp_path: Path, url: str) -> None:
     db = tmp_path / "news.duckdb"

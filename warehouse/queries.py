@@ -294,11 +294,36 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
+_INTERVAL_TYPE_RE = re.compile(r'"(?:[^"]|"")*"|\bINTERVAL\b')  # a quoted field name, or the type
+
+
+def _intervals_as_written(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """A SELECT's rows with its INTERVAL values as DuckDB writes them (`1 year 2 months`),
+    in lists and structs too: fetched, an interval is Python's timedelta, which has no months,
+    so INTERVAL 1 MONTH came out as 30 days and one year as 360."""
+    types = [str(type_) for type_ in rows.types]
+    as_text = [
+        _INTERVAL_TYPE_RE.sub(lambda m: "VARCHAR" if m[0] == "INTERVAL" else m[0], type_)
+        for type_ in types
+    ]
+    if as_text == types:
+        return rows
+    columns = []
+    for at, (type_, text, name) in enumerate(zip(types, as_text, rows.columns, strict=True), 1):
+        value = f"#{at}" if text == type_ else f"CAST(#{at} AS {text})"
+        quoted = name.replace('"', '""')
+        columns.append(f'{value} AS "{quoted}"')
+    return rows.project(", ".join(columns))
+
+
 def _run(
     conn: duckdb.DuckDBPyConnection, query: str, statements: list[Any]
 ) -> tuple[list[str], list[tuple]]:
     """The query's rows; of an EXPLAIN of a PIVOT (its parsed `statements`), the plan: its
     transaction's COMMIT comes last and says only "Success"."""
+    if statements[-1].type.name == "SELECT":  # (a PIVOT's enums come before it)
+        rows = _intervals_as_written(conn.sql(query))
+        return rows.columns, rows.fetchall()
     if not _explains_a_pivot(statements):
         return columns_and_rows(conn.execute(query))
     plan: tuple[list[str], list[tuple]] = ([], [])
