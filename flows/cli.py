@@ -249,26 +249,28 @@ def _interrupted_says(message: str = INTERRUPTED_BEFORE_THE_RUN) -> Iterator[Non
 
 def _shield_temporary_api() -> None:
     """Have Prefect's temporary API, which a flow command starts when PREFECT_API_URL names no
-    server, start with Ctrl-C blocked (tasks/interrupts.py).
+    server, start apart from the command's process group (tasks/interrupts.py).
 
-    A terminal's Ctrl-C reaches the API's process too, and it stopped at once: the interrupted
-    run, left to report its crash to nothing, printed tracebacks and spent minutes retrying
-    before it exited. Shielded, the API records the run as crashed and stops as the command
-    exits. Prefect keeps one temporary API a port (None: a free one); this makes it ours.
-    With a server named, there is nothing to shield, and Prefect's server code (3 s of imports)
-    is not loaded.
+    A terminal's Ctrl-C reaches every process of its group, and `timeout`'s SIGTERM, or
+    `kill -TERM -- -PGID`, does too: the API stopped at once, and the interrupted run, left to
+    report its crash to nothing, printed tracebacks and spent 75 s retrying before it exited.
+    Apart, the API records the run as crashed and stops as the command exits (Prefect's exit
+    handler), or as it ends any other way (SIGTERM from the kernel, Linux). Prefect keeps one
+    temporary API a port (None: a free one); this makes it ours. With a server named, there is
+    nothing to shield, and Prefect's server code (3 s of imports) is not loaded.
     """
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return
+    from prefect.server.api import server
     from prefect.server.api.server import SubprocessASGIServer
 
-    from tasks.interrupts import sigint_blocked
+    from tasks.interrupts import started_apart
 
     class ShieldedTemporaryAPI(SubprocessASGIServer):
         def _run_uvicorn_command(self) -> Any:
-            with sigint_blocked():
+            with started_apart(server):
                 return super()._run_uvicorn_command()
 
     ShieldedTemporaryAPI()

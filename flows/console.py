@@ -20,14 +20,25 @@ class Terminated(KeyboardInterrupt):
     an exception in the main thread, so the command ends as it does for Ctrl-C (one line, what
     was kept), with exit status 143."""
 
+    signum = signal.SIGTERM
+
+
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed, or a session's end), taken as SIGTERM is: its default action
+    killed the process past its exit handlers, and Prefect's temporary API, which one of them
+    stops, ran on. Exit status 129."""
+
+    signum = signal.SIGHUP
+
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated
+    raise HungUp if signum == signal.SIGHUP else Terminated
 
 
 def exit_status(interrupt: KeyboardInterrupt) -> int:
-    """130 for Ctrl-C, 143 for SIGTERM: 128 and the signal's number, as a shell reports it."""
-    return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+    """130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP: 128 and the signal's number, as a shell
+    reports it."""
+    return 128 + getattr(interrupt, "signum", signal.SIGINT)
 
 
 def main() -> None:
@@ -35,6 +46,8 @@ def main() -> None:
     # temporary API, which one of them stops, ran on (about 220 MB a command). While a flow
     # runs, Prefect's own handler takes SIGTERM, ends the run as crashed, then hands it here.
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # nohup's SIG_IGN stays
+        signal.signal(signal.SIGHUP, _raise_terminated)
     try:
         from flows.cli import app
     except KeyboardInterrupt as interrupt:

@@ -88,6 +88,37 @@ def kill_group(group: int) -> None:
         os.killpg(group, signal.SIGKILL)
 
 
+def temporary_apis(prefect_home: Path) -> list[int]:
+    """The processes of Prefect's temporary API serving on `prefect_home`: started apart from
+    newsflow's process group (tasks/interrupts.py), they are not among its processes."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if b"uvicorn" in (proc / "cmdline").read_bytes() and (
+                f"PREFECT_HOME={prefect_home}\0".encode() in (proc / "environ").read_bytes()
+            ):
+                found.append(int(proc.name))
+    return found
+
+
+def ended_within(pids: list[int], seconds: float) -> bool:
+    """Whether the processes `pids` (not this one's children) end within `seconds`: gone, or a
+    zombie their new parent has not reaped."""
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3] != " Z "
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + seconds
+    while any(map(running, pids)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 _READY_PREFECT_HOME = _SESSION_DIR / "prefect-ready"
 
 

@@ -27,10 +27,12 @@ from tasks.records import Document
 from tests.conftest import (
     ROOT,
     ctrl_c_once,
+    ended_within,
     endless_query,
     group_ends_within,
     kill_group,
     one_page_sources_file,
+    temporary_apis,
 )
 from tests.documents import cleaned_document
 from warehouse.db import WarehouseError, migrations, reader, writer
@@ -1189,20 +1191,22 @@ def test_every_page_failing_is_a_failed_run_however_its_feed_answered() -> None:
     assert not empty.all_failed()
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm", "sighup"])
 def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     db_path: str, tmp_path: Path, ready_prefect_home: Path, stop: str
 ) -> None:
     """A terminal's Ctrl-C mid-run: one line on what was kept and what to do, exit 130, no
     traceback, and no process of the run left behind, and no page more asked for. SIGTERM to
-    newsflow alone (`kill`, `timeout`, a service manager) the same, exit 143.
+    the whole group (`timeout`, `kill -TERM -- -PGID`, a service manager) the same, exit 143;
+    SIGHUP (a terminal closed) too, exit 129.
 
     The terminal sends SIGINT to the whole foreground group: here newsflow, Prefect's temporary
     API it starts (no PREFECT_API_URL) and the extraction fork server. The API stopping at once
     left the run to report its crash to nothing: tracebacks, and minutes of retries before it
-    exited. SIGTERM killed newsflow at once (exit -15, past its exit handlers): the temporary
-    API ran on. Both waited for the batch in flight to be fetched whole: here 20 slow pages, two
-    at a time (the per-host limit), 15 s.
+    exited (SIGTERM to the group: 81 s, exit 1). SIGTERM to newsflow alone killed it at once
+    (exit -15, past its exit handlers), and SIGHUP did: the temporary API ran on. All waited for
+    the batch in flight to be fetched whole: here 20 slow pages, two at a time (the per-host
+    limit), 15 s.
     """
     import signal
     import threading
@@ -1247,18 +1251,21 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     try:
         assert asked.wait(120), "the run never asked for the page"
         time.sleep(1)  # the first two pages' fetches are under way
+        api = temporary_apis(home)
+        assert len(api) == 1, api
         if stop == "ctrl-c":
             os.killpg(run.pid, signal.SIGINT)
             time.sleep(0.5)
             os.killpg(run.pid, signal.SIGINT)  # an impatient second one, as the run stops
         else:
-            os.kill(run.pid, signal.SIGTERM)
+            os.killpg(run.pid, signal.SIGTERM if stop == "sigterm" else signal.SIGHUP)
         out, err = run.communicate(timeout=60)
         assert group_ends_within(run.pid, 15), "a process of the run outlived it"
+        assert ended_within(api, 10), "the temporary API outlived the run"
     finally:
         kill_group(run.pid)
         server.shutdown()
-    assert run.returncode == (130 if stop == "ctrl-c" else 143), err
+    assert run.returncode == {"ctrl-c": 130, "sigterm": 143, "sighup": 129}[stop], err
     assert len(pages_asked) <= 4, pages_asked  # those under way, and none after (it was 20)
     assert "Traceback" not in err and "Traceback" not in out, err  # the second Ctrl-C's too
     # the first Ctrl-C is answered at once (nothing showed while the fetches under way ended)
@@ -1269,6 +1276,70 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
         "error: interrupted: the batches already loaded are kept (each loads whole or not at "
         "all); rerun the same command to fetch the rest"
     )
+
+
+def test_a_helper_started_apart_escapes_its_groups_signals_and_ends_with_its_parent() -> None:
+    """Prefect's temporary API started in newsflow's process group, so SIGTERM to the group
+    (`timeout`) stopped it under the run; and `kill -9` of newsflow left it running for good."""
+    import signal
+    import sys
+
+    starts_a_helper = """if True:
+        import subprocess, sys, time, types
+        from tasks.interrupts import started_apart
+        library = types.ModuleType("library")
+        library.subprocess = subprocess
+        with started_apart(library):
+            helper = library.subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        assert library.subprocess is subprocess
+        print(helper.pid, flush=True)
+        time.sleep(60)
+    """
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starts_a_helper],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        helper = int(parent.stdout.readline())
+        assert os.getpgid(helper) == helper != os.getpgid(parent.pid)
+        os.killpg(parent.pid, signal.SIGTERM)  # the group's signal: the parent's alone
+        assert parent.wait(10) == -signal.SIGTERM
+        assert ended_within([helper], 5), "the helper outlived its parent"
+    finally:
+        kill_group(parent.pid)
+        with contextlib.suppress(ProcessLookupError, NameError):
+            os.kill(helper, signal.SIGKILL)
+
+
+def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch) -> None:
+    """SIGHUP (a terminal closed) killed newsflow past its exit handlers, and the temporary API
+    ran on; under `nohup`, which ignores it, newsflow must go on ignoring it."""
+    import signal
+    import sys
+
+    from flows import console
+
+    monkeypatch.setattr(sys, "argv", ["newsflow", "--help"])
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for started, taken in (
+            (signal.SIG_DFL, console._raise_terminated),
+            (signal.SIG_IGN, signal.SIG_IGN),
+        ):
+            signal.signal(signal.SIGHUP, started)
+            with pytest.raises(SystemExit):
+                console.main()
+            assert signal.getsignal(signal.SIGHUP) == taken
+            assert signal.getsignal(signal.SIGTERM) == console._raise_terminated
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+    with pytest.raises(console.HungUp) as hangup:
+        console._raise_terminated(signal.SIGHUP, None)
+    with pytest.raises(console.Terminated) as term:
+        console._raise_terminated(signal.SIGTERM, None)
+    assert (console.exit_status(hangup.value), console.exit_status(term.value)) == (129, 143)
+    assert console.exit_status(KeyboardInterrupt()) == 130
 
 
 def test_ctrl_c_before_the_flow_run_starts_says_nothing_was_written(capsys) -> None:
