@@ -1238,9 +1238,11 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     urls = [f"http://127.0.0.1:{server.server_port}/news/slow/{n}" for n in range(20)]
     command = [str(NEWSFLOW), "ingest", *(f"--url={url}" for url in urls)]
     command += ["--allow-private-hosts", "--db", db_path]
-    # A terminal's job takes Ctrl-C; one started in the background of a script inherits SIGINT
-    # ignored (as `make test` may be), which only a handler, not SIG_IGN, stops exec passing on.
+    # A terminal's job takes Ctrl-C and SIGHUP; one started in the background of a script
+    # inherits SIGINT ignored, and under nohup SIGHUP too (as `make test` may be): only a
+    # handler, not SIG_IGN, stops exec passing that on.
     taken = signal.signal(signal.SIGINT, signal.default_int_handler)
+    hangup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
         run = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -1248,6 +1250,7 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
         )  # fmt: skip
     finally:
         signal.signal(signal.SIGINT, taken)
+        signal.signal(signal.SIGHUP, hangup)
     try:
         assert asked.wait(120), "the run never asked for the page"
         time.sleep(1)  # the first two pages' fetches are under way
