@@ -253,7 +253,7 @@ def _shield_temporary_api() -> None:
 
     A terminal's Ctrl-C reaches every process of its group, and `timeout`'s SIGTERM, or
     `kill -TERM -- -PGID`, does too: the API stopped at once, and the interrupted run, left to
-    report its crash to nothing, printed tracebacks and spent 75 s retrying before it exited.
+    report its crash to nothing, printed tracebacks and spent 81 s retrying before it exited.
     Apart, the API records the run as crashed and stops as the command exits (Prefect's exit
     handler), or as it ends any other way (SIGTERM from the kernel, Linux). Prefect keeps one
     temporary API a port (None: a free one); this makes it ours. With a server named, there is

@@ -1,14 +1,15 @@
 """Ctrl-C and the helper processes a run starts.
 
 A terminal's Ctrl-C sends SIGINT to every process of its foreground group: the flow's own and the
-helpers it starts, Prefect's temporary API and the extraction fork server among them. The run
-must get it, as KeyboardInterrupt; a helper it still needs must not. A process started while its
+helpers it starts, the extraction fork server among them. The run must get it, as
+KeyboardInterrupt; a helper it still needs must not. A process started while its
 parent blocks SIGINT starts with it blocked (the signal mask survives fork and exec), so a
 helper is started inside `sigint_blocked()`, and a Ctrl-C that reaches it waits, unseen.
 
-A helper that must outlive the run's stop, to record it, starts apart (`started_apart`): in a
-process group of its own, which neither a Ctrl-C nor a signal to the whole group (`timeout`,
-`kill -TERM -- -PGID`) reaches, and it is sent SIGTERM when this process ends, however it ends.
+A helper that must outlive the run's stop, to record it (Prefect's temporary API), starts apart
+(`started_apart`): in a process group of its own, which neither a Ctrl-C nor a signal to the
+whole group (`timeout`, `kill -TERM -- -PGID`) reaches, and it is sent SIGTERM when this
+process ends, however it ends.
 """
 
 from __future__ import annotations

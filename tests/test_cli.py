@@ -726,7 +726,8 @@ def test_query_writes_intervals_as_duckdb_does_months_and_all(db_path: str) -> N
     spans = (
         'SELECT INTERVAL 1 MONTH AS "a ""span""", INTERVAL 14 MONTH + INTERVAL 3 DAY AS y, '
         "TIMESTAMP '2021-08-15 10:00' - TIMESTAMP '2021-08-06' AS fall, [INTERVAL 1 YEAR] AS l, "
-        "{'took': INTERVAL 2 MONTH} AS s, NULL::INTERVAL AS n, 7 AS y ORDER BY 1"
+        "{'took': INTERVAL 2 MONTH} AS s, NULL::INTERVAL AS n, 7 AS y, "
+        "'INTERVAL'::ENUM('INTERVAL', 'other') AS e ORDER BY 1"
     )
     code, out, err = _invoke("query", spans, "--db", db_path, "-f", "json")
     assert (code, err) == (0, "")
@@ -739,6 +740,7 @@ def test_query_writes_intervals_as_duckdb_does_months_and_all(db_path: str) -> N
             "s": {"took": "2 months"},
             "n": None,
             "y_1": 7,
+            "e": "INTERVAL",  # an ENUM's value, not a type to write as text
         }
     ]
     days = "SELECT DATE '2021-08-15' - INTERVAL 1 MONTH AS d, count(*) AS n FROM articles"

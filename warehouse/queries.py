@@ -294,7 +294,8 @@ def read_only_query(db: str, query: str) -> tuple[list[str], list[tuple]]:
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
-_INTERVAL_TYPE_RE = re.compile(r'"(?:[^"]|"")*"|\bINTERVAL\b')  # a quoted field name, or the type
+# The INTERVAL in a column's type, not in a quoted field name nor an ENUM's value
+_INTERVAL_TYPE_RE = re.compile(r""""(?:[^"]|"")*"|'(?:[^']|'')*'|\bINTERVAL\b""")
 
 
 def _intervals_as_written(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
