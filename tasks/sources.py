@@ -599,13 +599,12 @@ _NUMBER_SIGN_HEADER = re.compile(r'"?#"?[,;\t|]')  # a header's first column "#"
 
 
 class UrlColumn(NamedTuple):
-    """Where a spreadsheet's export keeps its URLs: the cells' delimiter, the column's index and
-    name, and every column's name that could hold them, the one read first."""
+    """A spreadsheet export's header: its cells' delimiter, its names, and the indexes of the
+    columns that could hold the URLs, most likely first (_url_column_indexes)."""
 
     delimiter: str
-    index: int
-    name: str
-    candidates: list[str]
+    names: list[str]
+    candidates: list[int]
 
 
 def _url_column_indexes(names: list[str]) -> list[int]:
@@ -619,71 +618,80 @@ def _url_column_indexes(names: list[str]) -> list[int]:
     return list(dict.fromkeys([i for _, i in named] + worded))
 
 
+def _is_url_or_path(line: str) -> bool:
+    """A list line that holds a URL, or a /path a list read from the web resolves: no header."""
+    return _url_list_line(line, None) is not None or line.startswith(("/", "./", "../"))
+
+
 def _url_column(header: str, delimiters: str = _DELIMITERS) -> UrlColumn | None:
-    """A list exported from a spreadsheet: when its first line is a header naming a URL column
-    (_url_column_indexes), the delimiter (of `delimiters`, the one that splits the header most)
-    and the column; for a column alone, a delimiter no line holds. None for a list whose first
-    line is a URL (or anything else)."""
-    if _url_list_line(header, None) is not None:
+    """A list exported from a spreadsheet: when `header` names a URL column
+    (_url_column_indexes), the delimiter (of `delimiters`, the one that splits it most) and its
+    names; for a name alone, a delimiter no line holds. None for a URL or path (or anything
+    else)."""
+    if _is_url_or_path(header):
         return None
     found: UrlColumn | None = None
-    widest = 0
     for delimiter in delimiters:
         names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
         ranked = _url_column_indexes(names)
-        if ranked and len(names) > widest:
-            candidates = [names[i] for i in ranked]
-            found, widest = UrlColumn(delimiter, ranked[0], candidates[0], candidates), len(names)
-    if found and widest == 1:  # a header of one name: each line is its URL, commas and all
+        if ranked and (found is None or len(names) > len(found.names)):
+            found = UrlColumn(delimiter, names, ranked)
+    if found and len(found.names) == 1:  # a name alone: each line is its URL, commas and all
         return found._replace(delimiter="\x1f")  # (but for CSV's quotes round it)
     return found
 
 
+def _first_cell(line: str, delimiter: str) -> str:
+    return next(csv.reader([line], delimiter=delimiter), [""])[0].strip()
+
+
 def _number_sign_header(
-    raw: list[str], before: int, delimiters: str
+    raw: list[str], first: tuple[int, str], delimiters: str
 ) -> tuple[int, UrlColumn] | None:
-    """A header whose first column is named # (a row number), which reads as a comment: the
-    nearest line above line `before` that holds something, with its number and URL column,
-    when it is one."""
-    for number in range(before - 1, 0, -1):
+    """A header whose first column is named # (a row number), which reads as a comment: one of
+    the comment lines above the list's `first` line, the nearest, when its rows begin with
+    something other than a URL (their number), with its line number and columns."""
+    for number in range(first[0] - 1, 0, -1):
         line = raw[number - 1].strip()
-        if line:
-            column = _url_column(line, delimiters) if _NUMBER_SIGN_HEADER.match(line) else None
-            return (number, column) if column else None
+        if not line:
+            continue
+        if not line.startswith("#"):  # Excel's sep= line
+            return None
+        column = _url_column(line, delimiters) if _NUMBER_SIGN_HEADER.match(line) else None
+        if column and not _is_url_or_path(_first_cell(first[1], column.delimiter)):
+            return number, column
     return None
 
 
-def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, str]], str | None]:
-    """What each line of a URL list offers as its URL, with its line number: the line itself,
-    or in a table with a URL column (`_url_column`), that column's cell. Also the column's name,
-    None for a plain list.
-
-    A table is read as CSV from its header on, so a quoted cell may hold commas, blank lines and
-    lines that begin with #; a line that begins with # between rows is a comment, as in a list.
-    """
-    raw = _physical_lines(text)
-    lines = _list_lines(raw)
-    if not lines:
-        return [], None
-    delimiters = _DELIMITERS
-    excel = _EXCEL_SEPARATOR.fullmatch(raw[lines[0][0] - 1].strip(" "))  # sep=<tab> too
-    if excel:
-        if len(lines) == 1:  # the separator's line alone: an empty table
-            return [], None
-        lines, delimiters = lines[1:], excel.group(1)
-    header_at = lines[0][0]
+def _find_header(
+    raw: list[str], lines: list[tuple[int, str]], delimiters: str, name: str
+) -> tuple[int, UrlColumn] | None:
+    """A spreadsheet export's header and its line number: its first line, or one above whose
+    first column is # (_number_sign_header), or the second below a title ("Internal - All",
+    Screaming Frog's older exports), which is skipped. None for a plain list."""
+    hashed = _number_sign_header(raw, lines[0], delimiters)
+    if hashed:
+        return hashed
     column = _url_column(lines[0][1], delimiters)
-    if column is None and (hashed := _number_sign_header(raw, header_at, delimiters)):
-        header_at, column = hashed
-    if column is None:
-        return lines, None
-    named_url = [candidate for candidate in column.candidates if candidate.lower() == "url"]
-    if len(column.candidates) > 1 and named_url != [column.name]:  # not named as the help says
-        LOGGER.warning(
-            "%s: reading its %r column, the first of %d that could hold the URL (%s); to read "
-            "another, make it the only column named url",
-            name, column.name, len(column.candidates), ", ".join(map(repr, column.candidates)),
-        )  # fmt: skip
+    if column:
+        return lines[0][0], column
+    if len(lines) > 1 and not _is_url_or_path(lines[0][1]):
+        below = _url_column(lines[1][1], delimiters)
+        if below and len(below.names) > 1:
+            LOGGER.warning(
+                "%s line %d skipped: %r is a title above its table's header",
+                name, lines[0][0], lines[0][1][:80],
+            )  # fmt: skip
+            return lines[1][0], below
+    return None
+
+
+def _table_rows(
+    raw: list[str], header_at: int, delimiter: str, name: str
+) -> list[tuple[int, list[str]]]:
+    """The rows below a header, each with the line it starts on, read as CSV: a quoted cell may
+    hold the delimiter, line breaks, blank lines and lines that begin with #; a line that begins
+    with # between rows is a comment, as in a list."""
     starts, at_row_start, last_read = [], True, header_at
 
     def row_lines() -> Iterator[str]:
@@ -695,20 +703,80 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
                     continue
                 starts.append(last_read)
                 at_row_start = False
-            yield line
+            yield line + "\n"  # a cell over two lines keeps its line break
 
-    rows = csv.reader(row_lines(), delimiter=column.delimiter)
-    index, cells = column.index, []
+    rows = []
     try:
-        for row in rows:
+        for row in csv.reader(row_lines(), delimiter=delimiter):
             at_row_start = True
             if any(cell.strip() for cell in row):
-                cells.append((starts[-1], row[index].strip() if index < len(row) else ""))
+                rows.append((starts[-1], row))
     except csv.Error as exc:  # a cell over 128 kB: not a table after all
         raise SourceError(
             "no_urls", f"{name}: its table cannot be read past line {last_read}: {exc}"
         ) from exc
-    return cells, column.name
+    return rows
+
+
+def _width(row: list[str]) -> int:
+    """A row's cells, less the empty ones at its end (a trailing delimiter)."""
+    while row and not row[-1].strip():
+        row = row[:-1]
+    return len(row)
+
+
+def _column_read(rows: list[tuple[int, list[str]]], candidates: list[int]) -> int:
+    """Of the columns that could hold the URLs, the first one of whose cells holds one (an
+    `address` column of street addresses is passed over for `Article URL`)."""
+    for index in candidates:
+        if any(index < len(row) and _is_http_url(row[index].strip()) for _, row in rows):
+            return index
+    return candidates[0]
+
+
+def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, str]], str | None]:
+    """What each line of a URL list offers as its URL, with its line number: the line itself,
+    or in a spreadsheet's export (_find_header), its URL column's cell, row by row
+    (_table_rows). Also the column's name, None for a plain list.
+
+    Of the columns that could hold the URL, the first (_url_column_indexes) whose cells hold
+    one is read, and a warning names them. A header all of whose rows are wider than itself,
+    found by a word ("Saved URLs, March 2024" above URLs that hold commas), is not one; a
+    wider row under another is a warning: a URL that holds the delimiter is cut unquoted.
+    """
+    raw = _physical_lines(text)
+    lines = _list_lines(raw)
+    if not lines:
+        return [], None
+    delimiters = _DELIMITERS
+    excel = _EXCEL_SEPARATOR.fullmatch(raw[lines[0][0] - 1].strip(" "))  # sep=<tab> too
+    if excel:
+        if len(lines) == 1:  # the separator's line alone: an empty table
+            return [], None
+        lines, delimiters = lines[1:], excel.group(1)
+    header = _find_header(raw, lines, delimiters, name)
+    if header is None:
+        return lines, None
+    header_at, (delimiter, names, candidates) = header
+    rows = _table_rows(raw, header_at, delimiter, name)
+    index = _column_read(rows, candidates)
+    wider = [start for start, row in rows if _width(row) > len(names)]
+    if rows and len(wider) == len(rows) and names[index].lower() not in URL_COLUMN_NAMES:
+        return lines, None
+    if len(candidates) > 1 and [names[i].lower() for i in candidates].count("url") != 1:
+        LOGGER.warning(
+            "%s: reading its %r column, of %d that could hold the URL (%s); to read another, "
+            "make it the only column named url",
+            name, names[index], len(candidates), ", ".join(repr(names[i]) for i in candidates),
+        )  # fmt: skip
+    if wider:
+        LOGGER.warning(
+            "%s line %d: a row with more cells than its header (%d such rows): a URL that holds "
+            "%r is cut there unless quoted",
+            name, wider[0], len(wider), delimiter,
+        )  # fmt: skip
+    cells = [(start, row[index].strip() if index < len(row) else "") for start, row in rows]
+    return cells, names[index]
 
 
 def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
@@ -738,6 +806,11 @@ def _read_entries(
         url = _url_list_line(entry, base_url)
         if url is None and column and not entry:
             skipped.append(f"{name} line {number} skipped: its {column} column is empty")
+        elif column and "\n" in entry:
+            skipped.append(
+                f"{name} line {number} skipped: its {column} column runs over several lines "
+                "(a quote left open?)"
+            )
         elif url is None:
             where = f" (its {column} column)" if column else ""
             skipped.append(f"{name} line {number} skipped: {entry!r}{where} is not an http(s) URL")

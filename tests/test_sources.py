@@ -589,7 +589,7 @@ def test_a_tables_url_column_is_chosen_by_name_and_a_choice_among_several_is_a_w
     two = "Image URL,Article URL,title\nhttps://i.org/1.jpg,https://a.org/1,One\n"
     assert read_url_list(two, name="t.csv") == ["https://i.org/1.jpg"]
     assert (
-        "t.csv: reading its 'Image URL' column, the first of 2 that could hold the URL "
+        "t.csv: reading its 'Image URL' column, of 2 that could hold the URL "
         "('Image URL', 'Article URL'); to read another, make it the only column named url"
     ) in caplog.text
     caplog.clear()
@@ -604,6 +604,46 @@ def test_a_tables_url_column_is_chosen_by_name_and_a_choice_among_several_is_a_w
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     # a comment above a plain list is still a comment, though it has a comma and the word url
     assert read_url_list("# url, one a line\nhttps://a.org/7\n") == ["https://a.org/7"]
+
+
+def test_a_list_is_not_misread_as_a_table_nor_a_tables_url_cut_without_a_word(caplog):
+    """QA found lists misread with no warning: a title line with a comma and the word URLs read
+    as a header, cutting each URL at its first comma; a first /path taken for a header; a row
+    wider than its header cutting its URL; a `#` header's first row with the word URL in it
+    taken for the header; a comment between a `#` header and its rows; a quote left open
+    joining two URLs into one."""
+    gazeta = "https://wiadomosci.gazeta.pl/wiadomosci/7,114881,27451048,taliban.html"
+    assert read_url_list(f"Saved URLs, March 2024\n{gazeta}\n", name="t.txt") == [gazeta]
+    assert "t.txt line 1 skipped: 'Saved URLs, March 2024' is not an http(s) URL" in caplog.text
+    paths = "/tech/what-is-a-url.html\n/news/7,114881,2.html\n"
+    assert read_url_list(paths, "https://s.org/list.txt") == [
+        "https://s.org/tech/what-is-a-url.html", "https://s.org/news/7,114881,2.html"
+    ]  # fmt: skip
+    caplog.clear()
+    assert read_url_list(f"url,title\n{gazeta},Taliban\nhttps://a.org/2,Two\n", name="w.csv") == [
+        "https://wiadomosci.gazeta.pl/wiadomosci/7", "https://a.org/2"
+    ]  # fmt: skip
+    assert (
+        "w.csv line 2: a row with more cells than its header (1 such rows): a URL that holds "
+        "',' is cut there unless quoted"
+    ) in caplog.text
+    numbered = "#,title,url\n1,What is a URL?,https://a.org/1\n# a comment\n2,B,https://a.org/2\n"
+    assert read_url_list(numbered) == ["https://a.org/1", "https://a.org/2"]
+    assert read_url_list("#,title,url\n# c\n1,Foo,https://a.org/3\n") == ["https://a.org/3"]
+    assert read_url_list("#, urls below\nhttps://a.org/4\n") == ["https://a.org/4"]  # a comment
+    caplog.clear()
+    assert read_url_list('URL\n"https://a.org/open\nhttps://a.org/after\n', name="q.csv") == []
+    assert "q.csv line 2 skipped: its URL column runs over several lines (a quote left open?)" in (
+        caplog.text
+    )
+    caplog.clear()
+    frog = '"Internal - All"\n"Address","Status Code"\n"https://a.org/5","200"\n'
+    assert read_url_list(frog, name="f.csv") == ["https://a.org/5"]
+    assert "f.csv line 1 skipped: '\"Internal - All\"' is a title above its table's header" in (
+        caplog.text
+    )
+    street = "name,address,Article URL\nAnna,1 Main St,https://a.org/6\n"
+    assert read_url_list(street) == ["https://a.org/6"]  # the column that holds URLs
 
 
 def test_a_url_urllib_cannot_take_apart_is_skipped_not_the_whole_list():
