@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -132,7 +133,8 @@ DaskAddressOption = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> None:
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    with contextlib.suppress(OSError):  # a terminal gone (SIGHUP): the exit status says it
+        errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -370,6 +372,8 @@ def _user_errors(interrupted: str = INTERRUPTED_READING) -> Iterator[None]:
         except _USER_ERRORS as exc:
             _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         except OSError as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # a terminal gone at a SIGHUP:
+                raise exc.__context__ from None  # the progress display's last write failed
             _fail(f"{exc.strerror or exc} ({exc.filename or 'file system'})")
         except RuntimeError as exc:
             if not str(exc).startswith(_API_TIMEOUT):

@@ -10,7 +10,7 @@ import signal
 import sys
 from types import FrameType
 
-INTERRUPTED_BEFORE_THE_RUN = "interrupted before the run started: nothing was written"
+INTERRUPTED_BEFORE_THE_RUN = "interrupted before the run started: no run was made, no data written"
 # Set on a flow's log record that the CLI prints itself, as its closing line: kept off its console
 CLI_SAYS_IT = "newsflow_cli_says_it"
 
@@ -53,4 +53,18 @@ def main() -> None:
     except KeyboardInterrupt as interrupt:
         sys.stderr.write(f"error: {INTERRUPTED_BEFORE_THE_RUN}\n")
         raise SystemExit(exit_status(interrupt)) from None
-    app()
+    try:
+        app()
+    finally:
+        _signals_end_it()
+
+
+def _signals_end_it() -> None:
+    """Once the command has said its last line, a signal ends the process as by default, with
+    no exception: one raised in Prefect's exit handler (it stops the temporary API, 1.4 s)
+    printed its traceback, and the command then exited 0. The API, apart, is sent SIGTERM as
+    the process ends (tasks/interrupts.py). A signal ignored (nohup, a stop under way) stays so.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)

@@ -47,34 +47,38 @@ def unblock_sigint() -> None:
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends (Linux)
 
 
-def _ends_with(parent: int) -> Callable[[], None] | None:
-    """A preexec_fn that has the child sent SIGTERM when its parent ends (Linux only).
+def _started_apart(parent: int) -> Callable[[], None]:
+    """A preexec_fn for a helper in a process group of its own: it may write to the terminal
+    (a background group is stopped by SIGTTOU when it does, under `stty tostop`), and on Linux
+    it is sent SIGTERM when its parent ends.
 
-    The kernel sends it when the parent's thread that started the child ends: only the main
+    The kernel sends that when the parent's thread that started the child ends: only the main
     thread's end is this process's end, so from another thread there is none."""
-    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the child
+    linux = sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if linux else None  # looked up here
 
-    def ends_with_parent() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent ended before prctl: nothing will be sent
-            os._exit(1)
+    def in_the_child() -> None:
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        signal.signal(signal.SIGTTIN, signal.SIG_IGN)  # a read then fails, rather than stops
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the parent ended before prctl: nothing will be sent
+                os._exit(1)
 
-    return ends_with_parent
+    return in_the_child
 
 
 @contextmanager
 def started_apart(module: types.ModuleType) -> Iterator[None]:
     """While the block runs, the processes `module` starts with `subprocess.Popen` start apart:
-    in a process group of their own, and sent SIGTERM as this process ends (`_ends_with`).
+    in a process group of their own, and sent SIGTERM as this process ends (`_started_apart`).
 
     For a helper started by a library's code (Prefect's temporary API): its module's name
     `subprocess` is a copy of the module whose Popen starts them so, for the block only."""
 
     class PopenApart(subprocess.Popen):  # type: ignore[type-arg]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.update(process_group=0, preexec_fn=_ends_with(os.getpid()))
+            kwargs.update(process_group=0, preexec_fn=_started_apart(os.getpid()))
             super().__init__(*args, **kwargs)
 
     apart = types.ModuleType("subprocess")

@@ -1316,16 +1316,67 @@ def test_a_helper_started_apart_escapes_its_groups_signals_and_ends_with_its_par
             os.kill(helper, signal.SIGKILL)
 
 
-def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch) -> None:
-    """SIGHUP (a terminal closed) killed newsflow past its exit handlers, and the temporary API
-    ran on; under `nohup`, which ignores it, newsflow must go on ignoring it."""
-    import signal
+def test_a_helper_started_apart_may_write_to_its_terminal_under_tostop() -> None:
+    """Apart, Prefect's temporary API is a background process group on the command's terminal:
+    under `stty tostop`, a write of its stopped it (SIGTTOU), and the command waited 90 s for
+    it to start (QA, once)."""
+    import pty
     import sys
 
+    writes_apart = """if True:
+        import fcntl, subprocess, sys, termios, types
+        from tasks.interrupts import started_apart
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty: this session's terminal
+        modes = termios.tcgetattr(0)
+        modes[3] |= termios.TOSTOP
+        termios.tcsetattr(0, termios.TCSANOW, modes)
+        library = types.ModuleType("library")
+        library.subprocess = subprocess
+        with started_apart(library):
+            helper = library.subprocess.Popen([sys.executable, "-c", "print('written')"])
+        sys.exit(helper.wait(timeout=5))
+    """
+    terminal, its_end = pty.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-c", writes_apart], stdin=its_end, stdout=its_end, stderr=its_end,
+        cwd=ROOT, start_new_session=True,
+    )  # fmt: skip
+    os.close(its_end)
+    shown = b""
+    try:
+        with contextlib.suppress(OSError):  # EIO once the session's processes have ended
+            while chunk := os.read(terminal, 4096):
+                shown += chunk
+        assert run.wait(10) == 0, shown.decode(errors="replace")
+    finally:
+        os.close(terminal)
+        kill_group(run.pid)
+    assert b"written" in shown
+
+
+def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch) -> None:
+    """SIGHUP (a terminal closed) killed newsflow past its exit handlers, and the temporary API
+    ran on; under `nohup`, which ignores it, newsflow must go on ignoring it. Once the command
+    has ended, a signal ends the process as by default: raised in Prefect's exit handler (it
+    stops the temporary API), it printed a traceback and the command exited 0 (QA)."""
+    import signal
+
+    import flows.cli
     from flows import console
 
-    monkeypatch.setattr(sys, "argv", ["newsflow", "--help"])
-    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    during: dict[int, object] = {}
+
+    def command() -> None:
+        during.update(
+            {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+        )
+        raise SystemExit(0)
+
+    monkeypatch.setattr(flows.cli, "app", command)
+    kept = {
+        signum: signal.getsignal(signum)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
     try:
         for started, taken in (
             (signal.SIG_DFL, console._raise_terminated),
@@ -1334,8 +1385,14 @@ def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch)
             signal.signal(signal.SIGHUP, started)
             with pytest.raises(SystemExit):
                 console.main()
-            assert signal.getsignal(signal.SIGHUP) == taken
-            assert signal.getsignal(signal.SIGTERM) == console._raise_terminated
+            assert during == {signal.SIGTERM: console._raise_terminated, signal.SIGHUP: taken}
+            after = started  # ended: as by default, or still ignored
+            assert signal.getsignal(signal.SIGHUP) == after
+            assert (
+                signal.getsignal(signal.SIGTERM)
+                == signal.getsignal(signal.SIGINT)
+                == signal.SIG_DFL
+            )
     finally:
         for signum, handler in kept.items():
             signal.signal(signum, handler)
@@ -1347,6 +1404,29 @@ def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch)
     assert console.exit_status(KeyboardInterrupt()) == 130
 
 
+def test_a_terminal_gone_as_a_hangup_stops_the_run_is_said_as_the_hangup(capsys) -> None:
+    """Closing the terminal mid-run: the progress display's last write failed (EIO), and the
+    command said `error: Input/output error (file system)`, exit 1, not the hangup (QA)."""
+    import errno
+
+    import typer
+
+    from flows.cli import _RUN_STARTED, INTERRUPTED_INGEST, _user_errors
+    from flows.console import HungUp
+
+    _RUN_STARTED.set()
+    try:
+        with pytest.raises(typer.Exit) as ended, _user_errors(INTERRUPTED_INGEST):
+            try:
+                raise HungUp
+            finally:
+                raise OSError(errno.EIO, "Input/output error")  # noqa: B012
+    finally:
+        _RUN_STARTED.clear()
+    assert ended.value.exit_code == 129
+    assert capsys.readouterr().err.replace("\n", " ").startswith(f"error: {INTERRUPTED_INGEST}")
+
+
 def test_ctrl_c_before_the_flow_run_starts_says_nothing_was_written(capsys) -> None:
     """Ctrl-C while Prefect's temporary API starts, after the command's checks: it said what the
     run had kept ("the batches already loaded are kept"), and no run had started (QA)."""
@@ -1355,8 +1435,8 @@ def test_ctrl_c_before_the_flow_run_starts_says_nothing_was_written(capsys) -> N
     from flows.cli import _RUN_STARTED, INTERRUPTED_INGEST, _interrupted_says
 
     _RUN_STARTED.clear()  # as a flow command's start leaves it; other tests' runs may set it
-    for started, said in ((False, "interrupted before the run started: nothing was written"),
-                          (True, INTERRUPTED_INGEST)):  # fmt: skip
+    before = "interrupted before the run started: no run was made, no data written"
+    for started, said in ((False, before), (True, INTERRUPTED_INGEST)):
         if started:
             _RUN_STARTED.set()
         try:
@@ -1432,7 +1512,9 @@ def test_ctrl_c_while_a_flow_command_loads_prefect_says_nothing_was_written(
         run.kill()
     assert run.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out, err
-    assert err.splitlines()[-1] == "error: interrupted before the run started: nothing was written"
+    assert err.splitlines()[-1] == (
+        "error: interrupted before the run started: no run was made, no data written"
+    )
     assert not db.exists()
 
 
