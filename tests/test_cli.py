@@ -1383,6 +1383,7 @@ def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch)
             (signal.SIG_IGN, signal.SIG_IGN),
         ):
             signal.signal(signal.SIGHUP, started)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist's workers ignore it
             with pytest.raises(SystemExit):
                 console.main()
             assert during == {signal.SIGTERM: console._raise_terminated, signal.SIGHUP: taken}
