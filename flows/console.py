@@ -62,9 +62,11 @@ def main() -> None:
 def _signals_end_it() -> None:
     """Once the command has said its last line, a signal ends the process as by default, with
     no exception: one raised in Prefect's exit handler (it stops the temporary API, 1.4 s)
-    printed its traceback, and the command then exited 0. The API, apart, is sent SIGTERM as
-    the process ends (tasks/interrupts.py). A signal ignored (nohup, a stop under way) stays so.
-    """
+    printed its traceback, and the command then exited 0. On Linux the API, apart, is sent
+    SIGTERM as the process ends (tasks/interrupts.py); elsewhere nothing would stop it, so a
+    signal is ignored while the exit handler does. One ignored (nohup, a stop under way) stays
+    so."""
+    ends = signal.SIG_DFL if sys.platform == "linux" else signal.SIG_IGN
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signum, ends)

@@ -1397,6 +1397,14 @@ def test_a_hangup_ends_newsflow_as_sigterm_does_but_not_under_nohup(monkeypatch)
     finally:
         for signum, handler in kept.items():
             signal.signal(signum, handler)
+    monkeypatch.setattr(console.sys, "platform", "darwin")  # no PDEATHSIG for the API there:
+    try:  # the exit handler must stop it, so a signal waits
+        signal.signal(signal.SIGTERM, console._raise_terminated)
+        console._signals_end_it()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
     with pytest.raises(console.HungUp) as hangup:
         console._raise_terminated(signal.SIGHUP, None)
     with pytest.raises(console.Terminated) as term:
