@@ -792,6 +792,8 @@ def read_url_list(text: str, base_url: str | None = None, name: str = "URL list"
     return urls
 
 
+_TABLE_ROW = re.compile(r"https?://[^\s,;|]+[,;|]")  # a URL, then a cell delimiter
+_HEADER_WANTED = "; a table's rows are read by its URL column when a header line names it"
 MAX_SKIPPED_LOGGED = 20  # a list's skipped lines logged one by one; the rest are counted
 
 
@@ -813,7 +815,10 @@ def _read_entries(
             )
         elif url is None:
             where = f" (its {column} column)" if column else ""
-            skipped.append(f"{name} line {number} skipped: {entry!r}{where} is not an http(s) URL")
+            table = "" if column or not _TABLE_ROW.match(entry) else _HEADER_WANTED
+            skipped.append(
+                f"{name} line {number} skipped: {entry!r}{where} is not an http(s) URL{table}"
+            )
         elif url not in seen:
             seen.add(url)
             urls.append(url)

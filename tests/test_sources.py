@@ -642,6 +642,12 @@ def test_a_list_is_not_misread_as_a_table_nor_a_tables_url_cut_without_a_word(ca
     assert "f.csv line 1 skipped: '\"Internal - All\"' is a title above its table's header" in (
         caplog.text
     )
+    caplog.clear()
+    assert read_url_list("https://a.org/7, Kabul falls\n", name="h.csv") == []
+    assert (
+        "h.csv line 1 skipped: 'https://a.org/7, Kabul falls' is not an http(s) URL; a table's "
+        "rows are read by its URL column when a header line names it"
+    ) in caplog.text
     street = "name,address,Article URL\nAnna,1 Main St,https://a.org/6\n"
     assert read_url_list(street) == ["https://a.org/6"]  # the column that holds URLs
 
