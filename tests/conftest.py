@@ -70,16 +70,27 @@ def corpus() -> Path:
     return CORPUS
 
 
+def _true_within(seconds: float, condition: Callable[[], bool]) -> bool:
+    """Whether `condition()` holds within `seconds`, polled every 0.2 s."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def group_ends_within(group: int, seconds: float) -> bool:
     """Whether every process of process group `group` ends within `seconds` (polled)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def ended() -> bool:
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.2)
-    return False
+        return False
+
+    return _true_within(seconds, ended)
 
 
 def kill_group(group: int) -> None:
@@ -111,12 +122,7 @@ def ended_within(pids: list[int], seconds: float) -> bool:
         except OSError:
             return False
 
-    deadline = time.monotonic() + seconds
-    while any(map(running, pids)):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    return _true_within(seconds, lambda: not any(map(running, pids)))
 
 
 _READY_PREFECT_HOME = _SESSION_DIR / "prefect-ready"
