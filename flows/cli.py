@@ -26,6 +26,7 @@ from rich.text import Text
 
 from flows import progress
 from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN, exit_status
+from tasks.interrupts import hold_prefect_sigterm, raise_for_signal, started_apart
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -194,6 +195,7 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
         with _interrupted_says():
             from prefect.settings import temporary_settings
 
+            hold_prefect_sigterm()
         with temporary_settings(set_defaults=PREFECT_DEFAULTS), _stopping_says_so():
             command(*args, **kwargs)
 
@@ -202,6 +204,7 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
 
 STOPPING = "stopping: the work under way ends first, then the run is marked crashed"
 _RUN_STARTED = threading.Event()  # set as the command's flow run starts (_print_run_url)
+_RUN_COMPLETED = threading.Event()  # set as it completes (_mark_completed)
 
 
 @contextmanager
@@ -221,12 +224,13 @@ def _stopping_says_so() -> Iterator[None]:
         nonlocal stopping
         if stopping:
             return
-        if _RUN_STARTED.is_set():  # before, the command's own line says nothing was written
+        if _RUN_STARTED.is_set() and not _RUN_COMPLETED.is_set():  # before, it says no run
             stopping = True
             errors.print(STOPPING, highlight=False, soft_wrap=True)
-        raise KeyboardInterrupt
+        raise_for_signal(KeyboardInterrupt())
 
     _RUN_STARTED.clear()
+    _RUN_COMPLETED.clear()
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # started so: nohup, `&`
     previous = signal.SIG_IGN if ignored else signal.signal(signal.SIGINT, interrupt)
     try:
@@ -234,6 +238,7 @@ def _stopping_says_so() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN if stopping else previous)
         _RUN_STARTED.clear()
+        _RUN_COMPLETED.clear()
 
 
 @contextmanager
@@ -246,6 +251,8 @@ def _interrupted_says(message: str = INTERRUPTED_BEFORE_THE_RUN) -> Iterator[Non
     except KeyboardInterrupt as interrupt:  # or SIGTERM, as flows/console.py takes it
         if message in _RUN_MESSAGES and not _RUN_STARTED.is_set():  # the temporary API starting
             message = INTERRUPTED_BEFORE_THE_RUN
+        elif message in _RUN_MESSAGES and _RUN_COMPLETED.is_set():  # its closing line unsaid
+            message = INTERRUPTED_AFTER_THE_RUN
         _fail(message, code=exit_status(interrupt))
 
 
@@ -268,8 +275,6 @@ def _shield_temporary_api() -> None:
     from prefect.server.api import server
     from prefect.server.api.server import SubprocessASGIServer
 
-    from tasks.interrupts import started_apart
-
     class ShieldedTemporaryAPI(SubprocessASGIServer):
         def _run_uvicorn_command(self) -> Any:
             with started_apart(server):
@@ -291,9 +296,19 @@ def _print_run_url(flow: Any, flow_run: Any, state: Any) -> None:
         errors.print(escape(f"flow run {flow_run.name}: {url}"), highlight=False, soft_wrap=True)
 
 
+def _mark_completed(flow: Any, flow_run: Any, state: Any) -> None:
+    """As the command's flow run completes: a signal from then on, before the command's closing
+    line, says the run completed (it said the batches loaded were kept, and to rerun)."""
+    _RUN_COMPLETED.set()
+
+
 def _printing_its_url(flow: Any) -> Any:
-    """The flow, with `_print_run_url` among the hooks Prefect calls as a run of it starts."""
-    return flow.with_options(on_running=[*flow.on_running_hooks, _print_run_url])
+    """The flow, with `_print_run_url` among the hooks Prefect calls as a run of it starts, and
+    `_mark_completed` among those it calls as the run completes."""
+    return flow.with_options(
+        on_running=[*flow.on_running_hooks, _print_run_url],
+        on_completion=[*flow.on_completion_hooks, _mark_completed],
+    )
 
 
 def _prepare_run(sources_file: str | None, one_off: list[Source], overrides: dict[str, Any]) -> str:
@@ -359,6 +374,7 @@ INTERRUPTED_RECLEAN = (
     "rerun the same command to read the rest again (those loaded read as unchanged)"
 )
 INTERRUPTED_READING = "interrupted: nothing was written"
+INTERRUPTED_AFTER_THE_RUN = "interrupted once the run had completed: all it wrote is kept"
 _RUN_MESSAGES = (INTERRUPTED_INGEST, INTERRUPTED_SUMMARIZE, INTERRUPTED_RECLEAN)
 
 

@@ -10,6 +10,8 @@ import signal
 import sys
 from types import FrameType
 
+from tasks.interrupts import raise_for_signal
+
 INTERRUPTED_BEFORE_THE_RUN = "interrupted before the run started: no run was made, no data written"
 # Set on a flow's log record that the CLI prints itself, as its closing line: kept off its console
 CLI_SAYS_IT = "newsflow_cli_says_it"
@@ -32,7 +34,11 @@ class HungUp(Terminated):
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise HungUp if signum == signal.SIGHUP else Terminated
+    raise_for_signal(HungUp() if signum == signal.SIGHUP else Terminated())
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise_for_signal(KeyboardInterrupt())
 
 
 def exit_status(interrupt: KeyboardInterrupt) -> int:
@@ -46,6 +52,8 @@ def main() -> None:
     # temporary API, which one of them stops, ran on (about 220 MB a command). While a flow
     # runs, Prefect's own handler takes SIGTERM, ends the run as crashed, then hands it here.
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Python's, held in DuckDB
+        signal.signal(signal.SIGINT, _raise_interrupted)
     if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # nohup's SIG_IGN stays
         signal.signal(signal.SIGHUP, _raise_terminated)
     try:

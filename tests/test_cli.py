@@ -1456,6 +1456,39 @@ def test_ctrl_c_before_the_flow_run_starts_says_nothing_was_written(capsys) -> N
         assert (exited.value.exit_code, capsys.readouterr().err) == (130, f"error: {said}\n")
 
 
+def test_a_signal_once_the_run_has_completed_says_so(prefect_harness: None, capsys) -> None:
+    """A Ctrl-C or SIGTERM after the command's flow run completed, before its closing line: it
+    said the batches already loaded were kept and to rerun, as for a run cut short. A signal
+    during the run still says that."""
+    import typer
+    from prefect import flow
+
+    from flows.cli import (
+        INTERRUPTED_AFTER_THE_RUN,
+        INTERRUPTED_INGEST,
+        _interrupted_says,
+        _printing_its_url,
+        _stopping_says_so,
+    )
+
+    @flow
+    def tiny(cut_short: bool) -> int:
+        if cut_short:
+            raise KeyboardInterrupt
+        return 1
+
+    for cut_short, said in ((False, INTERRUPTED_AFTER_THE_RUN), (True, INTERRUPTED_INGEST)):
+        with (  # as a flow command nests them (_flow_command, then _user_errors)
+            pytest.raises(typer.Exit) as exited,
+            _stopping_says_so(),
+            _interrupted_says(INTERRUPTED_INGEST),
+        ):
+            _printing_its_url(tiny)(cut_short)
+            raise KeyboardInterrupt  # as the command goes to print the run's report
+        last_line = capsys.readouterr().err.splitlines()[-1]  # after the run's URL
+        assert (exited.value.exit_code, last_line) == (130, f"error: {said}")
+
+
 def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
     """A command run in the background of a script, or under nohup, starts with SIGINT ignored:
     its Ctrl-C handler (_stopping_says_so) must not make it take one."""

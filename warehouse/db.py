@@ -8,15 +8,18 @@ import logging
 import random
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+
+from tasks.interrupts import pause, signals_held
 
 LOGGER = logging.getLogger(__name__)
 # Jitter for backoffs, from a generator of our own: a draw from `random`'s shared one would shift
@@ -303,7 +306,7 @@ def _open(path: str, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPy
                     "warehouse %s is locked by %s; waiting up to %.0f s", path, who, wait_seconds
                 )
                 announced = True
-            time.sleep(min(delay * (1 + _JITTER.random()), max(0.0, deadline - time.monotonic())))
+            pause(min(delay * (1 + _JITTER.random()), max(0.0, deadline - time.monotonic())))
             # Readers poll faster, to slip in between two of an ingest run's short loads.
             delay = min(delay * 2, READER_MAX_DELAY if read_only else 1.0)
         except duckdb.Error as exc:
@@ -488,7 +491,7 @@ def write_transaction(
         except BaseException:
             _rollback(conn)
             raise
-        time.sleep(delay * (1 + _JITTER.random()))
+        pause(delay * (1 + _JITTER.random()))
         delay = min(delay * 2, 2.0)
     raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -691,7 +694,7 @@ def _open_lake(
                     f"({message.splitlines()[-1]})"
                 ) from None
             _detach_quietly(conn)
-            time.sleep(min(delay * (1 + _JITTER.random()), max(0.0, deadline - time.monotonic())))
+            pause(min(delay * (1 + _JITTER.random()), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
             continue
         try:
@@ -768,6 +771,27 @@ def _refuse_lake_catalog(conn: duckdb.DuckDBPyConnection, path: str) -> None:
         )
 
 
+class _Interrupter:
+    """A held signal's stop (tasks/interrupts.py): interrupts the connection's statement, from
+    another thread, never once the connection is closed."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def __call__(self) -> None:
+        with self.lock:
+            if not self.closed:
+                with suppress(duckdb.Error):
+                    self.conn.interrupt()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+        self.conn.close()
+
+
 @contextmanager
 def writer(
     path: str, *, wait_seconds: float = 60.0, threads: int | None = None
@@ -779,46 +803,54 @@ def writer(
     the block (migrations keep them all); a writer is its own in-memory DuckDB instance that
     attaches the warehouse, so the cap ends with it.
     """
-    conn = _open_writer(path, wait_seconds)
-    try:
-        with _write_errors(path), _stops_passed_on(conn):
-            migrate(conn, path)
-            if threads is not None:
-                conn.execute("SET threads = ?", [threads])
-            yield conn
-    finally:
-        with _write_errors(path):
-            conn.close()
+    with signals_held() as hold:  # a Ctrl-C or SIGTERM meanwhile interrupts, then is raised
+        conn = _open_writer(path, wait_seconds)
+        stop = _Interrupter(conn)
+        try:
+            hold.stop_with(stop)
+            with _write_errors(path), _stops_passed_on(conn):
+                migrate(conn, path)
+                if threads is not None:
+                    conn.execute("SET threads = ?", [threads])
+                yield conn
+        finally:
+            with _write_errors(path):
+                stop.close()
 
 
 @contextmanager
 def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; waits (bounded) while a writer holds the file."""
-    lake = parse_warehouse(path)
-    if (not lake.lake and not Path(path).exists()) or (lake.lake and _lake_missing(lake)):
-        raise WarehouseError(f"warehouse {path} does not exist yet; run `newsflow ingest` first")
-    if lake.lake:
-        _refuse_plain_warehouse(lake)
-        conn = _open_lake(lake, read_only=True, wait_seconds=wait_seconds)
-    else:
-        conn = _open(path, read_only=True, wait_seconds=wait_seconds)
-        _refuse_lake_catalog(conn, path)
-    try:
-        with _stops_passed_on(conn):
-            latest = latest_version("ducklake" if lake.lake else "duckdb")
-            current = _check_not_newer(conn, path, latest)
-            try:
-                yield conn
-            except (duckdb.Error, WarehouseError) as exc:
-                if current < latest and _names_what_is_missing(exc):
-                    raise WarehouseError(
-                        f"warehouse {path} has schema version {current}, older than this "
-                        f"newsflow's ({latest}): run `newsflow summarize --db {path}` once to "
-                        f"upgrade it (the read failed: {str(exc).splitlines()[0]})"
-                    ) from exc
-                raise
-    finally:
-        conn.close()
+    with signals_held() as hold:  # a Ctrl-C or SIGTERM meanwhile interrupts, then is raised
+        lake = parse_warehouse(path)
+        if (not lake.lake and not Path(path).exists()) or (lake.lake and _lake_missing(lake)):
+            raise WarehouseError(
+                f"warehouse {path} does not exist yet; run `newsflow ingest` first"
+            )
+        if lake.lake:
+            _refuse_plain_warehouse(lake)
+            conn = _open_lake(lake, read_only=True, wait_seconds=wait_seconds)
+        else:
+            conn = _open(path, read_only=True, wait_seconds=wait_seconds)
+            _refuse_lake_catalog(conn, path)
+        stop = _Interrupter(conn)
+        try:
+            hold.stop_with(stop)
+            with _stops_passed_on(conn):
+                latest = latest_version("ducklake" if lake.lake else "duckdb")
+                current = _check_not_newer(conn, path, latest)
+                try:
+                    yield conn
+                except (duckdb.Error, WarehouseError) as exc:
+                    if current < latest and _names_what_is_missing(exc):
+                        raise WarehouseError(
+                            f"warehouse {path} has schema version {current}, older than this "
+                            f"newsflow's ({latest}): run `newsflow summarize --db {path}` once to "
+                            f"upgrade it (the read failed: {str(exc).splitlines()[0]})"
+                        ) from exc
+                    raise
+        finally:
+            stop.close()
 
 
 def _names_what_is_missing(exc: BaseException) -> bool:
