@@ -84,20 +84,18 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     """Kill a pool's worker processes: the pages they clean fail with BrokenProcessPool, now.
     (ProcessPoolExecutor can stop only idle workers; CPython keeps the busy ones in _processes.)
 
-    The pages queued for them are dropped: the queue's feeder thread, writing a batch bigger
-    than the pipe holds (a page is often over 64 KB) to workers now dead, is not waited for.
-    CPython closes the pipe's reading end as it finds its pool broken, but on Python 3.11 that
-    can fail (InvalidStateError, on a page whose future the interrupted map had cancelled),
-    and the process then hung as it exited, joining the feeder: a SIGTERM mid-reclean hung the
-    command 2 times of 8."""
+    The pages queued for them are dropped: the queue's feeder thread, which may be writing a
+    page bigger than the pipe holds (64 KB) to workers now dead, is not waited for. CPython
+    closes the pipe's reading end as it finds its pool broken, which ends that write, but when
+    its manager thread failed first (on Python 3.11, InvalidStateError on a future a `map`
+    had cancelled: CPython gh-107219), the process hung as it exited, joining the feeder: a
+    SIGTERM mid-reclean hung the command 2 times of 8."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with suppress(OSError, ValueError, AttributeError):
             process.kill()
     queue = getattr(pool, "_call_queue", None)
-    if queue is not None:
+    if queue is not None:  # its reading end is left to the pool to close: it does so, unlocked
         queue.cancel_join_thread()
-        with suppress(OSError, AttributeError):
-            queue._reader.close()  # the feeder's write fails now (EPIPE), rather than blocks
 
 
 @contextmanager
