@@ -89,7 +89,7 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     closes the pipe's reading end as it finds its pool broken, which ends that write, but when
     its manager thread failed first (on Python 3.11, InvalidStateError on a future a `map`
     had cancelled: CPython gh-107219), the process hung as it exited, joining the feeder: a
-    SIGTERM mid-reclean hung the command 2 times of 8."""
+    SIGTERM mid-reclean hung the command 2 times of 16."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with suppress(OSError, ValueError, AttributeError):
             process.kill()

@@ -1456,7 +1456,7 @@ def test_a_signal_while_a_pool_cleans_never_hangs_the_exit(tmp_path: Path) -> No
     3.11 the pool's manager may then fail (InvalidStateError on a page the interrupted map had
     cancelled) before it closes its queue, whose feeder thread stayed blocked writing a page to
     the dead workers: the process hung as it exited, joining it (a SIGTERM mid-reclean hung the
-    command 2 times of 8). 60 Ctrl-Cs at random points of a pool's life, then the exit (before,
+    command 2 times of 16). 60 Ctrl-Cs at random points of a pool's life, then the exit (before,
     it hung with either of two seeds tried)."""
     script = tmp_path / "signals_in_a_pool.py"
     script.write_text(_SIGNALS_IN_A_POOL)
