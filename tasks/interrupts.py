@@ -142,7 +142,7 @@ def signals_held() -> Iterator[Hold]:
     """Around DuckDB's work in the main thread: a signal's exception is raised as the block ends
     (or as a `pause` in it does), and the block's work is stopped meanwhile (`Hold.stop`).
 
-    Raised inside a DuckDB call, it was lost 1 time in 10 (DuckDB looks for pandas as it
+    Raised inside a DuckDB call, it was lost up to 1 time in 5 (DuckDB looks for pandas as it
     takes a statement's parameters, and a handler that ran in that import had its exception
     cleared): a SIGTERM mid-reclean did nothing (QA: 2 times of 13), a Ctrl-C said the run was
     stopping and it ran to its end. Or it came out as another error ("Required module 'uuid'
