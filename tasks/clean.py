@@ -21,8 +21,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.extraction import clean_fetch, rejected_document, start_worker
-from tasks.interrupts import sigint_blocked
+from tasks.extraction import clean_fetch, clean_fetches, rejected_document, start_worker
+from tasks.interrupts import sigint_blocked, signals_held
 from tasks.records import Document, FetchResult
 from tasks.settings import CLEAN_PAGE_SECONDS, ExtractionMode, usable_cores
 
@@ -87,9 +87,9 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     The pages queued for them are dropped: the queue's feeder thread, which may be writing a
     page bigger than the pipe holds (64 KB) to workers now dead, is not waited for. CPython
     closes the pipe's reading end as it finds its pool broken, which ends that write, but when
-    its manager thread failed first (on Python 3.11, InvalidStateError on a future a `map`
-    had cancelled: CPython gh-107219), the process hung as it exited, joining the feeder: a
-    SIGTERM mid-reclean hung the command 2 times of 16."""
+    its manager thread failed first (on Python 3.11, InvalidStateError on a chunk `map` had
+    cancelled: CPython gh-107219, now avoided by _cleaned_in_order), the process hung as it
+    exited, joining the feeder: a SIGTERM mid-reclean hung the command 2 times of 16."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with suppress(OSError, ValueError, AttributeError):
             process.kill()
@@ -239,7 +239,7 @@ def _clean_in_pool(
             with _extraction_pool(workers, mode) as pool:
                 # small chunks: at a batch's end one worker idles while the other ends its last
                 chunksize = max(1, len(rest) // (workers * 16))
-                docs.extend(pool.map(clean, rest, chunksize=chunksize))  # in order, as they come
+                docs.extend(_cleaned_in_order(pool, clean, rest, chunksize))  # as they come
         except BrokenProcessPool:
             _check_run_goes_on()
             docs.append(_clean_alone(ok[len(docs)], clean, mode))
@@ -247,6 +247,28 @@ def _clean_in_pool(
             _check_run_goes_on()
             raise
     return docs
+
+
+def _cleaned_in_order(
+    pool: ProcessPoolExecutor, clean: partial, fetches: list[FetchResult], chunksize: int
+) -> Iterator[Document]:
+    """pool.map(clean, fetches, chunksize=chunksize), but for a stop (Ctrl-C, a cancel's SIGTERM):
+
+    - The chunks not yet cleaned are left to fail with the pool as its workers are killed, not
+      cancelled. On Python 3.11 the pool's manager thread met a chunk `map` had cancelled, failed
+      (InvalidStateError, CPython gh-107219, fixed in 3.12) and printed its traceback under the
+      command's one line.
+    - A signal while the chunks are submitted, which starts the workers, is held until they are
+      (newsflow's handlers: tasks/interrupts.py). Raised inside a worker's start, it left a
+      worker reading what the pool had deleted (its FileNotFoundError traceback), or the pool
+      unable to shut down: RuntimeError "cannot join thread before it is started" came out
+      instead of the stop.
+    """
+    chunks = [fetches[at : at + chunksize] for at in range(0, len(fetches), chunksize)]
+    with signals_held():
+        futures = [pool.submit(clean_fetches, chunk, clean) for chunk in chunks]
+    for future in futures:
+        yield from future.result()
 
 
 def _check_run_goes_on() -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 import unicodedata
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -1556,6 +1556,14 @@ def clean_fetch(fetch: FetchResult, mode: ExtractionMode, page_seconds: float = 
     except Exception:
         LOGGER.exception("cleaning %s failed; recorded as rejected clean_error", url)
         return rejected_document(fetch, "clean_error")
+
+
+def clean_fetches(
+    fetches: list[FetchResult], clean: Callable[[FetchResult], Document]
+) -> list[Document]:
+    """A chunk of an extraction pool's pages, cleaned in order by `clean` (clean_fetch with its
+    mode and bound): one pool task a chunk, as pool.map sends them."""
+    return [clean(fetch) for fetch in fetches]
 
 
 def rejected_document(fetch: FetchResult, reason: str) -> Document:
