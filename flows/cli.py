@@ -26,7 +26,7 @@ from rich.text import Text
 
 from flows import progress
 from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN, exit_status
-from tasks.interrupts import hold_prefect_sigterm, raise_for_signal, started_apart
+from tasks.interrupts import raise_for_signal, started_apart
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -194,8 +194,6 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
     def with_prefect_defaults(*args: Any, **kwargs: Any) -> None:
         with _interrupted_says():
             from prefect.settings import temporary_settings
-
-            hold_prefect_sigterm()
         with temporary_settings(set_defaults=PREFECT_DEFAULTS), _stopping_says_so():
             command(*args, **kwargs)
 

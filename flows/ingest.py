@@ -32,6 +32,7 @@ from tasks.fetch import (
     split_unchanged_sitemap_pages,
     stop_fetching,
 )
+from tasks.interrupts import hold_prefect_sigterm
 from tasks.load import load_batch, load_discovery, read_known_fetches
 from tasks.records import Document, FetchResult, Source, WorkItem
 from tasks.settings import (
@@ -50,6 +51,10 @@ from warehouse.store import LoadCounts
 # Before any fetch thread allocates; the extraction pool's fork server imports this module too,
 # so its workers inherit the cap.
 limit_malloc_arenas()
+
+# A run's SIGTERM (a cancel, on a worker too) waits out the warehouse's statement under way in
+# the flow's own thread, as Ctrl-C does: raised inside DuckDB, it was sometimes lost.
+hold_prefect_sigterm()
 
 T = TypeVar("T")
 HELD_FETCHES = 2000  # fetches without a page to clean loaded at once, at most (_OrderedLoads)

@@ -23,10 +23,15 @@ from pydantic import BaseModel, Field
 from flows import progress
 from tasks.clean import clean_batch, start_extraction_server
 from tasks.dedupe import dedupe_batch
+from tasks.interrupts import hold_prefect_sigterm
 from tasks.load import list_stored_pages, load_reclean_batch, read_stored_pages
 from tasks.settings import ExtractionMode, load_settings
 from warehouse.db import artifact_key, upgrade
 from warehouse.store import LoadCounts
+
+# A run's SIGTERM (a cancel, on a worker too) waits out the warehouse's statement under way in
+# the flow's own thread, as Ctrl-C does: raised inside DuckDB, it was sometimes lost.
+hold_prefect_sigterm()
 
 
 class RecleanReport(BaseModel):

@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
 from tasks.events import ExtractionStats, extract_events_batch, find_pending_articles
+from tasks.interrupts import hold_prefect_sigterm
 from tasks.settings import load_settings
 from tasks.summaries import (
     compute_daily_summaries,
@@ -24,6 +25,10 @@ from warehouse.summaries import (
     read_daily_captures,
     read_first_reports,
 )
+
+# A run's SIGTERM (a cancel, on a worker too) waits out the warehouse's statement under way in
+# the flow's own thread, as Ctrl-C does: raised inside DuckDB, it was sometimes lost.
+hold_prefect_sigterm()
 
 EXTRACT_BATCH_SIZE = 500
 

@@ -14,6 +14,8 @@ process ends, however it ends.
 A signal's exception must not be raised inside DuckDB, in the main thread: DuckDB sometimes
 lost it, or wedged. newsflow's handlers raise through `raise_for_signal`, which, while the
 warehouse works in the main thread (`signals_held`), holds it and interrupts the work instead.
+An extraction pool's start holds it too: raised inside a worker's start, it left the pool
+broken in ways that printed tracebacks, or hid the stop.
 """
 
 from __future__ import annotations
@@ -139,8 +141,9 @@ def _raise_held() -> None:
 
 @contextmanager
 def signals_held() -> Iterator[Hold]:
-    """Around DuckDB's work in the main thread: a signal's exception is raised as the block ends
-    (or as a `pause` in it does), and the block's work is stopped meanwhile (`Hold.stop`).
+    """Around DuckDB's work in the main thread, and an extraction pool's start: a signal's
+    exception is raised as the block ends (or as a `pause` in it does), and the block's work is
+    stopped meanwhile (`Hold.stop`, if it has one).
 
     Raised inside a DuckDB call, it was lost up to 1 time in 5 (DuckDB looks for pandas as it
     takes a statement's parameters, and a handler that ran in that import had its exception
@@ -176,7 +179,8 @@ def hold_prefect_sigterm() -> None:
     the warehouse's work in the main thread holds it as it holds Ctrl-C.
 
     Prefect installs it, and checks it is installed, by its module's name for it, so ours
-    takes that name, before any run starts (pinned by prefect<3.10)."""
+    takes that name, before any run starts (pinned by prefect<3.10): the flow modules call this
+    as they are imported, by a newsflow command or by a worker's run alike."""
     from prefect.utilities import engine
 
     prefect_handler = engine._prefect_sigterm_handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from prefect.exceptions import TerminationSignal
 
 from flows import console
 from tasks.interrupts import hold_prefect_sigterm
-from tests.conftest import endless_query, signal_once
+from tests.conftest import ROOT, endless_query, signal_once
 from warehouse import db, integrity, queries, summaries
 
 
@@ -297,3 +298,44 @@ def test_a_signal_during_reads_in_the_main_thread_is_never_lost(db_path, stop):
     finally:
         signal.signal(signum, previous)
     assert lost == []
+
+
+_SIGTERM_IN_A_DEPLOYMENT_RUN = """
+import os, signal, sys, time
+from prefect.flows import load_flow_from_entrypoint
+from prefect.utilities.engine import capture_sigterm
+from tasks.interrupts import signals_held
+
+load_flow_from_entrypoint(sys.argv[1])  # as a worker's `prefect flow-run execute` does
+with capture_sigterm():  # as the run does around its flow
+    with signals_held():  # as the warehouse does around DuckDB's work
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+        print("held", flush=True)
+    print("lost", flush=True)
+"""
+
+
+def _deployment_entrypoints() -> list[str]:
+    import yaml
+
+    deployments = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    entrypoints = {deployment["entrypoint"] for deployment in deployments["deployments"]}
+    return sorted(entrypoints)
+
+
+@pytest.mark.parametrize("entrypoint", _deployment_entrypoints())
+def test_a_deployment_runs_sigterm_is_held_while_the_warehouse_works(entrypoint, tmp_path):
+    """A run on a worker (`prefect flow-run execute`) is cancelled by SIGTERM, which Prefect's
+    handler raises as TerminationSignal. The flow's module, as the worker loads it, must have
+    that handler hold it while the warehouse works in the main thread, as the newsflow commands
+    do: raised inside DuckDB, it was sometimes lost (the run went on) or wedged the next
+    connect. Before, only the commands held it: the signal came out inside the sleep."""
+    script = tmp_path / "sigterm_in_a_run.py"
+    script.write_text(_SIGTERM_IN_A_DEPLOYMENT_RUN)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect")}
+    ran = subprocess.run(
+        [sys.executable, str(script), entrypoint],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.stdout.split() == ["held"], ran.stderr[-2000:]
