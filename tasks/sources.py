@@ -725,10 +725,12 @@ def _width(row: list[str]) -> int:
     return len(row)
 
 
-def _column_read(rows: list[tuple[int, list[str]]], candidates: list[int]) -> int:
+def _column_read(rows: list[tuple[int, list[str]]], candidates: list[int], width: int) -> int:
     """Of the columns that could hold the URLs, the first one of whose cells holds one (an
-    `address` column of street addresses is passed over for `Article URL`)."""
-    for index in candidates:
+    `address` column of street addresses is passed over for `Article URL`); when none does,
+    the first of the header's other columns that does (`website`, `Link to story`)."""
+    others = [index for index in range(width) if index not in candidates]
+    for index in [*candidates, *others]:
         if any(index < len(row) and _is_http_url(row[index].strip()) for _, row in rows):
             return index
     return candidates[0]
@@ -740,7 +742,8 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
     (_table_rows). Also the column's name, None for a plain list.
 
     Of the columns that could hold the URL, the first (_url_column_indexes) whose cells hold
-    one is read, and a warning names them. A header all of whose rows are wider than itself,
+    one is read, and a warning names them; when none does, the first other column that does
+    (`name,address,website`), with a warning. A header all of whose rows are wider than itself,
     found by a word ("Saved URLs, March 2024" above URLs that hold commas), is not one; a
     wider row under another is a warning: a URL that holds the delimiter is cut unquoted.
     """
@@ -759,11 +762,17 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
         return lines, None
     header_at, (delimiter, names, candidates) = header
     rows = _table_rows(raw, header_at, delimiter, name)
-    index = _column_read(rows, candidates)
+    index = _column_read(rows, candidates, len(names))
     wider = [start for start, row in rows if _width(row) > len(names)]
     if rows and len(wider) == len(rows) and names[index].lower() not in URL_COLUMN_NAMES:
         return lines, None
-    if len(candidates) > 1 and [names[i].lower() for i in candidates].count("url") != 1:
+    if index not in candidates:
+        LOGGER.warning(
+            "%s: reading its %r column, the first that holds URLs (none in %s, named as a URL "
+            "column)",
+            name, names[index], " or ".join(repr(names[i]) for i in candidates),
+        )  # fmt: skip
+    elif len(candidates) > 1 and [names[i].lower() for i in candidates].count("url") != 1:
         LOGGER.warning(
             "%s: reading its %r column, of %d that could hold the URL (%s); to read another, "
             "make it the only column named url",

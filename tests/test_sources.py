@@ -652,6 +652,22 @@ def test_a_list_is_not_misread_as_a_table_nor_a_tables_url_cut_without_a_word(ca
     assert read_url_list(street) == ["https://a.org/6"]  # the column that holds URLs
 
 
+def test_a_tables_urls_in_a_column_not_named_for_them_are_read_with_a_warning(caplog):
+    """`name,address,website`: the only column named for URLs (address) held street addresses,
+    and the list was refused as holding no URL, though its website column held them all."""
+    sites = "name,address,website\nAnna,1 Main St,https://a.org/1\nBob,2 High St,https://a.org/2\n"
+    assert read_url_list(sites, name="s.csv") == ["https://a.org/1", "https://a.org/2"]
+    assert (
+        "s.csv: reading its 'website' column, the first that holds URLs (none in 'address', "
+        "named as a URL column)"
+    ) in caplog.text
+    caplog.clear()
+    assert read_url_list("name,address,website\nAnna,1 Main St,\n", name="e.csv") == []
+    assert "e.csv line 2 skipped: '1 Main St' (its address column) is not an http(s) URL" in (
+        caplog.text
+    )  # no column holds one: the one named for them is read, and its cells are the warnings
+
+
 def test_a_url_urllib_cannot_take_apart_is_skipped_not_the_whole_list():
     """A URL list or sitemap holding "http://[::1/x" (an unclosed IPv6 literal), which urllib
     refuses with ValueError, failed whole as internal_error, every good URL in it lost."""
