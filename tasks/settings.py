@@ -24,6 +24,7 @@ CLEAN_PAGE_SECONDS = 120.0
 _M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
 _FILE_TABLES = {"settings", "source"}  # a sources file's top-level keys
 _SOURCE_OPTIONS = {"limit", "trust_lastmod"}  # what a [[source]] may set beside its place
+_WEB_SCHEMES = ("http://", "https://")
 _SOURCE_KEYS = {"name", "kind", "location", "enabled", *_SOURCE_OPTIONS}
 _KINDS = set(SourceKind.__args__)
 
@@ -201,17 +202,17 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
         _check_source(raw, path)
         if raw.get("enabled", True) is False:
             continue
-        if any(source["name"] == raw["name"] for source in sources):
+        name, location = raw["name"].strip(), raw["location"].strip()  # "x " is "x"
+        if any(source["name"] == name for source in sources):
             raise ValueError(
-                f"two enabled sources in {path} are named {raw['name']!r}; give each its own "
+                f"two enabled sources in {path} are named {name!r}; give each its own "
                 "name (it is recorded with every fetch and article of the source)"
             )
         options = {k: v for k, v in raw.items() if k not in {"name", "kind", "location", "enabled"}}
-        location = raw["location"]
-        if "://" not in location and not Path(location).is_absolute():
-            location = str((base / location).resolve())  # files resolve against the sources file
+        if "://" not in location:  # a file: ~ is the home folder, as on the command line
+            location = str((base / Path(location).expanduser()).resolve())  # else the file's own
         sources.append(
-            {"name": raw["name"], "kind": raw["kind"], "location": location, "options": options}
+            {"name": name, "kind": raw["kind"], "location": location, "options": options}
         )
     return {"settings": settings, "sources": sources}
 
@@ -247,6 +248,12 @@ def _check_source(raw: dict[str, Any], path: Path) -> None:
     if raw["kind"] not in _KINDS:
         raise ValueError(
             f"source {name!r} in {path} has kind {raw['kind']!r}; use {', '.join(sorted(_KINDS))}"
+        )
+    if raw["kind"] == "path" and raw["location"].strip().lower().startswith(_WEB_SCHEMES):
+        raise ValueError(
+            f"source {name!r} in {path} is a path source at a URL, {raw['location']!r}; a path "
+            'source reads saved pages on disk: for pages on the web use kind "urls", "feed" or '
+            '"sitemap"'
         )
 
 

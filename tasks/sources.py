@@ -1231,6 +1231,12 @@ def sources_from_cli(
     for kind, flag, values in kinds:
         if any(not value.strip() for value in values):
             raise ValueError(f"{flag} is given no value; name a file, a folder or a URL")
+        web = [value for value in values if kind == "path" and _is_http_url(value.strip())]
+        if web:
+            raise ValueError(
+                f"--path {web[0]!r} is a URL; --path reads saved pages on disk (a file or a "
+                "folder): for a page on the web use --url"
+            )
         for location in dict.fromkeys(map(_cli_location, values)):
             found.append(Source(name=f"cli:{kind}:{location}", kind=kind, location=location))
     return found

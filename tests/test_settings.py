@@ -112,6 +112,12 @@ def test_the_bundled_sources_file_loads() -> None:
             'settings = "fast"\n' + SOURCE,
             "sources file {path} has settings = 'fast'; write a [settings] table",
         ),
+        (  # a URL as a path source's place: a folder "http:" was looked for, its // made /
+            SOURCE.replace('"pages"', '"https://a.org/news/1.html"'),
+            "source 's' in {path} is a path source at a URL, 'https://a.org/news/1.html'; a path "
+            'source reads saved pages on disk: for pages on the web use kind "urls", "feed" or '
+            '"sitemap"',
+        ),
         (
             "[settings\n" + SOURCE,
             "sources file {path} is not valid TOML: Expected ']' at the end of a table "
@@ -152,6 +158,25 @@ def test_a_disabled_source_may_share_its_name_with_the_enabled_one(tmp_path: Pat
     text = SOURCE + "enabled = false\n" + SOURCE.replace('"pages"', '"archive"')
     sources = load_settings(_sources_file(tmp_path, text)).source_list()
     assert [(s.name, s.location) for s in sources] == [("s", str(tmp_path.resolve() / "archive"))]
+
+
+def test_a_sources_place_and_name_are_read_as_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`~/one.txt` was looked for as a folder named ~ beside the sources file (--path ~/… and
+    --urls-file ~/… read the home folder); a space around a location was requested with it
+    (`…/one.txt%20`), and `"x "` passed as another name than `"x"`."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    text = SOURCE.replace('"pages"', '"~/saved"')
+    text += '[[source]]\nname = " list "\nkind = "urls"\nlocation = " https://a.org/l.txt "\n'
+    sources = load_settings(_sources_file(tmp_path, text)).source_list()
+    assert [(s.name, s.location) for s in sources] == [
+        ("s", str(tmp_path / "home" / "saved")),
+        ("list", "https://a.org/l.txt"),
+    ]
+    twice = SOURCE + SOURCE.replace('"s"', '"s "')
+    with pytest.raises(ValueError, match="two enabled sources in .* are named 's'"):
+        load_settings(_sources_file(tmp_path, twice))
 
 
 def test_a_flag_beats_an_env_var_which_beats_the_sources_file(

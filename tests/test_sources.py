@@ -833,6 +833,13 @@ def test_sources_from_cli_names_every_input(tmp_path: Path):
     ]
     with pytest.raises(ValueError, match="--url 'www.bbc.com/news' is not an http"):
         sources_from_cli(["www.bbc.com/news"], [], [], [], [])
+    # a URL as --path was looked for as a folder "http:", its // made /: not_found, misnamed
+    with pytest.raises(ValueError) as raised:
+        sources_from_cli([], [], [], [], ["https://a.org/news/1.html"])
+    assert str(raised.value) == (
+        "--path 'https://a.org/news/1.html' is a URL; --path reads saved pages on disk (a file "
+        "or a folder): for a page on the web use --url"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
