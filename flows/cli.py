@@ -25,8 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from flows import progress
-from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN, exit_status
-from tasks.interrupts import raise_for_signal, started_apart
+from flows.console import CLI_SAYS_IT, INTERRUPTED_BEFORE_THE_RUN, Terminated, exit_status
+from tasks.interrupts import prefect_sigterm_taken, raise_for_signal, started_apart
 from tasks.records import Source
 from tasks.settings import DEFAULT_DB, DEFAULT_SOURCES, ExtractionMode, TaskRunnerName
 from warehouse.db import WarehouseError
@@ -229,6 +229,7 @@ def _stopping_says_so() -> Iterator[None]:
 
     _RUN_STARTED.clear()
     _RUN_COMPLETED.clear()
+    prefect_sigterm_taken.clear()  # a SIGTERM an earlier command's run took (tests, a notebook)
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # started so: nohup, `&`
     previous = signal.SIG_IGN if ignored else signal.signal(signal.SIGINT, interrupt)
     try:
@@ -377,12 +378,28 @@ _RUN_MESSAGES = (INTERRUPTED_INGEST, INTERRUPTED_SUMMARIZE, INTERRUPTED_RECLEAN)
 
 
 @contextmanager
+def _terminated_whatever_it_raised() -> Iterator[None]:
+    """Once Prefect's handler of the run took a SIGTERM, the command ends as terminated (exit
+    143, its `interrupted` line) whatever error comes out: raised as Prefect's task engine set a
+    task run up, the signal came out as ValueError("Task run is not set"), which said `error:
+    Task run is not set` and exit 1 (1 of 20 SIGTERMs mid-reclean)."""
+    try:
+        yield
+    except Exception as exc:
+        if prefect_sigterm_taken.is_set():
+            raise Terminated() from exc
+        raise
+
+
+@contextmanager
 def _user_errors(interrupted: str = INTERRUPTED_READING) -> Iterator[None]:
     """Known problems become one line naming the thing and the fix, and exit 1; no traceback.
-    Ctrl-C becomes `interrupted`, what the command had written by then, and exit 130."""
+    Ctrl-C becomes `interrupted`, what the command had written by then, and exit 130; SIGTERM
+    likewise, with 143."""
     with _interrupted_says(interrupted):
         try:
-            yield
+            with _terminated_whatever_it_raised():
+                yield
         except _USER_ERRORS as exc:
             _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         except OSError as exc:

@@ -173,6 +173,9 @@ def pause(seconds: float) -> None:
     _raise_held()
 
 
+prefect_sigterm_taken = threading.Event()  # Prefect's handler of a run took a SIGTERM
+
+
 def hold_prefect_sigterm() -> None:
     """Have the SIGTERM handler Prefect installs while a flow run runs (it raises
     TerminationSignal, and the run ends as crashed) raise through `raise_for_signal`, so that
@@ -180,7 +183,9 @@ def hold_prefect_sigterm() -> None:
 
     Prefect installs it, and checks it is installed, by its module's name for it, so ours
     takes that name, before any run starts (pinned by prefect<3.10): the flow modules call this
-    as they are imported, by a newsflow command or by a worker's run alike."""
+    as they are imported, by a newsflow command or by a worker's run alike. It also sets
+    `prefect_sigterm_taken`, for the command to tell a SIGTERM that Prefect's engine turned into
+    another error."""
     from prefect.utilities import engine
 
     prefect_handler = engine._prefect_sigterm_handler
@@ -188,6 +193,7 @@ def hold_prefect_sigterm() -> None:
         return
 
     def held(signum: int, *args: object) -> None:
+        prefect_sigterm_taken.set()
         try:
             prefect_handler(signum, *args)
         except BaseException as exc:  # its TerminationSignal

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -1487,6 +1488,49 @@ def test_a_signal_once_the_run_has_completed_says_so(prefect_harness: None, caps
             raise KeyboardInterrupt  # as the command goes to print the run's report
         last_line = capsys.readouterr().err.splitlines()[-1]  # after the run's URL
         assert (exited.value.exit_code, last_line) == (130, f"error: {said}")
+
+
+def test_a_sigterm_prefect_turns_into_another_error_still_says_interrupted(
+    prefect_harness: None, capsys
+) -> None:
+    """A SIGTERM raised as Prefect's task engine set a task run up came out of the run as
+    ValueError("Task run is not set"): the command said `error: Task run is not set` and exited
+    1, not 143 with its `interrupted` line (1 of 20 SIGTERMs mid-reclean). Here the flow turns
+    the signal into that error as the engine did, under the handler a command runs with."""
+    import signal
+
+    import typer
+    from prefect import flow
+    from prefect.exceptions import TerminationSignal
+
+    from flows.cli import INTERRUPTED_RECLEAN, _printing_its_url, _stopping_says_so, _user_errors
+    from tasks.interrupts import hold_prefect_sigterm, prefect_sigterm_taken
+
+    @flow
+    def masked() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except TerminationSignal:
+            raise ValueError("Task run is not set") from None
+
+    hold_prefect_sigterm()  # as the flow modules do
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # Prefect's re-kill: not for us
+    try:
+        with (  # as a flow command nests them (_flow_command, then _user_errors)
+            pytest.raises(typer.Exit) as exited,
+            _stopping_says_so(),
+            _user_errors(INTERRUPTED_RECLEAN),
+        ):
+            _printing_its_url(masked)()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        prefect_sigterm_taken.clear()
+    assert exited.value.exit_code == 143
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {INTERRUPTED_RECLEAN}"
+    with pytest.raises(typer.Exit) as failed, _stopping_says_so(), _user_errors():
+        raise ValueError("a user error, no signal")  # without one, an error is an error
+    assert failed.value.exit_code == 1
 
 
 def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
