@@ -57,6 +57,8 @@ _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
     re.I | re.S,
 )
+_XML_DOCUMENT = re.compile(r"\s*<(?:\?xml|urlset|sitemapindex|rss|feed|rdf:RDF)\b", re.I)
+_JSON_DOCUMENT = re.compile(r"\s*[\[{]")
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.1)?/?$")
 _W3C_YEAR = re.compile(r"^\d{4}$")
 _W3C_MONTH = re.compile(r"^\d{4}-\d{2}$")
@@ -569,7 +571,7 @@ def parse_sitemap(
 def _url_list_line(line: str, base_url: str | None) -> str | None:
     """The URL a list line holds: absolute, or a /path, ./path or ../path when a base is known."""
     url, _, rest = line.partition(" ")
-    url, rest = url.split("\t")[0], rest.strip()
+    url, rest = url.split("\t")[0].rstrip(",;|"), rest.strip()  # a sheet's empty cells: "URL,"
     if rest and not rest.startswith("#"):
         return None
     if _is_http_url(url):
@@ -668,21 +670,22 @@ def _find_header(
 ) -> tuple[int, UrlColumn] | None:
     """A spreadsheet export's header and its line number: its first line, or one above whose
     first column is # (_number_sign_header), or the second below a title ("Internal - All",
-    Screaming Frog's older exports), which is skipped. None for a plain list."""
+    Screaming Frog's older exports; "Export of URLs", though a name alone with the word URLs is
+    a one-column header), which is skipped. None for a plain list."""
     hashed = _number_sign_header(raw, lines[0], delimiters)
     if hashed:
         return hashed
     column = _url_column(lines[0][1], delimiters)
+    titled = len(lines) > 1 and not _is_url_or_path(lines[0][1])
+    below = _url_column(lines[1][1], delimiters) if titled else None
+    if below and len(below.names) > 1 and (column is None or len(column.names) == 1):
+        LOGGER.warning(
+            "%s line %d skipped: %r is a title above its table's header",
+            name, lines[0][0], lines[0][1][:80],
+        )  # fmt: skip
+        return lines[1][0], below  # ("Export of URLs" above it is a title, not a header)
     if column:
         return lines[0][0], column
-    if len(lines) > 1 and not _is_url_or_path(lines[0][1]):
-        below = _url_column(lines[1][1], delimiters)
-        if below and len(below.names) > 1:
-            LOGGER.warning(
-                "%s line %d skipped: %r is a title above its table's header",
-                name, lines[0][0], lines[0][1][:80],
-            )  # fmt: skip
-            return lines[1][0], below
     return None
 
 
@@ -784,8 +787,34 @@ def _list_entries(text: str, name: str = "URL list") -> tuple[list[tuple[int, st
             "%r is cut there unless quoted",
             name, wider[0], len(wider), delimiter,
         )  # fmt: skip
+    for start, column, lines, urls in _quotes_left_open(rows, index, delimiter):
+        LOGGER.warning(
+            "%s line %d: its %r cell runs over lines %d-%d, %d of them with a URL (a quote left "
+            "open?): their URLs are not read",
+            name, start, names[column] if column < len(names) else f"#{column + 1}", start,
+            start + lines - 1, urls,
+        )  # fmt: skip
     cells = [(start, row[index].strip() if index < len(row) else "") for start, row in rows]
     return cells, names[index]
+
+
+def _quotes_left_open(
+    rows: list[tuple[int, list[str]]], index: int, delimiter: str
+) -> Iterator[tuple[int, int, int, int]]:
+    """The cells, outside the URL column (`index`), that run over several lines holding URLs:
+    a quote left open, which took the rows below into one cell, silently (its line, column,
+    lines, and lines with a URL). The URL column's own is a skipped line (_read_entries)."""
+    for start, row in rows:
+        for column, cell in enumerate(row):
+            if column == index or "\n" not in cell:
+                continue
+            lines = cell.rstrip("\n").split("\n")
+            urls = sum(
+                any(_is_http_url(part.strip().strip('"')) for part in line.split(delimiter))
+                for line in lines
+            )
+            if urls:
+                yield start, column, len(lines), urls
 
 
 def read_url_list(text: str, base_url: str | None = None, name: str = "URL list") -> list[str]:
@@ -834,6 +863,14 @@ def _read_entries(
     return urls, skipped
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _log_skipped(skipped: list[str], name: str) -> None:
     """A warning per skipped line, up to MAX_SKIPPED_LOGGED, then one that counts the rest."""
     for message in skipped[:MAX_SKIPPED_LOGGED]:
@@ -854,6 +891,14 @@ def read_url_list_document(text: str, base_url: str | None, location: str) -> li
             f"{location} is an HTML page, not a URL list (one URL a line); pass the page with "
             "--url, or its site's feed or sitemap",
         )
+    start = text[:4096].lstrip("\ufeff")
+    if _XML_DOCUMENT.match(start) or (_JSON_DOCUMENT.match(start) and _is_json(text)):
+        what = "XML (a sitemap or feed?)" if start.lstrip().startswith("<") else "JSON"
+        raise SourceError(
+            "not_a_url_list",
+            f"{location} is {what}, not a URL list (one URL a line); pass a sitemap with "
+            '--sitemap (kind "sitemap"), a feed with --feed (kind "feed")',
+        )  # a one-line sitemap was read as a header alone: an empty list, without a word
     name = f"URL list {location}"
     entries, column = _list_entries(text, name)  # read once, for the URLs and the refusal
     urls, skipped = _read_entries(entries, column, base_url, name)

@@ -668,6 +668,63 @@ def test_a_tables_urls_in_a_column_not_named_for_them_are_read_with_a_warning(ca
     )  # no column holds one: the one named for them is read, and its cells are the warnings
 
 
+def test_a_list_misread_silently_before_is_read_or_warned_about(caplog):
+    """QA: a quote left open in a title cell took the rows below into it, their URLs lost
+    without a word; a title with the word URLs above the header was read as a one-column
+    header, and each row fetched whole (`…/bbc-1.html,200`); a sheet's empty second column
+    (`URL,`) was fetched with its comma."""
+    left_open = 'url,title\nhttps://a.org/1,"oops\nhttps://a.org/2,x\nhttps://a.org/3,y\n'
+    assert read_url_list(left_open, name="o.csv") == ["https://a.org/1"]
+    assert (
+        "o.csv line 2: its 'title' cell runs over lines 2-4, 2 of them with a URL (a quote left "
+        "open?): their URLs are not read"
+    ) in caplog.text
+    caplog.clear()
+    notes = 'url,notes\nhttps://a.org/1,"line one\nline two"\nhttps://a.org/2,y\n'
+    assert read_url_list(notes) == ["https://a.org/1", "https://a.org/2"]
+    assert "quote left open" not in caplog.text  # a cell over lines with no URL is a cell
+    titled = "Export of URLs\nAddress,Status\nhttps://a.org/4,200\nhttps://a.org/5,200\n"
+    assert read_url_list(titled, name="t.csv") == ["https://a.org/4", "https://a.org/5"]
+    assert "t.csv line 1 skipped: 'Export of URLs' is a title above its table's header" in (
+        caplog.text
+    )
+    assert read_url_list("URLs\nhttps://a.org/6\n") == ["https://a.org/6"]  # a header still
+    assert read_url_list("https://a.org/7,\nhttps://a.org/8;\n") == [
+        "https://a.org/7", "https://a.org/8"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            "<url><loc>https://a.org/1</loc></url></urlset>",
+            "XML (a sitemap or feed?)",
+        ),
+        (
+            '<rss version="2.0"><channel><item><link>https://a.org/1</link></item></channel></rss>',
+            "XML (a sitemap or feed?)",
+        ),  # fmt: skip
+        ('[{"url": "https://a.org/1"}, {"url": "https://a.org/2"}]', "JSON"),
+    ],
+    ids=["sitemap", "rss", "json"],
+)
+def test_a_sitemap_feed_or_json_given_as_a_url_list_is_refused(text, what):
+    """On one line, as many sites write them, a sitemap (or JSON records) read as a list's
+    header alone: an empty list, exit 0, nothing fetched and nothing said (QA)."""
+    with pytest.raises(SourceError) as refused:
+        read_url_list_document(text, None, "l.txt")
+    assert refused.value.kind == "not_a_url_list"
+    assert str(refused.value) == (
+        f"l.txt is {what}, not a URL list (one URL a line); pass a sitemap with --sitemap (kind "
+        '"sitemap"), a feed with --feed (kind "feed")'
+    )
+    assert read_url_list_document("[Kabul](https://a.org/1)\nhttps://a.org/2\n", None, "m") == [
+        "https://a.org/2"
+    ]  # a line that only begins as JSON does is a list's line
+
+
 def test_a_url_urllib_cannot_take_apart_is_skipped_not_the_whole_list():
     """A URL list or sitemap holding "http://[::1/x" (an unclosed IPv6 literal), which urllib
     refuses with ValueError, failed whole as internal_error, every good URL in it lost."""
