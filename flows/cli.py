@@ -250,8 +250,8 @@ def _interrupted_says(message: str = INTERRUPTED_BEFORE_THE_RUN) -> Iterator[Non
     except KeyboardInterrupt as interrupt:  # or SIGTERM, as flows/console.py takes it
         if message in _RUN_MESSAGES and not _RUN_STARTED.is_set():  # the temporary API starting
             message = INTERRUPTED_BEFORE_THE_RUN
-        elif message in _RUN_MESSAGES and _RUN_COMPLETED.is_set():  # its closing line unsaid
-            message = INTERRUPTED_AFTER_THE_RUN
+        elif message in (*_RUN_MESSAGES, INTERRUPTED_PRINTING) and _RUN_COMPLETED.is_set():
+            message = INTERRUPTED_AFTER_THE_RUN  # its closing line, or its report, unsaid
         _fail(message, code=exit_status(interrupt))
 
 
@@ -373,6 +373,7 @@ INTERRUPTED_RECLEAN = (
     "rerun the same command to read the rest again (those loaded read as unchanged)"
 )
 INTERRUPTED_READING = "interrupted: nothing was written"
+INTERRUPTED_PRINTING = "interrupted while printing: the output is cut short, nothing was written"
 INTERRUPTED_AFTER_THE_RUN = "interrupted once the run had completed: all it wrote is kept"
 _RUN_MESSAGES = (INTERRUPTED_INGEST, INTERRUPTED_SUMMARIZE, INTERRUPTED_RECLEAN)
 
@@ -461,7 +462,17 @@ def _print_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str | None
 def _print_table(
     columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None
 ) -> None:
-    """Rows by position, so columns that share a name all show; the header even with no rows."""
+    """Rows by position, so columns that share a name all show; the header even with no rows.
+
+    A signal as it prints says the output is cut short (it exited 130 without a word, SIGTERM
+    too, a script left with half a CSV)."""
+    with _interrupted_says(INTERRUPTED_PRINTING):
+        _write_table(columns, rows, fmt, title)
+
+
+def _write_table(
+    columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None
+) -> None:
     if fmt is OutputFormat.json:
         names = _unique_names(columns)
         records = [dict(zip(names, map(_json_value, row), strict=True)) for row in rows]

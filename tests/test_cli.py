@@ -1642,6 +1642,43 @@ def test_ctrl_c_during_a_long_query_stops_it_at_once(tmp_path: Path) -> None:
     assert err.splitlines()[-1] == "error: interrupted: nothing was written"
 
 
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_a_query_prints_says_the_output_is_cut_short(
+    tmp_path: Path, signum: str
+) -> None:
+    """A script reading `newsflow query … -f csv` got half a CSV, exit 130 and no word on
+    stderr, SIGTERM too (QA): the printing was outside the command's handling of a signal.
+    Signalled once the CSV has begun: one line, 143 for SIGTERM, 130 for Ctrl-C."""
+    import signal
+
+    db = tmp_path / "news.duckdb"
+    with writer(str(db)):
+        pass
+    sent = getattr(signal, signum)
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
+    try:
+        run = subprocess.Popen(
+            [str(NEWSFLOW), "query", "SELECT * FROM range(3000000)", "-f", "csv", "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
+    try:
+        assert run.stdout is not None and run.stderr is not None
+        assert run.stdout.read(100).startswith(b"range\r\n0\r\n")  # the CSV has begun
+        os.killpg(run.pid, sent)
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    said = err.decode()
+    assert run.returncode == 128 + sent, said
+    assert "Traceback" not in said, said
+    assert said.splitlines()[-1] == (
+        "error: interrupted while printing: the output is cut short, nothing was written"
+    )
+    assert len(out) < 20_000_000  # cut, not the whole of it
+
+
 def test_ctrl_c_during_a_long_export_names_the_folder_to_rewrite(
     db_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
