@@ -140,8 +140,9 @@ def summarize(
     if start is not None and last_days:
         raise ValueError("pass start or last_days, not both (last_days counts back from end)")
     upgrade(db)  # a warehouse from an older newsflow gets the tables and columns read below
-    if last_days:
-        start = (end or date.today()) - timedelta(days=last_days - 1)
+    if last_days:  # up to today: not the days after it that a wrongly dated article reports
+        end = end or date.today()
+        start = end - timedelta(days=last_days - 1)
     found = _extract_new_articles(db, batch_size)
     recompute_start, recompute_end = recompute_range(start, end, found)
     if (recompute_start, recompute_end) != (start, end):

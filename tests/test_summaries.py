@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -734,6 +734,19 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     # with a start too, a deployment run took the start and dropped last_days without a word
     with pytest.raises(ValueError, match="pass start or last_days, not both"):
         summarize(start=date(2021, 8, 10), last_days=2, db=db_path)
+    # without an end, up to today: the days after it, which an article dated wrongly reports,
+    # were in "the last 2 days" (QA)
+    later = datetime.now(UTC) + timedelta(days=3)
+    insert_articles(
+        db_path,
+        [{"url": "https://d.example/later", "site_name": "Site D", "published_at": later,
+          "text": "Officials said the Taliban had captured Zaranj on Friday."}],
+    )  # fmt: skip
+    run_on = date.today()
+    today = summarize(last_days=2, db=db_path)
+    assert today.end in {run_on, date.today()}  # (the run may cross midnight)
+    assert today.end is not None and today.start == today.end - timedelta(days=1)
+    assert today.last_day is not None and today.last_day <= today.end
 
 
 @pytest.mark.parametrize(
