@@ -31,6 +31,26 @@ def test_migrations_apply_once_and_are_recorded(db_path):
     assert [v for v, _ in first] == [v for v, _, _ in db.migrations()]
 
 
+def test_another_programs_duckdb_file_is_refused_and_left_as_it_is(tmp_path):
+    """A DuckDB file of another program's was taken for a warehouse from before newsflow's
+    schema: `query` answered from its own `articles` table, `captures` said to upgrade it with
+    `summarize`, and `search` to run `ingest`, which would have written newsflow's tables among
+    its own (QA)."""
+    path = str(tmp_path / "other.duckdb")
+    with duckdb.connect(path) as conn:
+        conn.execute("CREATE TABLE articles (x INTEGER); INSERT INTO articles VALUES (1)")
+    says = (
+        f"{path} is a DuckDB database but not a newsflow warehouse (its tables: articles; no "
+        "schema_version); pass a newsflow warehouse, or a new file's name, with --db"
+    )
+    for opened in (db.reader, db.writer):
+        with pytest.raises(db.WarehouseError) as refused, opened(path):
+            pass
+        assert str(refused.value) == says
+    with duckdb.connect(path, read_only=True) as conn:
+        assert conn.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("articles",)]
+
+
 def test_newer_schema_is_refused_with_a_clear_message(db_path):
     with db.writer(db_path) as conn:
         conn.execute("INSERT INTO schema_version VALUES (999, 'future', now())")

@@ -612,14 +612,16 @@ def _check_moved_files(conn: duckdb.DuckDBPyConnection, lake: Warehouse) -> None
         )
 
 
-def _what_file_holds(conn: duckdb.DuckDBPyConnection) -> str | None:
+def _what_file_holds(conn: duckdb.DuckDBPyConnection) -> tuple[str | None, list[str]]:
     """What a DuckDB file opened as `conn` is: a newsflow "warehouse" (schema_version, no DuckLake
-    metadata), a DuckLake "catalog" (the reverse), or None (new, or neither)."""
-    tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    metadata), a DuckLake "catalog" (the reverse), "other" (another program's tables: newsflow
+    versions its schema from its first table), or None (new); and its tables' names."""
+    query = "SELECT DISTINCT table_name FROM duckdb_tables() ORDER BY 1"
+    tables = [row[0] for row in conn.execute(query).fetchall()]
     warehouse, catalog = "schema_version" in tables, "ducklake_metadata" in tables
     if warehouse != catalog:
-        return "warehouse" if warehouse else "catalog"
-    return None
+        return ("warehouse" if warehouse else "catalog"), tables
+    return ("other" if tables else None), tables
 
 
 def _refuse_plain_warehouse(lake: Warehouse) -> None:
@@ -630,7 +632,7 @@ def _refuse_plain_warehouse(lake: Warehouse) -> None:
     never_fetch = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     try:
         with duckdb.connect(lake.catalog, read_only=True, config=never_fetch) as conn:
-            holds = _what_file_holds(conn)
+            holds, _ = _what_file_holds(conn)
     except duckdb.Error:
         return  # in use, or not DuckDB: the attach says so
     if holds == "warehouse":
@@ -756,19 +758,29 @@ def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     if not folder.exists():  # a file in its place is left to DuckDB, which says so on opening
         _make_warehouse_folder(path, folder)
     conn = _open(path, read_only=False, wait_seconds=wait_seconds)
-    _refuse_lake_catalog(conn, path)
+    _refuse_other_database(conn, path)
     return conn
 
 
-def _refuse_lake_catalog(conn: duckdb.DuckDBPyConnection, path: str) -> None:
-    """A DuckLake's DuckDB catalog file opened as a plain warehouse is refused (and closed):
-    migrating it would write newsflow's tables among the lake's metadata."""
-    if _what_file_holds(conn) == "catalog":
-        conn.close()
+def _refuse_other_database(conn: duckdb.DuckDBPyConnection, path: str) -> None:
+    """A DuckDB file that is not a newsflow warehouse is refused (and closed) as a plain one: a
+    DuckLake's catalog, whose migration would have written newsflow's tables among the lake's
+    metadata; another program's database, which was read as a warehouse from before newsflow's
+    schema (a read of its own `articles` table answered; `captures` said to upgrade it)."""
+    holds, tables = _what_file_holds(conn)
+    if holds not in ("catalog", "other"):
+        return
+    conn.close()
+    if holds == "catalog":
         raise WarehouseError(
             f"{path} is a DuckLake catalog, not a newsflow DuckDB warehouse; "
             f"pass --db {DUCKLAKE_PREFIX}{path}"
         )
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    raise WarehouseError(
+        f"{path} is a DuckDB database but not a newsflow warehouse (its tables: {shown}; no "
+        "schema_version); pass a newsflow warehouse, or a new file's name, with --db"
+    )
 
 
 class _Interrupter:
@@ -832,7 +844,7 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
             conn = _open_lake(lake, read_only=True, wait_seconds=wait_seconds)
         else:
             conn = _open(path, read_only=True, wait_seconds=wait_seconds)
-            _refuse_lake_catalog(conn, path)
+            _refuse_other_database(conn, path)
         stop = _Interrupter(conn)
         try:
             hold.stop_with(stop)
