@@ -62,8 +62,8 @@ class SummaryReport(BaseModel):
             if asked != (self.first_day, self.last_day):
                 days += f" with data ({self.first_day} … {self.last_day})"
             found = (
-                f"{days}, {self.capitals_reported} provincial capitals reported "
-                f"captured ({self.claimed_only} only claimed"
+                f"{days}, {self.capitals_reported} provincial capitals reported captured by "
+                f"{self.last_day}, since the first day ({self.claimed_only} only claimed"
                 + (
                     f"; {self.capitals_held} held at the end, the others reported retaken"
                     if self.capitals_held != self.capitals_reported

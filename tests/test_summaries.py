@@ -276,9 +276,9 @@ def test_capitals_reported_retaken_leave_the_held_count_not_the_cumulative_one(t
     drawn = [None if y != y else y for y in held.get_ydata()]  # NaN: no point drawn
     assert drawn == [1, 2, 5, None, 4, 5, 5, 4, 4, 4]
     report = SummaryReport(db="news.duckdb", start=None, end=None, days=10, capitals_reported=5,
-                           capitals_held=4)  # fmt: skip
-    assert "5 provincial capitals reported captured (0 only claimed; 4 held at the end, the " \
-        "others reported retaken)" in report.headline()  # fmt: skip
+                           capitals_held=4, last_day=date(2021, 8, 15))  # fmt: skip
+    assert "5 provincial capitals reported captured by 2021-08-15, since the first day (0 only " \
+        "claimed; 4 held at the end, the others reported retaken)" in report.headline()  # fmt: skip
 
 
 def _as_before_009(path: str) -> None:
@@ -685,6 +685,8 @@ def test_summarize_flow_extracts_summarizes_charts_and_publishes(prefect_harness
     headline, days = wider.headline(), f"{wider.days} day{'s' * (wider.days != 1)}"
     assert headline.startswith("summarized 2021-08-14 … 2021-08-30: read 0 new")
     assert f"); {days} with data (2021-08-14 … {wider.last_day}), " in headline  # not "1 days"
+    # the count is of every day up to the last, not of the range's (QA: read as the range's)
+    assert f"capitals reported captured by {wider.last_day}, since the first day (" in headline
     # the chart beside the warehouse stays of every day (it was redrawn with the range's two)
     assert again.chart_html == chart
     assert "10 days; generated" in Path(again.chart_html).read_text(encoding="utf-8")
