@@ -12,6 +12,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import stat
 import threading
 import time
@@ -19,7 +20,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -136,16 +137,95 @@ class FetchStopped(Exception):
 
 _STOPPED_RUNS: set[str] = set()
 _STOPS = threading.Condition()  # wakes the batches' retry pauses when a run stops
+_UNDER_WAY: dict[str, set[socket.socket]] = {}  # a run's requests under way (guarded by _STOPS)
+_REQUESTING = threading.local()  # the run a thread's request is for, and its sockets
 
 
 def stop_fetching(run_id: str) -> None:
-    """Ask the fetch batches of this flow run to request nothing more. A Ctrl-C waited for the
-    rest of the batch in flight (up to 200 pages: minutes, on one slow host) and its retries'
-    pauses; a request under way still ends, within the timeouts. Runs of other flows in the
-    process fetch on."""
+    """Ask the fetch batches of this flow run to request nothing more, and end its requests
+    under way. A Ctrl-C waited for the rest of the batch in flight (up to 200 pages: minutes, on
+    one slow host) and its retries' pauses, then for a request to a site that answers nothing,
+    up to the read timeout (20 s). Runs of other flows in the process fetch on."""
     with _STOPS:
         _STOPPED_RUNS.add(run_id)
         _STOPS.notify_all()
+        for sock in _UNDER_WAY.pop(run_id, set()):
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """End a request under way: the thread waiting on its socket wakes, the connection broken.
+    (socket.socket's shutdown on a TLS socket too: SSLSocket's own unwraps it under its
+    reader, which then failed with ValueError, not a connection error.)"""
+    with suppress(OSError):  # closed meanwhile
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+@contextmanager
+def _requesting_for(run_id: str | None) -> Iterator[None]:
+    """Around one request: the sockets it waits on (_StoppableConnection) are the run's, which
+    stop_fetching cuts."""
+    _REQUESTING.run_id, _REQUESTING.sockets = run_id, []
+    try:
+        yield
+    finally:
+        with _STOPS:
+            under_way = _UNDER_WAY.get(run_id or "", set())
+            under_way.difference_update(_REQUESTING.sockets)
+            if not under_way:
+                _UNDER_WAY.pop(run_id or "", None)
+        _REQUESTING.run_id, _REQUESTING.sockets = None, []
+
+
+class _StoppableConnection:
+    """A connection whose wait for its response (and the body read after it) its run's stop
+    ends: its socket is recorded, as the request is sent, for stop_fetching."""
+
+    sock: socket.socket | None
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        run_id, sock = getattr(_REQUESTING, "run_id", None), self.sock
+        if run_id is not None and sock is not None:
+            with _STOPS:
+                if run_id in _STOPPED_RUNS:
+                    _cut(sock)
+                else:
+                    _UNDER_WAY.setdefault(run_id, set()).add(sock)
+                    _REQUESTING.sockets.append(sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _StoppableHTTPConnection(_StoppableConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _StoppableHTTPSConnection(_StoppableConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _StoppableHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _StoppableHTTPConnection
+
+
+class _StoppableHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _StoppableHTTPSConnection
+
+
+_STOPPABLE_POOLS = {"http": _StoppableHTTPPool, "https": _StoppableHTTPSPool}
+
+
+class _StoppableAdapter(HTTPAdapter):
+    """requests' adapter whose connections a run's stop ends (_StoppableConnection), through
+    a proxy too."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _STOPPABLE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _STOPPABLE_POOLS
+        return manager
 
 
 @dataclass
@@ -560,7 +640,7 @@ def _failure_from_request_error(
         message = f"no response within {s.read_timeout:g} s (read_timeout)"
         return _FetchFailure("timeout", message, retryable=True)
     if isinstance(exc, requests.exceptions.SSLError):
-        return _FetchFailure("tls", f"TLS handshake failed: {detail}")
+        return _FetchFailure("tls", f"TLS handshake failed: {_tls_reason(innermost, detail)}")
     bad_url = (
         requests.exceptions.InvalidURL,
         requests.exceptions.InvalidSchema,
@@ -576,6 +656,17 @@ def _failure_from_request_error(
             detail = innermost.strerror  # "Connection refused", not the wrappers' reprs
         return _FetchFailure("connection", f"connection failed: {detail}", retryable=True)
     return _FetchFailure("request_error", f"request failed: {detail}")
+
+
+def _tls_reason(error: BaseException, detail: str) -> str:
+    """What the TLS library said, not the wrappers' reprs (`HTTPSConnectionPool(host=…): Max
+    retries exceeded … (Caused by SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] …`):
+    `wrong version number`, `certificate verify failed: self-signed certificate`."""
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
+        return f"certificate verify failed: {error.verify_message}"
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return error.reason.lower().replace("_", " ")
+    return detail
 
 
 class GzipMembers:
@@ -795,22 +886,23 @@ def _request(
     with batch.limiter.slot(_host(url), batch.pause):
         batch.check_not_stopped(url)  # a host's slot can take long to come: ask again now
         deadline = time.monotonic() + s.total_timeout
-        try:
-            response = batch.session.get_adapter(url).send(
-                _prepared_get(url, headers, environment.auth),
-                stream=True,
-                timeout=(s.connect_timeout, s.read_timeout),
-                verify=environment.verify,
-                proxies=environment.proxies,
-            )
-        except requests.RequestException as exc:
-            raise _failure_from_request_error(exc, s, url) from exc
-        except urllib3.exceptions.LocationValueError as exc:  # escapes requests unwrapped
-            raise _FetchFailure("bad_url", f"URL refused by the HTTP client: {exc}") from exc
-        try:
-            return _read_response(url, response, deadline, s, mode)
-        finally:
-            response.close()
+        with _requesting_for(batch.run_id):
+            try:
+                response = batch.session.get_adapter(url).send(
+                    _prepared_get(url, headers, environment.auth),
+                    stream=True,
+                    timeout=(s.connect_timeout, s.read_timeout),
+                    verify=environment.verify,
+                    proxies=environment.proxies,
+                )
+            except requests.RequestException as exc:
+                raise _failure_from_request_error(exc, s, url) from exc
+            except urllib3.exceptions.LocationValueError as exc:  # escapes requests unwrapped
+                raise _FetchFailure("bad_url", f"URL refused by the HTTP client: {exc}") from exc
+            try:
+                return _read_response(url, response, deadline, s, mode)
+            finally:
+                response.close()
 
 
 def _host(url: str) -> str:
@@ -1075,6 +1167,7 @@ def _fetch_http(
             response = _follow_redirects(url, batch, validators, mode)
             result = _result_from_response(response, validators, mode, cap)
         except _FetchFailure as failure:
+            batch.check_not_stopped(url)  # cut by the run's stop (stop_fetching): not fetched
             if failure.retry_after is not None:  # the host's other URLs wait too
                 hold = min(failure.retry_after, batch.settings.backoff_max)
                 batch.limiter.hold(_host(failure.final_url or url), hold)
@@ -1194,7 +1287,7 @@ def open_session(settings: FetchSettings) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
-    adapter = HTTPAdapter(
+    adapter = _StoppableAdapter(
         pool_connections=settings.max_workers, pool_maxsize=settings.max_workers, max_retries=0
     )
     session.mount("http://", adapter)
@@ -1359,8 +1452,8 @@ def fetch_pages(
 
     Returns:
         One FetchResult per item, in the order of `items`, each with `.item` set; once the run
-        was stopped, one per item fetched by then (those not requested leave no row: they were
-        not tried).
+        was stopped, one per item fetched by then (those not requested, or cut as the run
+        stopped, leave no row: the run's rerun fetches them).
     """
     known = validators or {}
     if not items:

@@ -285,6 +285,75 @@ def test_a_stopped_run_asks_for_nothing_more_and_its_retry_pause_ends(
     assert [result.outcome for result in fetched] == ["ok"]
 
 
+@pytest.mark.parametrize("silent", ["before its headers", "in its body"])
+def test_a_stopped_run_cuts_its_requests_under_way(fetch_settings: FetchSettings, silent: str):
+    """A site that answers nothing, before its headers or in its body: a Ctrl-C or cancel
+    waited for the request up to the read timeout (20 s) before the command could end; the
+    run's stop cuts it at once. The cut URL leaves no row (the run's batch is not loaded, and
+    its rerun fetches it); another run's request to the same site is left alone."""
+    release, asked = threading.Event(), threading.Semaphore(0)
+
+    class Silent(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.release()
+            if silent == "in its body":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(b"<html><p>The first bytes")
+                self.wfile.flush()
+            release.wait(30)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/news/silent"
+    settings = tuned(
+        fetch_settings, read_timeout=15.0, total_timeout=60.0, max_retries=1, respect_robots=False
+    )
+    results: dict[str, list[FetchResult]] = {}
+
+    def fetch(run_id: str) -> None:
+        results[run_id] = fetch_pages([WorkItem(url, "s")], settings, run_id=run_id)
+
+    cut, other = f"cut {silent}", f"other {silent}"  # a run stopped stays so in the process
+    fetching = {run: threading.Thread(target=fetch, args=[run]) for run in (cut, other)}
+    try:
+        for thread in fetching.values():
+            thread.start()
+            assert asked.acquire(timeout=10)  # the page asked
+        time.sleep(0.3)  # waiting for the site
+        stopped = time.monotonic()
+        fetch_module.stop_fetching(cut)
+        fetching[cut].join(timeout=10)
+        took = time.monotonic() - stopped
+        assert not fetching[cut].is_alive() and took < 3, took  # cut, not 15 s later
+        assert results[cut] == []
+        assert fetching[other].is_alive()  # another run's request still waits on the site
+    finally:
+        release.set()
+        for thread in fetching.values():
+            if thread.ident is not None:
+                thread.join(timeout=30)
+        server.shutdown()
+        server.server_close()
+    assert len(results[other]) == 1  # the other run's URL has its row, whatever the site did
+
+
+def test_a_failed_tls_handshake_says_why_in_plain_words(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    """https:// to a plain HTTP port: the row said `TLS handshake failed: HTTPSConnectionPool(
+    host=…): Max retries exceeded with url: … (Caused by SSLError(SSLError(1, '[SSL: …` (QA);
+    a connection's failure already said only what the system said."""
+    url = site.url_for("/news/1").replace("http://", "https://")
+    [result] = fetch_pages([WorkItem(url, "s")], tuned(fetch_settings, respect_robots=False))
+    assert (result.outcome, result.error) == ("tls", "TLS handshake failed: wrong version number")
+
+
 def test_a_retry_after_holds_the_hosts_other_urls_too(
     site: HTTPServer, fetch_settings: FetchSettings
 ) -> None:
