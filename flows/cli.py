@@ -210,8 +210,9 @@ def _stopping_says_so() -> Iterator[None]:
     """While a flow command runs, the first Ctrl-C says at once that the run is stopping, then
     interrupts it as Python's own handler does; another, while it stops, is not taken.
 
-    A run waits for the work under way as it stops: a fetch hung on its site, up to the read
-    timeout (20 s). Nothing showed meanwhile, which invited a second Ctrl-C, and that one,
+    A run waits for the work under way as it stops: a batch's load, Prefect's report of the
+    crash (a fetch hung on its site, up to the read timeout, 20 s, before its requests were cut
+    as the run stops). Nothing showed meanwhile, which invited a second Ctrl-C, and that one,
     raised inside Prefect's shutdown, printed a traceback and did not stop it sooner. Once
     stopping, the command takes no Ctrl-C to its exit (Prefect's exit handlers run then)."""
     import signal
