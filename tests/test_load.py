@@ -383,6 +383,28 @@ def test_validators_for_a_rerun_are_each_urls_latest_that_it_was_given(db_path):
     assert known[b].fetched_at < known[a].fetched_at
 
 
+def test_a_url_known_by_its_articles_key_gets_that_fetchs_validators(db_path):
+    """A feed's link to a stored page with another tracking parameter (?utm_campaign=day2, as
+    feeds that stamp the day write), or http for https: the page was fetched in full again,
+    unconditionally, though its article's url_key was the same (QA)."""
+    from tasks.fetch import conditional_validators
+    from warehouse.queries import known_fetches
+
+    day1 = _doc("https://a.example/news/1?utm_campaign=day1", REPORT)
+    assert day1.fetch is not None
+    day1.fetch.etag, day1.fetch.last_modified = '"p1"', "Mon, 09 Aug 2021 06:00:00 GMT"
+    _load(db_path, [day1])
+    day2, http = "https://a.example/news/1?utm_campaign=day2", "http://a.example/news/1"
+    other = "https://a.example/news/2?utm_campaign=day2"
+    with writer(db_path) as conn:
+        known = known_fetches(conn, [day2, http, other])
+    assert conditional_validators(known) == {
+        day2: ('"p1"', "Mon, 09 Aug 2021 06:00:00 GMT"),
+        http: ('"p1"', "Mon, 09 Aug 2021 06:00:00 GMT"),
+    }
+    assert known[day2].final_url == day1.fetch.final_url
+
+
 @pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
 def test_the_stories_view_is_the_deduplicated_record(db_path, tmp_path, backend):
     """One row per story (migration 007): its canonical article, its copies and the sites they

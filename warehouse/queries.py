@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tasks.dedupe import url_key
 from tasks.records import FeedEntry, FetchResult, KnownFetch, WorkItem
 from warehouse.db import (
     WarehouseError,
@@ -34,10 +35,11 @@ _EXPLAINED_RE = re.compile(
 
 
 def known_fetches(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, KnownFetch]:
-    """Each URL's latest answer (200 or 304), with the validators its server last gave."""
+    """Each URL's latest answer (200 or 304), with the validators its server last gave: its
+    own, or those of its article's URL (the same url_key, another tracking parameter)."""
     if not urls:
         return {}
-    conn.register("wanted_urls", pa.table({"url": urls}))
+    conn.register("wanted_urls", pa.table({"url": urls, "url_key": [url_key(u) for u in urls]}))
     rows = conn.execute(sql("known_fetches")).fetchall()
     conn.unregister("wanted_urls")
     return {url: KnownFetch(*answer) for url, *answer in rows}
