@@ -1115,6 +1115,11 @@ def _result_from_response(
     result.last_modified = response.last_modified or (
         known_modified if response.status == 304 else None
     )
+    if response.status == 304 and not (known_etag or known_modified):
+        message = "HTTP 304 Not Modified to a request that sent no validators (not retried)"
+        failure = _FetchFailure("http_304", message, response=response)
+        failure.final_url = response.url
+        raise failure  # a not_modified row would count a page never stored as seen, run after run
     if response.status == 304:
         result.outcome = "not_modified"
         return result

@@ -749,6 +749,20 @@ def test_conditional_get_not_modified(site: HTTPServer, fetch_settings: FetchSet
     assert (again.etag, again.last_modified) == ('"v1"', stamp)
 
 
+def test_a_304_to_a_request_without_validators_is_a_failure(
+    site: HTTPServer, fetch_settings: FetchSettings
+) -> None:
+    """A server that answers 304 to a first request: it was recorded `not_modified`, no error,
+    and counted as a page seen though nothing was ever stored, run after run; as a feed, its
+    source read 0 entries without failing (QA)."""
+    site.expect_request("/always-304").respond_with_data("", status=304)
+    result = fetch_url(site.url_for("/always-304"), fetch_settings)
+    assert (result.outcome, result.status, result.attempts) == ("http_304", 304, 1)
+    assert (
+        result.error == "HTTP 304 Not Modified to a request that sent no validators (not retried)"
+    )
+
+
 def test_requests_carry_netrc_or_url_credentials_and_no_cookies(
     site: HTTPServer, fetch_settings: FetchSettings, tmp_path: Path, monkeypatch
 ) -> None:
