@@ -242,6 +242,9 @@ class _Response:
     body: bytes = b""
 
 
+_QUEUED = threading.local()  # a thread's wait for its hosts' turns, left out of elapsed_ms
+
+
 class HostLimiter:
     """Per-host politeness for one batch: N requests in flight at most, a gap between starts,
     and none while the host asked to wait (Retry-After)."""
@@ -263,7 +266,9 @@ class HostLimiter:
                 host, threading.BoundedSemaphore(self._concurrency)
             )
         with semaphore:
+            waited = time.monotonic()
             self._wait_turn(host, pause)
+            _QUEUED.seconds = getattr(_QUEUED, "seconds", 0.0) + time.monotonic() - waited
             yield
 
     def hold(self, host: str, seconds: float) -> None:
@@ -1150,8 +1155,12 @@ def _result_from_failure(url: str, failure: _FetchFailure) -> FetchResult:
 
 
 def _finish(result: FetchResult, url: str, started: float, attempts: int) -> FetchResult:
+    """The result, with the URL asked, its attempts, and its time: the requests and the retries'
+    pauses, not the waits for the host's turn (another URL's Retry-After, politeness), which
+    made a page answered at once 10 s long behind a 429 (QA)."""
     result.url, result.attempts = url, attempts
-    result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    queued, _QUEUED.seconds = getattr(_QUEUED, "seconds", 0.0), 0.0
+    result.elapsed_ms = round(max(0.0, time.monotonic() - started - queued) * 1000, 1)
     result.fetched_at = datetime.now(UTC)
     return result
 
@@ -1164,7 +1173,7 @@ def _fetch_http(
     max_retries: int,
 ) -> FetchResult:
     """Fetch one http(s) URL with retries and backoff; always returns a FetchResult."""
-    started, attempt = time.monotonic(), 0
+    started, attempt, _QUEUED.seconds = time.monotonic(), 0, 0.0
     cap = _byte_cap(mode, batch.settings)
     while True:
         attempt += 1

@@ -376,6 +376,9 @@ def test_a_retry_after_holds_the_hosts_other_urls_too(
     results = fetch_pages(items, settings)
     assert [(r.outcome, r.attempts) for r in results] == [("ok", 2), ("ok", 1)]
     assert asked["/other"] - began >= 1.9, asked  # not at 0.5 s, while the host said wait
+    # its time is its request's, not its wait for the host (it was 10 s behind a 429, QA)
+    assert results[1].elapsed_ms < 1500, results[1].elapsed_ms
+    assert results[0].elapsed_ms >= 1900, results[0].elapsed_ms  # its own retry's pause
 
 
 def test_500_then_success(site: HTTPServer, fetch_settings: FetchSettings) -> None:
