@@ -381,14 +381,14 @@ _RUN_MESSAGES = (INTERRUPTED_INGEST, INTERRUPTED_SUMMARIZE, INTERRUPTED_RECLEAN)
 
 @contextmanager
 def _terminated_whatever_it_raised() -> Iterator[None]:
-    """Once Prefect's handler of the run took a SIGTERM, the command ends as terminated (exit
-    143, its `interrupted` line) whatever error comes out: raised as Prefect's task engine set a
-    task run up, the signal came out as ValueError("Task run is not set"), which said `error:
-    Task run is not set` and exit 1 (1 of 20 SIGTERMs mid-reclean)."""
+    """Once Prefect's handler of the command's run took a SIGTERM, the command ends as
+    terminated (exit 143, its `interrupted` line) whatever error comes out: raised as Prefect's
+    task engine set a task run up, the signal came out as ValueError("Task run is not set"),
+    which said `error: Task run is not set` and exit 1 (1 of 20 SIGTERMs mid-reclean)."""
     try:
         yield
     except Exception as exc:
-        if prefect_sigterm_taken.is_set():
+        if _RUN_STARTED.is_set() and prefect_sigterm_taken.is_set():  # (this command's run)
             raise Terminated() from exc
         raise
 

@@ -1531,6 +1531,13 @@ def test_a_sigterm_prefect_turns_into_another_error_still_says_interrupted(
     with pytest.raises(typer.Exit) as failed, _stopping_says_so(), _user_errors():
         raise ValueError("a user error, no signal")  # without one, an error is an error
     assert failed.value.exit_code == 1
+    prefect_sigterm_taken.set()  # as another test's, or command's, run left it
+    try:
+        with pytest.raises(typer.Exit) as failed, _user_errors():
+            raise ValueError("a user error of a command that runs no flow")
+    finally:
+        prefect_sigterm_taken.clear()
+    assert failed.value.exit_code == 1
 
 
 def test_a_flow_command_started_to_ignore_ctrl_c_goes_on_ignoring_it() -> None:
