@@ -165,6 +165,7 @@ def _cut(sock: socket.socket) -> None:
 def _requesting_for(run_id: str | None) -> Iterator[None]:
     """Around one request: the sockets it waits on (_StoppableConnection) are the run's, which
     stop_fetching cuts."""
+    outer = getattr(_REQUESTING, "run_id", None), getattr(_REQUESTING, "sockets", [])
     _REQUESTING.run_id, _REQUESTING.sockets = run_id, []
     try:
         yield
@@ -174,7 +175,7 @@ def _requesting_for(run_id: str | None) -> Iterator[None]:
             under_way.difference_update(_REQUESTING.sockets)
             if not under_way:
                 _UNDER_WAY.pop(run_id or "", None)
-        _REQUESTING.run_id, _REQUESTING.sockets = None, []
+        _REQUESTING.run_id, _REQUESTING.sockets = outer
 
 
 class _StoppableConnection:
@@ -265,8 +266,8 @@ class HostLimiter:
             semaphore = self._semaphores.setdefault(
                 host, threading.BoundedSemaphore(self._concurrency)
             )
-        with semaphore:
-            waited = time.monotonic()
+        waited = time.monotonic()
+        with semaphore:  # another request to the host under way: its wait is the host's too
             self._wait_turn(host, pause)
             _QUEUED.seconds = getattr(_QUEUED, "seconds", 0.0) + time.monotonic() - waited
             yield
