@@ -164,12 +164,28 @@ class _NoLinesTheCliSays(logging.Filter):
         return not getattr(record, CLI_SAYS_IT, False)
 
 
+class _NoRunLinesOnceStopping(logging.Filter):
+    """Once a signal stops the run, each run it cuts short logs its end: a clean task failed
+    with ExtractionStopped and its 35-line traceback, tasks crashed or never ready, 44 lines
+    with a Prefect server between `stopping` and the CLI's one line (QA). They are the stop's
+    consequences, which that line says; the runs' states and the server's log keep them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        stopping = _RUN_STOPPING.is_set() or prefect_sigterm_taken.is_set()
+        runs = record.name.startswith(("prefect.task_runs", "prefect.flow_runs"))
+        return not (stopping and runs and record.levelno >= logging.WARNING)
+
+
 @contextmanager
 def _quiet_tracebacks() -> Iterator[None]:
     """While a flow runs, keep off the console what the CLI says itself: the tracebacks of known
-    user errors, Prefect's crash lines for a Ctrl-C, and the lines the flows mark as its own."""
+    user errors, Prefect's crash lines for a Ctrl-C, the runs' ends once a signal stops them,
+    and the lines the flows mark as its own."""
     handlers = [h for name in ("prefect", "") for h in logging.getLogger(name).handlers]
-    filters = [_NoUserErrorTracebacks(), _NoCtrlCCrashLines(), _NoLinesTheCliSays()]
+    filters = [
+        _NoUserErrorTracebacks(), _NoCtrlCCrashLines(), _NoRunLinesOnceStopping(),
+        _NoLinesTheCliSays(),
+    ]  # fmt: skip
     for handler in handlers:
         for quiet in filters:
             handler.addFilter(quiet)
@@ -203,6 +219,7 @@ def _flow_command(command: Callable[..., None]) -> Callable[..., None]:
 STOPPING = "stopping: the work under way ends first, then the run is marked crashed"
 _RUN_STARTED = threading.Event()  # set as the command's flow run starts (_print_run_url)
 _RUN_COMPLETED = threading.Event()  # set as it completes (_mark_completed)
+_RUN_STOPPING = threading.Event()  # set as a Ctrl-C stops it (_stopping_says_so)
 
 
 @contextmanager
@@ -225,11 +242,13 @@ def _stopping_says_so() -> Iterator[None]:
             return
         if _RUN_STARTED.is_set() and not _RUN_COMPLETED.is_set():  # before, it says no run
             stopping = True
+            _RUN_STOPPING.set()
             errors.print(STOPPING, highlight=False, soft_wrap=True)
         raise_for_signal(KeyboardInterrupt())
 
     _RUN_STARTED.clear()
     _RUN_COMPLETED.clear()
+    _RUN_STOPPING.clear()
     prefect_sigterm_taken.clear()  # a SIGTERM an earlier command's run took (tests, a notebook)
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # started so: nohup, `&`
     previous = signal.SIG_IGN if ignored else signal.signal(signal.SIGINT, interrupt)
@@ -239,6 +258,7 @@ def _stopping_says_so() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN if stopping else previous)
         _RUN_STARTED.clear()
         _RUN_COMPLETED.clear()
+        _RUN_STOPPING.clear()
 
 
 @contextmanager

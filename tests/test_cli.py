@@ -1278,10 +1278,65 @@ def test_ctrl_c_during_ingest_says_what_is_kept_in_one_line(
     assert (STOPPING in err.replace("\n", " ")) == (stop == "ctrl-c"), err
     assert "/runs/flow-run/" not in err, err  # the run had started; the temporary API has no UI
     assert "Crash detected!" not in err, err  # Prefect's; the line below says what was kept
+    # nor the stopped runs' ends (with a Prefect server: 44 lines, a 35-line traceback, QA)
+    assert not [line for line in err.splitlines() if "| ERROR" in line or "| WARN" in line], err
     assert err.splitlines()[-1] == (
         "error: interrupted: the batches already loaded are kept (each loads whole or not at "
         "all); rerun the same command to fetch the rest"
     )
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_a_signal_while_ingest_cleans_says_only_its_one_line(
+    tmp_path: Path, ready_prefect_home: Path, stop: str
+) -> None:
+    """A Ctrl-C or SIGTERM while a page is cleaned: between `stopping` and the CLI's line came
+    the stopped task runs' ends, `Task run … Finished in state Crashed(…)` lines, or a clean
+    task's ExtractionStopped with its 35-line traceback (44 lines with a Prefect server, QA).
+    They are the stop's consequences: the console says the one line; the runs' states keep them.
+    """
+    import signal
+    import time
+
+    import psutil
+
+    from tests.test_clean import _endless_page
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "endless.html").write_text(_endless_page())  # about 15 s to clean
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    home = tmp_path / "prefect"
+    shutil.copytree(ready_prefect_home, home)
+    env.update(COLUMNS="300", PREFECT_HOME=str(home))
+    db = tmp_path / "news.duckdb"
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
+    try:
+        run = subprocess.Popen(
+            [str(NEWSFLOW), "ingest", "--path", str(pages), "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
+    try:
+        process, deadline = psutil.Process(run.pid), time.monotonic() + 120
+        while not any(  # an extraction worker: a child of the fork server
+            "forkserver" in " ".join(p.cmdline()) and p.children() for p in process.children()
+        ):
+            assert time.monotonic() < deadline and run.poll() is None, run.poll()
+            time.sleep(0.2)
+        time.sleep(1.0)  # cleaning
+        os.killpg(run.pid, signal.SIGINT if stop == "ctrl-c" else signal.SIGTERM)
+        out, err = run.communicate(timeout=60)
+    finally:
+        kill_group(run.pid)
+    assert run.returncode == {"ctrl-c": 130, "sigterm": 143}[stop], err
+    said = [line for line in err.splitlines() if not line.startswith(STOPPING[:9])]
+    assert said == [
+        "error: interrupted: the batches already loaded are kept (each loads whole or not at "
+        "all); rerun the same command to fetch the rest"
+    ], err
 
 
 def test_a_helper_started_apart_escapes_its_groups_signals_and_ends_with_its_parent() -> None:
