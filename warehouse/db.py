@@ -126,7 +126,8 @@ def artifact_key(kind: str, db: str) -> str:
     """The key of a Prefect artifact about a warehouse: `kind` and the warehouse's name, as the
     key's rules allow (lower-case letters, digits, dashes), e.g. daily-captures-news. Two
     warehouses on one server each keep their own latest report and history; with one key, each
-    run replaced the other warehouse's."""
+    run replaced the other warehouse's. Two of one name in two folders share theirs (the key
+    stays the readable name the README gives)."""
     name = re.sub(r"[^a-z0-9]+", "-", parse_warehouse(db).name.lower()).strip("-")
     return f"{kind}-{name or 'warehouse'}"
 
