@@ -428,7 +428,7 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
         except OSError as exc:
             raise DaskUnavailable(
                 f"Dask scheduler {settings.dask_address} did not answer ({exc}); start one "
-                "(`dask scheduler`) or drop --dask-address for a local cluster"
+                "(`dask scheduler`) or drop --dask-address (dask_address) for a local cluster"
             ) from exc
         get_run_logger().info("clean and dedupe on Dask: %d worker threads", threads)
         yield _CpuStages(
@@ -526,7 +526,10 @@ def sources_to_ingest(
             f"sources file {sources_file} has no enabled source: add a [[source]] or set "
             "enabled = true on one"
         )
-    raise ValueError("nothing to ingest: pass a sources file or --url/--feed/--sitemap/--path")
+    raise ValueError(
+        "nothing to ingest: pass a sources file or --url/--urls-file/--feed/--sitemap/--path "
+        "(a deployment run's sources_file, or its urls, urls_files, feeds, sitemaps or paths)"
+    )
 
 
 def _publish(report: IngestReport) -> None:

@@ -176,9 +176,16 @@ def read_sources_file(path: str | Path) -> dict[str, Any]:
     """Read a sources TOML file: a [settings] table and [[source]] (name, kind, location)."""
     path = Path(path)
     if not path.is_file():
+        # relative: a deployment's deployments/sources.toml, on a worker started elsewhere than
+        # the checkout (no NEWSFLOW_HOME) read as if the file were missing (QA)
+        where = (
+            ""
+            if path.is_absolute()
+            else f" in {Path.cwd()} (a worker's runs start in its NEWSFLOW_HOME)"
+        )
         raise FileNotFoundError(
-            f"sources file {path} does not exist; create it, or pass another (--sources FILE, "
-            "or the flows' sources_file)"
+            f"sources file {path} does not exist{where}; create it, or pass another (--sources "
+            "FILE, or the flows' sources_file)"
         )
     with path.open("rb") as fh:
         try:
@@ -281,7 +288,8 @@ def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> S
     if settings.dask_address and settings.task_runner is not TaskRunnerName.dask:
         raise ValueError(
             f"a Dask scheduler address ({settings.dask_address}) is set but the task runner is "
-            f'{settings.task_runner}; pass --task-runner dask (task_runner = "dask")'
+            f'{settings.task_runner}; pass --task-runner dask (task_runner = "dask" in a '
+            "sources file, --param task_runner=dask for a deployment run)"
         )
     return settings
 

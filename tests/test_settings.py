@@ -135,6 +135,21 @@ def test_a_sources_file_entry_newsflow_would_ignore_or_misread_is_refused_in_one
     assert "\n" not in str(raised.value)
 
 
+def test_a_missing_relative_sources_file_names_the_folder_it_was_looked_for_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment's deployments/sources.toml, on a worker started outside the checkout (no
+    NEWSFLOW_HOME for its pull step): the error said only that the file does not exist (QA)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as missing:
+        load_settings("deployments/sources.toml")
+    assert str(missing.value) == (
+        f"sources file deployments/sources.toml does not exist in {tmp_path} (a worker's runs "
+        "start in its NEWSFLOW_HOME); create it, or pass another (--sources FILE, or the flows' "
+        "sources_file)"
+    )
+
+
 def test_a_bad_flag_value_names_the_setting() -> None:
     with pytest.raises(ValueError) as raised:
         load_settings(batch_size=0)
