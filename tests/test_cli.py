@@ -924,6 +924,24 @@ def _newsflow(*args: str, **env_changes: str | None) -> subprocess.CompletedProc
     )
 
 
+def _newsflow_as_a_job(
+    *args: str, env: dict[str, str] | None = None, text: bool = True
+) -> subprocess.Popen:
+    """The console script started as a terminal's foreground job is: in a process group of its
+    own, taking Ctrl-C. One started in the background of a script (as `make test` may be)
+    inherits SIGINT ignored, which only a handler, not SIG_IGN, stops exec passing on."""
+    import signal
+
+    taken = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [str(NEWSFLOW), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
+            env=env, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, taken)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -1310,15 +1328,7 @@ def test_a_signal_while_ingest_cleans_says_only_its_one_line(
     shutil.copytree(ready_prefect_home, home)
     env.update(COLUMNS="300", PREFECT_HOME=str(home))
     db = tmp_path / "news.duckdb"
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
-    try:
-        run = subprocess.Popen(
-            [str(NEWSFLOW), "ingest", "--path", str(pages), "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-    finally:
-        signal.signal(signal.SIGINT, taken)
+    run = _newsflow_as_a_job("ingest", "--path", str(pages), "--db", str(db), env=env)
     try:
         process, deadline = psutil.Process(run.pid), time.monotonic() + 120
         while not any(  # an extraction worker: a child of the fork server
@@ -1640,15 +1650,7 @@ def test_ctrl_c_while_a_flow_command_loads_prefect_says_nothing_was_written(
     db = tmp_path / "news.duckdb"
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}  # each import's line as it ends
     env.pop("PREFECT_API_URL", None)
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the test above
-    try:
-        run = subprocess.Popen(
-            [str(NEWSFLOW), "ingest", "--path", page, "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-    finally:
-        signal.signal(signal.SIGINT, taken)
+    run = _newsflow_as_a_job("ingest", "--path", page, "--db", str(db), env=env)
     try:
         assert run.stderr is not None
         for line in run.stderr:  # flows.cli imports neither Prefect nor the flow
@@ -1678,14 +1680,7 @@ def test_ctrl_c_during_a_long_query_stops_it_at_once(tmp_path: Path) -> None:
     with writer(str(db)):
         pass
     endless = "SELECT count(*) FROM range(100000000000) t(a) WHERE a % 7 = 3"
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
-    try:
-        run = subprocess.Popen(
-            [str(NEWSFLOW), "query", endless, "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
-    finally:
-        signal.signal(signal.SIGINT, taken)
+    run = _newsflow_as_a_job("query", endless, "--db", str(db))
     try:
         process, deadline = psutil.Process(run.pid), time.monotonic() + 60
         while str(db) not in {f.path for f in process.open_files()}:  # the warehouse is open
@@ -1717,14 +1712,8 @@ def test_a_signal_while_a_query_prints_says_the_output_is_cut_short(
     with writer(str(db)):
         pass
     sent = getattr(signal, signum)
-    taken = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the tests above
-    try:
-        run = subprocess.Popen(
-            [str(NEWSFLOW), "query", "SELECT * FROM range(3000000)", "-f", "csv", "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
-    finally:
-        signal.signal(signal.SIGINT, taken)
+    query = "SELECT * FROM range(3000000)"
+    run = _newsflow_as_a_job("query", query, "-f", "csv", "--db", str(db), text=False)
     try:
         assert run.stdout is not None and run.stderr is not None
         assert run.stdout.read(100).startswith(b"range\r\n0\r\n")  # the CSV has begun
