@@ -864,6 +864,7 @@ def _read_entries(
 
 
 def _is_json(text: str) -> bool:
+    """Whether the whole text is JSON: a list whose first line only begins with [ is a list."""
     try:
         json.loads(text)
     except ValueError:
