@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-RULES_VERSION = "capture-rules-4"
+RULES_VERSION = "capture-rules-5"
 
 Status = Literal["confirmed", "claimed", "contested", "denied", "retaken"]
 Kind = Literal["capture", "contested", "retaken", "held"]
@@ -118,6 +118,14 @@ CAPTURE_RULES: tuple[Rule, ...] = (
         max_gap=10,
     ),
     _rule("surrendered to", "capture", r"\bsurrender(?:ed|s)?\s+to\b", "before", max_gap=8),
+    _rule(
+        "which the Taliban captured",  # "Mazar-i-Sharif, which the Taliban captured on Wednesday"
+        "capture",
+        r"\b(?:which|that)\s+(?:the\s+)?(?:Taliban|militants|insurgents)\s+(?:had\s+|have\s+|"
+        r"has\s+)?(?:captured|seized|took|overran|conquered)\b",
+        "before",
+        max_gap=2,
+    ),
     _rule(
         "the Taliban control",
         "capture",
@@ -312,10 +320,12 @@ DENIAL = re.compile(
     r"\b(?:false|untrue|not\s+true|baseless|propaganda)\b",
     re.I,
 )
-# … or after it ("X had fallen, a claim officials denied").
+# … or after it ("X had fallen, a claim officials denied"; "…, but officials denied the claim").
 DENIAL_AFTER = re.compile(
     r"\b(?:a\s+claim|claims?|reports?|which)\b(?:\W+\w+){0,6}?\W+"
     r"(?:den(?:y|ied|ies|ying)|dismiss(?:ed|es)?|reject(?:ed|s)?|refut(?:ed|es))\b|"
+    r"\b(?:den(?:y|ied|ies|ying)|dismiss(?:ed|es)?|reject(?:ed|s)?|refut(?:ed|es))\s+"
+    r"(?:the|this|that|these|those|such)\s+(?:claims?|reports?)\b|"
     r"\b(?:false|untrue|not\s+true|baseless|propaganda)\b",
     re.I,
 )
@@ -355,6 +365,16 @@ PAST_YEAR = re.compile(
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?,?\s+(?:\d{1,2},?\s+)?"
     r"(?P<year>19[5-9]\d|20\d\d)\b",
     re.I,
+)
+
+# A month without a day ("in August", "since early July", "last month"): in a report published
+# in another month, a past episode, which no day of the publication's can date ("Before the
+# Taliban captured Zaranj in August, …", published in October, was a new capture that day).
+EARLIER_MONTH = re.compile(
+    r"\b(?i:in|since|during|through|throughout|until|till|by|early|late|mid|back\s+in)\s+"
+    r"(?i:early\s+|late\s+|mid-?)?(?P<month>January|February|March|April|May|June|July|August|"
+    r"September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+    r"(?!\.?\s*\d)|\b(?P<last>(?i:last\s+month))\b"
 )
 
 # Running counts: "the 10th provincial capital", "some 10 provincial capitals", "nine of 34".

@@ -35,6 +35,7 @@ from tasks.event_rules import (
     DENIAL,
     DENIAL_AFTER,
     DISTRICTS,
+    EARLIER_MONTH,
     FORECAST,
     INTENT_BEFORE,
     KIND_PRECEDENCE,
@@ -363,6 +364,15 @@ def mentions_earlier_year(text: str, year: int) -> bool:
     return any(int(m.group("year")) < year for m in PAST_YEAR.finditer(text))
 
 
+def mentions_another_month(text: str, published_on: date) -> bool:
+    """True when the text dates itself by a month alone that is not the publication's ("in
+    August" in October, "last month"): a past episode no day can be given."""
+    for match in EARLIER_MONTH.finditer(text):
+        if match.group("last") or MONTHS[match.group("month").lower()] != published_on.month:
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # Matching rules to places
 # ---------------------------------------------------------------------------------------------
@@ -515,9 +525,10 @@ def _is_hedged(sentence: str, hit: _Hit) -> bool:
     )
 
 
-def _is_past_episode(sentence: str, hit: _Hit, year: int) -> bool:
+def _is_past_episode(sentence: str, hit: _Hit, published_on: date) -> bool:
     """Does the match's own clause, or a short opening phrase ("In 2015, …"), date it in an
-    earlier year? An aside about the past ("Kunduz, which they held in 2015, fell") does not."""
+    earlier year, or by a month alone that is not the publication's ("in August")? An aside
+    about the past ("Kunduz, which they held in 2015, fell") does not."""
     lo, hi = _span(hit)
     start = _clause_start(sentence, lo)
     end = min((i for c in ",;:(—" if (i := sentence.find(c, hi)) >= 0), default=len(sentence))
@@ -525,7 +536,10 @@ def _is_past_episode(sentence: str, hit: _Hit, year: int) -> bool:
     opening = sentence[: sentence.find(",")] if "," in sentence[:start] else ""
     if len(_words(opening)) > 5:
         opening = ""
-    return mentions_earlier_year(own + " " + opening, year)
+    text = own + " " + opening
+    return mentions_earlier_year(text, published_on.year) or mentions_another_month(
+        text, published_on
+    )
 
 
 def _by_the_taliban(sentence: str, hit: _Hit) -> bool:
@@ -638,9 +652,7 @@ def extract_sentence_events(
     if not mentions:
         return []
     hits = [
-        h
-        for h in find_hits(sentence, mentions)
-        if not _is_past_episode(sentence, h, published_on.year)
+        h for h in find_hits(sentence, mentions) if not _is_past_episode(sentence, h, published_on)
     ]
     findings = []
     for place, hit in _strongest(hits).items():
