@@ -32,6 +32,7 @@ class Rule:
     max_gap: int = 6
     preps: frozenset[str] | None = None  # the word right before the place must be one of these
     then: re.Pattern[str] | None = None  # text that must follow the place
+    garrison: bool = False  # "forces in X surrendered": X, after its garrison, is the subject
 
 
 def _rule(name: str, kind: Kind, trigger: str, side: Side, **options: object) -> Rule:
@@ -117,7 +118,14 @@ CAPTURE_RULES: tuple[Rule, ...] = (
         "before",
         max_gap=10,
     ),
-    _rule("surrendered to", "capture", r"\bsurrender(?:ed|s)?\s+to\b", "before", max_gap=8),
+    _rule(
+        "surrendered to",
+        "capture",
+        r"\bsurrender(?:ed|s)?\s+to\b",
+        "before",
+        max_gap=8,
+        garrison=True,
+    ),
     _rule(
         "which the Taliban captured",  # "Mazar-i-Sharif, which the Taliban captured on Wednesday"
         "capture",
@@ -237,6 +245,10 @@ LOCATIVE_PREPS = frozenset(
         "across",
         "within",
     }
+)
+# "Government forces in Sharana surrendered to the Taliban": the city's garrison, the city.
+GARRISON_LEAD = re.compile(
+    r"\b(?:forces|troops|soldiers|garrison|defenders|police|officials|commanders?)\s+in\s*$", re.I
 )
 # "70 km south of Kabul", "north of Kunduz": a place named only to locate another one.
 LOCATIVE_LEAD = re.compile(

@@ -37,6 +37,7 @@ from tasks.event_rules import (
     DISTRICTS,
     EARLIER_MONTH,
     FORECAST,
+    GARRISON_LEAD,
     INTENT_BEFORE,
     KIND_PRECEDENCE,
     LOCATIVE_LEAD,
@@ -476,9 +477,10 @@ def _hits_before(
         if mention.end > trigger.start():
             continue
         lead = sentence[max(0, mention.start - 40) : mention.start]
-        if LOCATIVE_LEAD.search(lead) or (
-            _last_word(lead) in LOCATIVE_PREPS and not PART_OF_CITY.search(lead)
-        ):
+        located = _last_word(lead) in LOCATIVE_PREPS
+        if rule.garrison and GARRISON_LEAD.search(lead) and not TALIBAN_ACTOR.search(lead):
+            located = False  # its garrison surrendered: the city
+        if LOCATIVE_LEAD.search(lead) or (located and not PART_OF_CITY.search(lead)):
             continue
         gap = sentence[mention.end : trigger.start()]
         if not _subject_gap_ok(gap, rule) or DISTRICTS.search(gap + lead[-25:]):
@@ -488,7 +490,7 @@ def _hits_before(
         # "Kandahar's fall" is the city's; "Herat's warlord Ismail Khan was captured" is not.
         if re.sub(r"^['’]s\s*$", "", gap) and _names_something_else(sentence, mention):
             return []
-        part = _is_part(sentence, mention, lead[-30:] if _last_word(lead) in LOCATIVE_PREPS else "")
+        part = _is_part(sentence, mention, lead[-30:] if located else "")
         chain = _coordinated(sentence, mentions, i, -1)
         return [_Hit(rule, trigger, mentions[j], part) for j in chain]
     return []

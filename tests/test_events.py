@@ -156,6 +156,8 @@ STATUS_CASES = [
      "said.", "Mazar-i-Sharif", "confirmed"),
     ("The Taliban claimed to have captured Ghazni on Friday, but officials denied the claim and "
      "said government forces still held the city.", "Ghazni", "denied"),
+    ("Government forces in Sharana surrendered to the Taliban on Tuesday, handing over the city "
+     "without a fight, officials said.", "Sharana", "confirmed"),
 ]  # fmt: skip
 
 
@@ -201,6 +203,7 @@ def test_a_province_name_stands_for_its_capital_only_where_they_share_it(
         # (QA: "Before the Taliban captured Zaranj in August, …" in October was new that day)
         "Before the Taliban captured Zaranj in July, the city had been a busy trading post.",
         "Kabul fell to the Taliban last month.",
+        "Taliban forces in Kandahar surrendered to government forces.",  # theirs surrendered
         "The city is located just 150 kilometers (95 miles) from Kabul.",
     ],
 )
