@@ -58,6 +58,7 @@ hold_prefect_sigterm()
 
 T = TypeVar("T")
 HELD_FETCHES = 2000  # fetches without a page to clean loaded at once, at most (_OrderedLoads)
+DASK_WORKERS_WAIT = 10.0  # seconds a --dask-address scheduler with no worker gets for one to join
 
 
 class IngestReport(BaseModel):
@@ -168,7 +169,8 @@ def _batch_validators(batch: list[WorkItem], validators: Validators) -> Validato
 
 
 class DaskUnavailable(ValueError):
-    """The Dask scheduler named by --dask-address did not answer: a bad value for the run."""
+    """The Dask scheduler named by --dask-address did not answer, or has no worker: a bad value
+    for the run."""
 
 
 class _NothingToRead:
@@ -430,6 +432,8 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
                 f"Dask scheduler {settings.dask_address} did not answer ({exc}); start one "
                 "(`dask scheduler`) or drop --dask-address (dask_address) for a local cluster"
             ) from exc
+        if not threads:  # a scheduler with no worker took the batches and ran none, for good
+            threads = _threads_once_a_worker_joins(runner, settings.dask_address)
         get_run_logger().info("clean and dedupe on Dask: %d worker threads", threads)
         yield _CpuStages(
             runner,
@@ -438,6 +442,20 @@ def _cpu_stages(settings: Settings) -> Iterator[_CpuStages]:
             extraction=settings.extraction,
             page_seconds=settings.clean_page_seconds,
         )
+
+
+def _threads_once_a_worker_joins(runner: Any, address: str | None) -> int:
+    """The worker threads of a scheduler that has none yet, once one joins (a worker starting
+    beside it), within DASK_WORKERS_WAIT: the run waited for one, silently, for good (QA)."""
+    try:
+        runner.client.wait_for_workers(1, timeout=DASK_WORKERS_WAIT)
+    except TimeoutError as exc:
+        raise DaskUnavailable(
+            f"Dask scheduler {address} has no worker (none joined within {DASK_WORKERS_WAIT:g} "
+            f"s); start one (`dask worker {address}`) or drop --dask-address (dask_address) for "
+            "a local cluster"
+        ) from exc
+    return sum(runner.client.nthreads().values())
 
 
 def _run_batches(

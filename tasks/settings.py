@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,9 @@ _M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
 _FILE_TABLES = {"settings", "source"}  # a sources file's top-level keys
 _SOURCE_OPTIONS = {"limit", "trust_lastmod"}  # what a [[source]] may set beside its place
 _WEB_SCHEMES = ("http://", "https://")
+_DASK_ADDRESS = re.compile(
+    r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}/?|inproc://\S+"
+)
 _SOURCE_KEYS = {"name", "kind", "location", "enabled", *_SOURCE_OPTIONS}
 _KINDS = set(SourceKind.__args__)
 
@@ -285,6 +289,11 @@ def load_settings(sources_file: str | Path | None = None, **overrides: Any) -> S
         settings = Settings(**values, fetch=FetchSettings(**fetch_values))
     except ValidationError as exc:
         raise ValueError(_bad_setting(exc, sources_file)) from None
+    if settings.dask_address and not _DASK_ADDRESS.fullmatch(settings.dask_address):
+        raise ValueError(  # it was distributed's "missing port number in address 'notaurl'"
+            f"dask_address {settings.dask_address!r} is not a Dask scheduler's address; use "
+            "tcp://HOST:PORT (--dask-address, or dask_address)"
+        )
     if settings.dask_address and settings.task_runner is not TaskRunnerName.dask:
         raise ValueError(
             f"a Dask scheduler address ({settings.dask_address}) is set but the task runner is "

@@ -234,6 +234,30 @@ def test_dask_address_cleans_on_that_cluster_and_a_rerun_changes_nothing(
     assert {**after, "fetches": 0} == {**before, "fetches": 0}
 
 
+def test_a_scheduler_with_no_worker_is_refused_in_one_line(
+    prefect_harness, sources_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--dask-address of a scheduler whose workers had all stopped: the run waited for one,
+    silently, until it was killed (QA). It waits DASK_WORKERS_WAIT for one, then says so."""
+    from distributed import LocalCluster
+
+    from flows import ingest as ingest_module
+    from flows.ingest import DaskUnavailable
+
+    monkeypatch.setattr(ingest_module, "DASK_WORKERS_WAIT", 1.0)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(DaskUnavailable) as refused:
+            _ingest(
+                sources_file=str(sources_file), db=str(tmp_path / "news.duckdb"),
+                task_runner="dask", dask_address=address,
+            )  # fmt: skip
+    assert str(refused.value) == (
+        f"Dask scheduler {address} has no worker (none joined within 1 s); start one (`dask "
+        f"worker {address}`) or drop --dask-address (dask_address) for a local cluster"
+    )
+
+
 def test_deployments_pick_the_runner_by_parameter() -> None:
     """ingest and run take task_runner/dask_address as parameters; an unknown runner is refused."""
     from prefect.exceptions import ParameterTypeError

@@ -227,6 +227,43 @@ def test_warehouse_url_forms(tmp_path: Path) -> None:
         parse_warehouse("ducklake:sqlite:")
 
 
+def test_a_mistyped_catalog_kind_is_refused_not_taken_for_a_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ducklake:postgresql:…` made a local lake, a DuckDB catalog file named `postgresql:dbname=
+    news host=localhost` in the working folder, and reported success: each worker of the
+    production layout would have written a private lake (QA). A kind's case does not matter."""
+    monkeypatch.chdir(tmp_path)
+    for url in ("ducklake:postgresql:dbname=news host=localhost", "ducklake:mysql:foo"):
+        kind = url.split(":")[1]
+        with pytest.raises(WarehouseError) as refused, writer(url):
+            pass
+        assert str(refused.value) == (
+            f"warehouse {url}: unknown catalog kind {kind!r}; use ducklake:sqlite:FILE, "
+            "ducklake:postgres:CONNINFO or ducklake:FILE (a file whose name holds a colon: "
+            "ducklake:./NAME)"
+        )
+    assert list(tmp_path.iterdir()) == []
+    assert parse_warehouse(f"ducklake:SQLite:{tmp_path}/c.sqlite").catalog_kind == "sqlite"
+    assert parse_warehouse("ducklake:./a:b.ducklake").catalog == f"{tmp_path}/a:b.ducklake"
+
+
+def test_a_catalog_file_of_the_other_kind_says_which_url_opens_it(tmp_path: Path) -> None:
+    """A SQLite catalog as ducklake:FILE failed with DuckDB's advice to `INSTALL sqlite`, a
+    download newsflow never makes; a DuckDB file as ducklake:sqlite:FILE with "file is not a
+    database" (QA)."""
+    lite = tmp_path / "lake" / "catalog.sqlite"
+    with writer(f"ducklake:sqlite:{lite}"):
+        pass
+    says = f"{lite} is a SQLite file; pass --db ducklake:sqlite:{lite}"
+    _refused_by_writer_and_reader(f"ducklake:{lite}", says)
+    plain = tmp_path / "news.duckdb"
+    with writer(str(plain)):
+        pass
+    says = f"{plain} is a DuckDB file, not a SQLite catalog; pass --db ducklake:{plain} for a "
+    _refused_by_writer_and_reader(f"ducklake:sqlite:{plain}", says)
+
+
 def test_reader_of_a_lake_not_made_yet_says_how_to_make_one(tmp_path: Path) -> None:
     with (
         pytest.raises(WarehouseError, match="run `newsflow ingest` first"),

@@ -150,6 +150,19 @@ def test_a_missing_relative_sources_file_names_the_folder_it_was_looked_for_in(
     )
 
 
+def test_a_dask_address_that_is_none_is_refused_naming_the_option() -> None:
+    """--dask-address notaurl said distributed's "missing port number in address 'notaurl'",
+    without naming the option (QA)."""
+    for address in ("tcp://10.0.0.5:8786", "10.0.0.5:8786", "tls://[::1]:8786"):
+        assert load_settings(task_runner="dask", dask_address=address).dask_address == address
+    with pytest.raises(ValueError) as refused:
+        load_settings(task_runner="dask", dask_address="notaurl")
+    assert str(refused.value) == (
+        "dask_address 'notaurl' is not a Dask scheduler's address; use tcp://HOST:PORT "
+        "(--dask-address, or dask_address)"
+    )
+
+
 def test_a_bad_flag_value_names_the_setting() -> None:
     with pytest.raises(ValueError) as raised:
         load_settings(batch_size=0)

@@ -60,6 +60,8 @@ _DISK_FULL = ("No space left on device", "Disk quota exceeded", "File too large"
 _UNWRITABLE = ("Read-only file system", "Permission denied")
 _REFUSED_WRITE_RE = re.compile(r'Could not write file "(?P<file>[^"]+)": (?P<why>.+)$')
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_DUCKDB_MAGIC = b"DUCK"  # at byte 8 of a DuckDB file
+_CATALOG_KIND = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*")  # "sqlite" in ducklake:sqlite:FILE
 READER_MAX_DELAY = 0.25
 _LOAD_WAIT = "; a load waits lock_wait_seconds, set in the sources file's [settings]"
 # A concurrent commit won: on DuckLake a logical conflict, or the catalog database refusing the
@@ -146,6 +148,14 @@ def parse_warehouse(url: str) -> Warehouse:
     rest, _, data = url[len(DUCKLAKE_PREFIX) :].partition(DATA_MARK)
     named = bool(data)
     kind, _, target = rest.partition(":")
+    kind = kind.lower() if kind.lower() in (*_CATALOG_EXTENSIONS, "duckdb") else kind
+    if target and _CATALOG_KIND.fullmatch(kind) and kind not in (*_CATALOG_EXTENSIONS, "duckdb"):
+        # "postgresql:…" made a local lake, a DuckDB catalog file named after the typo (QA)
+        raise WarehouseError(
+            f"warehouse {url}: unknown catalog kind {kind!r}; use ducklake:sqlite:FILE, "
+            "ducklake:postgres:CONNINFO or ducklake:FILE (a file whose name holds a colon: "
+            "ducklake:./NAME)"
+        )
     if kind not in _CATALOG_EXTENSIONS and kind != "duckdb":
         kind, target = "duckdb", rest
     if not target.strip():
@@ -625,6 +635,30 @@ def _what_file_holds(conn: duckdb.DuckDBPyConnection) -> tuple[str | None, list[
     return ("other" if tables else None), tables
 
 
+def _refuse_other_catalog_file(lake: Warehouse) -> None:
+    """A lake's catalog file of the other kind than its URL says is refused, naming the URL that
+    opens it: a SQLite catalog as ducklake:FILE was refused with DuckDB's "Install it first
+    using INSTALL sqlite" (a download newsflow never makes), a DuckDB file as ducklake:sqlite:
+    with "file is not a database" (QA)."""
+    if lake.catalog_kind == "postgres":
+        return
+    try:
+        with open(lake.catalog, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return  # none yet (a new lake), or unreadable: the attach says so
+    if lake.catalog_kind == "duckdb" and head == _SQLITE_MAGIC:
+        raise WarehouseError(
+            f"{lake.catalog} is a SQLite file; pass --db {DUCKLAKE_PREFIX}sqlite:{lake.catalog}"
+        )
+    if lake.catalog_kind == "sqlite" and head[8:12] == _DUCKDB_MAGIC:
+        raise WarehouseError(
+            f"{lake.catalog} is a DuckDB file, not a SQLite catalog; pass --db "
+            f"{DUCKLAKE_PREFIX}{lake.catalog} for a lake's DuckDB catalog, or --db "
+            f"{lake.catalog} for a DuckDB warehouse"
+        )
+
+
 def _refuse_plain_warehouse(lake: Warehouse) -> None:
     """A lake's DuckDB catalog file that is a newsflow warehouse (schema_version, no DuckLake
     metadata) is refused: attaching it would write DuckLake's tables into that warehouse."""
@@ -752,6 +786,7 @@ def _lake_missing(lake: Warehouse) -> bool:
 def _open_writer(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     lake = parse_warehouse(path)
     if lake.lake:
+        _refuse_other_catalog_file(lake)
         _refuse_plain_warehouse(lake)
         _prepare_lake(lake)
         return _open_lake(lake, read_only=False, wait_seconds=wait_seconds)
@@ -841,6 +876,7 @@ def reader(path: str, *, wait_seconds: float = 30.0) -> Iterator[duckdb.DuckDBPy
                 f"warehouse {path} does not exist yet; run `newsflow ingest` first"
             )
         if lake.lake:
+            _refuse_other_catalog_file(lake)
             _refuse_plain_warehouse(lake)
             conn = _open_lake(lake, read_only=True, wait_seconds=wait_seconds)
         else:
