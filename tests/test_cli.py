@@ -814,6 +814,7 @@ def test_a_bad_sources_file_is_refused_before_prefect_starts_or_a_warehouse_is_m
 
 _PREPARE_AND_LIST_FORK_SERVERS = """
 import sys
+import time
 
 import psutil
 
@@ -822,17 +823,24 @@ from tasks.records import Source
 from tasks.settings import ExtractionMode
 
 
-def fork_servers():
-    return [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+def fork_servers(started):
+    # waited for: multiprocessing forks the server and returns before the child runs the
+    # server's command line (a busy machine showed none, 3 runs of 8)
+    deadline = time.monotonic() + (10 if started else 1)
+    while True:
+        found = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 page = Source(name="page", kind="path", location=sys.argv[1])
 _prepare_run(None, [page], {"db": sys.argv[2], "task_runner": "dask"})
-print(len(fork_servers()))  # on Dask, its workers clean: none here
+print(len(fork_servers(started=False)))  # on Dask, its workers clean: none here
 _check_reclean_request(sys.argv[2], [], ExtractionMode.thorough)
-print(len(fork_servers()))  # a reclean of a warehouse that keeps no page: none
+print(len(fork_servers(started=False)))  # a reclean of a warehouse that keeps no page: none
 _prepare_run(None, [page], {"db": sys.argv[2]})
-print(len(fork_servers()))
+print(len(fork_servers(started=True)))
 """
 
 
