@@ -77,6 +77,7 @@ class IngestReport(BaseModel):
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    repeated: int = 0  # an article this run had loaded, reached again by another URL
     duplicates: dict[str, int] = Field(default_factory=dict)
     rejected: dict[str, int] = Field(default_factory=dict)
 
@@ -107,6 +108,7 @@ class IngestReport(BaseModel):
             new=pages.new,
             updated=pages.updated,
             unchanged=pages.unchanged,
+            repeated=pages.repeated,
             duplicates=dict(pages.duplicates),
             rejected=dict(pages.rejected),
         )
@@ -116,7 +118,7 @@ class IngestReport(BaseModel):
         that listed them may have been read: a site blocking its pages), or, with no page
         found, every feed, sitemap or list. A feed's entries stored the first time do not count:
         the same run again, storing none, would have failed."""
-        reached = self.new + self.updated + self.unchanged + self.not_modified
+        reached = self.new + self.updated + self.unchanged + self.repeated + self.not_modified
         if reached or self.rejected:
             return False
         return bool(self.failed) or bool(self.source_failed and not self.source_documents)
@@ -148,7 +150,10 @@ class IngestReport(BaseModel):
             for name in ("discovered", "feed_entries", "fetched", "not_modified")
         ]
         rows += [{"measure": f"failed: {k}", "value": v} for k, v in sorted(self.failed.items())]
-        rows += [{"measure": n, "value": getattr(self, n)} for n in ("new", "updated", "unchanged")]
+        rows += [
+            {"measure": n, "value": getattr(self, n)}
+            for n in ("new", "updated", "unchanged", "repeated")
+        ]
         rows += [
             {"measure": f"duplicate: {k}", "value": v} for k, v in sorted(self.duplicates.items())
         ]

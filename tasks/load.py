@@ -92,11 +92,13 @@ def load_batch(
         lock_wait_seconds=lock_wait_seconds,
     )
     get_run_logger().info(
-        "loaded %d new (%d duplicates), %d updated, %d unchanged, %d rejected, %d failed fetches",
+        "loaded %d new (%d duplicates), %d updated, %d unchanged, %d repeated, %d rejected, "
+        "%d failed fetches",
         counts.new,
         sum(counts.duplicates.values()),
         counts.updated,
         counts.unchanged,
+        counts.repeated,
         sum(counts.rejected.values()),
         sum(counts.failed.values()),
     )

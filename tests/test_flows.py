@@ -634,3 +634,32 @@ def test_reclean_batches_never_hold_one_url_twice():
         [(6, "e")],
     ]
     assert list(batches_of_distinct_urls([], 3)) == []
+
+
+@pytest.mark.parametrize("batch_size", [10, 1], ids=["one-batch", "a-batch-each"])
+def test_two_links_redirecting_to_one_page_are_one_article_repeated_not_unchanged(
+    prefect_harness, site, corpus, db_path, tmp_path, batch_size
+):
+    """Both links are fetched (each final URL is known only once its redirect is): the second
+    reaches an article this run loaded, which is `repeated`, not `unchanged` on a new warehouse,
+    whether it is in the same batch or a later one."""
+    from flows.ingest import ingest
+
+    site.page("/news/bbc-1", _page(corpus, "bbc-1"))
+    for link in ("/go/1", "/go/2"):
+        site.routes[link] = (302, {"Location": "/news/bbc-1"}, b"")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site.url('/go/1')}\n{site.url('/go/2')}\n")
+
+    first = ingest(
+        urls_files=[str(urls)], db=db_path, batch_size=batch_size, allow_private_hosts=True
+    )
+    assert (first.fetched, first.new, first.unchanged, first.repeated) == (2, 1, 0, 1)
+    assert _rows(db_path, "SELECT count(*) FROM articles") == [(1,)]
+    assert {"measure": "repeated", "value": 1} in first.rows()
+
+    site.page("/news/bbc-1", _page(corpus, "bbc-1") + "<!-- a new ETag, the same text -->")
+    second = ingest(
+        urls_files=[str(urls)], db=db_path, batch_size=batch_size, allow_private_hosts=True
+    )
+    assert (second.new, second.unchanged, second.repeated) == (0, 1, 1)

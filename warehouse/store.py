@@ -49,13 +49,15 @@ class LoadCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    repeated: int = 0  # pages of an article this run had loaded already (two URLs, one page)
     duplicates: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     feed_entries: int = 0
     superseded: int = 0  # pages a reclean read whose article a run fetched again meanwhile
 
     def add(self, other: LoadCounts) -> None:
-        names = ("fetched", "not_modified", "new", "updated", "unchanged", "feed_entries")
+        names = ("fetched", "not_modified", "new", "updated", "unchanged", "repeated")
+        names += ("feed_entries",)
         for name in (*names, "superseded"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed.update(other.failed)
@@ -80,6 +82,7 @@ class _Stored:
     version: int
     cluster_id: str
     title: str | None
+    this_run: bool = False  # stored by the run loading now
 
 
 def load_batch_rows(
@@ -111,7 +114,7 @@ def load_batch_rows(
             counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
             usable = [d for d in documents if not d.rejected]
             _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
-            _load_articles(conn, index, usable, prints, fetch_ids, now, counts)
+            _load_articles(conn, index, usable, prints, fetch_ids, now, counts, run_id=run_id)
             _touch_not_modified(conn, fetches, now)
             return counts
 
@@ -363,28 +366,41 @@ def _load_articles(
     now: datetime,
     counts: LoadCounts,
     reclean_seen: dict[str, tuple[datetime, datetime]] | None = None,
+    run_id: str | None = None,
 ) -> None:
-    """Decide new / new version / unchanged / duplicate for each document, then write in bulk.
+    """Decide new / new version / unchanged / repeated / duplicate for each document, then write
+    in bulk.
 
     `reclean_seen`: the batch is a reclean's (_ArticlePlan), with when its new articles were
-    seen."""
+    seen. `run_id`: the run fetching, whose own articles reached again are repeated, not
+    unchanged: two links redirecting to one page are both fetched (each final URL is known only
+    once its redirect is), and a new article read `unchanged` the second time."""
     if not docs:
         return
     if len(docs) != len(prints):
         raise ValueError(f"{len(docs)} documents but {len(prints)} fingerprints: they must align")
-    known = _existing_articles(conn, prints)
+    batch_start = min(fetch_ids.values(), default=0)
+    known = _existing_articles(conn, prints, run_id, batch_start)
     db_matches = _warehouse_matches(conn, index, prints)
     in_batch = match_batch(prints)
     plan = _ArticlePlan(now=now, fetch_ids=fetch_ids, reclean_seen=reclean_seen)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
     seen_ids: dict[str, _Stored] = {}  # the batch's articles so far
+    reached: set[str] = set()  # the batch's article ids so far
     for position, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
         stored = seen_ids.get(fp.article_id) or known.get(fp.article_id)
+        again = run_id is not None and (
+            fp.article_id in reached or (stored is not None and stored.this_run)
+        )
+        reached.add(fp.article_id)
         if stored is not None:
             batch_clusters[position] = stored.cluster_id
             if stored.text_hash == fp.text_hash and stored.title == doc.title:
                 plan.touch(doc, fp)
-                counts.unchanged += 1
+                if again:
+                    counts.repeated += 1
+                else:
+                    counts.unchanged += 1
             else:  # the text or the headline was edited
                 version = stored.version + 1
                 plan.new_version(doc, fp, version, stored.cluster_id)
@@ -424,11 +440,14 @@ def _incoming_table(prints: list[Fingerprint]) -> pa.Table:
 
 
 def _existing_articles(
-    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
+    conn: duckdb.DuckDBPyConnection,
+    prints: list[Fingerprint],
+    run_id: str | None,
+    batch_start: int,
 ) -> dict[str, _Stored]:
-    """Stored articles among the incoming ids, by id."""
+    """Stored articles among the incoming ids, by id; `batch_start`: the batch's first fetch id."""
     conn.register("incoming_ids", _incoming_table(prints))
-    rows = conn.execute(sql("existing_articles")).fetchall()
+    rows = conn.execute(sql("existing_articles"), [run_id, batch_start]).fetchall()
     conn.unregister("incoming_ids")
     return {row[0]: _Stored(*row[1:]) for row in rows}
 
