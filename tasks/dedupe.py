@@ -439,16 +439,19 @@ def shares_a_story(a: np.ndarray, b: np.ndarray) -> bool:
 def _key_match(
     fp: Fingerprint,
     fps: list[Fingerprint],
-    key_owner: dict[str, int],
+    key_holders: dict[str, list[int]],
     hash_owner: dict[str, int],
 ) -> BatchMatch | None:
-    """An earlier member sharing a canonical URL with this one (one text holding the other's),
-    else the same text."""
-    for key in (fp.canonical_key, fp.url_key):
-        if key is not None and key in key_owner:
-            owner = key_owner[key]
-            if shares_a_story(fp.shingles, fps[owner].shingles):
-                return BatchMatch(owner, "canonical_url", None)
+    """The earliest member sharing a canonical URL with this one whose text holds this one's or
+    is held by it, else the same text. Every member sharing the key is tried, as the warehouse's
+    match_canonical tries every stored article: a CMS stamps one canonical on unrelated pages, and
+    a teaser checked against the first of them only was a story of its own (QA)."""
+    holders = sorted(
+        {j for key in (fp.canonical_key, fp.url_key) if key for j in key_holders.get(key, [])}
+    )
+    for j in holders:
+        if shares_a_story(fp.shingles, fps[j].shingles):
+            return BatchMatch(j, "canonical_url", None)
     if fp.text_hash in hash_owner:
         return BatchMatch(hash_owner[fp.text_hash], "exact", 1.0)
     return None
@@ -481,7 +484,7 @@ def match_batch(fps: list[Fingerprint]) -> list[BatchMatch | None]:
     """
     root: list[int] = []
     url_owner: dict[str, int] = {}
-    key_owner: dict[str, int] = {}
+    key_holders: dict[str, list[int]] = {}  # url_key or canonical key -> members holding it
     hash_owner: dict[str, int] = {}
     bucket_members: dict[tuple[int, int], list[int]] = {}
     matches: list[BatchMatch | None] = []
@@ -490,16 +493,15 @@ def match_batch(fps: list[Fingerprint]) -> list[BatchMatch | None]:
         if fp.url_key in url_owner:
             root.append(root[url_owner[fp.url_key]])
         else:
-            direct = _key_match(fp, fps, key_owner, hash_owner) or _near_match(
+            direct = _key_match(fp, fps, key_holders, hash_owner) or _near_match(
                 fp, fps, bucket_members
             )
             if direct is not None:
                 match = BatchMatch(root[direct.index], direct.kind, direct.similarity)
             root.append(i if match is None else match.index)
         url_owner.setdefault(fp.url_key, i)
-        for key in (fp.url_key, fp.canonical_key):
-            if key is not None:
-                key_owner.setdefault(key, i)
+        for key in {fp.url_key, fp.canonical_key} - {None}:
+            key_holders.setdefault(key, []).append(i)
         hash_owner.setdefault(fp.text_hash, i)
         for band, bucket in enumerate(fp.buckets):
             bucket_members.setdefault((band, bucket), []).append(i)

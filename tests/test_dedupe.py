@@ -478,6 +478,20 @@ def test_an_earlier_page_declaring_this_url_canonical_groups_them():
     assert match_batch(fps)[1].kind == "canonical_url"
 
 
+def test_a_canonical_shared_with_an_unrelated_page_first_still_finds_its_story():
+    """A CMS stamps one canonical on unrelated pages: the teaser is checked against every page
+    sharing it, as the warehouse's match_canonical checks every stored one, so one run groups
+    what three runs group (it was checked against the first page only, a story of its own)."""
+    canonical = "https://site.example/real"
+    fps = batch_of(
+        ("https://site.example/p1", HERAT_ARTICLE, canonical),  # unrelated, the same canonical
+        ("https://site.example/real", ghazni_article(), None),
+        ("https://site.example/teaser", "\n".join(GHAZNI_PARAGRAPHS[:2]), canonical),
+    )
+    assert group_batch(fps) == [None, None, 1]
+    assert match_batch(fps)[2] == BatchMatch(1, "canonical_url", None)
+
+
 def test_group_batch_leaves_unrelated_and_repeated_urls_alone():
     fps = batch_of(
         ("https://a.example/ghazni", ghazni_article(), None),
