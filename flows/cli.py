@@ -896,6 +896,8 @@ def captures(
         with _user_errors():
             columns, data = daily_captures_data(db, _day(start), _day(end))
         _print_table(columns, data, format)
+        if not data:  # on stderr, as evidence's --limit note: the output stays the data
+            errors.print(_nothing_in_the_daily_table(db, "no day in that range"), highlight=False)
         return
     with _user_errors():
         rows = daily_captures_table(db, _day(start), _day(end))
@@ -981,6 +983,8 @@ def evidence(
         )
     if format is not OutputFormat.table:
         _print_table(columns, rows, format)
+        if not rows:
+            errors.print(_nothing_in_the_daily_table(db, "no reports match"), highlight=False)
         if more:  # on stderr: the output stays what a script reads, and the cut is not silent
             errors.print(f"note: the first {limit} rows; pass --limit for more", highlight=False)
         return

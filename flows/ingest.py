@@ -129,10 +129,16 @@ class IngestReport(BaseModel):
         failed = self.failed if pages_only else Counter(self.failed) + Counter(self.source_failed)
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(failed.items()))
         where = f"WHERE run_id = '{self.run_id}'" if self.run_id else "ORDER BY fetched_at DESC"
+        fix = (
+            "; private, loopback and link-local hosts are fetched only with "
+            "--allow-private-hosts (allow_private_hosts)"
+            if "private_host" in failed
+            else ""
+        )  # the one failure whose fix is a setting: the line names it, not only its rows
         return (
             f"every {'page' if pages_only else 'fetch'} failed ({reasons}), no article was "
-            f'loaded; see why: newsflow query "SELECT url, outcome, error FROM fetches {where}" '
-            f"--db {self.db}"
+            f'loaded{fix}; see why: newsflow query "SELECT url, outcome, error FROM fetches '
+            f'{where}" --db {self.db}'
         )
 
     def rows(self) -> list[dict[str, object]]:

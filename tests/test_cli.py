@@ -1183,7 +1183,7 @@ def test_ingest_where_every_fetch_failed_says_so_and_exits_1(prefect_harness, si
 
 @pytest.mark.parametrize(
     "reached",
-    [{"new": 1}, {"updated": 1}, {"unchanged": 1}, {"not_modified": 1},
+    [{"new": 1}, {"updated": 1}, {"unchanged": 1}, {"repeated": 1}, {"not_modified": 1},
      {"rejected": {"no_text": 1}}],
 )  # fmt: skip
 def test_a_run_that_reached_any_page_is_not_all_failed(reached) -> None:
@@ -1216,6 +1216,13 @@ def test_every_page_failing_is_a_failed_run_however_its_feed_answered() -> None:
         )
     gone = IngestReport(db="d", source_failed={"http_404": 1})  # no page found: its feed failed
     assert gone.all_failed() and gone.failures().startswith("every fetch failed (http_404: 1)")
+    assert "--allow-private-hosts" not in gone.failures()
+    loopback = IngestReport(db="d", source_failed={"private_host": 2})  # its fix is a setting
+    assert loopback.failures().startswith(
+        "every fetch failed (private_host: 2), no article was loaded; private, loopback and "
+        "link-local hosts are fetched only with --allow-private-hosts (allow_private_hosts); "
+        "see why: "
+    )
     empty = IngestReport(db="d", source_documents=1)  # a feed read, with nothing in it
     assert not empty.all_failed()
 

@@ -383,11 +383,25 @@ def test_evidence_command_takes_any_spelling_or_the_province_and_suggests_a_name
     assert result.stderr == "note: the first 2 rows; pass --limit for more\n"
     result = CliRunner().invoke(app, ["captures", "--start", "2021-09-01", "--db", timeline_db])
     assert result.stdout == "no day in that range; the daily table runs 2021-08-06 … 2021-08-15\n"
+    # CSV and JSON: the data on stdout, the why on stderr (a script was told nothing)
+    result = evidence("Farah")
+    assert (result.stdout, result.stderr) == (
+        "[]\n", "no reports match; the daily table runs 2021-08-06 … 2021-08-15\n"
+    )  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["captures", "--start", "2021-09-01", "--db", timeline_db, "-f", "csv"]
+    )
+    assert result.stdout.count("\n") == 1  # the header alone
+    assert result.stderr == "no day in that range; the daily table runs 2021-08-06 … 2021-08-15\n"
     with db.writer(timeline_db) as conn:  # as before any summarize
         conn.execute("DELETE FROM daily_captures; DELETE FROM capture_events")
     for command in ("evidence", "captures"):
         result = CliRunner().invoke(app, [command, "--db", timeline_db])
         assert result.stdout == "the daily table is empty: `newsflow summarize` computes it\n"
+        result = CliRunner().invoke(app, [command, "--db", timeline_db, "-f", "json"])
+        assert (result.stdout, result.stderr) == (
+            "[]\n", "the daily table is empty: `newsflow summarize` computes it\n"
+        )  # fmt: skip
 
 
 def test_the_reports_artifact_cuts_long_sentences_and_keeps_the_last_reports():
