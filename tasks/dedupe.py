@@ -436,6 +436,15 @@ def shares_a_story(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(smaller) and held / smaller >= CANONICAL_CONTAINMENT
 
 
+def still_one_story(new: np.ndarray, old: np.ndarray) -> bool:
+    """Whether an article's new text (its distinct shingles) still tells the story its old one
+    did: Jaccard of at least NEAR_THRESHOLD (an edit, a paragraph added), or one holding the
+    other (a live page grown, a text cut). Counted exactly: one pair, one article a time."""
+    union = np.union1d(new, old).size
+    held = np.intersect1d(new, old, assume_unique=True).size
+    return (bool(union) and held / union >= NEAR_THRESHOLD) or shares_a_story(new, old)
+
+
 def _key_match(
     fp: Fingerprint,
     fps: list[Fingerprint],

@@ -586,3 +586,58 @@ def test_a_feed_entry_edited_by_its_feed_is_kept_as_it_reads_now(db_path):
     assert _rows(
         db_path, "SELECT title, author, published_at, first_seen_at FROM feed_entries"
     ) == [("Kandahar falls", "A. Writer", datetime(2021, 8, 12, 9, tzinfo=UTC), seen)]
+
+
+def _story_of(db_path: str, url_part: str) -> tuple:
+    return _rows(
+        db_path,
+        "SELECT s.url, a.duplicate_kind FROM articles a JOIN articles s ON s.id = a.cluster_id "
+        f"WHERE a.url LIKE '%{url_part}%'",
+    )[0]
+
+
+def test_a_copy_whose_url_now_holds_another_article_leaves_its_story(db_path):
+    """A URL reused for another text: its new version is filed where that text belongs, not kept
+    an `exact` copy of a story it no longer tells (QA: a search for its words found the old
+    story alone); an edit keeps its story."""
+    _load(db_path, [_doc("https://a.example/news/1", REPORT), _doc("https://b.example/k", OTHER)])
+    _load(db_path, [_doc("https://mirror.example/1", REPORT.upper())])
+    _load(db_path, [_doc("https://mirror.example/2", REPORT.upper())])
+    assert _story_of(db_path, "mirror.example/1") == ("https://a.example/news/1", "exact")
+
+    counts = _load(db_path, [_doc("https://mirror.example/1", _syndicated(REPORT))])  # an edit
+    assert counts.updated == 1
+    assert _story_of(db_path, "mirror.example/1") == ("https://a.example/news/1", "exact")
+
+    _load(db_path, [_doc("https://mirror.example/1", OTHER.upper(), title="Airport shelled")])
+    assert _story_of(db_path, "mirror.example/1") == ("https://b.example/k", "exact")
+    unrelated = "Local elections were held peacefully across the valley on Sunday. " * 12
+    _load(db_path, [_doc("https://mirror.example/2", unrelated, title="Elections held")])
+    assert _story_of(db_path, "mirror.example/2") == ("https://mirror.example/2", None)
+    assert _rows(db_path, "SELECT count(*) FROM stories") == [(3,)]
+    assert check_warehouse(db_path) == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_a_story_whose_first_article_moved_away_keeps_its_copies(db_path, tmp_path, backend):
+    """The story's first article now holds another text: its copies keep their story, rooted at
+    the earliest of them, and a copy arriving later still finds it, through the band index, on
+    the exact copy's signature, which it had no need of before."""
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _load(db_path, [_doc("https://a.example/news/1", REPORT)])
+    _load(db_path, [_doc("https://mirror.example/copy", REPORT.upper())])
+    _load(db_path, [_doc("https://a.example/news/1", OTHER, title="Kandahar airport shelled")])
+    assert _story_of(db_path, "a.example/news/1") == ("https://a.example/news/1", None)
+    assert _story_of(db_path, "mirror.example") == ("https://mirror.example/copy", None)
+
+    counts = _load(db_path, [_doc("https://wire.example/story", _syndicated(REPORT))])
+    assert counts.duplicates == {"near": 1}
+    assert _story_of(db_path, "wire.example") == ("https://mirror.example/copy", "near")
+    stories = "SELECT url, copies FROM stories ORDER BY url"
+    assert _rows(db_path, stories) == [
+        ("https://a.example/news/1", 1),
+        ("https://mirror.example/copy", 2),
+    ]
+    if backend == "duckdb":
+        assert check_warehouse(db_path) == []

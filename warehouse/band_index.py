@@ -91,7 +91,8 @@ UPDATE lsh_count SET docs = docs + (
 _COUNT_ONE_MORE = "UPDATE lsh_count SET docs = docs + 1"
 _UPSERT_DOC = """
 INSERT INTO lsh_docs (article_id, cluster_id, signature, pending) VALUES (?, ?, ?, ?)
-ON CONFLICT (article_id) DO UPDATE SET signature = excluded.signature, pending = excluded.pending
+ON CONFLICT (article_id) DO UPDATE SET
+    cluster_id = excluded.cluster_id, signature = excluded.signature, pending = excluded.pending
 """
 _DELETE_KEYS = """
 DELETE FROM lsh_keys WHERE doc = ?1 AND key IN (SELECT value FROM json_each(?2))

@@ -14,10 +14,13 @@ import pyarrow as pa
 from tasks.dedupe import (
     BatchMatch,
     Fingerprint,
+    band_buckets,
     match_batch,
+    minhash_signature,
     near_duplicate_of,
     shares_a_story,
     shingle_set,
+    still_one_story,
     url_key,
 )
 from tasks.records import Document, FeedEntry, FetchResult, Source
@@ -384,6 +387,10 @@ def _load_articles(
     db_matches = _warehouse_matches(conn, index, prints)
     in_batch = match_batch(prints)
     plan = _ArticlePlan(now=now, fetch_ids=fetch_ids, reclean_seen=reclean_seen)
+    moving = _moving_away(conn, docs, prints, known)
+    for article_id in moving:
+        if known[article_id].cluster_id == article_id:
+            plan.reroot(conn, article_id)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
     seen_ids: dict[str, _Stored] = {}  # the batch's articles so far
     reached: set[str] = set()  # the batch's article ids so far
@@ -393,8 +400,17 @@ def _load_articles(
             fp.article_id in reached or (stored is not None and stored.this_run)
         )
         reached.add(fp.article_id)
+        match = db_matches.get(position)
+        if match is not None:  # found as the warehouse stood: its story may have a new root
+            match = replace(match, cluster_id=plan.current(match.cluster_id))
         if stored is not None:
-            batch_clusters[position] = stored.cluster_id
+            cluster = (
+                stored.cluster_id if fp.article_id in seen_ids else plan.current(stored.cluster_id)
+            )
+            if fp.article_id in moving and fp.article_id not in seen_ids:
+                match = match or _batch_match(in_batch[position], batch_clusters)
+                cluster = plan.restory(fp.article_id, match)
+            batch_clusters[position] = cluster
             if stored.text_hash == fp.text_hash and stored.title == doc.title:
                 plan.touch(doc, fp)
                 if again:
@@ -403,13 +419,11 @@ def _load_articles(
                     counts.unchanged += 1
             else:  # the text or the headline was edited
                 version = stored.version + 1
-                plan.new_version(doc, fp, version, stored.cluster_id)
-                seen_ids[fp.article_id] = _Stored(
-                    fp.text_hash, version, stored.cluster_id, doc.title
-                )
+                plan.new_version(doc, fp, version, cluster)
+                seen_ids[fp.article_id] = _Stored(fp.text_hash, version, cluster, doc.title)
                 counts.updated += 1
             continue
-        match = db_matches.get(position) or _batch_match(in_batch[position], batch_clusters)
+        match = match or _batch_match(in_batch[position], batch_clusters)
         cluster = match.cluster_id if match else fp.article_id
         batch_clusters[position] = cluster
         seen_ids[fp.article_id] = _Stored(fp.text_hash, 1, cluster, doc.title)
@@ -418,6 +432,32 @@ def _load_articles(
         if match:
             counts.duplicates[match.kind] += 1
     plan.write(conn, index)
+
+
+def _moving_away(
+    conn: duckdb.DuckDBPyConnection,
+    docs: list[Document],
+    prints: list[Fingerprint],
+    known: dict[str, _Stored],
+) -> set[str]:
+    """The stored articles whose new text here no longer tells the story of their stored one: a
+    URL reused for another article (a live page, a recycled slug), a page whose reading changed.
+    Their story is decided again (_ArticlePlan.restory); an edit keeps it (still_one_story).
+    Before, such an article stayed in its story for good, `exact` copy of a text it no longer
+    held, and unfindable as a story of its own (QA)."""
+    first_texts: dict[str, np.ndarray] = {}
+    for fp in prints:
+        stored = known.get(fp.article_id)
+        if stored is not None and stored.text_hash != fp.text_hash:
+            first_texts.setdefault(fp.article_id, fp.shingles)
+    if not first_texts:
+        return set()
+    rows = conn.execute(sql("stored_texts"), {"ids": list(first_texts)}).fetchall()
+    return {
+        article_id
+        for article_id, text in rows
+        if not still_one_story(first_texts[article_id], shingle_set(text))
+    }
 
 
 def _batch_match(found: BatchMatch | None, clusters: dict[int, str]) -> _Match | None:
@@ -560,6 +600,53 @@ class _ArticlePlan:
         self.versions: list[dict] = []
         self.touched: dict[str, dict] = {}  # id -> metadata as read now (the batch's last)
         self.signatures: dict[str, tuple[IndexEntry, bool]] = {}  # id -> (latest, replaces)
+        self.stories: dict[str, dict] = {}  # id -> its story's columns, where they change
+        self.rerooted: dict[str, str] = {}  # a story's first article, moved away -> its new root
+
+    def current(self, cluster_id: str) -> str:
+        """The story as this batch leaves it: one whose first article moved away has a new root."""
+        return self.rerooted.get(cluster_id, cluster_id)
+
+    def reroot(self, conn: duckdb.DuckDBPyConnection, root: str) -> None:
+        """The first article of a story moves away (_moving_away): the others keep their story,
+        rooted at the earliest of them, with their signatures filed under it again (the band
+        index's entries, and a lake's changes, say the story). A root that was an exact copy gets
+        the signature it had no need of, so near copies of the story are still found."""
+        members = conn.execute(sql("story_members"), [root]).fetchall()
+        if not members:
+            return
+        new_root = members[0][0]
+        self.rerooted[root] = new_root
+        for article_id, text, kind, similarity, signature in members:
+            first = article_id == new_root
+            self.stories[article_id] = {
+                "id": article_id,
+                "cluster_id": new_root,
+                "duplicate_of": None if first else new_root,
+                "duplicate_kind": None if first else kind,
+                "similarity": None if first else similarity,
+            }
+            if signature is None and not first:
+                continue
+            signature = (
+                minhash_signature(text) if signature is None else np.asarray(signature, np.uint32)
+            )
+            entry = IndexEntry(article_id, new_root, signature, band_buckets(signature))
+            self.signatures[article_id] = (entry, True)
+
+    def restory(self, article_id: str, match: _Match | None) -> str:
+        """The story of an article whose text moved away from its own: the one its new text
+        matches, else a story of its own. Returns it."""
+        cluster = article_id if match is None else match.cluster_id
+        own = cluster == article_id
+        self.stories[article_id] = {
+            "id": article_id,
+            "cluster_id": cluster,
+            "duplicate_of": None if own else cluster,
+            "duplicate_kind": None if own or match is None else match.kind,
+            "similarity": None if own or match is None else match.similarity,
+        }
+        return cluster
 
     def _row(self, doc: Document, fp: Fingerprint, version: int) -> dict:
         return {
@@ -619,6 +706,23 @@ class _ArticlePlan:
             _run_with(
                 conn, "incoming_articles", _articles_table(self.updates, True), "update_articles"
             )
+        if self.stories:
+            stories = pa.table(
+                {
+                    column: pa.array(
+                        [row[column] for row in self.stories.values()],
+                        type=pa.float64() if column == "similarity" else pa.string(),
+                    )
+                    for column in (
+                        "id",
+                        "cluster_id",
+                        "duplicate_of",
+                        "duplicate_kind",
+                        "similarity",
+                    )
+                }
+            )
+            _run_with(conn, "incoming_stories", stories, "restory_articles")
         if self.versions:
             load_extension(conn, "fts")  # the search_term() macro stems with fts's stem()
             versions = _versions_table(self.versions, self.now)

@@ -1,7 +1,8 @@
 -- A lake's signature changes since the near-duplicate index last read it ($since to $until,
 -- snapshots included; warehouse.band_index): per article only its last change, whether it now
--- has a signature, and its story from the article rows written in the same commits (a story
--- never changes; an orphan signature files under itself, as band_index_docs files it).
+-- has a signature, and its story from the article rows written in the same commits (an article
+-- whose story changes has its signature written again with it; an orphan signature files under
+-- itself, as band_index_docs files it).
 WITH changes AS (
     SELECT article_id,
            signature,
@@ -13,7 +14,7 @@ WITH changes AS (
     FROM table_changes('minhash_signatures', $since, $until)
 ),
 stories AS (
-    SELECT id, any_value(cluster_id) AS cluster_id
+    SELECT id, arg_max(cluster_id, snapshot_id) AS cluster_id
     FROM table_changes('articles', $since, $until)
     WHERE change_type IN ('insert', 'update_postimage')
     GROUP BY id
