@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar, assert_never
 from urllib.parse import parse_qs, quote, urldefrag, urljoin, urlsplit
+from urllib.request import url2pathname
 
 import feedparser
 import lxml.etree
@@ -928,13 +929,46 @@ def _is_page_file(path: Path) -> bool:
     return path.name.lower().endswith(PAGE_SUFFIXES)
 
 
-def _walk_files(root: Path) -> list[Path]:
-    """Every file under root, symlinked directories not followed, in sorted order."""
-    files = []
-    for directory, subdirs, names in os.walk(root, followlinks=False):
+RESOURCE_FOLDER_SUFFIX = "_files"  # a browser's "Web page, complete": X.html and X_files/
+
+
+def _walk_files(root: Path) -> tuple[list[Path], int]:
+    """Every file under root in sorted order, and how many were left in saved pages' resource
+    folders. A symlinked folder is read, once: a loop, or a folder linked twice, adds nothing
+    (it was skipped, and a folder of links alone read as `0 other files`). A saved page's
+    `X_files/` beside its `X.html` holds the page's frames and scripts, not pages: an ad's frame
+    was loaded as an article."""
+    files, seen, resources = [], set(), 0
+    for directory, subdirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            subdirs.clear()
+            continue
+        seen.add(real)
         subdirs.sort()
+        for name in list(subdirs):
+            if _is_resource_folder(Path(directory, name)):
+                subdirs.remove(name)
+                resources += sum(len(found) for _, _, found in os.walk(Path(directory, name)))
         files.extend(Path(directory, name) for name in names)
-    return sorted(files)
+    return sorted(files), resources
+
+
+def _is_resource_folder(folder: Path) -> bool:
+    """Whether a folder is the `X_files` a browser saved beside the page `X.html` (or .htm)."""
+    if not folder.name.endswith(RESOURCE_FOLDER_SUFFIX):
+        return False
+    stem = folder.name[: -len(RESOURCE_FOLDER_SUFFIX)]
+    return any(folder.with_name(stem + suffix).is_file() for suffix in (".html", ".htm"))
+
+
+def _local_path(location: str) -> Path:
+    """A path source's location as a path: a `file://` URI (as the fetches table shows pages) is
+    the file it names (it was read as a folder named `file:`)."""
+    parts = urlsplit(location)
+    if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost"):
+        return Path(url2pathname(parts.path))
+    return Path(location).expanduser()
 
 
 def discover_files(path: str, source_name: str) -> list[WorkItem]:
@@ -943,7 +977,7 @@ def discover_files(path: str, source_name: str) -> list[WorkItem]:
     Each becomes a WorkItem with the file's absolute file:// URI; other files are counted and
     skipped.
     """
-    root = Path(path).expanduser()
+    root = _local_path(path)
     if not root.exists():
         raise SourceError(
             "not_found", f"path source {source_name!r}: {root} does not exist; fix its location"
@@ -955,17 +989,19 @@ def discover_files(path: str, source_name: str) -> list[WorkItem]:
                 f"path source {source_name!r}: {root} is not one of {', '.join(PAGE_SUFFIXES)}",
             )
         return [WorkItem(url=_page_path(root).as_uri(), source_name=source_name)]
-    files = _walk_files(root)
+    files, resources = _walk_files(root)
     pages = [f for f in files if _is_page_file(f)]
     LOGGER.log(
         logging.INFO if pages else logging.WARNING,  # an empty folder read silently as done
-        "path source %r: %d page files, %d other files ignored under %s",
+        "path source %r: %d page files, %d other files ignored under %s%s",
         source_name,
         len(pages),
         len(files) - len(pages),
         root,
+        f", and {resources} files of saved pages' resource folders (X_files)" if resources else "",
     )
-    return [WorkItem(url=_page_path(f).as_uri(), source_name=source_name) for f in pages]
+    uris = dict.fromkeys(_page_path(f).as_uri() for f in pages)  # a file linked twice: once
+    return [WorkItem(url=uri, source_name=source_name) for uri in uris]
 
 
 def _page_path(path: Path) -> Path:

@@ -756,6 +756,42 @@ def test_discover_files_finds_pages_recursively_sorted_as_file_uris(tmp_path: Pa
     assert {item.source_name for item in items} == {"disk"}
 
 
+def test_a_browsers_resource_folder_is_no_page_and_a_linked_folder_is_read_once(
+    tmp_path: Path, caplog
+):
+    """ "Web page, complete" saves X.html beside X_files/ (frames, scripts): an ad's frame there
+    was loaded as an article. A symlinked folder was skipped, the log saying `0 other files`;
+    it is read, and a loop or a second link to one folder adds nothing."""
+    saved = tmp_path / "saved"
+    for name in ["story.html", "story_files/ad.html", "story_files/app.js", "notes_files/a.html"]:
+        (saved / name).parent.mkdir(parents=True, exist_ok=True)
+        (saved / name).write_text("<p>x</p>")
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "b.htm").write_text("<p>x</p>")
+    (saved / "linked").symlink_to(tmp_path / "elsewhere")
+    (saved / "again").symlink_to(tmp_path / "elsewhere")
+    (saved / "loop").symlink_to(saved)
+    caplog.set_level(logging.INFO)
+    urls = [item.url for item in discover_files(str(saved), "disk")]
+    assert urls == [
+        (tmp_path / "elsewhere" / "deeper" / "b.htm").as_uri(),
+        (saved / "notes_files" / "a.html").as_uri(),  # no notes.html: a folder like any other
+        (saved / "story.html").as_uri(),
+    ]
+    [record] = [r for r in caplog.records if "path source 'disk'" in r.getMessage()]
+    assert record.getMessage().endswith("and 2 files of saved pages' resource folders (X_files)")
+
+
+def test_a_path_source_given_as_a_file_uri_reads_that_file(tmp_path: Path):
+    """The fetches table names saved pages by file:// URI, which a user pastes back: it was read
+    as a folder named `file:` in the working folder, the row naming a file that exists."""
+    page = tmp_path / "a page.html"
+    page.write_text("<p>x</p>")
+    assert [i.url for i in discover_files(page.as_uri(), "one")] == [page.as_uri()]
+    assert [i.url for i in discover_files(tmp_path.as_uri(), "all")] == [page.as_uri()]
+
+
 def test_a_folder_with_no_page_file_is_a_warning(tmp_path: Path, caplog):
     """An empty drop folder is a normal run, but it was read without a word above INFO."""
     (tmp_path / "notes.md").write_text("x")
