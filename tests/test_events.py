@@ -34,8 +34,8 @@ def gazetteer() -> events.Gazetteer:
 def insert_articles(db_path: str, articles: list[dict[str, Any]]) -> list[str]:
     """Bulk-insert article rows as the load stage leaves them; returns their ids.
 
-    Each dict needs url, text and published_at; title, site_name, cluster_id, duplicate_of,
-    published_offset and version are optional.
+    Each dict needs url, text and published_at; title, site_name, canonical_url, cluster_id,
+    duplicate_of, published_offset and version are optional.
     """
     seen = datetime(2021, 8, 20, tzinfo=UTC)
     rows = []
@@ -46,6 +46,7 @@ def insert_articles(db_path: str, articles: list[dict[str, Any]]) -> list[str]:
                 "id": article_id,
                 "url_key": article["url"],
                 "url": article["url"],
+                "canonical_url": article.get("canonical_url"),
                 "source_name": "tests",
                 "title": article.get("title"),
                 "site_name": article.get("site_name"),

@@ -148,6 +148,36 @@ def test_one_report_syndicated_on_three_sites_is_three_sources_and_one_story(db_
     assert day["max_reported_count"] == 2
 
 
+def test_saved_pages_of_one_site_are_one_source_by_their_canonical_host(db_path):
+    """A page on disk has no web host: its site was its site name, so one site's saved pages
+    with and without a name were two sources (QA). Their canonical URL's host is the site."""
+    saved = "file:///home/analyst/saved/"
+    pages = [
+        {"url": f"{saved}one.html", "site_name": "Asia Wire",
+         "canonical_url": "https://www.asiawire.example/news/herat"},
+        {"url": f"{saved}two.html", "site_name": None,
+         "canonical_url": "https://asiawire.example/news/herat-2"},
+        {"url": f"{saved}three.html", "site_name": "Frontier Dispatch", "canonical_url": None},
+    ]  # fmt: skip
+    insert_articles(
+        db_path,
+        [
+            {**page, "text": f"The Taliban captured Herat on Friday, officials said. ({n})",
+             "published_at": datetime(2021, 8, 13, 12, tzinfo=UTC)}
+            for n, page in enumerate(pages)
+        ],
+    )  # fmt: skip
+    _extract_all(db_path)
+    recompute_daily_summaries(db_path, None, None)
+    assert _rows(db_path, "SELECT sources, site_names FROM daily_capture_sources") == [
+        (2, ["Asia Wire", "Frontier Dispatch"])
+    ]
+    assert _rows(db_path, "SELECT site, articles FROM daily_article_counts ORDER BY 1") == [
+        ("Asia Wire", 2),
+        ("Frontier Dispatch", 1),
+    ]
+
+
 def test_both_daily_tables_show_a_site_by_its_name_as_read_now(timeline_db):
     """An article seen again takes its site name as newsflow reads it then (a web address given
     as a site name gives way to the host), without a new version: its capture events are not

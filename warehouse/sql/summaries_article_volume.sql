@@ -3,12 +3,12 @@
 -- A site is its web host (www. aside), as in daily_capture_sources, so its pages with and without
 -- a site name are one site; it is shown by the name its pages give most (over all its articles,
 -- so a site keeps one name whatever days are recomputed), else by its host. Files on disk have
--- no host: their site name (or source name) stands in.
+-- no host: their canonical URL's (page_host), else their site name (or source name), stands in.
 CREATE OR REPLACE TEMP TABLE article_volume AS
 WITH dated AS (
     SELECT
         local_day(published_at, published_offset, NULL) AS day,
-        coalesce(url_host(url), source_site(site_name, url, source_name)) AS host,
+        coalesce(page_host(url, canonical_url), source_site(site_name, url, source_name)) AS host,
         site_name,
         cluster_id
     FROM articles

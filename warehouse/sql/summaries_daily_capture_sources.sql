@@ -3,7 +3,7 @@
 -- A site is its web host (www. aside), so its pages with and without a site name are one source;
 -- it is shown by the name its pages give most now (else the host), as daily_article_counts shows
 -- it: an article seen again takes the site name as newsflow reads it then. Files on disk have no
--- host: their site name (or source name) stands in. The story is the article's as it stands, not
+-- host: their canonical URL's (page_host), else their site name (or source name), stands in. The story is the article's as it stands, not
 -- the one its events were extracted under: a story whose first article moved away (a URL reused
 -- for another text) is rooted at its next article, whose events were not read again.
 INSERT INTO daily_capture_sources
@@ -12,7 +12,8 @@ WITH events AS (
         e.capital, e.province, e.capital_kind, e.status, e.event_date AS day,
         source_site(a.site_name, a.url, a.source_name) AS site_name,
         a.cluster_id,  -- the story as it stands (above)
-        coalesce(url_host(a.url), source_site(a.site_name, a.url, a.source_name)) AS site
+        coalesce(page_host(a.url, a.canonical_url), source_site(a.site_name, a.url, a.source_name))
+            AS site
     FROM capture_events AS e
     JOIN articles AS a ON a.id = e.article_id
     WHERE e.status IN ('confirmed', 'claimed')
