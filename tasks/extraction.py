@@ -218,23 +218,53 @@ _DATE_LINE_SPLIT_RE = re.compile(r"[\s,./:()\-–—]+")
 
 # Text scrapes: the dateline that gives the publication time, and the shape of a headline.
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
-_DATELINE_LABEL = r"(?:(?:published|posted|updated)(?:\s+(?:time|on|at))?\s*:?\s*)?"
-_DATELINE_TIME = (
-    r"(?:,?\s+(?:at\s+)?(?P<time>\d{1,2}:\d{2})(?:\s*(?P<tz>GMT|UTC|Z|[+-]\d{2}:?\d{2}))?)?"
+_DATELINE_LABEL = (
+    r"(?:(?:published|posted|updated)(?:\s+(?:time|on|at))?\s*:?\s*)?"
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"  # "Thu 12 Aug 2021", "Thursday, …"
 )
+# "16:21", "10.29" (the Guardian's), "4:21 p.m."; a zone as an offset ("+04:30", "GMT+4:30") or
+# an abbreviation (_ZONE_OFFSETS; one not there, "ET", leaves the time as the site's own)
+_DATELINE_TIME = (
+    r"(?:,?\s+(?:at\s+)?(?P<time>\d{1,2}[:.]\d{2})(?:\s*(?P<ampm>[ap])\.?m\b\.?)?"
+    r"(?:\s*(?P<tz>(?:GMT|UTC)?\s*[+-]\d{1,2}(?::?\d{2})?|[A-Z]{1,5}\b))?)?"
+)
+_ZONE_OFFSETS = {
+    "GMT": "+00:00", "UTC": "+00:00", "Z": "+00:00", "BST": "+01:00", "CET": "+01:00",
+    "CEST": "+02:00", "EST": "-05:00", "EDT": "-04:00", "PST": "-08:00", "PDT": "-07:00",
+}  # fmt: skip
 _UPDATED_DATELINE_RE = re.compile(r"^\s*updated\b", re.IGNORECASE)  # a fallback: not when published
 _DATELINE_TAIL = r"\s*(?:(?:[/|]|(?:edited|updated|last updated)\b).*)?$"  # "/ Updated 2 hours ago"
 _DATELINE_RULES: dict[str, re.Pattern[str]] = {
-    # "12 Aug, 2021 16:21", "Published time: 3 March 2021, 09:15 GMT Edited time: …"
+    # "12 Aug, 2021 16:21", "Published time: 3 March 2021, 09:15 GMT Edited time: …",
+    # "Thu 12 Aug 2021 10.29 BST", "12 August 2021 at 16:21 GMT+4:30"
     "day_month_year": re.compile(
         rf"^{_DATELINE_LABEL}(?P<day>\d{{1,2}})\s+(?P<month>(?:{_MONTHS})[a-z]*)\.?,?"
         rf"\s+(?P<year>\d{{4}}){_DATELINE_TIME}{_DATELINE_TAIL}",
         re.IGNORECASE,
     ),
-    # "Aug 12, 2021 16:21", "Updated: August 12, 2021 at 16:21 +04:30"
+    # "Aug 12, 2021 16:21", "Updated: August 12, 2021 at 16:21 +04:30",
+    # "Thursday, August 12, 2021", "Aug. 12, 2021, 4:21 p.m. ET"
     "month_day_year": re.compile(
         rf"^{_DATELINE_LABEL}(?P<month>(?:{_MONTHS})[a-z]*)\.?\s+(?P<day>\d{{1,2}}),?"
         rf"\s+(?P<year>\d{{4}}){_DATELINE_TIME}{_DATELINE_TAIL}",
+        re.IGNORECASE,
+    ),
+    # "12.08.2021 16:21": with dots, the day comes first
+    "day_month_year_dots": re.compile(
+        rf"^{_DATELINE_LABEL}(?P<day>\d{{1,2}})\.(?P<month>\d{{1,2}})\.(?P<year>\d{{4}})"
+        rf"{_DATELINE_TIME}{_DATELINE_TAIL}",
+        re.IGNORECASE,
+    ),
+    # "2021/08/12": the year first, then the month
+    "year_month_day_slashes": re.compile(
+        rf"^{_DATELINE_LABEL}(?P<year>\d{{4}})/(?P<month>\d{{1,2}})/(?P<day>\d{{1,2}})"
+        rf"{_DATELINE_TIME}{_DATELINE_TAIL}",
+        re.IGNORECASE,
+    ),
+    # "12/08/2021" or "08/12/2021": read only when one part is over 12 (_unambiguous_slashes)
+    "slashes": re.compile(
+        rf"^{_DATELINE_LABEL}(?P<first>\d{{1,2}})/(?P<second>\d{{1,2}})/(?P<year>\d{{4}})"
+        rf"{_DATELINE_TIME}{_DATELINE_TAIL}",
         re.IGNORECASE,
     ),
     # "2021-08-12 16:21" or "2021-08-12T16:21:00+04:30"
@@ -980,7 +1010,7 @@ def _boilerplate_rule(line: str) -> str | None:
 def _strip_boilerplate(text: str, titles: list[str]) -> str:
     """Drop boilerplate lines, the list of links a "Related:" line introduces, and the headline
     repeated at the top of the body (the Document carries the title on its own)."""
-    title_keys = {_fold(title) for title in titles if len(_fold(title)) > 10}
+    title_keys = {_fold(title) for title in titles if _text_width(_fold(title)) > 10}
     kept: list[str] = []
     in_link_list = False
     for line in text.split("\n"):
@@ -994,6 +1024,12 @@ def _strip_boilerplate(text: str, titles: list[str]) -> str:
         if rule is None and not is_headline:
             kept.append(line)
     return "\n".join(kept)
+
+
+def _text_width(text: str) -> int:
+    """A text's width in Latin letters: a Chinese, Japanese or Korean character, a word's worth
+    in two, counts two (an eight-character Chinese headline was too short to be dropped)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _is_title_line(line: str, title_keys: set[str]) -> bool:
@@ -1196,24 +1232,67 @@ def _rejection_reason(text: str) -> str | None:
 
 
 def _parse_dateline(line: str) -> datetime | None:
-    """The moment a dateline line states ("12 Aug, 2021 16:21"), else None."""
+    """The moment a dateline line states ("12 Aug, 2021 16:21", "Thu 12 Aug 2021 10.29 BST"),
+    else None. A line read as a date but in no shape here loses its date with the line (a
+    weekday before it, a time with a dot, "p.m." or a zone's name did, before)."""
     for rule in _DATELINE_RULES.values():
         match = rule.match(line)
-        if not match:
-            continue
-        fields = match.groupdict()
-        if fields.get("iso"):
-            return _parse_datetime_string(fields["iso"])
-        text = f"{fields['day']} {fields['month'][:3]} {fields['year']} {fields['time'] or '00:00'}"
-        try:
-            moment = datetime.strptime(text, "%d %b %Y %H:%M")
-        except ValueError:
-            return None
-        zone = fields.get("tz")
-        if zone and zone.upper() not in ("GMT", "UTC", "Z"):
-            return _parse_datetime_string(moment.strftime("%Y-%m-%dT%H:%M") + zone)
-        return moment.replace(tzinfo=UTC) if zone else moment
+        if match:
+            return _dateline_moment(match.groupdict())
     return None
+
+
+def _dateline_moment(fields: dict[str, str | None]) -> datetime | None:
+    if fields.get("iso"):
+        return _parse_datetime_string(fields["iso"])
+    day, month = _day_and_month(fields)
+    if day is None or month is None:
+        return None
+    hour, minute = map(int, re.split(r"[:.]", fields.get("time") or "0:00"))
+    if fields.get("ampm"):
+        hour = hour % 12 + (12 if fields["ampm"].lower() == "p" else 0)
+    try:
+        moment = datetime(int(fields["year"] or 0), month, day, hour, minute)
+    except ValueError:
+        return None
+    offset = _zone_offset(fields.get("tz"))
+    if offset is None:
+        return moment  # no zone, or one not known: the site's own time
+    return _parse_datetime_string(moment.strftime("%Y-%m-%dT%H:%M") + offset)
+
+
+def _day_and_month(fields: dict[str, str | None]) -> tuple[int | None, int | None]:
+    """A dateline's day and month, the month named or numbered; two numbers split by slashes
+    only when one is over 12 (12/08/2021 is August in London and December in New York)."""
+    if fields.get("first"):
+        first, second = int(fields["first"]), int(fields["second"] or 0)
+        if first > 12 >= second:
+            return first, second
+        if second > 12 >= first:
+            return second, first
+        return None, None
+    month = fields["month"] or ""
+    number = int(month) if month.isdigit() else _MONTH_NUMBERS.get(month[:3].lower())
+    return int(fields["day"] or 0), number
+
+
+_MONTH_NUMBERS = {
+    name: number for number, name in enumerate(_MONTHS.replace("|sept", "").split("|"), 1)
+}  # not calendar.month_abbr, which is the locale's
+
+
+def _zone_offset(zone: str | None) -> str | None:
+    """A dateline zone as an ISO offset ("GMT+4:30" -> "+04:30"), None when unknown."""
+    if not zone:
+        return None
+    zone = zone.strip().upper()
+    if zone in _ZONE_OFFSETS:
+        return _ZONE_OFFSETS[zone]
+    found = re.fullmatch(r"(?:GMT|UTC)?\s*([+-])(\d{1,2}):?(\d{2})?", zone)
+    if found is None:
+        return None
+    sign, hours, minutes = found.groups()
+    return f"{sign}{int(hours):02d}:{minutes or '00'}"
 
 
 def _is_headline(line: str) -> bool:

@@ -126,6 +126,15 @@ def _utc(*fields: int) -> datetime:
         ("12 Aug, 2021 16:21 / Updated 2 hours ago", _utc(2021, 8, 12, 16, 21), None),
         ("Updated: August 15, 2021 at 09:30 GMT", _utc(2021, 8, 15, 9, 30), "+00:00"),
         ("2021-08-13T10:00:00+04:30", _utc(2021, 8, 13, 5, 30), "+04:30"),
+        # shapes whose line was dropped as a date while its date was not read (QA)
+        ("Thu 12 Aug 2021 10.29 BST", _utc(2021, 8, 12, 9, 29), "+01:00"),
+        ("Thursday, August 12, 2021", _utc(2021, 8, 12), None),
+        ("Aug. 12, 2021, 4:21 p.m. ET", _utc(2021, 8, 12, 16, 21), None),  # ET: its own time
+        ("12 August 2021 at 16:21 GMT+4:30", _utc(2021, 8, 12, 11, 51), "+04:30"),
+        ("12.08.2021", _utc(2021, 8, 12), None),
+        ("2021/08/12", _utc(2021, 8, 12), None),
+        ("13/08/2021 16:21", _utc(2021, 8, 13, 16, 21), None),  # the day is the part over 12
+        ("08/13/2021", _utc(2021, 8, 13), None),
     ],
 )
 def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
@@ -134,6 +143,30 @@ def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
     assert (doc.published_at, doc.published_offset) == (utc, offset)
     assert doc.title == "Herat falls to the Taliban"
     assert dateline not in doc.text
+
+
+@pytest.mark.parametrize("mode", list(ExtractionMode))
+def test_a_short_chinese_headline_repeated_over_the_text_is_dropped(mode):
+    """Eight characters are a whole Chinese headline: the rule that keeps a short line equal to
+    a short title (`Home`) counted them as eight letters, and kept it atop the text (QA)."""
+    title = "塔利班占领坎大哈"
+    body = (
+        "塔利班武装分子周四占领了阿富汗第二大城市坎大哈，政府军撤往机场。当地官员证实了这一消息。"
+        * 6
+    )
+    html = (
+        f'<html lang="zh"><head><meta charset="utf-8"><title>{title}</title></head><body>'
+        f"<article><h1>{title}</h1>{f'<p>{body}</p>' * 3}</article></body></html>"
+    )
+    doc = clean_html(html, "https://news.example/zh/1", mode=mode)
+    assert doc.title == title
+    assert doc.text.startswith("塔利班武装分子"), doc.text[:40]
+
+
+def test_a_slashed_date_either_way_round_is_no_publication_time():
+    """12/08/2021 is 12 August in London and 8 December in New York: not guessed."""
+    scrape = "12/08/2021\n\nHerat falls to the Taliban\n\n" + "The city fell on Thursday. " * 10
+    assert clean_text_scrape(scrape, "file:///s.txt").published_at is None
 
 
 @pytest.mark.parametrize(
