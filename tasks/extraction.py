@@ -756,19 +756,40 @@ def text_language(text: str) -> str | None:
     return _CLD2_OLD_CODES.get(code, code)
 
 
-def _read_canonical_url(tree: HtmlElement, url: str) -> str | None:
-    """The page's declared canonical URL (link rel=canonical, else og:url), made absolute."""
+# what Chrome (and Internet Explorer before it) writes atop a page it saves: where it was
+_SAVED_FROM_RE = re.compile(r"<!--\s*saved from url=\(\d+\)(https?://[^\s>]+?)\s*-->", re.I)
+
+
+def _http_url(base: str, href: str) -> str | None:
+    """`href` made absolute against `base`, when that is an http(s) URL."""
+    try:
+        absolute = urljoin(base, href.strip())
+        return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+    except ValueError:  # "http://[broken": urllib refuses it
+        return None
+
+
+def _saved_from(html: str, url: str) -> str | None:
+    """The address a page saved on disk was saved from, as its browser wrote it atop the page."""
+    found = _SAVED_FROM_RE.search(html[:4096]) if url[:5].lower() == "file:" else None
+    return _http_url(found[1], "") if found else None
+
+
+def _read_canonical_url(tree: HtmlElement, html: str, url: str) -> str | None:
+    """The page's declared canonical URL (link rel=canonical, else og:url), made absolute against
+    its <base href> if it has one; a saved page that declares none is at the address it was
+    saved from. Before, a saved page's relative canonical was resolved to a file:// URL, and
+    dropped, and its saved-from address ignored: no canonical, so no site by host (QA)."""
+    base = url
+    for href in tree.xpath("./head/base/@href")[:1]:  # the head alone: no walk of the body
+        base = _http_url(url, href) or url
     hrefs = tree.xpath('.//link[@rel="canonical"]/@href') + tree.xpath(
         './/meta[@property="og:url"]/@content'
     )
     for href in filter(None, map(str.strip, hrefs)):
-        try:
-            absolute = urljoin(url, href)
-            if urlsplit(absolute).scheme in ("http", "https"):
-                return absolute
-        except ValueError:  # "http://[broken": urllib refuses it; try the next one
-            continue
-    return None
+        if absolute := _http_url(base, href):
+            return absolute
+    return _saved_from(html, url)
 
 
 def _headline_variants(tree: HtmlElement) -> list[str]:
@@ -957,7 +978,10 @@ def _short_site_name(name: str) -> str:
 def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode) -> _PageMeta:
     """Title, author, site name, language, canonical URL and publication time of a page."""
     meta = _trafilatura_meta(tree, url)
-    page_url = meta.url or url  # its canonical or og:url: a saved page's own is a file://
+    canonical_url = _read_canonical_url(tree, html, url)
+    page_url = meta.url or url  # its og:url or canonical (trafilatura's), else its own
+    if page_url[:5].lower() == "file:":  # a saved page: where it was on the web names its site
+        page_url = canonical_url or page_url
     headlines = [meta.title or "", *_headline_variants(tree)]
     site_name = _site_name(meta.sitename, headlines) if meta.sitename else None
     if meta.title:
@@ -975,7 +999,7 @@ def _read_page_meta(tree: HtmlElement, html: str, url: str, mode: ExtractionMode
         author=_with_final_marks(author, html),
         site_name=_short_site_name(site_name) if site_name else None,
         language=_read_language(tree),
-        canonical_url=_read_canonical_url(tree, url),
+        canonical_url=canonical_url,
         published=_read_page_date(tree, html, url, mode),
         headlines=headlines,
     )

@@ -145,6 +145,34 @@ def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
     assert dateline not in doc.text
 
 
+SAVED_BODY = "<p>" + "The Taliban captured Herat on Friday after weeks of fighting. " * 8 + "</p>"
+
+
+@pytest.mark.parametrize(
+    ("head", "canonical"),
+    [
+        (  # a relative canonical under <base href>: it was resolved to a file:// URL, dropped
+            '<base href="https://www.asiawire.example/">'
+            '<link rel="canonical" href="/news/2021/08/13/herat">',
+            "https://www.asiawire.example/news/2021/08/13/herat",
+        ),
+        ("", "https://www.asiawire.example/news/x"),  # the address Chrome says it was saved from
+    ],
+)
+def test_a_saved_page_is_at_its_canonical_or_the_address_it_was_saved_from(head, canonical):
+    """A saved page's site and canonical URL come from where it was on the web (QA: it had
+    neither, so it counted as a site of its own, its source's name)."""
+    html = (
+        "<!DOCTYPE html>\n<!-- saved from url=(0034)https://www.asiawire.example/news/x -->\n"
+        f"<html><head>{head}<title>Herat falls</title></head>"
+        f"<body><article><h1>Herat falls</h1>{SAVED_BODY}</article></body></html>"
+    )
+    saved = clean_html(html, "file:///home/analyst/saved/herat.html")
+    assert (saved.canonical_url, saved.site_name) == (canonical, "asiawire.example")
+    fetched = clean_html(html, "https://mirror.example/herat")  # on the web, its own address
+    assert fetched.canonical_url == (canonical if head else None)
+
+
 @pytest.mark.parametrize("mode", list(ExtractionMode))
 def test_a_short_chinese_headline_repeated_over_the_text_is_dropped(mode):
     """Eight characters are a whole Chinese headline: the rule that keeps a short line equal to
