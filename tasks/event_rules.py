@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-RULES_VERSION = "capture-rules-5"
+RULES_VERSION = "capture-rules-6"
 
 Status = Literal["confirmed", "claimed", "contested", "denied", "retaken"]
 Kind = Literal["capture", "contested", "retaken", "held"]
@@ -33,6 +33,7 @@ class Rule:
     preps: frozenset[str] | None = None  # the word right before the place must be one of these
     then: re.Pattern[str] | None = None  # text that must follow the place
     garrison: bool = False  # "forces in X surrendered": X, after its garrison, is the subject
+    relative: bool = False  # "X, which fell on Friday": its hedges are in the relative clause
 
 
 def _rule(name: str, kind: Kind, trigger: str, side: Side, **options: object) -> Rule:
@@ -133,6 +134,16 @@ CAPTURE_RULES: tuple[Rule, ...] = (
         r"has\s+)?(?:captured|seized|took|overran|conquered)\b",
         "before",
         max_gap=2,
+        relative=True,
+    ),
+    _rule(
+        "which fell",  # "Zaranj, which fell on Friday, was the first"
+        "capture",
+        r"\b(?:which|that)\s+(?:had\s+|has\s+)?(?:fell|fallen|(?:was|were|had\s+been|has\s+been)\s+"
+        r"(?:captured|seized|taken|overrun|handed\s+over))\b",
+        "before",
+        max_gap=2,
+        relative=True,
     ),
     _rule(
         "the Taliban control",
@@ -218,7 +229,10 @@ CLAUSE_BREAK = re.compile(
 # Ghazni"). Not "before", "until" or "when": what follows them may not have happened yet.
 CLAUSE_START = re.compile(
     r"\b(?:as(?!\s+(?:soon|long|well|far|early|late|many|much|if)\b)|while|but|after|whereas|"
-    r"although|though|said|says|told|because)\b",
+    r"although|though|said|says|told|because|"
+    # "when" before a past event ("no resistance when the Taliban took Jalalabad"), not before
+    # one to come ("when Kabul falls")
+    r"when(?=\s+(?:[\w’'-]+\s+){0,4}?(?:took|captured|seized|fell|overran|entered|was|were)\b))\b",
     re.I,
 )
 # What parts a sentence's reports about different capitals (_stretch in tasks/events.py).
@@ -254,6 +268,15 @@ GARRISON_LEAD = re.compile(
 LOCATIVE_LEAD = re.compile(
     r"\b(?:km|kms|kilometres?|kilometers?|miles|north|south|east|west|north-?east|north-?west|"
     r"south-?east|south-?west|road|highway)\s+(?:of|from|to)\s*$",
+    re.I,
+)
+# Between a verb and a place, words that make something else its object: a road "linking"
+# two cities, soldiers "fleeing" one, a convoy "bound for" one, a governor "who had fled" one
+# (QA: "The Taliban seized the main highway linking Herat and Kandahar" took both cities).
+OTHER_OBJECT = re.compile(
+    r"\b(?:linking|links|linked|connecting|connects|connected|leading|fleeing|fled|bound|heading|"
+    r"headed|supplies|supplying|serving|serves|who|whom|which|that|imagination|attention|hearts?|"
+    r"minds?)\b",
     re.I,
 )
 # Taking one of these is fighting for the city, not the city.
@@ -472,7 +495,8 @@ MONTHS = {
 }
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 DAY_WORDS = re.compile(
-    rf"\b(?:(?P<weekday>{'|'.join(WEEKDAYS)})|(?P<before>overnight|last\s+night|yesterday)|"
+    rf"\b(?:(?P<weekday>{'|'.join(WEEKDAYS)})|(?P<before2>the\s+day\s+before\s+yesterday)|"
+    rf"(?P<before>overnight|last\s+night|yesterday)|"
     rf"(?P<same>today|this\s+(?:morning|afternoon|evening)|tonight)|"
     rf"(?P<ago>{_NUMBER})\s+days\s+ago|"
     rf"(?P<dm>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm_month>{_MONTH})\.?|"

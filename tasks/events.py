@@ -51,6 +51,7 @@ from tasks.event_rules import (
     OFFICIAL_SOURCE,
     ORDINAL_COUNT,
     ORDINAL_WORDS,
+    OTHER_OBJECT,
     PART_AFTER_PLACE,
     PART_OF_CITY,
     PAST_YEAR,
@@ -323,6 +324,8 @@ def _resolve_day(match: re.Match[str], published_on: date) -> date | None:
     if groups["weekday"]:
         back = (published_on.weekday() - WEEKDAYS.index(groups["weekday"].lower())) % 7
         return published_on - timedelta(days=back)
+    if groups["before2"]:
+        return published_on - timedelta(days=2)
     if groups["before"]:
         return published_on - timedelta(days=1)
     if groups["same"]:
@@ -339,22 +342,42 @@ def _resolve_day(match: re.Match[str], published_on: date) -> date | None:
     return named if named <= published_on else None
 
 
-def event_date(sentence: str, near: int, published_on: date) -> tuple[date, str]:
-    """The date a sentence gives its event (the day words nearest `near`), else publication day.
+# A question asks whether a capital fell; a headline with a question at its end ("Taliban
+# capture Sharana, Paktika capital, Kabul next?") reports what comes before it.
+_QUESTION = re.compile(
+    r"^\W*(?:has|have|had|did|does|do|is|are|was|were|will|would|could|can|should|who|what|why|"
+    r"how|when|where|which)\b[^.!]*\?[\s\"'”’]*$",
+    re.I,
+)
+# What parts a report's own day words from the reporting's: a clause start, "that", ";"
+_REPORT_BOUNDARY = re.compile(rf"{CLAUSE_START.pattern}|\bthat\b|;", re.I)
 
-    A wire dateline ("KABUL, Aug 13 (Asia Wire) -") dates the report, so it is not read.
+
+def event_date(sentence: str, near: int, published_on: date) -> tuple[date, str]:
+    """The date a sentence gives its event (the day words nearest `near` in its own clause,
+    a date beating a weekday beside it), else publication day.
+
+    Day words across a reporting verb date the report ("Officials said on Sunday that the
+    Taliban had captured Mazar-i-Sharif on Saturday" is Saturday; it was Sunday, nearer).
+    "On Sunday, Aug. 8" is the date's. A wire dateline ("KABUL, Aug 13 (Asia Wire) -") dates
+    the report, so it is not read.
     """
     dateline = WIRE_DATELINE.match(sentence)
     if dateline:
         sentence = " " * dateline.end() + sentence[dateline.end() :]
-    best: tuple[int, date, str] | None = None
+    best: tuple[tuple[bool, int], date, str] | None = None
     for match in DAY_WORDS.finditer(sentence):
         resolved = _resolve_day(match, published_on)
         if resolved is None:
             continue
+        lo, hi = sorted((near, match.start() if match.start() >= near else match.end()))
+        across = bool(_REPORT_BOUNDARY.search(sentence[lo:hi]))
         distance = min(abs(match.start() - near), abs(match.end() - near))
-        if best is None or distance < best[0]:
-            best = (distance, resolved, match.group(0))
+        if match.group("dm") or match.group("md"):
+            distance -= 20  # a date beside a weekday names the day the weekday only points at
+        rank = (across, distance)
+        if best is None or rank < best[0]:
+            best = (rank, resolved, match.group(0))
     if best is None:
         return published_on, "published"
     return best[1], best[2]
@@ -452,6 +475,8 @@ def _hits_after(
     gap = sentence[trigger.end() : mentions[first].start]
     if not _object_gap_ok(gap, rule) or DISTRICTS.search(gap) or PERSON_OF.search(gap):
         return []
+    if OTHER_OBJECT.search(gap):  # "seized the highway linking Herat": the road was taken
+        return []
     if _names_something_else(sentence, mentions[first]):
         return []
     before = _last_word(gap)
@@ -477,7 +502,9 @@ def _hits_before(
         if mention.end > trigger.start():
             continue
         lead = sentence[max(0, mention.start - 40) : mention.start]
-        located = _last_word(lead) in LOCATIVE_PREPS
+        # a relative clause's subject is the place however it was named ("no resistance in
+        # Mazar-i-Sharif, which fell on Saturday")
+        located = _last_word(lead) in LOCATIVE_PREPS and not rule.relative
         if rule.garrison and GARRISON_LEAD.search(lead) and not TALIBAN_ACTOR.search(lead):
             located = False  # its garrison surrendered: the city
         if LOCATIVE_LEAD.search(lead) or (located and not PART_OF_CITY.search(lead)):
@@ -501,7 +528,8 @@ def _clause_start(sentence: str, lo: int) -> int:
     after a word that starts a new clause ("Fears grew for Kabul as | Herat fell")."""
     head = sentence[:lo]
     cut = max(head.rfind(c) for c in (",", ";", ":", "–", "—", "(", "“", '"')) + 1
-    words = list(CLAUSE_START.finditer(head, cut))
+    # over the whole sentence: "when" starts a clause by what follows it, past `lo` too
+    words = [m for m in CLAUSE_START.finditer(sentence, cut) if m.end() <= lo]
     return words[-1].end() if words else cut
 
 
@@ -518,7 +546,11 @@ def _is_hedged(sentence: str, hit: _Hit) -> bool:
     """Is the match negated ("did not fall"), a forecast, fear or aim ("could fall", "threaten",
     "an offensive to retake"), or an idiom ("taken by surprise")?"""
     lo, hi = _span(hit)
-    clause = NOT_A_NEGATION.sub(" ", _clause(sentence, lo, hi))
+    if hit.rule.relative:  # "Mazar-i-Sharif, which fell on Saturday": its own clause alone
+        clause = sentence[hit.trigger.start() : hi]
+    else:  # an aside's hedge is the aside's ("Maidan Shahr, close to Kabul, fell")
+        clause = _without_asides(_clause(sentence, lo, hi))
+    clause = NOT_A_NEGATION.sub(" ", clause)
     return bool(
         NEGATION.search(clause)
         or FORECAST.search(clause)
@@ -536,8 +568,8 @@ def _is_past_episode(sentence: str, hit: _Hit, published_on: date) -> bool:
     end = min((i for c in ",;:(—" if (i := sentence.find(c, hi)) >= 0), default=len(sentence))
     own = _without_asides(sentence[start:end] + ",")
     opening = sentence[: sentence.find(",")] if "," in sentence[:start] else ""
-    if len(_words(opening)) > 5:
-        opening = ""
+    if len(_words(opening)) > 5 or ";" in sentence[len(opening) : lo]:
+        opening = ""  # "In May, the offensive began; they captured Zaranj on Aug. 6" is August
     text = own + " " + opening
     return mentions_earlier_year(text, published_on.year) or mentions_another_month(
         text, published_on
@@ -597,7 +629,12 @@ def _stretch(sentence: str, hit: _Hit, mentions: Sequence[Mention]) -> tuple[int
     ("Officials said Ghazni fell, but the Taliban claimed Herat"). Without another capital
     beyond it, a "but" joins cues about the same capital ("claimed …, but officials confirmed").
     """
-    others = [m for m in mentions if m.place != hit.mention.place]
+    at = next(i for i, m in enumerate(mentions) if m.start == hit.mention.start)
+    listed = {mentions[i].place for i in _coordinated(sentence, mentions, at, -1)}
+    listed |= {mentions[i].place for i in _coordinated(sentence, mentions, at, +1)}
+    # the capitals listed with it share its cues ("Officials denied that Herat and Kandahar had
+    # fallen" denied Herat alone, and Kandahar was a capture)
+    others = [m for m in mentions if m.place not in listed]
     lo, hi = _span(hit)
     before = max((m.end for m in others if m.end <= lo), default=None)
     after = min((m.start for m in others if m.start >= hi), default=None)
@@ -626,8 +663,8 @@ def decide_status(
     sentence: str, kind: Kind, *, is_part: bool, denied: bool = False
 ) -> tuple[Status, str | None]:
     """A status from the kind of match and the sentence's cues (denial, attribution)."""
-    if kind == "retaken":
-        return "retaken", None
+    if kind == "retaken":  # parts of a city won back: still fought over
+        return ("contested", None) if is_part else ("retaken", None)
     if kind == "held" or (kind in ("capture", "contested") and denied):
         return "denied", "officials" if OFFICIAL_SOURCE.search(sentence) else None
     if kind == "contested" or is_part:
@@ -651,7 +688,7 @@ def extract_sentence_events(
 ) -> list[CaptureFinding]:
     """The capture reports in one sentence, one per capital it is about."""
     mentions = gazetteer.find_mentions(sentence)
-    if not mentions:
+    if not mentions or _QUESTION.match(sentence):  # "Has Kandahar fallen?"
         return []
     hits = [
         h for h in find_hits(sentence, mentions) if not _is_past_episode(sentence, h, published_on)

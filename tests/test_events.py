@@ -287,6 +287,67 @@ def test_which_clause_a_cue_belongs_to(gazetteer, sentence, expected):
     assert _events(sentence, gazetteer) == expected
 
 
+# QA, capture-rules-6: each of these read otherwise before (the old reading in the comment)
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # a road, convoy, people or a dam was taken, not the city (both cities confirmed)
+        ("The Taliban seized the main highway linking Herat and Kandahar on Wednesday.", {}),
+        ("The Taliban seized control of the highway linking Kabul and Kandahar.", {}),
+        ("The Taliban captured soldiers fleeing Kunduz.", {}),
+        ("Taliban seized a convoy bound for Ghazni.", {}),
+        ("The Taliban seized the dam that supplies Kandahar with water.", {}),
+        ("The Taliban captured a governor who had fled Ghazni.", {}),
+        ("Taliban fighters captured the imagination of Kandahar residents.", {}),
+        # a denial covers the capitals listed together (the second was confirmed)
+        ("Officials denied that Herat and Kandahar had fallen.",
+         {"Herat": "denied", "Kandahar": "denied"}),
+        ("The Taliban captured Herat and Kandahar, claims that officials denied.",
+         {"Herat": "denied", "Kandahar": "denied"}),
+        # parts of a city won back are fought over (retaken)
+        ("Government forces launched a counter-attack and recaptured parts of Kunduz.",
+         {"Kunduz": "contested"}),
+        ("Afghan forces recaptured the Kunduz airport.", {"Kunduz": "contested"}),
+        # a question reports nothing (confirmed); a headline's question at its end does not
+        # take back what comes before it
+        ("Has Kandahar fallen?", {}),
+        ("Did the Taliban capture Herat?", {}),
+        ("Taliban capture Sharana, Paktika capital, Kabul next?", {"Sharana": "confirmed"}),
+        # a hedge in an aside, a negation before a past "when", a relative "which fell" (nothing)
+        ("Maidan Shahr, close to Kabul, fell to the Taliban on Sunday.",
+         {"Maidan Shahr": "confirmed"}),
+        ("Jalalabad, a city that could have held out for weeks, fell on Sunday.",
+         {"Jalalabad": "confirmed"}),
+        ("There was no resistance when the Taliban took Jalalabad on Sunday.",
+         {"Jalalabad": "confirmed"}),
+        ("The militants met no resistance in Mazar-i-Sharif, which fell on Saturday.",
+         {"Mazar-i-Sharif": "confirmed"}),
+        ("Zaranj, which fell on Friday, was the first capital taken.", {"Zaranj": "confirmed"}),
+        # an opening month across a ";" is another clause's (nothing)
+        ("In May, the Taliban began their offensive; they captured Zaranj on Aug. 6.",
+         {"Zaranj": "confirmed"}),
+        # the listed capitals share their source (the first was the outlet's)
+        ("The Taliban captured Herat and Kandahar on Thursday, officials said.",
+         {"Herat": "confirmed", "Kandahar": "confirmed"}),
+    ],
+)  # fmt: skip
+def test_capture_rules_6_read_these_as_qa_expects(gazetteer, sentence, expected):
+    assert _events(sentence, gazetteer, date(2021, 8, 15)) == expected
+
+
+def test_listed_capitals_share_who_reported_them(gazetteer):
+    found = extract_sentence_events(
+        "The Taliban captured Herat and Kandahar on Thursday, officials said.",
+        1,
+        FRIDAY,
+        gazetteer,
+    )
+    assert {f.capital: f.attributed_to for f in found} == {
+        "Herat": "officials",
+        "Kandahar": "officials",
+    }
+
+
 def test_kabul_is_the_national_capital_and_a_neighbour_is_not_it(gazetteer):
     near = extract_sentence_events(
         "Ghazni, a strategic city 150 km from Kabul, fell on Thursday.", 1, FRIDAY, gazetteer
@@ -326,6 +387,32 @@ def test_kabul_is_the_national_capital_and_a_neighbour_is_not_it(gazetteer):
             date(2021, 8, 11),
             "Wednesday",
         ),
+        # QA: the day of the reporting ("said on Sunday that") was nearer (Sunday); a date
+        # beside a weekday (Sunday); the day before yesterday (yesterday)
+        (
+            "Officials said on Sunday that the Taliban had captured Mazar-i-Sharif on Saturday.",
+            date(2021, 8, 16),
+            date(2021, 8, 14),
+            "Saturday",
+        ),
+        (
+            "The Taliban captured Kunduz on Sunday, Aug. 8.",
+            date(2021, 8, 16),
+            date(2021, 8, 8),
+            "Aug. 8",
+        ),  # fmt: skip
+        (
+            "The Taliban captured Kunduz the day before yesterday.",
+            date(2021, 8, 16),
+            date(2021, 8, 14),
+            "day before yesterday",
+        ),  # fmt: skip
+        (
+            "On Saturday, officials said the Taliban captured Mazar-i-Sharif.",
+            date(2021, 8, 16),
+            date(2021, 8, 14),
+            "Saturday",
+        ),  # fmt: skip
     ],
 )
 def test_day_words_date_the_event_against_the_publication_day(
