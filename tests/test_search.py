@@ -10,7 +10,7 @@ import pytest
 
 from tests.documents import cleaned_document
 from tests.test_load import OTHER, REPORT, _doc, _load, _rows, _syndicated
-from warehouse.db import WarehouseError, load_extension, reader, writer
+from warehouse.db import MIGRATIONS_DIR, WarehouseError, load_extension, reader, writer
 from warehouse.integrity import check_warehouse
 from warehouse.queries import read_only_query, search_articles
 
@@ -405,3 +405,68 @@ def test_since_shows_a_story_by_a_copy_published_since_when_its_first_article_is
     [hit] = search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 1, tzinfo=UTC))
     assert (hit["url"], hit["copies"]) == (QALA, 2)
     assert search_articles(db_path, "Qala-i-Naw", since=datetime(2021, 8, 16, tzinfo=UTC)) == []
+
+
+# The search_words of migration 010, which a warehouse of schema 11 indexed with.
+FOLDED_SEARCH_WORDS = (
+    (MIGRATIONS_DIR / "010_search_fold_letters.sql")
+    .read_text(encoding="utf-8")
+    .split("-- Index again")[0]
+)
+HINDI = "सेबी ने कहा कि कुल 32 मामले निपटाए गए।"
+JAPANESE_BUS = "市営バスの運賃が来月から値上げされる。"
+THAI = "ราคาพลาสติกเพิ่มขึ้นในกรุงเทพ เมื่อวันจันทร์"
+FULL_WIDTH = "酷道３０９を走るＮＢＡの選手。"
+UKRAINIAN = "Ціни на мʼясо зросли у Києві."
+
+
+def _load_marked_scripts(db_path: str) -> None:
+    _load(db_path, [
+        _doc(QALA, REPORT),
+        _doc("https://hi.example/sebi", HINDI, title="सेबी ने मामले निपटाए"),
+        _doc("https://ja.example/bus", JAPANESE_BUS, title="市営バスの運賃が値上げへ"),
+        _doc("https://th.example/plastic", THAI, title="ราคาพลาสติก"),
+        _doc("https://ja.example/road", FULL_WIDTH, title="酷道３０９"),
+        _doc("https://uk.example/meat", UKRAINIAN, title="Ціни зросли"),
+    ])  # fmt: skip
+
+
+def test_words_whose_marks_are_letters_keep_them_and_width_is_folded(db_path):
+    """Indic vowel signs and Japanese voicing marks were stripped as accents: सेबी (SEBI) was
+    सब ("all"), バス (bus) ハス (lotus). A Thai word inside its run found nothing; full-width
+    ３０９ was not 309; мʼясо with ʼ was not м'ясо (QA)."""
+    _load_marked_scripts(db_path)
+    assert _titles(db_path, "सेबी") == ["सेबी ने मामले निपटाए"]
+    assert _titles(db_path, "सब") == [] and _titles(db_path, "कल") == []
+    assert _titles(db_path, "バス") == ["市営バスの運賃が値上げへ"]
+    assert _titles(db_path, "ハス") == []
+    assert _titles(db_path, "พลาสติก") == _titles(db_path, "กรุงเทพ") == ["ราคาพลาสติก"]
+    assert _titles(db_path, "309") == _titles(db_path, "NBA") == ["酷道３０９"]
+    assert _titles(db_path, "м'ясо") == _titles(db_path, "мʼясо") == ["Ціни зросли"]
+    _, rows = read_only_query(db_path, "SELECT search_term('Captured'), search_term('The')")
+    assert rows == [("captur", None)]
+    assert check_warehouse(db_path) == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_upgrading_indexes_again_the_articles_in_scripts_whose_marks_are_letters(
+    db_path, tmp_path, backend
+):
+    """Migration 012 re-indexes the current versions with such characters, and only them."""
+    if backend == "ducklake":
+        db_path = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _load_marked_scripts(db_path)
+    _index_as_schema(db_path, 11, FOLDED_SEARCH_WORDS)
+    before = _rows(db_path, LATIN_TERMS)
+    assert (
+        _titles(db_path, "ハス") == ["市営バスの運賃が値上げへ"] and _titles(db_path, "309") == []
+    )
+
+    with writer(db_path):
+        pass  # a writer migrates
+
+    assert _titles(db_path, "ハス") == [] and _titles(db_path, "309") == ["酷道３０９"]
+    assert _titles(db_path, "सेबी") == ["सेबी ने मामले निपटाए"] and _titles(db_path, "सब") == []
+    assert _rows(db_path, LATIN_TERMS) == before
+    assert _rows(db_path, "SELECT count(*) FROM search_docs") == [(6,)]
+    assert check_warehouse(db_path) == []
