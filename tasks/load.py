@@ -3,19 +3,25 @@ warehouse reads a run needs first (validators, stored pages for a reclean)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
+import duckdb
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from tasks.dedupe import Fingerprint
 from tasks.records import Document, FeedEntry, FetchResult, KnownFetch, Source
-from warehouse.db import WarehouseLocked, reader, writer
+from warehouse.db import WarehouseError, WarehouseLocked, made_at, reader, warehouse_exists, writer
 from warehouse.queries import known_fetches, pages_to_reclean, stored_pages
 from warehouse.store import LoadCounts, load_batch_rows, reclean_batch_rows
 
 BATCH_WRITE_THREADS = 1
+# The warehouse each run writes, by (flow run, --db): when it was made, as the run's first load
+# found it. A later load of the run finding it gone, or another in its place, is refused.
+_RUN_WAREHOUSES: dict[tuple[str, str], str] = {}
 
 
 def _locked(task, task_run, state) -> bool:
@@ -45,7 +51,7 @@ def write_batch(
     The batch is written on one DuckDB thread: its statements are small, and on more threads they
     took a fifth more CPU for no less time (README, Latest results), CPU the extraction pool needs.
     """
-    with writer(db, wait_seconds=lock_wait_seconds, threads=BATCH_WRITE_THREADS) as conn:
+    with _the_runs_writer(db, run_id, lock_wait_seconds) as conn:
         return load_batch_rows(
             conn,
             run_id=run_id,
@@ -55,6 +61,32 @@ def write_batch(
             prints=prints or [],
             feed_entries=feed_entries or [],
         )
+
+
+@contextmanager
+def _the_runs_writer(
+    db: str, run_id: str | None, lock_wait_seconds: float
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer on the warehouse the run's earlier loads wrote: one deleted meanwhile is not made
+    anew, nor is another one in its place written. QA deleted the file mid-run: the next load
+    made an empty warehouse and the run reported 194 new articles, of which 60 were there."""
+    key = (run_id, db) if run_id else None
+    expected = _RUN_WAREHOUSES.get(key) if key else None
+    if expected is not None and not warehouse_exists(db):
+        raise WarehouseError(
+            f"warehouse {db} was deleted during the run: the batches loaded into it are gone "
+            "with it; rerun the command to load everything again"
+        )
+    with writer(db, wait_seconds=lock_wait_seconds, threads=BATCH_WRITE_THREADS) as conn:
+        found = made_at(conn)
+        if key is not None and expected is None:
+            _RUN_WAREHOUSES[key] = found
+        elif expected is not None and found != expected:
+            raise WarehouseError(
+                f"warehouse {db} was replaced during the run (the run's was made at {expected}, "
+                f"this one at {found}): nothing more is written to it; rerun the command"
+            )
+        yield conn
 
 
 # Tasks that open the warehouse retry only while it stays locked (another process writing); big

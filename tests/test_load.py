@@ -12,7 +12,7 @@ from tasks.dedupe import fingerprints
 from tasks.load import write_batch
 from tasks.records import Document, FeedEntry, FetchResult
 from tests.documents import cleaned_document
-from warehouse.db import reader, writer
+from warehouse.db import WarehouseError, reader, writer
 from warehouse.integrity import check_warehouse
 
 REPORT = """\
@@ -641,3 +641,24 @@ def test_a_story_whose_first_article_moved_away_keeps_its_copies(db_path, tmp_pa
     ]
     if backend == "duckdb":
         assert check_warehouse(db_path) == []
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_run_whose_warehouse_goes_mid_run_writes_no_other_one(db_path, tmp_path, how):
+    """QA deleted the file mid-run: the next load made an empty warehouse, and the run reported
+    every article loaded while most were gone. A later load of the run now fails, saying so,
+    and makes no file; one that finds another warehouse in its place writes nothing to it."""
+    from pathlib import Path
+
+    write_batch(db_path, run_id="run-1", documents=[], prints=[])
+    Path(db_path).unlink()
+    if how == "replaced":
+        write_batch(db_path, run_id="another-run", documents=[], prints=[])
+    doc = _doc("https://a.example/news/1", REPORT)
+    with pytest.raises(WarehouseError, match=f"warehouse {db_path} was {how} during the run"):
+        write_batch(db_path, run_id="run-1", fetches=[doc.fetch], documents=[doc],
+                    prints=fingerprints([doc]))  # fmt: skip
+    assert Path(db_path).exists() == (how == "replaced")
+    if how == "replaced":
+        assert _rows(db_path, "SELECT count(*) FROM fetches") == [(0,)]
+    write_batch(db_path, run_id="run-2", documents=[], prints=[])  # another run: its own

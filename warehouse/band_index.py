@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from tasks.dedupe import band_buckets
 from warehouse.db import disk_full_error, is_ducklake, sql, unwritable_error
+from warehouse.db import made_at as warehouse_made_at
 
 LOGGER = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class BandIndex:
     def _made_for_another(self, conn: duckdb.DuckDBPyConnection) -> str | None:
         """Why this index is not the DuckDB file's own (None when it is); a new, empty index
         takes the file's identity."""
-        made_at = conn.execute(sql("band_index_made_at")).fetchone()[0]
+        made_at = warehouse_made_at(conn)
         row = self._db.execute("SELECT made_at FROM lsh_made_for").fetchone()
         if row is not None:
             same = row[0] == made_at
@@ -341,7 +342,7 @@ class BandIndex:
                 current, _, made_at = lake
                 self._db.execute("INSERT INTO lsh_lake VALUES (?, ?)", [made_at, current])
             else:
-                made_at = conn.execute(sql("band_index_made_at")).fetchone()[0]
+                made_at = warehouse_made_at(conn)
                 self._db.execute("INSERT INTO lsh_made_for VALUES (?)", [made_at])
 
     @contextmanager

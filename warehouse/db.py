@@ -779,6 +779,18 @@ def _other_data_path(lake: Warehouse, *, given: str, kept: str) -> WarehouseErro
     )
 
 
+def warehouse_exists(path: str) -> bool:
+    """Whether the warehouse file (a lake's catalog file) is there; a PostgreSQL catalog is."""
+    lake = parse_warehouse(path)
+    return not _lake_missing(lake) if lake.lake else Path(path).exists()
+
+
+def made_at(conn: duckdb.DuckDBPyConnection) -> str:
+    """When the warehouse was made (its first migration): another one at the same path is not
+    it, whatever it holds."""
+    return conn.execute(sql("band_index_made_at")).fetchone()[0]
+
+
 def _lake_missing(lake: Warehouse) -> bool:
     return lake.catalog_file is not None and not lake.catalog_file.exists()
 
