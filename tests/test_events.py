@@ -98,22 +98,23 @@ def test_a_bad_gazetteer_row_names_the_file_and_line(tmp_path):
 
 
 SPELLING_FAMILIES = {
-    "Sheberghan": ["Sheberghan", "Shebergan", "Shibirghan"],
+    "Sheberghan": ["Sheberghan", "Shebergan", "Shibirghan", "Shibergan"],
     "Kunduz": ["Kunduz", "Kondoz"],
     "Pul-e Khumri": ["Pul-e Khumri", "Pul-i-Khumri", "Puli Khumri", "Pol-i-Khumri"],
     "Sar-e Pul": ["Sar-e Pul", "Sar-i-Pul", "Sari Pul"],
     "Lashkar Gah": ["Lashkar Gah", "Lashkargah"],
     "Qala-i-Naw": ["Qala-i-Naw", "Qala-e-Naw", "Qala-e-Now"],
-    "Taloqan": ["Taloqan", "Taluqan"],
+    "Taloqan": ["Taloqan", "Taluqan", "Talokan"],
     "Tarinkot": ["Tarinkot", "Tirin Kot", "Tarin Kowt"],
     "Chaghcharan": ["Chaghcharan", "Firozkoh", "Feroz Koh"],
-    "Mehtarlam": ["Mehtarlam", "Mihtarlam"],
+    "Mehtarlam": ["Mehtarlam", "Mihtarlam", "Mehterlam"],
     "Pul-e Alam": ["Pul-e Alam", "Pul-i-Alam"],
     "Maymana": ["Maymana", "Maimana"],
     "Fayzabad": ["Fayzabad", "Faizabad"],
     "Mazar-i-Sharif": ["Mazar-i-Sharif", "Mazar-e-Sharif"],
     "Gardez": ["Gardez", "Gardiz"],
     "Zaranj": ["Zaranj", "Zarang"],
+    "Jalalabad": ["Jalalabad", "Jalal-Abad", "Jalal Abad"],
 }
 
 
