@@ -127,7 +127,7 @@ class Gazetteer:
     def find_mentions(self, sentence: str) -> list[Mention]:
         """Every capital a sentence names, in order; "capital of X" and the "X" in it count once."""
         found = [
-            Mention(m.start(), m.end(), m.group(0), self.by_province[_key(m.group("province"))])
+            Mention(m.start(), m.end(), m.group(0), self.by_province[_key(_province(m))])
             for m in (self.capitals_of.finditer(sentence) if CAPITAL_WORD.search(sentence) else ())
         ]
         for m in self.names.finditer(sentence):
@@ -156,6 +156,10 @@ class Gazetteer:
         }
         close = difflib.get_close_matches(name.title(), list(spellings), n=3, cutoff=0.8)
         return list(dict.fromkeys(spellings[spelling] for spelling in close))
+
+
+def _province(match: re.Match[str]) -> str:
+    return match.group("province") or match.group("province_first")
 
 
 @dataclass(frozen=True)
@@ -280,9 +284,11 @@ def load_gazetteer(path: Path | str = DEFAULT_GAZETTEER) -> Gazetteer:
         + _alternation(s for p in places if p.shares_name for s in p.province_spellings)
     )
     provinces = _alternation(s for p in places for s in p.province_spellings)
+    # "the capital of Helmand", "Helmand's capital", "the Helmand provincial capital"
     capitals_of = (
         rf"(?:(?:the\s+)?(?:provincial\s+)?capital\s+of\s+(?:the\s+)?(?:\w+ern\s+)?"
-        rf"(?P<province>{provinces})(?:\s+province)?)(?![\w])"
+        rf"(?P<province>{provinces})(?:\s+province)?|(?:the\s+)?(?P<province_first>{provinces})"
+        rf"(?:\s+province)?(?:['’]s?\s+(?:provincial\s+)?capital|\s+provincial\s+capital))(?![\w])"
     )
     return Gazetteer(
         places=tuple(places),

@@ -327,6 +327,13 @@ def test_which_clause_a_cue_belongs_to(gazetteer, sentence, expected):
         # an opening month across a ";" is another clause's (nothing)
         ("In May, the Taliban began their offensive; they captured Zaranj on Aug. 6.",
          {"Zaranj": "confirmed"}),
+        # a capital named by its province's possessive, or as its provincial capital (nothing)
+        ("The Taliban captured Farah province's capital on Thursday.", {"Farah": "confirmed"}),
+        ("The Taliban captured the Helmand provincial capital on Friday.",
+         {"Lashkar Gah": "confirmed"}),
+        ("The Taliban captured Helmand's capital Lashkar Gah on Friday.",
+         {"Lashkar Gah": "confirmed"}),
+        ("Fighting in Helmand province continued.", {}),
         # the listed capitals share their source (the first was the outlet's)
         ("The Taliban captured Herat and Kandahar on Thursday, officials said.",
          {"Herat": "confirmed", "Kandahar": "confirmed"}),
