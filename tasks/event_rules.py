@@ -352,6 +352,9 @@ FORECAST = re.compile(
 DENIAL = re.compile(
     r"\b(?:den(?:y|ied|ies|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:ed|es|ing))\b"
     r"(?:\W+\w+){0,4}?\W+(?:claims?|reports?|that|rumou?rs?|fall|capture|loss|seizure)\b|"
+    # "denied the city had fallen", "denies Ghazni fell"
+    r"\bden(?:y|ied|ies|ying)\s+(?:[\w’'-]+\s+){0,4}?(?:(?:had|has|have)\s+)?(?:fallen|fell|"
+    r"been\s+(?:captured|taken|seized|overrun|lost))\b|"
     r"\b(?:false|untrue|not\s+true|baseless|propaganda)\b",
     re.I,
 )

@@ -689,24 +689,47 @@ def _strongest(hits: Iterable[_Hit]) -> dict[Place, _Hit]:
     return best
 
 
+# "the city" after a capital: that capital, where the sentence names no other before it
+_THE_CITY = re.compile(r"\bthe\s+(?:city|town|provincial\s+capital)\b(?!\s+of\b)", re.I)
+
+
+def _with_the_city(sentence: str, mentions: list[Mention]) -> list[Mention]:
+    """The mentions, and "the city" as the capital named before it in the sentence when it names
+    one alone: "…captured Kandahar, but officials insisted the city remained under government
+    control" is Kandahar's denial (it stayed a claim, QA). With two capitals before it ("Ghazni,
+    150 km from Kabul; the city fell"), "the city" is no one's."""
+    if not mentions:
+        return mentions
+    found = list(mentions)
+    for match in _THE_CITY.finditer(sentence, mentions[0].end):
+        before = {m.place for m in mentions if m.end <= match.start()}
+        if len(before) == 1 and not any(m.start <= match.start() < m.end for m in mentions):
+            place = next(iter(before))
+            found.append(Mention(match.start(), match.end(), match.group(0), place))
+    return sorted(found, key=lambda mention: mention.start)
+
+
 def extract_sentence_events(
     sentence: str, index: int, published_on: date, gazetteer: Gazetteer
 ) -> list[CaptureFinding]:
     """The capture reports in one sentence, one per capital it is about."""
-    mentions = gazetteer.find_mentions(sentence)
+    mentions = _with_the_city(sentence, gazetteer.find_mentions(sentence))
     if not mentions or _QUESTION.match(sentence):  # "Has Kandahar fallen?"
         return []
     hits = [
         h for h in find_hits(sentence, mentions) if not _is_past_episode(sentence, h, published_on)
     ]
     findings = []
+    # a capital said to be held as well as taken: the capture is denied ("…captured Kandahar,
+    # but officials insisted the city remained under government control")
+    held = {h.mention.place for h in hits if h.rule.kind == "held"}
     for place, hit in _strongest(hits).items():
         lo, hi = _stretch(sentence, hit, mentions)
         status, source = decide_status(
             sentence[lo:hi],
             hit.rule.kind,
             is_part=hit.is_part,
-            denied=is_denied(sentence, hit, (lo, hi)),
+            denied=is_denied(sentence, hit, (lo, hi)) or place in held,
         )
         when, basis = event_date(sentence, hit.trigger.start(), published_on)
         findings.append(

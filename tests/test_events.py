@@ -334,6 +334,12 @@ def test_which_clause_a_cue_belongs_to(gazetteer, sentence, expected):
         ("The Taliban captured Helmand's capital Lashkar Gah on Friday.",
          {"Lashkar Gah": "confirmed"}),
         ("Fighting in Helmand province continued.", {}),
+        # "the city" after one capital is that capital (a claim; nothing; nothing)
+        ("A Taliban spokesman said the group had captured Kandahar, but officials insisted the "
+         "city remained under government control.", {"Kandahar": "denied"}),
+        ("The governor of Ghazni denied the city had fallen.", {"Ghazni": "denied"}),
+        ("Fighting raged around Kunduz, and the city fell on Sunday.", {"Kunduz": "confirmed"}),
+        ("Ghazni, 150 km from Kabul, was calm; the city fell later.", {}),  # whose city?
         # the listed capitals share their source (the first was the outlet's)
         ("The Taliban captured Herat and Kandahar on Thursday, officials said.",
          {"Herat": "confirmed", "Kandahar": "confirmed"}),
