@@ -178,6 +178,27 @@ def test_saved_pages_of_one_site_are_one_source_by_their_canonical_host(db_path)
     ]
 
 
+def test_an_outlets_mobile_and_amp_hosts_are_one_source(db_path):
+    """m.example.com and amp.example.com are example.com, as deduplication takes them (QA: two
+    sources of one capture); amp.dev, with nothing left but a name, is a site of its own."""
+    pages = ["https://www.a.example/kunduz", "https://m.a.example/kunduz-2",
+             "https://amp.a.example/kunduz-3", "https://amp.dev/kunduz"]  # fmt: skip
+    insert_articles(
+        db_path,
+        [
+            {"url": url, "text": f"The Taliban captured Kunduz on Sunday, officials said. ({n})",
+             "published_at": datetime(2021, 8, 9, 12, tzinfo=UTC)}
+            for n, url in enumerate(pages)
+        ],
+    )  # fmt: skip
+    _extract_all(db_path)
+    recompute_daily_summaries(db_path, None, None)
+    assert _rows(db_path, "SELECT sources, site_names FROM daily_capture_sources") == [
+        (2, ["a.example", "amp.dev"])
+    ]
+    assert _rows(db_path, "SELECT url_host('https://mobile.nytimes.com/x')") == [("nytimes.com",)]
+
+
 def test_both_daily_tables_show_a_site_by_its_name_as_read_now(timeline_db):
     """An article seen again takes its site name as newsflow reads it then (a web address given
     as a site name gives way to the host), without a new version: its capture events are not
