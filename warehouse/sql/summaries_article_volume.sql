@@ -1,9 +1,10 @@
--- For days in [$start, $end], from the articles: articles and distinct stories per day and
--- site (all_sites = 0) and per day over all sites (all_sites = 1), kept for this transaction.
--- A site is its web host (url_host: www., m., amp. aside), as in daily_capture_sources, so its
--- pages with and without a site name are one site; it is shown by the name its pages give most (over all its articles,
--- so a site keeps one name whatever days are recomputed), else by its host. Files on disk have
--- no host: their canonical URL's (page_host), else their site name (or source name), stands in.
+-- For days in [$start, $end], from the articles: articles and distinct stories per day and site
+-- (all_sites = 0) and per day over all sites (all_sites = 1), kept for this transaction. A site is
+-- its web host (url_host: www., m., amp. aside), as in daily_capture_sources, so its pages with
+-- and without a site name are one site; it is shown by the name its pages give most (over all its
+-- articles, so a site keeps one name whatever days are recomputed), else by its host. Files on
+-- disk have no host: their canonical URL's (page_host), else their site name (or source name),
+-- stands in.
 CREATE OR REPLACE TEMP TABLE article_volume AS
 WITH dated AS (
     SELECT

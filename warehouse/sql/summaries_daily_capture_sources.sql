@@ -1,12 +1,12 @@
 -- Per day in [$start, $end] and capital reported captured (confirmed or claimed) that day: how
--- many distinct sites and stories carried it that day and so far, and whether it was new.
--- A site is its web host (url_host: www., m., amp. aside), so its pages with and without a site
--- name are one source;
--- it is shown by the name its pages give most now (else the host), as daily_article_counts shows
--- it: an article seen again takes the site name as newsflow reads it then. Files on disk have no
--- host: their canonical URL's (page_host), else their site name (or source name), stands in. The story is the article's as it stands, not
--- the one its events were extracted under: a story whose first article moved away (a URL reused
--- for another text) is rooted at its next article, whose events were not read again.
+-- many distinct sites and stories carried it that day and so far, and whether it was new. A site
+-- is its web host (url_host: www., m., amp. aside), so its pages with and without a site name are
+-- one source; it is shown by the name its pages give most now (else the host), as
+-- daily_article_counts shows it: an article seen again takes the site name as newsflow reads it
+-- then. Files on disk have no host: their canonical URL's (page_host), else their site name (or
+-- source name), stands in. The story is the article's as it stands, not the one its events were
+-- extracted under: a story whose first article moved away (a URL reused for another text) is
+-- rooted at its next article, whose events were not read again.
 INSERT INTO daily_capture_sources
 WITH events AS (
     SELECT
