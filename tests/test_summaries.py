@@ -148,6 +148,24 @@ def test_one_report_syndicated_on_three_sites_is_three_sources_and_one_story(db_
     assert day["max_reported_count"] == 2
 
 
+def _summarize_one_report_on(db_path: str, pages: list[dict[str, Any]], report: str) -> None:
+    """Each page (its url, and site_name or canonical_url) carries the same capture report,
+    published on 13 August: their events extracted and the days summarized."""
+    insert_articles(
+        db_path,
+        [
+            {
+                **page,
+                "text": f"{report} ({n})",
+                "published_at": datetime(2021, 8, 13, 12, tzinfo=UTC),
+            }
+            for n, page in enumerate(pages)
+        ],
+    )
+    _extract_all(db_path)
+    recompute_daily_summaries(db_path, None, None)
+
+
 def test_saved_pages_of_one_site_are_one_source_by_their_canonical_host(db_path):
     """A page on disk has no web host: its site was its site name, so one site's saved pages
     with and without a name were two sources (QA). Their canonical URL's host is the site."""
@@ -159,16 +177,7 @@ def test_saved_pages_of_one_site_are_one_source_by_their_canonical_host(db_path)
          "canonical_url": "https://asiawire.example/news/herat-2"},
         {"url": f"{saved}three.html", "site_name": "Frontier Dispatch", "canonical_url": None},
     ]  # fmt: skip
-    insert_articles(
-        db_path,
-        [
-            {**page, "text": f"The Taliban captured Herat on Friday, officials said. ({n})",
-             "published_at": datetime(2021, 8, 13, 12, tzinfo=UTC)}
-            for n, page in enumerate(pages)
-        ],
-    )  # fmt: skip
-    _extract_all(db_path)
-    recompute_daily_summaries(db_path, None, None)
+    _summarize_one_report_on(db_path, pages, "The Taliban captured Herat on Friday.")
     assert _rows(db_path, "SELECT sources, site_names FROM daily_capture_sources") == [
         (2, ["Asia Wire", "Frontier Dispatch"])
     ]
@@ -181,18 +190,11 @@ def test_saved_pages_of_one_site_are_one_source_by_their_canonical_host(db_path)
 def test_an_outlets_mobile_and_amp_hosts_are_one_source(db_path):
     """m.example.com and amp.example.com are example.com, as deduplication takes them (QA: two
     sources of one capture); amp.dev, with nothing left but a name, is a site of its own."""
-    pages = ["https://www.a.example/kunduz", "https://m.a.example/kunduz-2",
-             "https://amp.a.example/kunduz-3", "https://amp.dev/kunduz"]  # fmt: skip
-    insert_articles(
-        db_path,
-        [
-            {"url": url, "text": f"The Taliban captured Kunduz on Sunday, officials said. ({n})",
-             "published_at": datetime(2021, 8, 9, 12, tzinfo=UTC)}
-            for n, url in enumerate(pages)
-        ],
-    )  # fmt: skip
-    _extract_all(db_path)
-    recompute_daily_summaries(db_path, None, None)
+    urls = ["https://www.a.example/kunduz", "https://m.a.example/kunduz-2",
+            "https://amp.a.example/kunduz-3", "https://amp.dev/kunduz"]  # fmt: skip
+    _summarize_one_report_on(
+        db_path, [{"url": url} for url in urls], "The Taliban captured Kunduz on Friday."
+    )
     assert _rows(db_path, "SELECT sources, site_names FROM daily_capture_sources") == [
         (2, ["a.example", "amp.dev"])
     ]
