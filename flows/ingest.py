@@ -278,6 +278,7 @@ class _OrderedLoads:
         self._lock_wait_seconds = lock_wait_seconds
         self._held: list[list[FetchResult]] = []  # batches fetched and not yet loaded
         self._spent: list[Any] = []  # loaded batches' task results (lists emptied): see _release
+        self._reached: set[str] = set()  # the article ids the loads reached: see load_batch
         self._previous: (
             tuple[PrefectFuture[LoadCounts], list[list[FetchResult]], _Cleaning] | None
         ) = None
@@ -311,8 +312,8 @@ class _OrderedLoads:
         progress.report("extracted", len(cleaned.documents.result()))
         loading = load_batch.submit(
             *self._args, [opaque(batch) for batch in fetched], _passed_on(cleaned.documents),
-            _passed_on(cleaned.prints),
-            self._lock_wait_seconds, wait_for=[self._previous[0]] if self._previous else None,
+            _passed_on(cleaned.prints), self._lock_wait_seconds, opaque(self._reached),
+            wait_for=[self._previous[0]] if self._previous else None,
         )  # fmt: skip
         self._settle()
         self._previous = (loading, fetched, cleaned)

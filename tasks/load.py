@@ -45,6 +45,7 @@ def write_batch(
     prints: list[Fingerprint] | None = None,
     feed_entries: list[FeedEntry] | None = None,
     lock_wait_seconds: float = 60.0,
+    reached: set[str] | None = None,
 ) -> LoadCounts:
     """Open the warehouse, write one batch atomically, close: the file is held only meanwhile.
 
@@ -60,6 +61,7 @@ def write_batch(
             documents=documents or [],
             prints=prints or [],
             feed_entries=feed_entries or [],
+            reached=reached,
         )
 
 
@@ -108,12 +110,14 @@ def load_batch(
     documents: list[Document],
     prints: list[Fingerprint],
     lock_wait_seconds: float = 60.0,
+    reached: set[str] | None = None,
 ) -> LoadCounts:
     """Write one batch's fetch log, pages, rejects and articles (new, versions, duplicates).
 
     `fetches` holds the fetch results of that batch and of the batches before it that had no
     page to clean (the flow loads those with it), in order; `documents` and `prints` are the
-    batch's own.
+    batch's own. `reached`: the article ids the run's earlier loads reached, which this load
+    adds its own to (the loads of a run run one after another, in its process).
     """
     counts = write_batch(
         db,
@@ -122,6 +126,7 @@ def load_batch(
         documents=documents,
         prints=prints,
         lock_wait_seconds=lock_wait_seconds,
+        reached=reached,
     )
     get_run_logger().info(
         "loaded %d new (%d duplicates), %d updated, %d unchanged, %d repeated, %d rejected, "

@@ -149,6 +149,21 @@ def test_check_names_each_broken_link_and_exits_1(db_path: str) -> None:
     assert lines[-1] == f"error: warehouse {db_path} failed 6 integrity checks"
 
 
+def test_check_finds_a_story_rooted_outside_itself(db_path: str) -> None:
+    """Two pages that swapped texts made each other's stories, and check passed (QA)."""
+    _load(db_path, 2)
+    with writer(db_path) as conn:
+        [(first,), (second,)] = conn.execute("SELECT id FROM articles ORDER BY id").fetchall()
+        conn.execute(
+            "UPDATE articles SET cluster_id = CASE id WHEN $1 THEN $2 ELSE $1 END, "
+            "duplicate_of = CASE id WHEN $1 THEN $2 ELSE $1 END, duplicate_kind = 'exact'",
+            [first, second],
+        )
+    code, out, err = _invoke("check", "--db", db_path)
+    assert (code, out) == (1, "")
+    assert f"article {first} cluster_id {second}, an article of story {first}" in err
+
+
 def test_check_finds_a_search_posting_lost(db_path: str) -> None:
     """Its article was no longer found by that word, and check passed: the index's rows were
     all there, its counts were not."""

@@ -646,8 +646,8 @@ def test_two_links_redirecting_to_one_page_are_one_article_repeated_not_unchange
     from flows.ingest import ingest
 
     site.page("/news/bbc-1", _page(corpus, "bbc-1"))
-    for link in ("/go/1", "/go/2"):
-        site.routes[link] = (302, {"Location": "/news/bbc-1"}, b"")
+    for n, link in enumerate(("/go/1", "/go/2")):  # a tracker's tag each: one article
+        site.routes[link] = (302, {"Location": f"/news/bbc-1?utm_source=feed{n}"}, b"")
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{site.url('/go/1')}\n{site.url('/go/2')}\n")
 

@@ -662,3 +662,32 @@ def test_a_run_whose_warehouse_goes_mid_run_writes_no_other_one(db_path, tmp_pat
     if how == "replaced":
         assert _rows(db_path, "SELECT count(*) FROM fetches") == [(0,)]
     write_batch(db_path, run_id="run-2", documents=[], prints=[])  # another run: its own
+
+
+def test_a_text_a_page_held_until_this_batch_is_no_copy_of_that_page(db_path):
+    """In one batch a page takes another text while a new page takes its old one, and two pages
+    swap texts: the old texts are no longer where they were stored. The new page was filed as
+    an `exact` copy of the page that no longer held its text, and the swapped pages made each
+    other's stories, each shown by the other's headline (QA)."""
+    unrelated = "Local elections were held peacefully across the valley on Sunday. " * 12
+    _load(db_path, [
+        _doc("https://a.example/p", REPORT),
+        _doc("https://a.example/r", OTHER, title="Airport shelled"),
+        _doc("https://b.example/s", unrelated, title="Elections held"),
+    ])  # fmt: skip
+    market = (
+        "Traders in the old bazaar said prices of flour and cooking oil doubled this week. " * 10
+    )
+    _load(db_path, [
+        _doc("https://a.example/p", market, title="Prices double"),
+        _doc("https://c.example/q", REPORT),  # p's old text
+        _doc("https://a.example/r", unrelated, title="Elections held"),  # r and s swap
+        _doc("https://b.example/s", OTHER, title="Airport shelled"),
+    ])  # fmt: skip
+    assert _story_of(db_path, "c.example/q") == ("https://c.example/q", None)
+    assert _story_of(db_path, "a.example/r")[0] == "https://a.example/r"
+    assert _story_of(db_path, "b.example/s")[0] == "https://b.example/s"
+    # each story shown by an article of its own that holds its text
+    assert _rows(db_path, "SELECT count(*) FROM articles a JOIN articles k ON k.id = a.cluster_id "
+                 "WHERE k.cluster_id <> k.id") == [(0,)]  # fmt: skip
+    assert check_warehouse(db_path) == []

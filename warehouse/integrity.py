@@ -12,7 +12,8 @@ EXAMPLES = 5  # offending rows named per problem
 # check name -> what a row it returns means; the statements live in warehouse/sql/check_*.sql
 CHECKS: dict[str, str] = {
     "articles_without_fetch": "articles or versions whose fetch is missing from the fetch log",
-    "dangling_duplicates": "duplicates or clusters pointing at an article that does not exist",
+    "dangling_duplicates": "duplicates or clusters pointing at an article that does not exist, "
+    "or not at its story's first",
     "orphan_rows": "versions, signatures, pages or rejects pointing at nothing",
     "orphan_events": "capture events, counts or extractions of articles that do not exist",
     "version_counts": "articles whose versions do not add up, or URLs loaded twice",

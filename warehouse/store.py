@@ -85,7 +85,6 @@ class _Stored:
     version: int
     cluster_id: str
     title: str | None
-    this_run: bool = False  # stored by the run loading now
 
 
 def load_batch_rows(
@@ -97,8 +96,13 @@ def load_batch_rows(
     documents: list[Document],
     prints: list[Fingerprint],
     feed_entries: list[FeedEntry],
+    reached: set[str] | None = None,
 ) -> LoadCounts:
     """Write one batch atomically; re-loading the same batch changes no article counts.
+
+    `reached`: the article ids the run's earlier loads reached, which this one adds its own to
+    once it commits: an article reached again (two links redirecting to one page, in this batch
+    or an earlier one) is `repeated`, not `unchanged`.
 
     On a DuckLake another worker may commit meanwhile: then the whole batch is decided and
     written again on the new snapshot (write_transaction), so dedupe still sees every article;
@@ -117,13 +121,15 @@ def load_batch_rows(
             counts.feed_entries = _insert_feed_entries(conn, feed_entries, now)
             usable = [d for d in documents if not d.rejected]
             _upsert_rejected(conn, [d for d in documents if d.rejected], fetch_ids, now, counts)
-            _load_articles(conn, index, usable, prints, fetch_ids, now, counts, run_id=run_id)
+            _load_articles(conn, index, usable, prints, fetch_ids, now, counts, reached=reached)
             _touch_not_modified(conn, fetches, now)
             return counts
 
         counts = write_transaction(conn, write_batch)
         if index is not None:
             index.confirm()
+    if reached is not None:
+        reached.update(fp.article_id for fp in prints)
     return counts
 
 
@@ -369,37 +375,35 @@ def _load_articles(
     now: datetime,
     counts: LoadCounts,
     reclean_seen: dict[str, tuple[datetime, datetime]] | None = None,
-    run_id: str | None = None,
+    reached: set[str] | None = None,
 ) -> None:
     """Decide new / new version / unchanged / repeated / duplicate for each document, then write
     in bulk.
 
     `reclean_seen`: the batch is a reclean's (_ArticlePlan), with when its new articles were
-    seen. `run_id`: the run fetching, whose own articles reached again are repeated, not
-    unchanged: two links redirecting to one page are both fetched (each final URL is known only
-    once its redirect is), and a new article read `unchanged` the second time."""
+    seen. `reached`: the article ids the run reached before this batch (load_batch_rows); one
+    reached again is repeated, not unchanged: two links redirecting to one page are both
+    fetched (each final URL is known only once its redirect is), and a new article read
+    `unchanged` the second time."""
     if not docs:
         return
     if len(docs) != len(prints):
         raise ValueError(f"{len(docs)} documents but {len(prints)} fingerprints: they must align")
-    batch_start = min(fetch_ids.values(), default=0)
-    known = _existing_articles(conn, prints, run_id, batch_start)
-    db_matches = _warehouse_matches(conn, index, prints)
+    known = _existing_articles(conn, prints)
+    moving = _moving_away(conn, docs, prints, known)
+    db_matches = _warehouse_matches(conn, index, prints, moving)
     in_batch = match_batch(prints)
     plan = _ArticlePlan(now=now, fetch_ids=fetch_ids, reclean_seen=reclean_seen)
-    moving = _moving_away(conn, docs, prints, known)
     for article_id in moving:
         if known[article_id].cluster_id == article_id:
             plan.reroot(conn, article_id)
     batch_clusters: dict[int, str] = {}  # batch index -> the story it was filed under
     seen_ids: dict[str, _Stored] = {}  # the batch's articles so far
-    reached: set[str] = set()  # the batch's article ids so far
+    reached_here: set[str] = set()  # the batch's article ids so far
     for position, (doc, fp) in enumerate(zip(docs, prints, strict=True)):
         stored = seen_ids.get(fp.article_id) or known.get(fp.article_id)
-        again = run_id is not None and (
-            fp.article_id in reached or (stored is not None and stored.this_run)
-        )
-        reached.add(fp.article_id)
+        again = reached is not None and (fp.article_id in reached_here or fp.article_id in reached)
+        reached_here.add(fp.article_id)
         match = db_matches.get(position)
         if match is not None:  # found as the warehouse stood: its story may have a new root
             match = replace(match, cluster_id=plan.current(match.cluster_id))
@@ -480,34 +484,41 @@ def _incoming_table(prints: list[Fingerprint]) -> pa.Table:
 
 
 def _existing_articles(
-    conn: duckdb.DuckDBPyConnection,
-    prints: list[Fingerprint],
-    run_id: str | None,
-    batch_start: int,
+    conn: duckdb.DuckDBPyConnection, prints: list[Fingerprint]
 ) -> dict[str, _Stored]:
-    """Stored articles among the incoming ids, by id; `batch_start`: the batch's first fetch id."""
+    """Stored articles among the incoming ids, by id."""
     conn.register("incoming_ids", _incoming_table(prints))
-    rows = conn.execute(sql("existing_articles"), [run_id, batch_start]).fetchall()
+    rows = conn.execute(sql("existing_articles")).fetchall()
     conn.unregister("incoming_ids")
     return {row[0]: _Stored(*row[1:]) for row in rows}
 
 
 def _warehouse_matches(
-    conn: duckdb.DuckDBPyConnection, index: BandIndex | None, prints: list[Fingerprint]
+    conn: duckdb.DuckDBPyConnection,
+    index: BandIndex | None,
+    prints: list[Fingerprint],
+    moving: set[str],
 ) -> dict[int, _Match]:
-    """For each incoming index, the stored story it duplicates: canonical URL, text, near."""
+    """For each incoming index, the stored story it duplicates: canonical URL, text, near.
+
+    Not by the stored text of an article whose text this batch replaces with another story's
+    (`moving`): a page with a text another page held until this batch was filed as an `exact`
+    copy of that page, which no longer held it, and two pages that swapped texts made each
+    other's stories (QA)."""
     conn.register("incoming_ids", _incoming_table(prints))
     matches: dict[int, _Match] = {}
-    for idx, cluster, text in conn.execute(sql("match_canonical")).fetchall():
+    for idx, article_id, cluster, text in conn.execute(sql("match_canonical")).fetchall():
         # the earliest stored article sharing the canonical whose text holds this one's or is
         # held by it
-        if idx not in matches and shares_a_story(prints[idx].shingles, shingle_set(text)):
+        if idx in matches or article_id in moving:
+            continue
+        if shares_a_story(prints[idx].shingles, shingle_set(text)):
             matches[idx] = _Match(cluster, "canonical_url")
-    for idx, cluster in conn.execute(sql("match_exact")).fetchall():
+    for idx, cluster in conn.execute(sql("match_exact"), [list(moving)]).fetchall():
         matches.setdefault(idx, _Match(cluster, "exact"))
     conn.unregister("incoming_ids")
     pending = [i for i in range(len(prints)) if i not in matches]
-    for idx, match in _near_matches(conn, index, prints, pending).items():
+    for idx, match in _near_matches(conn, index, prints, pending, moving).items():
         matches[idx] = match
     return matches
 
@@ -517,8 +528,10 @@ def _near_matches(
     index: BandIndex | None,
     prints: list[Fingerprint],
     pending: list[int],
+    moving: set[str],
 ) -> dict[int, _Match]:
-    """LSH candidates sharing a (band, bucket), verified on their stored signatures.
+    """LSH candidates sharing a (band, bucket), verified on their stored signatures (not those
+    of the articles `moving` away from their text).
 
     The band index answers in time independent of the warehouse size; without it (another
     process on this machine holds a lake's index) the batch joins minhash_bands in SQL.
@@ -529,7 +542,7 @@ def _near_matches(
         found = index.candidates(
             {i: prints[i].buckets for i in pending}, {i: prints[i].article_id for i in pending}
         )
-        return _verified(prints, found)
+        return _verified(prints, found, moving)
     bands = pa.table(
         {
             "idx": pa.array([i for i in pending for _ in prints[i].buckets], type=pa.int32()),
@@ -548,16 +561,19 @@ def _near_matches(
     found: dict[int, dict[str, tuple[str, np.ndarray]]] = {}
     for idx, article_id, cluster_id, signature in rows:
         found.setdefault(idx, {})[article_id] = (cluster_id, np.asarray(signature, np.uint32))
-    return _verified(prints, found)
+    return _verified(prints, found, moving)
 
 
 def _verified(
-    prints: list[Fingerprint], found: dict[int, dict[str, tuple[str, np.ndarray]]]
+    prints: list[Fingerprint],
+    found: dict[int, dict[str, tuple[str, np.ndarray]]],
+    moving: set[str],
 ) -> dict[int, _Match]:
     """The candidates close enough to count: incoming index -> the story of the nearest."""
     matches = {}
     for idx, candidates in found.items():
-        best = near_duplicate_of(prints[idx].signature, {a: s for a, (_, s) in candidates.items()})
+        signatures = {a: s for a, (_, s) in candidates.items() if a not in moving}
+        best = near_duplicate_of(prints[idx].signature, signatures)
         if best is not None:
             matches[idx] = _Match(candidates[best[0]][0], "near", best[1])
     return matches

@@ -12,6 +12,6 @@ WITH shared AS (
     SELECT i.idx, a.id, a.cluster_id, a.first_seen_at, a.text
     FROM incoming_ids i JOIN articles a ON a.canonical_key = i.url_key AND a.id <> i.id
 )
-SELECT shared.idx, shared.cluster_id, shared.text
+SELECT shared.idx, shared.id, shared.cluster_id, shared.text
 FROM shared
 ORDER BY shared.idx, shared.first_seen_at, shared.id;
