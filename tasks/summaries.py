@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,6 +14,7 @@ from typing import Any, Literal
 
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, DayLocator
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -175,14 +177,15 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
                 )
                 if row.get(key)
             ]
-            if changed and not math.isnan(count):
+            if changed and not math.isnan(count) and len(rows) <= DAY_BY_DAY_UP_TO:
+                low = count < 2  # under the point it would sit on the dates (QA)
                 axes.annotate(
                     "\n".join(changed),
                     (row["day"], count),
-                    xytext=(0, -8),
+                    xytext=(0, 8 if low else -8),
                     textcoords="offset points",
                     ha="center",
-                    va="top",
+                    va="bottom" if low else "top",
                     fontsize=7,
                     color="#1f618d",
                 )
@@ -202,6 +205,13 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )
     _mark_national_capital(axes, rows)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
+    if not rows:  # matplotlib's default axis showed a day, 1 January 1970, that is no one's
+        axes.set_xticks([])
+        axes.text(0.5, 0.5, "No article has a publication day yet", ha="center",
+                  transform=axes.transAxes, color="#555")  # fmt: skip
+        axes.set_title(title)
+        return figure
     if len(rows) <= DAY_BY_DAY_UP_TO:
         axes.xaxis.set_major_locator(DayLocator())
         axes.xaxis.set_major_formatter(DateFormatter("%b %d"))
@@ -216,15 +226,17 @@ def _captures_figure(rows: Sequence[dict[str, Any]], title: str) -> Figure:
 
 
 def _mark_national_capital(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """A dashed line on the first day the national capital was reported taken (kept apart)."""
+    """A dashed line on the first day the national capital was reported taken (kept apart),
+    and on the first day it was confirmed when a claim came first: a claim years before its
+    fall was the only mark, and the fall had none (QA)."""
     taken = [r for r in rows if r["national_capital_status"] in ("confirmed", "claimed")]
-    if taken:
-        first = taken[0]
-        axes.axvline(first["day"], color="#555", linestyle="--", linewidth=1)
-        label = f"{first['national_capital']} ({first['national_capital_status']})"
+    confirmed = [r for r in taken if r["national_capital_status"] == "confirmed"]
+    marks = taken[:1] + [r for r in confirmed[:1] if r is not taken[0]]
+    for height, mark in zip((0.5, 0.6), marks, strict=False):
+        axes.axvline(mark["day"], color="#555", linestyle="--", linewidth=1)
         axes.annotate(
-            label,
-            (first["day"], 0.5),
+            f"{mark['national_capital']} ({mark['national_capital_status']})",
+            (mark["day"], height),
             xytext=(4, 0),
             textcoords="offset points",
             fontsize=8,
@@ -238,6 +250,9 @@ def _html_first_reports(reports: Sequence[dict[str, Any]]) -> str:
     if not reports:
         return ""
     items = []
+    cut = ""
+    if len(reports) > FIRST_REPORTS_SHOWN:  # as the Markdown says: the list is not all of them
+        cut = f"<p>{html.escape(_first_reports_cut(len(reports)).replace('`', ''))}</p>\n"
     for report in reports[-FIRST_REPORTS_SHOWN:]:
         by = f", {report['reported_by']}" if report["reported_by"] else ""
         items.append(
@@ -246,7 +261,7 @@ def _html_first_reports(reports: Sequence[dict[str, Any]]) -> str:
             f"“{html.escape(_cut(report['evidence']))}” "
             f'<a href="{html.escape(report["url"])}">source</a></li>'
         )
-    return "<h2>First reports</h2>\n<ul>\n" + "\n".join(items) + "\n</ul>"
+    return "<h2>First reports</h2>\n" + cut + "<ul>\n" + "\n".join(items) + "\n</ul>"
 
 
 def draw_captures_chart(
@@ -326,15 +341,46 @@ def first_reports_markdown(reports: Sequence[dict[str, Any]]) -> str:
         return ""
     lines = ["", "## First reports", ""]
     if len(reports) > FIRST_REPORTS_SHOWN:
-        shown = f"The last {FIRST_REPORTS_SHOWN} of {len(reports)}"
-        lines += [f"{shown}: `newsflow evidence` prints every report.", ""]
+        lines += [_first_reports_cut(len(reports)), ""]
     for report in reports[-FIRST_REPORTS_SHOWN:]:
         by = f", {report['reported_by']}" if report["reported_by"] else ""
-        lines.append(
-            f"- {report['day']} **{report['capital']}** ({report['status']}{by}; "
-            f"{report['site']}): “{_cut(report['evidence'])}” [source](<{report['url']}>)"
+        words = (
+            f"**{_markdown_text(report['capital'])}** "
+            f"({_markdown_text(report['status'] + by)}; {_markdown_text(report['site'])}): "
+            f"“{_markdown_text(_cut(report['evidence']))}”"
         )
+        lines.append(f"- {report['day']} {words} [source](<{_markdown_url(report['url'])}>)")
     return "\n".join(lines) + "\n"
+
+
+def _first_reports_cut(count: int) -> str:
+    """What a list of the last FIRST_REPORTS_SHOWN first reports says it leaves out."""
+    return (
+        f"The last {FIRST_REPORTS_SHOWN} of {count}: `newsflow evidence` prints the reports "
+        "behind them all (with a `--limit` over its 100 rows)."
+    )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|!~&])")
+
+
+def _markdown_text(text: str) -> str:
+    """Text shown as written in Markdown: its punctuation escaped, so a site named `*Bold*` or
+    `<img …>` and a quoted sentence are not styled, linked or run as HTML in Prefect's UI."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _markdown_code(text: str) -> str:
+    """Text as a Markdown code span, fenced by more backticks than it holds in a row (a path
+    with a backtick ended the span)."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _markdown_url(url: str) -> str:
+    """A URL as a Markdown link's <destination>: the characters that would end it encoded."""
+    return url.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
 
 
 def _cut(sentence: str) -> str:
@@ -380,5 +426,5 @@ def publish_captures_artifacts(
     )
     markdown = captures_markdown(rows, title, empty)
     markdown += first_reports_markdown(first_reports)
-    markdown += f"\nChart: `{chart.png}` and `{chart.html}`\n"
+    markdown += f"\nChart: {_markdown_code(str(chart.png))} and {_markdown_code(str(chart.html))}\n"
     create_markdown_artifact(markdown=markdown, key=artifact_key("daily-captures-report", db))

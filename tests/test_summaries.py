@@ -476,6 +476,41 @@ def test_the_reports_artifact_cuts_long_sentences_and_keeps_the_last_reports():
 
     page = _html_first_reports([{**report, "evidence": "<script>x</script> & Zaranj fell."}])
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt; &amp; Zaranj fell." in page
+    # the page says what it leaves out, as the artifact does (it dropped them without a word)
+    assert f"The last {FIRST_REPORTS_SHOWN} of 101" in _html_first_reports(many)
+    # Markdown shows a site's name and a sentence as written: not styled, linked or run as HTML
+    # in Prefect's UI (QA)
+    styled = {**report, "site": "*Bold* [click](javascript:alert(1)) <img src=x>",
+              "evidence": "They **celebrated** in the `main` square.",
+              "url": "https://a.example/a b>c"}  # fmt: skip
+    [line] = [ln for ln in first_reports_markdown([styled]).splitlines() if ln.startswith("- ")]
+    assert line == (
+        r"- 2021-08-06 **Zaranj** (confirmed; \*Bold\* \[click\]\(javascript:alert\(1\)\) "
+        r"\<img src=x\>): “They \*\*celebrated\*\* in the \`main\` square.” "
+        "[source](<https://a.example/a%20b%3Ec>)"
+    )
+
+
+def test_the_chart_marks_kabuls_confirmed_fall_and_says_when_no_day_is_dated(timeline_db):
+    """A claim on Kabul before its fall was the chart's only mark; a chart with no dated day
+    showed an empty axis dated 1 January 1970 (QA)."""
+    from tasks.summaries import _captures_figure
+
+    claim = "A Taliban spokesman said the group captured Kabul on Tuesday."
+    tuesday = datetime(2021, 8, 10, 9, tzinfo=UTC)
+    insert_articles(
+        timeline_db,
+        [{"url": "https://d.example/kabul-claim", "published_at": tuesday, "text": claim}],
+    )
+    _extract_all(timeline_db)
+    recompute_daily_summaries(timeline_db, None, None)
+    axes = _captures_figure(read_daily_captures(timeline_db), "t").axes[0]
+    marks = [text.get_text() for text in axes.texts if text.get_text().startswith("Kabul")]
+    assert marks == ["Kabul (claimed)", "Kabul (confirmed)"]
+    assert all(tick == int(tick) for tick in axes.get_yticks())  # counts: no half ticks
+    empty = _captures_figure([], "t").axes[0]
+    assert list(empty.get_xticks()) == []
+    assert [text.get_text() for text in empty.texts] == ["No article has a publication day yet"]
 
 
 def test_recomputing_a_range_replaces_it_and_leaves_other_days_alone(timeline_db):
