@@ -275,8 +275,7 @@ LOCATIVE_LEAD = re.compile(
 # (QA: "The Taliban seized the main highway linking Herat and Kandahar" took both cities).
 OTHER_OBJECT = re.compile(
     r"\b(?:linking|links|linked|connecting|connects|connected|leading|fleeing|fled|bound|heading|"
-    r"headed|supplies|supplying|serving|serves|who|whom|which|that|imagination|attention|hearts?|"
-    r"minds?)\b",
+    r"headed|supplies|supplying|who|whom|which|that|imagination|attention|hearts?|minds?)\b",
     re.I,
 )
 # Taking one of these is fighting for the city, not the city.
@@ -298,7 +297,8 @@ DISTRICTS = re.compile(r"\bdistricts?\b", re.I)
 # A place named only to say whose or which thing: "Kandahar's Spin Boldak district", "the
 # Kabul-Kandahar highway", "the Kunduz road". (Its jail or airport is PART_AFTER_PLACE.)
 NOT_THE_CITY_AFTER = re.compile(
-    r"^(?:\s+province)?['’]s\s|^-\s?[A-Z]|^(?:\s+province)?\s+(?:highway|road|route|districts?)\b"
+    r"^(?:\s+province)?['’]s\s|^-\s?[A-Z]|^(?:\s+province)?\s+(?:highway|road|route|districts?|"
+    r"government|administration|regime)\b"
 )
 NOT_THE_CITY_BEFORE = re.compile(r"[A-Za-z]-\s?$")
 # "the former governor of Herat", "the American University of Kabul": a person or an
@@ -471,6 +471,23 @@ COUNT_TAKEN_THAT_DAY = re.compile(
 COUNT_RATE = re.compile(
     r"\b(?:in|within)\s+(?:the\s+(?:past|last)\s+)?(?:24|48|72|\d+)\s+hours\b|"
     r"\bin\s+(?:a|one|a\s+single)\s+day\b|\bon\s+(?:a\s+single|one)\s+day\b",
+    re.I,
+)
+
+# A relative clause, or a clause, about a time past that no day of the report's dates: "which
+# fell to the Taliban 25 years ago", "two decades ago", "in the 1990s", "last week".
+LONG_AGO = re.compile(
+    r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|twenty|several|many|a\s+few)\s+"
+    r"(?:years|decades)\s+ago\b|\b(?:a|one)\s+(?:year|decade)\s+ago\b|"
+    r"\bin\s+the\s+(?:19|20)\d0s\b|\blast\s+(?:week|year|decade)\b|"
+    r"\b(?:a|one|two|three|four|\d+)\s+weeks?\s+ago\b",
+    re.I,
+)
+# An aside that says what someone thought or feared is the report's hedge, not a mere aside
+# ("Herat, residents feared, had fallen").
+HEDGING_ASIDE = re.compile(
+    r"\b(?:fear(?:s|ed)?|warn(?:s|ed)?|worr(?:y|ies|ied)|believ(?:e|es|ed)|thought|hop(?:e|es|ed)|"
+    r"suggest(?:s|ed)?|rumou?red)\b",
     re.I,
 )
 

@@ -38,10 +38,12 @@ from tasks.event_rules import (
     EARLIER_MONTH,
     FORECAST,
     GARRISON_LEAD,
+    HEDGING_ASIDE,
     INTENT_BEFORE,
     KIND_PRECEDENCE,
     LOCATIVE_LEAD,
     LOCATIVE_PREPS,
+    LONG_AGO,
     MONTHS,
     NEGATION,
     NOT_A_NEGATION,
@@ -351,8 +353,8 @@ def _resolve_day(match: re.Match[str], published_on: date) -> date | None:
 # A question asks whether a capital fell; a headline with a question at its end ("Taliban
 # capture Sharana, Paktika capital, Kabul next?") reports what comes before it.
 _QUESTION = re.compile(
-    r"^\W*(?:has|have|had|did|does|do|is|are|was|were|will|would|could|can|should|who|what|why|"
-    r"how|when|where|which)\b[^.!]*\?[\s\"'”’]*$",
+    r"^\W*(?:has|have|had|did|does|do|is|are|was|were|will|would|could|can|should)\b[^.!]*\?"
+    r"[\s\"'”’]*$",
     re.I,
 )
 # What parts a report's own day words from the reporting's: a clause start, "that", ";"
@@ -438,6 +440,15 @@ def _subject_gap_ok(gap: str, rule: Rule) -> bool:
     return len(_words(core)) <= rule.max_gap
 
 
+_COMMA_AND = re.compile(r"^\s*,\s*and\s+$", re.I)
+
+
+def _in_a_list(sentence: str, mentions: Sequence[Mention], i: int) -> bool:
+    """Whether mentions[i] follows another capital after a comma alone: a list of three or more
+    ("Kunduz, Sar-e Pul, and Taloqan"), where a comma and "and" end the list."""
+    return i > 0 and bool(re.match(r"^\s*,\s*$", sentence[mentions[i - 1].end : mentions[i].start]))
+
+
 def _coordinated(sentence: str, mentions: Sequence[Mention], first: int, step: int) -> list[int]:
     """Indexes of mentions listed with mentions[first] ("Kunduz, Sar-e Pul and Taloqan")."""
     chain = [first]
@@ -448,8 +459,11 @@ def _coordinated(sentence: str, mentions: Sequence[Mention], first: int, step: i
             if step > 0
             else (mentions[nxt], mentions[chain[-1]])
         )
-        if not COORDINATION.match(sentence[a.end : b.start]):
+        gap = sentence[a.end : b.start]
+        if not COORDINATION.match(gap):
             break
+        if _COMMA_AND.match(gap) and not _in_a_list(sentence, mentions, min(chain[-1], nxt)):
+            break  # "captured Herat, and Kandahar remained in government hands": two clauses
         chain.append(nxt)
         nxt += step
     return chain
@@ -481,12 +495,12 @@ def _hits_after(
     gap = sentence[trigger.end() : mentions[first].start]
     if not _object_gap_ok(gap, rule) or DISTRICTS.search(gap) or PERSON_OF.search(gap):
         return []
-    if OTHER_OBJECT.search(gap):  # "seized the highway linking Herat": the road was taken
-        return []
     if _names_something_else(sentence, mentions[first]):
         return []
     before = _last_word(gap)
     part = _is_part(sentence, mentions[first], gap)
+    if OTHER_OBJECT.search(gap) and not part:  # "seized the highway linking Herat": a road
+        return []
     if rule.preps is not None and before not in rule.preps:
         return []
     if rule.preps is None and before in LOCATIVE_PREPS and not part:
@@ -503,14 +517,20 @@ def _hits_before(
     sentence: str, rule: Rule, trigger: re.Match[str], mentions: Sequence[Mention]
 ) -> list[_Hit]:
     """Places that are the subject of a trigger: the nearest one before it (not 'from Kabul')."""
+    nearest = True  # a relative clause's antecedent is the capital right before it, or none
     for i in range(len(mentions) - 1, -1, -1):
         mention = mentions[i]
         if mention.end > trigger.start():
             continue
+        if rule.relative and not nearest:
+            return []  # "arrived in Kabul from Kunduz, which fell a week ago": not Kabul
+        nearest = False
         lead = sentence[max(0, mention.start - 40) : mention.start]
-        # a relative clause's subject is the place however it was named ("no resistance in
-        # Mazar-i-Sharif, which fell on Saturday")
-        located = _last_word(lead) in LOCATIVE_PREPS and not rule.relative
+        located = _last_word(lead) in LOCATIVE_PREPS
+        if rule.relative and _last_word(lead) == "in" and not PART_OF_CITY.search(lead):
+            located = False  # "no resistance in Mazar-i-Sharif, which fell on Saturday": the city
+        if _listed_where(sentence, mentions, i):
+            continue  # "on the highway between Kabul and Kandahar, fell": the road's places
         if rule.garrison and GARRISON_LEAD.search(lead) and not TALIBAN_ACTOR.search(lead):
             located = False  # its garrison surrendered: the city
         if LOCATIVE_LEAD.search(lead) or (located and not PART_OF_CITY.search(lead)):
@@ -555,7 +575,9 @@ def _is_hedged(sentence: str, hit: _Hit) -> bool:
     if hit.rule.relative:  # "Mazar-i-Sharif, which fell on Saturday": its own clause alone
         clause = sentence[hit.trigger.start() : hi]
     else:  # an aside's hedge is the aside's ("Maidan Shahr, close to Kabul, fell")
-        clause = _without_asides(_clause(sentence, lo, hi))
+        clause = _clause(sentence, lo, hi)
+        if not HEDGING_ASIDE.search(clause):  # "Herat, residents feared, had fallen": not
+            clause = _without_asides(clause)
     clause = NOT_A_NEGATION.sub(" ", clause)
     return bool(
         NEGATION.search(clause)
@@ -577,8 +599,14 @@ def _is_past_episode(sentence: str, hit: _Hit, published_on: date) -> bool:
     if len(_words(opening)) > 5 or ";" in sentence[len(opening) : lo]:
         opening = ""  # "In May, the offensive began; they captured Zaranj on Aug. 6" is August
     text = own + " " + opening
-    return mentions_earlier_year(text, published_on.year) or mentions_another_month(
-        text, published_on
+    if hit.rule.relative:  # "Kabul, which fell to the Taliban in 1996,": the aside is the report
+        end = min((i for c in ",;:(—" if (i := sentence.find(c, hit.trigger.end())) >= 0),
+                  default=len(sentence))  # fmt: skip
+        text += " " + sentence[hit.trigger.start() : end]
+    return bool(
+        mentions_earlier_year(text, published_on.year)
+        or mentions_another_month(text, published_on)
+        or LONG_AGO.search(text)
     )
 
 
@@ -690,7 +718,7 @@ def _strongest(hits: Iterable[_Hit]) -> dict[Place, _Hit]:
 
 
 # "the city" after a capital: that capital, where the sentence names no other before it
-_THE_CITY = re.compile(r"\bthe\s+(?:city|town|provincial\s+capital)\b(?!\s+of\b)", re.I)
+_THE_CITY = re.compile(r"\bthe\s+(?:city|provincial\s+capital)\b(?!\s+of\b)", re.I)
 
 
 def _with_the_city(sentence: str, mentions: list[Mention]) -> list[Mention]:
@@ -701,12 +729,41 @@ def _with_the_city(sentence: str, mentions: list[Mention]) -> list[Mention]:
     if not mentions:
         return mentions
     found = list(mentions)
+    if DISTRICTS.search(sentence) or re.search(r"\bborder\b", sentence, re.I):
+        return found  # "Khanabad district, outside Kunduz, …the town fell": not the capital
     for match in _THE_CITY.finditer(sentence, mentions[0].end):
-        before = {m.place for m in mentions if m.end <= match.start()}
-        if len(before) == 1 and not any(m.start <= match.start() < m.end for m in mentions):
-            place = next(iter(before))
+        before = [m for m in mentions if m.end <= match.start()]
+        landmark = any(_is_landmark(sentence, m) for m in before)
+        if (
+            len({m.place for m in before}) == 1
+            and not landmark
+            and not any(m.start <= match.start() < m.end for m in mentions)
+        ):
+            place = before[0].place
             found.append(Mention(match.start(), match.end(), match.group(0), place))
     return sorted(found, key=lambda mention: mention.start)
+
+
+# Words before a capital named to place something else by it
+_LANDMARK_PREPS = frozenset(
+    {"near", "from", "outside", "towards", "toward", "between", "beyond", "via", "across"}
+)
+
+
+def _is_landmark(sentence: str, mention: Mention) -> bool:
+    """Whether a capital is named only to place something else ("near Kandahar", "100 km from
+    Kabul", "south of Herat")."""
+    lead = sentence[max(0, mention.start - 40) : mention.start]
+    return _last_word(lead) in _LANDMARK_PREPS or bool(LOCATIVE_LEAD.search(lead))
+
+
+def _listed_where(sentence: str, mentions: Sequence[Mention], i: int) -> bool:
+    """Whether mentions[i] is listed with a capital named only to place something ("on the
+    highway between Kabul and Kandahar"): the subject is further back."""
+    chain = _coordinated(sentence, mentions, i, -1)
+    first = mentions[chain[-1]]
+    lead = sentence[max(0, first.start - 40) : first.start]
+    return _last_word(lead) in _LANDMARK_PREPS or bool(LOCATIVE_LEAD.search(lead))
 
 
 def extract_sentence_events(
@@ -714,22 +771,26 @@ def extract_sentence_events(
 ) -> list[CaptureFinding]:
     """The capture reports in one sentence, one per capital it is about."""
     mentions = _with_the_city(sentence, gazetteer.find_mentions(sentence))
-    if not mentions or _QUESTION.match(sentence):  # "Has Kandahar fallen?"
+    if not mentions:
         return []
+    asked = bool(_QUESTION.match(sentence))  # "Has Kandahar fallen?": a yes/no question
     hits = [
-        h for h in find_hits(sentence, mentions) if not _is_past_episode(sentence, h, published_on)
-    ]
+        h
+        for h in find_hits(sentence, mentions)
+        if not _is_past_episode(sentence, h, published_on)
+        and not (asked and _clause_start(sentence, _span(h)[0]) == 0)
+    ]  # a question's own clause asks; "Is Kabul next after the Taliban took Kandahar?" reports
     findings = []
     # a capital said to be held as well as taken: the capture is denied ("…captured Kandahar,
     # but officials insisted the city remained under government control")
-    held = {h.mention.place for h in hits if h.rule.kind == "held"}
+    held = {h.mention.place for h in hits if h.rule.kind == "held" and not h.is_part}
     for place, hit in _strongest(hits).items():
         lo, hi = _stretch(sentence, hit, mentions)
         status, source = decide_status(
             sentence[lo:hi],
             hit.rule.kind,
             is_part=hit.is_part,
-            denied=is_denied(sentence, hit, (lo, hi)) or place in held,
+            denied=is_denied(sentence, hit, (lo, hi)) or (place in held and not hit.is_part),
         )
         when, basis = event_date(sentence, hit.trigger.start(), published_on)
         findings.append(

@@ -349,6 +349,43 @@ def test_capture_rules_6_read_these_as_qa_expects(gazetteer, sentence, expected)
     assert _events(sentence, gazetteer, date(2021, 8, 15)) == expected
 
 
+# QA's second round on capture-rules-6: what its first changes read wrongly (the wrong reading
+# in the comment), and one wrong before them (Kabul and Kandahar captured on a highway)
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Kabul, which fell to the Taliban in 1996, is bracing for another assault.", {}),  # Kabul
+        ("Kandahar, which fell to the Taliban two decades ago, is their spiritual home.", {}),
+        ("Refugees arrived in Kabul from Kunduz, which fell a week ago.", {}),  # Kabul
+        ("Taliban fighters took the district of Spin Boldak near Kandahar, which fell in July.",
+         {}),  # Kandahar
+        ("Fighting raged around the airport in Kandahar, which was seized by the Taliban on "
+         "Friday.", {"Kandahar": "contested"}),  # confirmed
+        ("Taliban fighters overran Shindand district south of Herat, and officials said the town "
+         "had fallen.", {}),  # Herat
+        ("Torkham, the border crossing near Jalalabad, was seized, and the city fell soon after.",
+         {}),  # Jalalabad
+        ("The Taliban captured Kandahar's airport, but the city remained under government "
+         "control.", {"Kandahar": "contested"}),  # denied
+        ("The Taliban captured Kandahar, officials said, but the city's airport remained in "
+         "government hands.", {"Kandahar": "confirmed"}),  # denied
+        ("The Taliban captured Herat, and Kandahar remained under government control.",
+         {"Herat": "confirmed", "Kandahar": "denied"}),  # both denied
+        ("The Taliban took Lashkar Gah, and Kandahar may fall within days.",
+         {"Lashkar Gah": "confirmed"}),  # Kandahar confirmed too
+        ("Herat, residents feared, had fallen to the Taliban.", {}),  # confirmed
+        ("The Taliban captured the airport serving Kandahar.", {"Kandahar": "contested"}),  # {}
+        ("How did the Taliban take Herat so quickly?", {"Herat": "confirmed"}),  # {}
+        ("Is Kabul next after the Taliban captured Kandahar?", {"Kandahar": "confirmed"}),  # {}
+        ("Ghazni, which lies on the main highway between Kabul and Kandahar, fell to the Taliban "
+         "on Thursday morning.", {"Ghazni": "confirmed"}),  # Kabul and Kandahar, not Ghazni
+        ("The collapse of the Kabul government came faster than anyone predicted.", {}),  # Kabul
+    ],
+)  # fmt: skip
+def test_capture_rules_6_second_round(gazetteer, sentence, expected):
+    assert _events(sentence, gazetteer, date(2021, 8, 15)) == expected
+
+
 def test_listed_capitals_share_who_reported_them(gazetteer):
     found = extract_sentence_events(
         "The Taliban captured Herat and Kandahar on Thursday, officials said.",
