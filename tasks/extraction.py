@@ -218,6 +218,11 @@ _DATE_LINE_SPLIT_RE = re.compile(r"[\s,./:()\-–—]+")
 
 # Text scrapes: the dateline that gives the publication time, and the shape of a headline.
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
+# a month by its name or its abbreviation ("Marines" is no March)
+_MONTH_WORD = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+)
 _DATELINE_LABEL = (
     r"(?:(?:published|posted|updated)(?:\s+(?:time|on|at))?\s*:?\s*)?"
     r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"  # "Thu 12 Aug 2021", "Thursday, …"
@@ -225,8 +230,8 @@ _DATELINE_LABEL = (
 # "16:21", "10.29" (the Guardian's), "4:21 p.m."; a zone as an offset ("+04:30", "GMT+4:30") or
 # an abbreviation (_ZONE_OFFSETS; one not there, "ET", leaves the time as the site's own)
 _DATELINE_TIME = (
-    r"(?:,?\s+(?:at\s+)?(?P<time>\d{1,2}[:.]\d{2})(?:\s*(?P<ampm>[ap])\.?m\b\.?)?"
-    r"(?:\s*(?P<tz>(?:GMT|UTC)?\s*[+-]\d{1,2}(?::?\d{2})?|[A-Z]{1,5}\b))?)?"
+    r"(?:,?\s+(?:at\s+)?(?P<time>\d{1,2}[:.]\d{2})(?::\d{2})?(?:\s*(?P<ampm>[ap])\.?m\b\.?)?"
+    r"(?:\s*\(?(?P<tz>(?:GMT|UTC)?\s*[+-]\d{1,2}(?::?\d{2})?|[A-Z]{1,5}\b)\)?)?)?"
 )
 _ZONE_OFFSETS = {
     "GMT": "+00:00", "UTC": "+00:00", "Z": "+00:00", "BST": "+01:00", "CET": "+01:00",
@@ -238,14 +243,14 @@ _DATELINE_RULES: dict[str, re.Pattern[str]] = {
     # "12 Aug, 2021 16:21", "Published time: 3 March 2021, 09:15 GMT Edited time: …",
     # "Thu 12 Aug 2021 10.29 BST", "12 August 2021 at 16:21 GMT+4:30"
     "day_month_year": re.compile(
-        rf"^{_DATELINE_LABEL}(?P<day>\d{{1,2}})\s+(?P<month>(?:{_MONTHS})[a-z]*)\.?,?"
+        rf"^{_DATELINE_LABEL}(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{_MONTH_WORD})\.?,?"
         rf"\s+(?P<year>\d{{4}}){_DATELINE_TIME}{_DATELINE_TAIL}",
         re.IGNORECASE,
     ),
     # "Aug 12, 2021 16:21", "Updated: August 12, 2021 at 16:21 +04:30",
     # "Thursday, August 12, 2021", "Aug. 12, 2021, 4:21 p.m. ET"
     "month_day_year": re.compile(
-        rf"^{_DATELINE_LABEL}(?P<month>(?:{_MONTHS})[a-z]*)\.?\s+(?P<day>\d{{1,2}}),?"
+        rf"^{_DATELINE_LABEL}(?P<month>{_MONTH_WORD})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?"
         rf"\s+(?P<year>\d{{4}}){_DATELINE_TIME}{_DATELINE_TAIL}",
         re.IGNORECASE,
     ),
@@ -269,7 +274,7 @@ _DATELINE_RULES: dict[str, re.Pattern[str]] = {
     ),
     # "2021-08-12 16:21" or "2021-08-12T16:21:00+04:30"
     "iso": re.compile(
-        r"^(?P<iso>\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)$"
+        r"^(?P<iso>\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?\s?(?:Z|[+-]\d{2}:?\d{2})?)?)$"
     ),
 }
 _HEADLINE_MAX_CHARS = 250
@@ -761,18 +766,25 @@ _SAVED_FROM_RE = re.compile(r"<!--\s*saved from url=\(\d+\)(https?://[^\s>]+?)\s
 
 
 def _http_url(base: str, href: str) -> str | None:
-    """`href` made absolute against `base`, when that is an http(s) URL."""
+    """`href` made absolute against `base`, when that is an http(s) URL; a protocol-relative
+    `//host/path` on a page read from disk is https (it read as file://host/path, dropped)."""
+    href = href.strip()
+    if href.startswith("//") and urlsplit(base).scheme.lower() not in ("http", "https"):
+        href = "https:" + href
     try:
-        absolute = urljoin(base, href.strip())
+        absolute = urljoin(base, href)
         return absolute if urlsplit(absolute).scheme in ("http", "https") else None
     except ValueError:  # "http://[broken": urllib refuses it
         return None
 
 
 def _saved_from(html: str, url: str) -> str | None:
-    """The address a page saved on disk was saved from, as its browser wrote it atop the page."""
+    """The address a page saved on disk was saved from, as its browser wrote it atop the page;
+    not a made-up one (Internet Explorer's `http://localhost`, `http://internet.e-mail`)."""
     found = _SAVED_FROM_RE.search(html[:4096]) if url[:5].lower() == "file:" else None
-    return _http_url(found[1], "") if found else None
+    address = _http_url(found[1], "") if found else None
+    host = (urlsplit(address).hostname or "") if address else ""
+    return address if "." in host and host != "internet.e-mail" else None
 
 
 def _read_canonical_url(tree: HtmlElement, html: str, url: str) -> str | None:
@@ -780,16 +792,17 @@ def _read_canonical_url(tree: HtmlElement, html: str, url: str) -> str | None:
     its <base href> if it has one; a saved page that declares none is at the address it was
     saved from. Before, a saved page's relative canonical was resolved to a file:// URL, and
     dropped, and its saved-from address ignored: no canonical, so no site by host (QA)."""
-    base = url
+    saved_from = _saved_from(html, url)
+    base = saved_from or url  # a saved page's relative links are from where it was saved
     for href in tree.xpath("./head/base/@href")[:1]:  # the head alone: no walk of the body
-        base = _http_url(url, href) or url
+        base = _http_url(base, href) or base
     hrefs = tree.xpath('.//link[@rel="canonical"]/@href') + tree.xpath(
         './/meta[@property="og:url"]/@content'
     )
     for href in filter(None, map(str.strip, hrefs)):
         if absolute := _http_url(base, href):
             return absolute
-    return _saved_from(html, url)
+    return saved_from
 
 
 def _headline_variants(tree: HtmlElement) -> list[str]:
@@ -1273,7 +1286,7 @@ def _dateline_moment(fields: dict[str, str | None]) -> datetime | None:
     if day is None or month is None:
         return None
     hour, minute = map(int, re.split(r"[:.]", fields.get("time") or "0:00"))
-    if fields.get("ampm"):
+    if fields.get("ampm") and hour <= 12:  # "16:21 AM" is 16:21
         hour = hour % 12 + (12 if fields["ampm"].lower() == "p" else 0)
     try:
         moment = datetime(int(fields["year"] or 0), month, day, hour, minute)
@@ -1316,6 +1329,8 @@ def _zone_offset(zone: str | None) -> str | None:
     if found is None:
         return None
     sign, hours, minutes = found.groups()
+    if int(hours) > 14 or int(minutes or 0) > 59:  # no zone is: GMT+24 failed the whole page
+        return None
     return f"{sign}{int(hours):02d}:{minutes or '00'}"
 
 

@@ -946,29 +946,37 @@ def _walk_files(root: Path) -> tuple[list[Path], int]:
             continue
         seen.add(real)
         subdirs.sort()
+        pages = {name.lower() for name in names}
         for name in list(subdirs):
-            if _is_resource_folder(Path(directory, name)):
+            if _is_resource_folder(name, pages):
                 subdirs.remove(name)
                 resources += sum(len(found) for _, _, found in os.walk(Path(directory, name)))
         files.extend(Path(directory, name) for name in names)
     return sorted(files), resources
 
 
-def _is_resource_folder(folder: Path) -> bool:
-    """Whether a folder is the `X_files` a browser saved beside the page `X.html` (or .htm)."""
-    if not folder.name.endswith(RESOURCE_FOLDER_SUFFIX):
+def _is_resource_folder(name: str, files: set[str]) -> bool:
+    """Whether a folder is the `X_files` a browser saved beside the page `X.html` (or .htm, in
+    any case: `X.HTML`), `files` being the lower-cased names of the files beside it."""
+    if not name.lower().endswith(RESOURCE_FOLDER_SUFFIX):
         return False
-    stem = folder.name[: -len(RESOURCE_FOLDER_SUFFIX)]
-    return any(folder.with_name(stem + suffix).is_file() for suffix in (".html", ".htm"))
+    stem = name[: -len(RESOURCE_FOLDER_SUFFIX)].lower()
+    return f"{stem}.html" in files or f"{stem}.htm" in files
 
 
 def _local_path(location: str) -> Path:
     """A path source's location as a path: a `file://` URI (as the fetches table shows pages) is
     the file it names (it was read as a folder named `file:`)."""
     parts = urlsplit(location)
-    if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost"):
-        return Path(url2pathname(parts.path))
-    return Path(location).expanduser()
+    if parts.scheme.lower() != "file":
+        return Path(location).expanduser()
+    if parts.netloc not in ("", "localhost"):  # file://server/share: another machine's
+        raise SourceError(
+            "not_found",
+            f"path {location!r} names a file on another machine ({parts.netloc}); give a path "
+            "on this one, or mount the share and give its path",
+        )
+    return Path(url2pathname(parts.path))
 
 
 def discover_files(path: str, source_name: str) -> list[WorkItem]:

@@ -135,6 +135,14 @@ def _utc(*fields: int) -> datetime:
         ("2021/08/12", _utc(2021, 8, 12), None),
         ("13/08/2021 16:21", _utc(2021, 8, 13, 16, 21), None),  # the day is the part over 12
         ("08/13/2021", _utc(2021, 8, 13), None),
+        # QA's second round: seconds, ordinals, a zone in brackets, ISO with a space
+        ("14 Aug 2021 16:21:33", _utc(2021, 8, 14, 16, 21), None),
+        ("August 15th, 2021", _utc(2021, 8, 15), None),
+        ("12 Aug 2021 16:21 (GMT)", _utc(2021, 8, 12, 16, 21), "+00:00"),
+        ("2021-08-12 16:21 +04:30", _utc(2021, 8, 12, 11, 51), "+04:30"),
+        # no zone is 24 hours off (the page failed as clean_error); "16:21 AM" is 16:21
+        ("12 Aug 2021 16:21 GMT+24", _utc(2021, 8, 12, 16, 21), None),
+        ("12 Aug 2021 16:21 AM", _utc(2021, 8, 12, 16, 21), None),
     ],
 )
 def test_scrape_dateline_gives_the_publication_time(dateline, utc, offset):
@@ -157,6 +165,13 @@ SAVED_BODY = "<p>" + "The Taliban captured Herat on Friday after weeks of fighti
             "https://www.asiawire.example/news/2021/08/13/herat",
         ),
         ("", "https://www.asiawire.example/news/x"),  # the address Chrome says it was saved from
+        # QA's second round: a relative canonical is from the saved-from address (that address
+        # replaced it); a protocol-relative one is https (it read as file://host/…, dropped)
+        ('<link rel="canonical" href="/news/canon">', "https://www.asiawire.example/news/canon"),
+        (
+            '<link rel="canonical" href="//www.asiawire.example/b">',
+            "https://www.asiawire.example/b",
+        ),
     ],
 )
 def test_a_saved_page_is_at_its_canonical_or_the_address_it_was_saved_from(head, canonical):
@@ -170,7 +185,12 @@ def test_a_saved_page_is_at_its_canonical_or_the_address_it_was_saved_from(head,
     saved = clean_html(html, "file:///home/analyst/saved/herat.html")
     assert (saved.canonical_url, saved.site_name) == (canonical, "asiawire.example")
     fetched = clean_html(html, "https://mirror.example/herat")  # on the web, its own address
-    assert fetched.canonical_url == (canonical if head else None)
+    on_the_web = {"": None, '<link rel="canonical" href="/news/canon">': (
+        "https://mirror.example/news/canon")}  # fmt: skip
+    assert fetched.canonical_url == on_the_web.get(head, canonical)
+    made_up = html.replace("https://www.asiawire.example/news/x", "http://localhost")
+    if not head:  # Internet Explorer's mark of a page from nowhere: no address
+        assert clean_html(made_up, "file:///home/analyst/saved/herat.html").canonical_url is None
 
 
 @pytest.mark.parametrize("mode", list(ExtractionMode))
@@ -191,9 +211,11 @@ def test_a_short_chinese_headline_repeated_over_the_text_is_dropped(mode):
     assert doc.text.startswith("塔利班武装分子"), doc.text[:40]
 
 
-def test_a_slashed_date_either_way_round_is_no_publication_time():
-    """12/08/2021 is 12 August in London and 8 December in New York: not guessed."""
-    scrape = "12/08/2021\n\nHerat falls to the Taliban\n\n" + "The city fell on Thursday. " * 10
+@pytest.mark.parametrize("dateline", ["12/08/2021", "12 Marines 2021"])
+def test_a_slashed_date_either_way_round_or_a_word_like_a_month_is_no_publication_time(dateline):
+    """12/08/2021 is 12 August in London and 8 December in New York: not guessed; "Marines"
+    is no March (it was read as 12 March)."""
+    scrape = f"{dateline}\n\nHerat falls to the Taliban\n\n" + "The city fell on Thursday. " * 10
     assert clean_text_scrape(scrape, "file:///s.txt").published_at is None
 
 

@@ -763,7 +763,8 @@ def test_a_browsers_resource_folder_is_no_page_and_a_linked_folder_is_read_once(
     was loaded as an article. A symlinked folder was skipped, the log saying `0 other files`;
     it is read, and a loop or a second link to one folder adds nothing."""
     saved = tmp_path / "saved"
-    for name in ["story.html", "story_files/ad.html", "story_files/app.js", "notes_files/a.html"]:
+    for name in ["story.html", "story_files/ad.html", "story_files/app.js", "notes_files/a.html",
+                 "UP.HTML", "UP_files/frame.html"]:  # fmt: skip
         (saved / name).parent.mkdir(parents=True, exist_ok=True)
         (saved / name).write_text("<p>x</p>")
     elsewhere = tmp_path / "elsewhere" / "deeper"
@@ -774,13 +775,14 @@ def test_a_browsers_resource_folder_is_no_page_and_a_linked_folder_is_read_once(
     (saved / "loop").symlink_to(saved)
     caplog.set_level(logging.INFO)
     urls = [item.url for item in discover_files(str(saved), "disk")]
-    assert urls == [
+    assert urls == [  # in the order of the names walked: UP.HTML, linked/…, notes_files/…
+        (saved / "UP.HTML").as_uri(),
         (tmp_path / "elsewhere" / "deeper" / "b.htm").as_uri(),
         (saved / "notes_files" / "a.html").as_uri(),  # no notes.html: a folder like any other
         (saved / "story.html").as_uri(),
     ]
     [record] = [r for r in caplog.records if "path source 'disk'" in r.getMessage()]
-    assert record.getMessage().endswith("and 2 files of saved pages' resource folders (X_files)")
+    assert record.getMessage().endswith("and 3 files of saved pages' resource folders (X_files)")
 
 
 def test_a_path_source_given_as_a_file_uri_reads_that_file(tmp_path: Path):
@@ -790,6 +792,8 @@ def test_a_path_source_given_as_a_file_uri_reads_that_file(tmp_path: Path):
     page.write_text("<p>x</p>")
     assert [i.url for i in discover_files(page.as_uri(), "one")] == [page.as_uri()]
     assert [i.url for i in discover_files(tmp_path.as_uri(), "all")] == [page.as_uri()]
+    with pytest.raises(SourceError, match=r"names a file on another machine \(server\)"):
+        discover_files("file://server/share/x.html", "unc")
 
 
 def test_a_folder_with_no_page_file_is_a_warning(tmp_path: Path, caplog):

@@ -198,7 +198,13 @@ def test_an_outlets_mobile_and_amp_hosts_are_one_source(db_path):
     assert _rows(db_path, "SELECT sources, site_names FROM daily_capture_sources") == [
         (2, ["a.example", "amp.dev"])
     ]
-    assert _rows(db_path, "SELECT url_host('https://mobile.nytimes.com/x')") == [("nytimes.com",)]
+    hosts = {  # QA's second round: a trailing dot, a user name, IPv6, a file's URI
+        "https://mobile.nytimes.com/x": "nytimes.com", "http://EXAMPLE.COM./a": "example.com",
+        "http://user:pw@www.example.com/a": "example.com",
+        "http://[2001:db8::1]:8080/a": "[2001:db8::1]", "file://localhost/tmp/a.html": None,
+    }  # fmt: skip
+    for url, host in hosts.items():
+        assert _rows(db_path, "SELECT url_host(?)", [url]) == [(host,)], url
 
 
 def test_both_daily_tables_show_a_site_by_its_name_as_read_now(timeline_db):
