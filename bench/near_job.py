@@ -50,10 +50,12 @@ def measure_lookups(db: str, incoming: list[str], repeats: int) -> dict[str, Any
             index = stack.enter_context(opened_band_index(conn))
             if index is not None:
                 index.settle(conn)
-            matches = _near_matches(conn, index, prints, batch)
+            matches = _near_matches(conn, index, prints, batch, set())
             lookups.append(time.perf_counter() - started)
             signatures = conn.execute("SELECT count(*) FROM minhash_signatures").fetchone()[0]
-            warm.append(_timed(lambda c=conn, i=index: _near_matches(c, i, prints, batch))[0])
+            warm.append(
+                _timed(lambda c=conn, i=index: _near_matches(c, i, prints, batch, set()))[0]
+            )
             found = len(matches)
     loads = []
     for repeat in range(repeats):
